@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Packs every publishable workspace package, installs the tarball where Node
+// resolves it like a user's install would, then loads it with require() and
+// import() and checks a named export. Catches exports maps that point at
+// missing files, CJS/ESM mix-ups and files left out of "files".
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const root = resolve(import.meta.dirname, "..");
+const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+// Inside the repo, so the packages' own dependencies resolve from the root node_modules.
+const scratch = mkdtempSync(join(root, "node_modules", ".smoke-"));
+
+// One export per package that proves the bundle really loaded.
+const probes = { "@modelreg/proto": "ModelService" };
+
+let failures = 0;
+try {
+  for (const dir of rootManifest.workspaces.filter((w) => w.startsWith("packages/"))) {
+    const manifest = JSON.parse(readFileSync(join(root, dir, "package.json"), "utf8"));
+    if (manifest.private) continue;
+    const probe = probes[manifest.name];
+    if (!probe) throw new Error(`${manifest.name}: add an export to check in scripts/smoke-packages.mjs`);
+
+    const [packed] = JSON.parse(
+      execFileSync("npm", ["pack", "--json", "--pack-destination", scratch], {
+        cwd: join(root, dir),
+        encoding: "utf8",
+      }),
+    );
+    const installDir = join(scratch, "node_modules", manifest.name);
+    mkdirSync(installDir, { recursive: true });
+    execFileSync("tar", ["-xzf", join(scratch, packed.filename), "-C", installDir, "--strip-components=1"]);
+
+    const checks = {
+      require: `const m = require(${JSON.stringify(manifest.name)}); if (!m[${JSON.stringify(probe)}]) process.exit(1);`,
+      import: `const m = await import(${JSON.stringify(manifest.name)}); if (!m[${JSON.stringify(probe)}]) process.exit(1);`,
+    };
+    for (const [kind, code] of Object.entries(checks)) {
+      const args = kind === "import" ? ["--input-type=module", "-e", code] : ["-e", code];
+      try {
+        execFileSync(process.execPath, args, { cwd: scratch, stdio: "inherit" });
+        console.log(`ok   ${manifest.name} via ${kind}() exports ${probe}`);
+      } catch {
+        console.error(`FAIL ${manifest.name} via ${kind}()`);
+        failures++;
+      }
+    }
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+process.exit(failures === 0 ? 0 : 1);
