@@ -76,3 +76,9 @@ export {
 } from "./gen/modelregistry/v1/model_service.client";
 export type { IModelService } from "./gen/modelregistry/v1/model_service.server";
 export { errorDetailTypes } from "./registry";
+export {
+  Code,
+  type FieldViolation,
+  RegistryError,
+  type RegistryErrorOptions,
+} from "./registry-error";

@@ -1,0 +1,137 @@
+import type { FilterExpression } from "../filter/ast";
+
+/**
+ * A model as storage holds it. Adapters store and return these values
+ * exactly; the service converts them to and from protobuf in one place.
+ */
+export interface ModelRecord {
+  /** Server-assigned id (a UUID string); the primary key. */
+  readonly id: string;
+  readonly name: string;
+  readonly version: string;
+  readonly framework: string;
+  readonly description: string;
+  /** Unique, sorted ascending by UTF-16 code units (`[...].sort()`). */
+  readonly tags: readonly string[];
+  readonly metadata: Readonly<Record<string, string>>;
+  readonly artifactUri: string;
+  /** 1 on create, +1 on every write. The etag is derived from it. */
+  readonly revision: number;
+  /** Microseconds since the Unix epoch. */
+  readonly createTime: number;
+  /** Microseconds since the Unix epoch. */
+  readonly updateTime: number;
+}
+
+/** A field ListModels can order by. `id` always breaks ties, ascending. */
+export type OrderField = "name" | "version" | "framework" | "create_time" | "update_time";
+
+/** One `order_by` term. */
+export interface OrderTerm {
+  readonly field: OrderField;
+  readonly descending: boolean;
+}
+
+/**
+ * Where a page starts: the order-by values and id of the last record of the
+ * previous page. The next page holds records strictly after it in the order.
+ */
+export interface Cursor {
+  /** One value per `orderBy` term, in order: strings, or microseconds for times. */
+  readonly values: readonly (string | number)[];
+  readonly id: string;
+}
+
+/** A ListModels query as the service hands it to storage. */
+export interface ListQuery {
+  /** Absent: every model. */
+  readonly filter?: FilterExpression | undefined;
+  /** At least one term; `id` ascending is the implicit last term. */
+  readonly orderBy: readonly OrderTerm[];
+  /** Absent: from the first record. */
+  readonly after?: Cursor | undefined;
+  /** How many records to return at most (1 or more). */
+  readonly limit: number;
+}
+
+/** The outcome of {@link StorageAdapter.insert}. */
+export type InsertResult =
+  /** The record was stored. */
+  | { readonly status: "created" }
+  /** Another model already has this (name, version); nothing was stored. */
+  | { readonly status: "nameVersionTaken"; readonly existingId: string }
+  /** A model was already created with this request id; nothing was stored. */
+  | { readonly status: "requestIdUsed"; readonly existing: ModelRecord };
+
+/** The outcome of a conditional write ({@link StorageAdapter.replace}, {@link StorageAdapter.delete}). */
+export type WriteResult =
+  | { readonly status: "ok" }
+  /** No model has this id. */
+  | { readonly status: "notFound" }
+  /** The stored revision is not the expected one; nothing changed. */
+  | { readonly status: "conflict"; readonly currentRevision: number };
+
+/**
+ * The storage contract every adapter implements: in-memory, SQLite, and the
+ * SQL servers. Kept small on purpose: read-modify-write logic (tag and
+ * metadata edits, field masks, limits) lives once in the service, on top of
+ * the compare-and-swap `replace`. `@modelreg/registry-server/testing`
+ * exports the conformance suite that checks every rule below.
+ *
+ * Rules for implementers:
+ * 1. Every method may be called concurrently; each must be atomic on its own.
+ * 2. Lookups of something absent return `undefined` (or leave it out of an
+ *    array); they never throw for it.
+ * 3. Expected outcomes (a taken name, a stale revision) are results, not
+ *    exceptions. Exceptions are for failures: an adapter that cannot reach
+ *    its database throws `RegistryError` with `Code.UNAVAILABLE`; anything
+ *    else it throws is reported to callers as INTERNAL, its message withheld.
+ * 4. Returned records are fresh objects the caller may keep; stored state
+ *    never aliases a caller's object.
+ * 5. Strings are stored exactly (any Unicode, including 4-byte UTF-8);
+ *    ordering compares UTF-16 code units, like JavaScript's `<`.
+ * 6. A write that returns has been made durable to the adapter's standard
+ *    (for SQLite: committed to the database file).
+ */
+export interface StorageAdapter {
+  /**
+   * Stores a new model. (name, version) must be unique, and so must a
+   * non-empty `requestId`: when both clash, `requestIdUsed` wins. Of
+   * concurrent inserts of the same (name, version) exactly one is `created`.
+   */
+  insert(record: ModelRecord, requestId?: string): Promise<InsertResult>;
+
+  /** The model with this id, or `undefined`. */
+  get(id: string): Promise<ModelRecord | undefined>;
+
+  /** The model with this (name, version), or `undefined`. */
+  getByNameVersion(name: string, version: string): Promise<ModelRecord | undefined>;
+
+  /** The models with these ids that exist, in any order, each once. */
+  getMany(ids: readonly string[]): Promise<ModelRecord[]>;
+
+  /**
+   * Up to `query.limit` models matching the filter, in `orderBy` order with
+   * `id` ascending breaking ties, starting strictly after `query.after`.
+   * Must be keyset-based: rows inserted or deleted elsewhere in the order
+   * never shift a page boundary.
+   */
+  list(query: ListQuery): Promise<ModelRecord[]>;
+
+  /**
+   * Replaces the stored model that has `record.id`, but only if its revision
+   * is `expectedRevision` (compare-and-swap). `record.revision` must be
+   * `expectedRevision + 1`; `id`, `name`, `version` and `createTime` are not
+   * changed.
+   */
+  replace(record: ModelRecord, expectedRevision: number): Promise<WriteResult>;
+
+  /** Deletes the model, only if its revision is `expectedRevision` when one is given. */
+  delete(id: string, expectedRevision?: number): Promise<WriteResult>;
+
+  /** Resolves if the storage is reachable; throws (UNAVAILABLE) if not. Used by health checks. */
+  ping(): Promise<void>;
+
+  /** Releases connections and files. Further calls may fail. Safe to call twice. */
+  close(): Promise<void>;
+}
