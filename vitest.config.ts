@@ -7,7 +7,10 @@ export default defineConfig({
   resolve: {
     // Tests run against each package's source, so `npm test` needs no build.
     // Published code resolves the same names through each package's exports.
-    alias: [{ find: /^@modelreg\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` }],
+    alias: [
+      { find: /^@modelreg\/([a-z-]+)$/, replacement: `${packagesDir}$1/src/index.ts` },
+      { find: /^@modelreg\/([a-z-]+)\/([a-z/-]+)$/, replacement: `${packagesDir}$1/src/$2.ts` },
+    ],
   },
   test: {
     include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],

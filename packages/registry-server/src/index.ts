@@ -1,0 +1,39 @@
+/**
+ * `@modelreg/registry-server`: the Model Registry's gRPC server.
+ *
+ * - `createRegistryServer` serves `modelregistry.v1.ModelService`, health
+ *   checks and reflection over any storage adapter.
+ * - `createMemoryStorage` is the built-in ephemeral adapter; SQLite is at
+ *   `@modelreg/registry-server/storage/sqlite`, the conformance suite for
+ *   your own adapters at `@modelreg/registry-server/testing`.
+ *
+ * @packageDocumentation
+ */
+export type { Authorize, CallInfo } from "./grpc-service";
+export type { LogFn, Logger } from "./logger";
+export {
+  createRegistryServer,
+  type KeepaliveOptions,
+  type ListenResult,
+  type RegistryServer,
+  type RegistryServerOptions,
+  type TlsOptions,
+} from "./server";
+export type {
+  Cursor,
+  InsertResult,
+  ListQuery,
+  ModelRecord,
+  OrderField,
+  OrderTerm,
+  StorageAdapter,
+  WriteResult,
+} from "./storage/adapter";
+export { createMemoryStorage } from "./storage/memory";
+export type {
+  ComparisonOperator,
+  FilterExpression,
+  MetadataComparison,
+  StringComparison,
+  TimeComparison,
+} from "./filter/ast";

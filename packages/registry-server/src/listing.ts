@@ -1,0 +1,77 @@
+import { createHash } from "node:crypto";
+import type { Cursor, OrderField, OrderTerm } from "./storage/adapter";
+import type { Violations } from "./validation";
+
+const orderFields: readonly OrderField[] = ["name", "version", "framework", "create_time", "update_time"];
+const defaultOrder: readonly OrderTerm[] = [{ field: "create_time", descending: true }];
+
+/** Parses `order_by` (AIP-132): `field [asc|desc], ...`. Empty means `create_time desc`. */
+export function parseOrderBy(v: Violations, text: string): readonly OrderTerm[] {
+  if (text.trim() === "") return defaultOrder;
+  const terms: OrderTerm[] = [];
+  for (const part of text.split(",")) {
+    const words = part.trim().split(/\s+/);
+    const [field, direction, extra] = words;
+    if (!field || !orderFields.includes(field as OrderField) || extra !== undefined) {
+      v.add(
+        "order_by",
+        `"${part.trim()}" is not an ordering; use a comma-separated list of ${orderFields.join(", ")}, each optionally followed by desc`,
+      );
+      return defaultOrder;
+    }
+    if (direction !== undefined && direction !== "desc" && direction !== "asc") {
+      v.add("order_by", `"${direction}" after ${field} must be asc or desc`);
+      return defaultOrder;
+    }
+    if (terms.some((t) => t.field === field)) {
+      v.add("order_by", `${field} appears twice`);
+      return defaultOrder;
+    }
+    terms.push({ field: field as OrderField, descending: direction === "desc" });
+  }
+  return terms;
+}
+
+/** Binds a token to the query it continues, so it cannot be replayed with another filter or order. */
+function queryHash(filter: string, orderBy: readonly OrderTerm[]): string {
+  const order = orderBy.map((t) => `${t.field} ${t.descending ? "desc" : "asc"}`).join(",");
+  return createHash("sha256").update(`${filter}\0${order}`).digest("base64url").slice(0, 16);
+}
+
+/** The opaque `next_page_token` for a keyset cursor (AIP-158). */
+export function encodePageToken(cursor: Cursor, filter: string, orderBy: readonly OrderTerm[]): string {
+  const payload = { q: queryHash(filter, orderBy), v: cursor.values, i: cursor.id };
+  return Buffer.from(JSON.stringify(payload)).toString("base64url");
+}
+
+/** Reads a page token back, checking it belongs to this query. */
+export function decodePageToken(
+  v: Violations,
+  token: string,
+  filter: string,
+  orderBy: readonly OrderTerm[],
+): Cursor | undefined {
+  if (token === "") return undefined;
+  try {
+    const payload: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
+    if (typeof payload === "object" && payload !== null) {
+      const { q, v: values, i } = payload as { q?: unknown; v?: unknown; i?: unknown };
+      const valid =
+        typeof i === "string" &&
+        Array.isArray(values) &&
+        values.length === orderBy.length &&
+        values.every((value, n) =>
+          orderBy[n]?.field.endsWith("_time") ? Number.isSafeInteger(value) : typeof value === "string",
+        );
+      if (valid && q !== queryHash(filter, orderBy)) {
+        v.add("page_token", "belongs to a listing with another filter or order_by; send the same ones");
+        return undefined;
+      }
+      if (valid) return { values: values as (string | number)[], id: i };
+    }
+  } catch {
+    // Falls through to the violation below.
+  }
+  v.add("page_token", "is not a token this server issued; pass next_page_token from the previous page unchanged");
+  return undefined;
+}

@@ -1,0 +1,45 @@
+import type { Cursor, ModelRecord, OrderField, OrderTerm } from "./adapter";
+
+/** The value of an order-by field of a record: a string, or microseconds for times. */
+export function orderValue(record: ModelRecord, field: OrderField): string | number {
+  switch (field) {
+    case "name":
+      return record.name;
+    case "version":
+      return record.version;
+    case "framework":
+      return record.framework;
+    case "create_time":
+      return record.createTime;
+    case "update_time":
+      return record.updateTime;
+  }
+}
+
+/** The cursor that starts the page after `record`. */
+export function cursorAfter(record: ModelRecord, orderBy: readonly OrderTerm[]): Cursor {
+  return { values: orderBy.map((term) => orderValue(record, term.field)), id: record.id };
+}
+
+function compareValues(a: string | number, b: string | number): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Compares a record with a position in the order (`orderBy`, then `id`
+ * ascending): negative if the record comes first, positive if after.
+ */
+export function compareToCursor(record: ModelRecord, orderBy: readonly OrderTerm[], cursor: Cursor): number {
+  for (const [i, term] of orderBy.entries()) {
+    const value = cursor.values[i];
+    if (value === undefined) break;
+    const c = compareValues(orderValue(record, term.field), value);
+    if (c !== 0) return term.descending ? -c : c;
+  }
+  return compareValues(record.id, cursor.id);
+}
+
+/** Compares two records in the order `orderBy`, then `id` ascending. */
+export function compareRecords(a: ModelRecord, b: ModelRecord, orderBy: readonly OrderTerm[]): number {
+  return compareToCursor(a, orderBy, cursorAfter(b, orderBy));
+}

@@ -1,0 +1,73 @@
+import { Code, RegistryError } from "@modelreg/proto";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect } from "kysely";
+import type { StorageAdapter } from "./adapter";
+import { migrateToLatest } from "./sql/migrations";
+import type { RegistryDatabase } from "./sql/schema";
+import { createSqlStorage } from "./sql/sql-storage";
+
+/** Options for {@link createSqliteStorage}. */
+export interface SqliteStorageOptions {
+  /** Path of the database file (created with its folder's permissions if missing), or `:memory:`. */
+  path: string;
+  /**
+   * `FULL` (default) makes every acknowledged write survive a power loss;
+   * `NORMAL` survives a crash of the process but may lose the last commits on
+   * power loss, and is faster. See https://sqlite.org/pragma.html#pragma_synchronous.
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** How long a write waits for another process's lock before failing UNAVAILABLE. Default 5000 ms. */
+  busyTimeoutMs?: number;
+}
+
+const sqliteCode = (error: unknown): string =>
+  typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
+    ? (error as { code: string }).code
+    : "";
+
+/**
+ * The embedded default: a SQLite database file in WAL mode, no server needed.
+ * Runs the schema migrations before it resolves. Requires the optional peer
+ * dependency `better-sqlite3`.
+ *
+ * ```ts
+ * import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
+ * const storage = await createSqliteStorage({ path: "./data/registry.db" });
+ * ```
+ */
+export async function createSqliteStorage(options: SqliteStorageOptions): Promise<StorageAdapter> {
+  if (typeof options?.path !== "string" || options.path === "") {
+    throw new TypeError("createSqliteStorage: `path` must be a file path or ':memory:'");
+  }
+  let database: Database.Database;
+  try {
+    database = new Database(options.path);
+  } catch (error) {
+    throw new RegistryError(Code.UNAVAILABLE, `cannot open SQLite database at ${options.path}`, { cause: error });
+  }
+  database.pragma("journal_mode = WAL");
+  database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+  database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
+  // Tags and metadata rows go with their model (ON DELETE CASCADE).
+  database.pragma("foreign_keys = ON");
+
+  const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database }) });
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  return createSqlStorage(
+    db,
+    (error) => {
+      const code = sqliteCode(error);
+      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return "uniqueViolation";
+      if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code.startsWith("SQLITE_IOERR")) {
+        return "unavailable";
+      }
+      return undefined;
+    },
+    () => db.destroy(),
+  );
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from "tsup";
+import { libraryBuild } from "../../tsup.base";
+
+export default defineConfig(
+  libraryBuild({
+    index: "src/index.ts",
+    "storage/sqlite": "src/storage/sqlite.ts",
+    testing: "src/testing.ts",
+  }),
+);
