@@ -28,4 +28,3 @@ export function toModel(record: ModelRecord): Model {
     updateTime: toTimestamp(record.updateTime),
   };
 }
-

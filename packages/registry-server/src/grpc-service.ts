@@ -23,7 +23,11 @@ export type Authorize = (call: CallInfo) => void | Promise<void>;
 /** Turns any error into what grpc-js sends: a numeric code, a safe message, and google.rpc.Status details. */
 function toServiceError(error: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
   const registryError = RegistryError.from(error);
-  if (registryError !== error || registryError.code === Code.INTERNAL || registryError.code === Code.UNKNOWN) {
+  if (
+    registryError !== error ||
+    registryError.code === Code.INTERNAL ||
+    registryError.code === Code.UNKNOWN
+  ) {
     // Unexpected: the caller gets a generic message, the log gets the rest.
     logger.error({ method, err: error }, "unexpected error in handler");
   } else if (registryError.code === Code.UNAVAILABLE) {
@@ -65,13 +69,16 @@ export function bindModelService(
       responseDeserialize: (bytes: Buffer) => method.O.fromBinary(bytes),
     };
 
-    const handle = (handlers as unknown as Record<string, ((request: object) => Promise<object>) | undefined>)[
-      method.localName
-    ]?.bind(handlers);
+    const handle = (
+      handlers as unknown as Record<string, ((request: object) => Promise<object>) | undefined>
+    )[method.localName]?.bind(handlers);
 
     if (method.clientStreaming || method.serverStreaming || !handle) {
       // Streaming methods arrive with issue 8; until then they say so clearly.
-      implementation[method.name] = (call: grpc.ServerWritableStream<Buffer, object> | grpc.ServerReadableStream<Buffer, object>, callback?: grpc.sendUnaryData<object>) => {
+      implementation[method.name] = (
+        call: grpc.ServerWritableStream<Buffer, object> | grpc.ServerReadableStream<Buffer, object>,
+        callback?: grpc.sendUnaryData<object>,
+      ) => {
         const error = { code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not implemented yet.` };
         if (callback) callback(error);
         else (call as grpc.ServerWritableStream<Buffer, object>).emit("error", error);
@@ -79,16 +86,23 @@ export function bindModelService(
       continue;
     }
 
-    implementation[method.name] = (call: grpc.ServerUnaryCall<Buffer, object>, callback: grpc.sendUnaryData<object>) => {
+    implementation[method.name] = (
+      call: grpc.ServerUnaryCall<Buffer, object>,
+      callback: grpc.sendUnaryData<object>,
+    ) => {
       const run = async () => {
         if (authorize) await authorize({ method: path, metadata: call.metadata, peer: call.getPeer() });
         let request: object;
         try {
           request = method.I.fromBinary(call.request);
         } catch (cause) {
-          throw new RegistryError(Code.INVALID_ARGUMENT, `The request is not a valid ${method.I.typeName} message.`, {
-            cause,
-          });
+          throw new RegistryError(
+            Code.INVALID_ARGUMENT,
+            `The request is not a valid ${method.I.typeName} message.`,
+            {
+              cause,
+            },
+          );
         }
         return handle(request);
       };

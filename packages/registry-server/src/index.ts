@@ -9,6 +9,14 @@
  *
  * @packageDocumentation
  */
+
+export type {
+  ComparisonOperator,
+  FilterExpression,
+  MetadataComparison,
+  StringComparison,
+  TimeComparison,
+} from "./filter/ast";
 export type { Authorize, CallInfo } from "./grpc-service";
 export type { LogFn, Logger } from "./logger";
 export {
@@ -30,10 +38,3 @@ export type {
   WriteResult,
 } from "./storage/adapter";
 export { createMemoryStorage } from "./storage/memory";
-export type {
-  ComparisonOperator,
-  FilterExpression,
-  MetadataComparison,
-  StringComparison,
-  TimeComparison,
-} from "./filter/ast";

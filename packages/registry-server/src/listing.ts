@@ -56,6 +56,10 @@ export function decodePageToken(
     const payload: unknown = JSON.parse(Buffer.from(token, "base64url").toString("utf8"));
     if (typeof payload === "object" && payload !== null) {
       const { q, v: values, i } = payload as { q?: unknown; v?: unknown; i?: unknown };
+      if (typeof q === "string" && q !== queryHash(filter, orderBy)) {
+        v.add("page_token", "belongs to a listing with another filter or order_by; send the same ones");
+        return undefined;
+      }
       const valid =
         typeof i === "string" &&
         Array.isArray(values) &&
@@ -63,15 +67,14 @@ export function decodePageToken(
         values.every((value, n) =>
           orderBy[n]?.field.endsWith("_time") ? Number.isSafeInteger(value) : typeof value === "string",
         );
-      if (valid && q !== queryHash(filter, orderBy)) {
-        v.add("page_token", "belongs to a listing with another filter or order_by; send the same ones");
-        return undefined;
-      }
       if (valid) return { values: values as (string | number)[], id: i };
     }
   } catch {
     // Falls through to the violation below.
   }
-  v.add("page_token", "is not a token this server issued; pass next_page_token from the previous page unchanged");
+  v.add(
+    "page_token",
+    "is not a token this server issued; pass next_page_token from the previous page unchanged",
+  );
   return undefined;
 }

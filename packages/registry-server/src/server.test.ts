@@ -24,9 +24,19 @@ function memoryLogger() {
   return { logger, lines };
 }
 
-async function startServer(storage: StorageAdapter, extra: Partial<Parameters<typeof createRegistryServer>[0]> = {}) {
+async function startServer(
+  storage: StorageAdapter,
+  extra: Partial<Parameters<typeof createRegistryServer>[0]> = {},
+) {
   const { logger, lines } = memoryLogger();
-  const server = createRegistryServer({ storage, insecure: true, host: "127.0.0.1", port: 0, logger, ...extra });
+  const server = createRegistryServer({
+    storage,
+    insecure: true,
+    host: "127.0.0.1",
+    port: 0,
+    logger,
+    ...extra,
+  });
   const { port } = await server.listen();
   const client = createTestClient(`127.0.0.1:${port}`);
   return { server, client, port, lines };
@@ -82,7 +92,12 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
       id: "ignored",
     });
     expect(created.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect(created).toMatchObject({ name: "test-model", version: "1.0.0", framework: "pytorch", etag: '"1"' });
+    expect(created).toMatchObject({
+      name: "test-model",
+      version: "1.0.0",
+      framework: "pytorch",
+      etag: '"1"',
+    });
     expect(created.tags).toEqual(["a", "b"]);
     expect(created.metadata).toEqual({ owner: "ana", emoji: "🚀" });
     expect(created.createTime).toEqual(created.updateTime);
@@ -90,13 +105,22 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
 
     const got = await client.call<{ model: Model }>("GetModel", { id: created.id });
     expect(got.model).toEqual(created);
-    const looked = await client.call<{ model: Model }>("LookupModel", { name: "test-model", version: "1.0.0" });
+    const looked = await client.call<{ model: Model }>("LookupModel", {
+      name: "test-model",
+      version: "1.0.0",
+    });
     expect(looked.model).toEqual(created);
   });
 
   it("rejects invalid models with one field violation per problem", async () => {
     const error = await expectError(
-      create({ name: "", version: "1 0", description: "a\0b", artifactUri: "not a uri", tags: ["ok", "-bad"] }),
+      create({
+        name: "",
+        version: "1 0",
+        description: "a\0b",
+        artifactUri: "not a uri",
+        tags: ["ok", "-bad"],
+      }),
       Code.INVALID_ARGUMENT,
     );
     expect(error.violations.map((v) => v.field).sort()).toEqual([
@@ -137,7 +161,12 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
 
   it("lists with filter, order and page tokens", async () => {
     for (let i = 0; i < 7; i++) {
-      await create({ name: `page-${i}`, version: "1", framework: i % 2 ? "onnx" : "pytorch", tags: i < 3 ? ["prod"] : [] });
+      await create({
+        name: `page-${i}`,
+        version: "1",
+        framework: i % 2 ? "onnx" : "pytorch",
+        tags: i < 3 ? ["prod"] : [],
+      });
     }
     const seen: string[] = [];
     let pageToken = "";
@@ -162,12 +191,17 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
   });
 
   it("explains bad list arguments", async () => {
+    await create({ name: "bad-args", version: "1" });
+    await create({ name: "bad-args", version: "2" });
     const filter = await expectError(client.call("ListModels", { filter: "name = " }), Code.INVALID_ARGUMENT);
     expect(filter.violations[0]?.field).toBe("filter");
     expect(filter.violations[0]?.description).toMatch(/position/);
     const order = await expectError(client.call("ListModels", { orderBy: "colour" }), Code.INVALID_ARGUMENT);
     expect(order.violations[0]?.field).toBe("order_by");
-    const token = await expectError(client.call("ListModels", { pageToken: "garbage" }), Code.INVALID_ARGUMENT);
+    const token = await expectError(
+      client.call("ListModels", { pageToken: "garbage" }),
+      Code.INVALID_ARGUMENT,
+    );
     expect(token.violations[0]?.field).toBe("page_token");
     await expectError(client.call("ListModels", { pageSize: -1 }), Code.INVALID_ARGUMENT);
 
@@ -184,7 +218,10 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
     const b = await create({ name: "batch-b", version: "1" });
     const got = await client.call<{ models: Model[] }>("BatchGetModels", { ids: [b.id, a.id, b.id] });
     expect(got.models.map((m) => m.name)).toEqual(["batch-b", "batch-a", "batch-b"]);
-    const error = await expectError(client.call("BatchGetModels", { ids: [a.id, "0000-nope"] }), Code.NOT_FOUND);
+    const error = await expectError(
+      client.call("BatchGetModels", { ids: [a.id, "0000-nope"] }),
+      Code.NOT_FOUND,
+    );
     expect(error.message).toContain("0000-nope");
     await expectError(client.call("BatchGetModels", { ids: [] }), Code.INVALID_ARGUMENT);
   });
@@ -198,7 +235,10 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
     expect(updated.model).toMatchObject({ description: "new", framework: "onnx", etag: '"2"' });
 
     const stale = await expectError(
-      client.call("UpdateModel", { model: { id: m.id, description: "x", etag: m.etag }, updateMask: { paths: ["description"] } }),
+      client.call("UpdateModel", {
+        model: { id: m.id, description: "x", etag: m.etag },
+        updateMask: { paths: ["description"] },
+      }),
       Code.ABORTED,
     );
     expect(stale.reason).toBe("ETAG_MISMATCH");
@@ -242,7 +282,10 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
     expect(removed.model.tags).toEqual(["b", "c"]);
     await expectError(client.call("AddModelTags", { id: m.id, tags: [] }), Code.INVALID_ARGUMENT);
     const many = Array.from({ length: 63 }, (_, i) => `t${i}`);
-    const full = await expectError(client.call("AddModelTags", { id: m.id, tags: many }), Code.FAILED_PRECONDITION);
+    const full = await expectError(
+      client.call("AddModelTags", { id: m.id, tags: many }),
+      Code.FAILED_PRECONDITION,
+    );
     expect(full.reason).toBe("TOO_MANY_TAGS");
     await expectError(client.call("AddModelTags", { id: m.id, tags: ["x"], etag: '"1"' }), Code.ABORTED);
   });
@@ -279,12 +322,17 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
       (b: Buffer) => b,
       Buffer.alloc(0),
     );
-    const code = await new Promise<number>((resolve) => stream.on("error", (e: grpc.ServiceError) => resolve(e.code)));
+    const code = await new Promise<number>((resolve) =>
+      stream.on("error", (e: grpc.ServiceError) => resolve(e.code)),
+    );
     expect(code).toBe(grpc.status.UNIMPLEMENTED);
   });
 
   it("rejects bytes that are not a request message", async () => {
-    const error = await expectError(client.call("GetModel", Buffer.from([0x0a, 0xff, 0xff])), Code.INVALID_ARGUMENT);
+    const error = await expectError(
+      client.call("GetModel", Buffer.from([0x0a, 0xff, 0xff])),
+      Code.INVALID_ARGUMENT,
+    );
     expect(error.message).toContain("GetModelRequest");
   });
 });
@@ -327,13 +375,18 @@ describe("authorization hook", () => {
     const { server, client } = await startServer(createMemoryStorage(), {
       authorize: ({ metadata }) => {
         const token = metadata.get("authorization")[0];
-        if (token === undefined) throw new RegistryError(Code.UNAUTHENTICATED, "Send an Authorization header.");
-        if (token !== "Bearer good") throw new RegistryError(Code.PERMISSION_DENIED, "This token may not do that.");
+        if (token === undefined)
+          throw new RegistryError(Code.UNAUTHENTICATED, "Send an Authorization header.");
+        if (token !== "Bearer good")
+          throw new RegistryError(Code.PERMISSION_DENIED, "This token may not do that.");
       },
     });
     try {
       await expectError(client.call("ListModels", {}), Code.UNAUTHENTICATED);
-      await expectError(client.call("ListModels", {}, { authorization: "Bearer bad" }), Code.PERMISSION_DENIED);
+      await expectError(
+        client.call("ListModels", {}, { authorization: "Bearer bad" }),
+        Code.PERMISSION_DENIED,
+      );
       await expect(client.call("ListModels", {}, { authorization: "Bearer good" })).resolves.toBeDefined();
     } finally {
       client.close();
@@ -345,7 +398,9 @@ describe("authorization hook", () => {
 describe("options", () => {
   it("insists on TLS or an explicit insecure: true", () => {
     expect(() => createRegistryServer({ storage: createMemoryStorage() })).toThrow(/insecure: true/);
-    expect(() => createRegistryServer({ storage: createMemoryStorage(), insecure: true, port: 70000 })).toThrow(/port/);
+    expect(() =>
+      createRegistryServer({ storage: createMemoryStorage(), insecure: true, port: 70000 }),
+    ).toThrow(/port/);
   });
 });
 

@@ -102,7 +102,9 @@ const healthServiceName = "grpc.health.v1.Health";
 export function createRegistryServer(options: RegistryServerOptions): RegistryServer {
   if (!options?.storage) throw new TypeError("createRegistryServer: `storage` is required");
   if (!options.tls && options.insecure !== true) {
-    throw new TypeError("createRegistryServer: pass `tls` certificates, or `insecure: true` to serve plaintext");
+    throw new TypeError(
+      "createRegistryServer: pass `tls` certificates, or `insecure: true` to serve plaintext",
+    );
   }
   const port = options.port ?? 9090;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -117,8 +119,12 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     "grpc.keepalive_timeout_ms": keepalive.timeoutMs ?? 20_000,
     "grpc.keepalive_permit_without_calls": 1,
     ...(keepalive.timeMs === undefined ? {} : { "grpc.keepalive_time_ms": keepalive.timeMs }),
-    ...(keepalive.maxConnectionIdleMs === undefined ? {} : { "grpc.max_connection_idle_ms": keepalive.maxConnectionIdleMs }),
-    ...(keepalive.maxConnectionAgeMs === undefined ? {} : { "grpc.max_connection_age_ms": keepalive.maxConnectionAgeMs }),
+    ...(keepalive.maxConnectionIdleMs === undefined
+      ? {}
+      : { "grpc.max_connection_idle_ms": keepalive.maxConnectionIdleMs }),
+    ...(keepalive.maxConnectionAgeMs === undefined
+      ? {}
+      : { "grpc.max_connection_age_ms": keepalive.maxConnectionAgeMs }),
     ...(keepalive.maxConnectionAgeGraceMs === undefined
       ? {}
       : { "grpc.max_connection_age_grace_ms": keepalive.maxConnectionAgeGraceMs }),

@@ -231,9 +231,13 @@ export class ModelServiceHandlers {
       for (const path of paths) {
         if ((mutableFields as readonly string[]).includes(path)) fields.push(path as MutableField);
         else if (immutableFields.includes(path)) checkImmutable.push(path);
-        else if (outputOnlyFields.includes(path)) v.add("update_mask", `${path} is output only and cannot be updated`);
+        else if (outputOnlyFields.includes(path))
+          v.add("update_mask", `${path} is output only and cannot be updated`);
         else {
-          v.add("update_mask", `unknown field "${path}"; updatable fields are ${mutableFields.join(", ")}, or *`);
+          v.add(
+            "update_mask",
+            `unknown field "${path}"; updatable fields are ${mutableFields.join(", ")}, or *`,
+          );
         }
       }
     }
@@ -308,7 +312,8 @@ export class ModelServiceHandlers {
     checkMetadata(v, "set", request.set);
     request.removeKeys.forEach((key, i) => {
       checkToken(v, `remove_keys[${i}]`, key, limits.metadataKey, true);
-      if (Object.hasOwn(request.set, key)) v.add(`remove_keys[${i}]`, `"${key}" is also in set; name it once`);
+      if (Object.hasOwn(request.set, key))
+        v.add(`remove_keys[${i}]`, `"${key}" is also in set; name it once`);
     });
     const expected = parseEtag(v, "etag", request.etag);
     v.throwIfAny();

@@ -9,7 +9,11 @@ export const limits = {
   version: { max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._+-]*$/, chars: "ASCII letters, digits and . _ - +" },
   framework: { max: 64, pattern: /^[A-Za-z0-9._+-]*$/, chars: "ASCII letters, digits and . _ - +" },
   tag: { max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, chars: "ASCII letters, digits and . _ - : /" },
-  metadataKey: { max: 128, pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/, chars: "ASCII letters, digits and . _ - /" },
+  metadataKey: {
+    max: 128,
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._/-]*$/,
+    chars: "ASCII letters, digits and . _ - /",
+  },
   id: { max: 64, pattern: /^[A-Za-z0-9][A-Za-z0-9-]*$/, chars: "ASCII letters, digits and -" },
   requestId: { max: 128, pattern: /^[\x21-\x7e]+$/, chars: "printable ASCII characters" },
   description: { max: 4096 },
@@ -34,7 +38,9 @@ export class Violations {
     if (this.list.length === 0) return;
     const first = this.list[0];
     const summary =
-      this.list.length === 1 && first ? `${first.field}: ${first.description}` : `${this.list.length} invalid fields`;
+      this.list.length === 1 && first
+        ? `${first.field}: ${first.description}`
+        : `${this.list.length} invalid fields`;
     throw new RegistryError(Code.INVALID_ARGUMENT, `Invalid request: ${summary}`, { violations: this.list });
   }
 }
@@ -97,7 +103,11 @@ export function checkTags(v: Violations, field: string, tags: readonly string[],
 }
 
 /** Metadata: keys and values valid, entry count bounded. */
-export function checkMetadata(v: Violations, field: string, metadata: Readonly<Record<string, string>>): void {
+export function checkMetadata(
+  v: Violations,
+  field: string,
+  metadata: Readonly<Record<string, string>>,
+): void {
   const entries = Object.entries(metadata);
   if (entries.length > limits.metadataEntriesPerModel) {
     v.add(field, `at most ${limits.metadataEntriesPerModel} entries are allowed (got ${entries.length})`);

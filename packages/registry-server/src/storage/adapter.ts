@@ -11,7 +11,7 @@ export interface ModelRecord {
   readonly version: string;
   readonly framework: string;
   readonly description: string;
-  /** Unique, sorted ascending by UTF-16 code units (`[...].sort()`). */
+  /** Unique, sorted ascending by Unicode code point. */
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
   readonly artifactUri: string;
@@ -89,7 +89,8 @@ export type WriteResult =
  * 4. Returned records are fresh objects the caller may keep; stored state
  *    never aliases a caller's object.
  * 5. Strings are stored exactly (any Unicode, including 4-byte UTF-8);
- *    ordering compares UTF-16 code units, like JavaScript's `<`.
+ *    ordering and comparisons go by Unicode code point, which is UTF-8 byte
+ *    order: SQLite's BINARY, PostgreSQL's COLLATE "C", MySQL's utf8mb4_bin.
  * 6. A write that returns has been made durable to the adapter's standard
  *    (for SQLite: committed to the database file).
  */

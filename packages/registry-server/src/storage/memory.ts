@@ -73,7 +73,8 @@ export function createMemoryStorage(): StorageAdapter {
     async replace(record, expectedRevision): Promise<WriteResult> {
       const current = byId.get(record.id);
       if (!current) return { status: "notFound" };
-      if (current.revision !== expectedRevision) return { status: "conflict", currentRevision: current.revision };
+      if (current.revision !== expectedRevision)
+        return { status: "conflict", currentRevision: current.revision };
       byId.set(record.id, {
         ...copy(record),
         name: current.name,

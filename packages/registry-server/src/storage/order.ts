@@ -21,7 +21,29 @@ export function cursorAfter(record: ModelRecord, orderBy: readonly OrderTerm[]):
   return { values: orderBy.map((term) => orderValue(record, term.field)), id: record.id };
 }
 
+/**
+ * Compares strings by Unicode code point: the order of UTF-8 bytes, which is
+ * what SQLite (BINARY), PostgreSQL (COLLATE "C") and MySQL (utf8mb4_bin)
+ * use. JavaScript's `<` compares UTF-16 code units instead, which differs
+ * for characters above U+FFFF against U+E000..U+FFFF.
+ */
+export function compareStrings(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) {
+      // Surrogates (D800..DFFF) encode code points above FFFF: move them above E000..FFFF.
+      const fx = x >= 0xe000 ? x - 0x800 : x >= 0xd800 ? x + 0x2000 : x;
+      const fy = y >= 0xe000 ? y - 0x800 : y >= 0xd800 ? y + 0x2000 : y;
+      return fx - fy;
+    }
+  }
+  return a.length - b.length;
+}
+
 function compareValues(a: string | number, b: string | number): number {
+  if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
   return a < b ? -1 : a > b ? 1 : 0;
 }
 

@@ -54,16 +54,22 @@ describe("sqlite durability", () => {
   });
 
   it("fails clearly when the database cannot be opened", async () => {
-    await expect(createSqliteStorage({ path: join(tmp, "no-such-dir", "x.db") })).rejects.toThrow(/cannot open/);
+    await expect(createSqliteStorage({ path: join(tmp, "no-such-dir", "x.db") })).rejects.toThrow(
+      /cannot open/,
+    );
     await expect(createSqliteStorage({ path: "" })).rejects.toThrow(/path/);
   });
 
   it("loses no acknowledged create when the server process is killed with SIGKILL mid-load", async () => {
     const path = freshPath();
     const tsx = createRequire(import.meta.url).resolve("tsx");
-    const child = spawn(process.execPath, ["--import", tsx, join(import.meta.dirname, "../test-support/sqlite-server-process.ts"), path], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      ["--import", tsx, join(import.meta.dirname, "../test-support/sqlite-server-process.ts"), path],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const exited = new Promise((resolve) => child.once("exit", resolve));
     const port = await new Promise<number>((resolve, reject) => {
       createInterface({ input: child.stdout }).once("line", (line) => resolve(JSON.parse(line).port));

@@ -43,7 +43,9 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   try {
     database = new Database(options.path);
   } catch (error) {
-    throw new RegistryError(Code.UNAVAILABLE, `cannot open SQLite database at ${options.path}`, { cause: error });
+    throw new RegistryError(Code.UNAVAILABLE, `cannot open SQLite database at ${options.path}`, {
+      cause: error,
+    });
   }
   database.pragma("journal_mode = WAL");
   database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
@@ -62,8 +64,13 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     db,
     (error) => {
       const code = sqliteCode(error);
-      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") return "uniqueViolation";
-      if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || code.startsWith("SQLITE_IOERR")) {
+      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+        return "uniqueViolation";
+      if (
+        code.startsWith("SQLITE_BUSY") ||
+        code.startsWith("SQLITE_LOCKED") ||
+        code.startsWith("SQLITE_IOERR")
+      ) {
         return "unavailable";
       }
       return undefined;

@@ -16,13 +16,16 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
       requestStream: method.clientStreaming,
       responseStream: method.serverStreaming,
       requestSerialize: (value: object | Buffer) =>
-        Buffer.isBuffer(value) ? value : Buffer.from(method.I.toBinary(value)),
+        Buffer.isBuffer(value) ? value : Buffer.from(method.I.toBinary(method.I.create(value as never))),
       requestDeserialize: (bytes: Buffer) => method.I.fromBinary(bytes),
       responseSerialize: (value: object) => Buffer.from(method.O.toBinary(value)),
       responseDeserialize: (bytes: Buffer) => method.O.fromBinary(bytes),
     };
   }
-  const Client = grpc.makeGenericClientConstructor(definition as grpc.ServiceDefinition, ModelService.typeName);
+  const Client = grpc.makeGenericClientConstructor(
+    definition as grpc.ServiceDefinition,
+    ModelService.typeName,
+  );
   const client = new Client(address, grpc.credentials.createInsecure(), options);
 
   function call<T = Record<string, unknown>>(
@@ -33,7 +36,9 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
     const md = new grpc.Metadata();
     for (const [key, value] of Object.entries(metadata)) md.set(key, value);
     return new Promise((resolve, reject) => {
-      const fn = (client as unknown as Record<string, grpc.requestCallback<T> | undefined>)[name] as unknown as (
+      const fn = (client as unknown as Record<string, grpc.requestCallback<T> | undefined>)[
+        name
+      ] as unknown as (
         request: object | Buffer,
         metadata: grpc.Metadata,
         options: grpc.CallOptions,

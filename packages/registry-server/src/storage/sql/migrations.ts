@@ -24,8 +24,16 @@ const migrations: Record<string, Migration> = {
         .addUniqueConstraint("models_name_version_key", ["name", "version"])
         .execute();
       // Keyset pages in the default order and the orders ListModels offers.
-      await db.schema.createIndex("models_create_time_idx").on("models").columns(["create_time", "id"]).execute();
-      await db.schema.createIndex("models_update_time_idx").on("models").columns(["update_time", "id"]).execute();
+      await db.schema
+        .createIndex("models_create_time_idx")
+        .on("models")
+        .columns(["create_time", "id"])
+        .execute();
+      await db.schema
+        .createIndex("models_update_time_idx")
+        .on("models")
+        .columns(["update_time", "id"])
+        .execute();
       await db.schema.createIndex("models_framework_idx").on("models").columns(["framework", "id"]).execute();
 
       await db.schema
@@ -34,7 +42,11 @@ const migrations: Record<string, Migration> = {
         .addColumn("tag", "varchar(64)", (c) => c.notNull())
         .addPrimaryKeyConstraint("model_tags_pkey", ["model_id", "tag"])
         .execute();
-      await db.schema.createIndex("model_tags_tag_idx").on("model_tags").columns(["tag", "model_id"]).execute();
+      await db.schema
+        .createIndex("model_tags_tag_idx")
+        .on("model_tags")
+        .columns(["tag", "model_id"])
+        .execute();
 
       await db.schema
         .createTable("model_metadata")
@@ -80,4 +92,3 @@ export async function migrateToLatest(db: Kysely<any>): Promise<void> {
 
 /** The latest migration's name, for logs and health output. */
 export const latestSchemaVersion = Object.keys(migrations).at(-1) ?? "";
-

@@ -2,17 +2,16 @@ import { Code, RegistryError } from "@modelreg/proto";
 import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from "kysely";
 import { compileFilter } from "../../filter/sql";
 import type { Cursor, InsertResult, ModelRecord, OrderTerm, StorageAdapter, WriteResult } from "../adapter";
+import { compareStrings } from "../order";
 import type { ModelsTable, RegistryDatabase } from "./schema";
 
 /** How a dialect's driver errors are told apart. The only per-dialect code besides connection set-up. */
-export interface SqlErrorClassifier {
-  /**
-   * `uniqueViolation` for a unique or primary-key constraint violation;
-   * `unavailable` for a connection that failed, was refused or was lost, or a
-   * database too busy to answer; `undefined` for anything else.
-   */
-  (error: unknown): "uniqueViolation" | "unavailable" | undefined;
-}
+/**
+ * Returns `uniqueViolation` for a unique or primary-key constraint violation;
+ * `unavailable` for a connection that failed, was refused or was lost, or a
+ * database too busy to answer; `undefined` for anything else.
+ */
+export type SqlErrorClassifier = (error: unknown) => "uniqueViolation" | "unavailable" | undefined;
 
 type Db = Kysely<RegistryDatabase> | Transaction<RegistryDatabase>;
 
@@ -23,7 +22,7 @@ function toRecord(row: ModelsTable, tags: string[], metadata: Record<string, str
     version: row.version,
     framework: row.framework,
     description: row.description,
-    tags: tags.sort(),
+    tags: tags.sort(compareStrings),
     metadata,
     artifactUri: row.artifact_uri,
     revision: Number(row.revision),
@@ -36,7 +35,11 @@ function toRecord(row: ModelsTable, tags: string[], metadata: Record<string, str
 async function withChildren(db: Db, rows: readonly ModelsTable[]): Promise<ModelRecord[]> {
   if (rows.length === 0) return [];
   const ids = rows.map((r) => r.id);
-  const tagRows = await db.selectFrom("model_tags").select(["model_id", "tag"]).where("model_id", "in", ids).execute();
+  const tagRows = await db
+    .selectFrom("model_tags")
+    .select(["model_id", "tag"])
+    .where("model_id", "in", ids)
+    .execute();
   const metadataRows = await db
     .selectFrom("model_metadata")
     .select(["model_id", "key", "value"])
@@ -117,13 +120,19 @@ export function createSqlStorage(
   }
 
   async function byRequestId(requestId: string): Promise<ModelRecord | undefined> {
-    const row = await db.selectFrom("models").selectAll().where("request_id", "=", requestId).executeTakeFirst();
+    const row = await db
+      .selectFrom("models")
+      .selectAll()
+      .where("request_id", "=", requestId)
+      .executeTakeFirst();
     return row ? (await withChildren(db, [row]))[0] : undefined;
   }
 
   async function writeFailure(id: string): Promise<WriteResult> {
     const current = await db.selectFrom("models").select("revision").where("id", "=", id).executeTakeFirst();
-    return current ? { status: "conflict", currentRevision: Number(current.revision) } : { status: "notFound" };
+    return current
+      ? { status: "conflict", currentRevision: Number(current.revision) }
+      : { status: "notFound" };
   }
 
   return {
@@ -132,7 +141,11 @@ export function createSqlStorage(
         try {
           return await db.transaction().execute(async (trx): Promise<InsertResult> => {
             if (requestId) {
-              const row = await trx.selectFrom("models").select("id").where("request_id", "=", requestId).executeTakeFirst();
+              const row = await trx
+                .selectFrom("models")
+                .select("id")
+                .where("request_id", "=", requestId)
+                .executeTakeFirst();
               const existing = row && (await getById(trx, row.id));
               if (existing) return { status: "requestIdUsed", existing };
             }

@@ -1,0 +1,23 @@
+/**
+ * `@modelreg/registry-client`: a typed client for the Model Registry's
+ * gRPC ModelService, with a connection pool, keepalive, deadlines and
+ * budgeted retries of idempotent calls. Errors are `RegistryError`s
+ * (re-exported from `@modelreg/proto`) carrying a gRPC `Code`.
+ *
+ * @packageDocumentation
+ */
+
+export { Code, type FieldViolation, RegistryError } from "@modelreg/proto";
+export {
+  type CallOptions,
+  type ClientTlsOptions,
+  createRegistryClient,
+  type Interceptor,
+  type MethodName,
+  type RegistryClient,
+  type RegistryClientOptions,
+  type UnaryFn,
+  type UnaryRequest,
+} from "./client";
+export type { ChannelInfo } from "./pool";
+export type { RetryOptions } from "./retry";

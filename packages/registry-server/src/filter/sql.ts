@@ -1,0 +1,131 @@
+import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import type { RegistryDatabase } from "../storage/sql/schema";
+import type { ComparisonOperator, FilterExpression } from "./ast";
+
+type Builder = ExpressionBuilder<RegistryDatabase, "models">;
+
+const TIME_COLUMNS = { create_time: "models.create_time", update_time: "models.update_time" } as const;
+const STRING_COLUMNS = {
+  name: "models.name",
+  version: "models.version",
+  framework: "models.framework",
+} as const;
+
+/**
+ * Compiles a filter into a WHERE condition on `models`, for every SQL adapter:
+ *
+ * ```ts
+ * db.selectFrom("models").selectAll().where(compileFilter(ast))
+ * ```
+ *
+ * Every value is a bound parameter. Tags and metadata are correlated
+ * `EXISTS` subqueries on `model_tags` / `model_metadata`. A prefix match is
+ * the range `col >= prefix AND col < successor` rather than `LIKE` (SQLite's
+ * LIKE ignores case, and a range can use an index). Only portable SQL is
+ * emitted; string order is the database's binary collation, which matches
+ * `evaluateFilter` for ASCII and for any two strings that don't put a
+ * character above U+FFFF against one in U+E000..U+FFFF (UTF-8 byte order
+ * is code point order, JavaScript's is UTF-16 code unit order).
+ *
+ * @throws TypeError for a tree `parseFilter` never produces (a prefix match with `<` etc.).
+ */
+export function compileFilter(expression: FilterExpression): (eb: Builder) => Expression<SqlBool> {
+  return (eb) => compile(eb, expression);
+}
+
+function compile(eb: Builder, expression: FilterExpression): Expression<SqlBool> {
+  switch (expression.kind) {
+    case "and":
+      return eb.and(expression.operands.map((operand) => compile(eb, operand)));
+    case "or":
+      return eb.or(expression.operands.map((operand) => compile(eb, operand)));
+    case "not":
+      return eb.not(compile(eb, expression.operand));
+    case "string":
+      return compareString(
+        eb,
+        eb.ref(STRING_COLUMNS[expression.field]),
+        expression.op,
+        expression.value,
+        expression.prefix,
+      );
+    case "time":
+      return eb(TIME_COLUMNS[expression.field], expression.op, expression.value);
+    case "metadata":
+      return eb.exists(
+        eb
+          .selectFrom("model_metadata")
+          .select((sub) => sub.lit(1).as("one"))
+          .whereRef("model_metadata.model_id", "=", "models.id")
+          .where("model_metadata.key", "=", expression.key)
+          .where((sub) =>
+            compareString(
+              sub,
+              sub.ref("model_metadata.value"),
+              expression.op,
+              expression.value,
+              expression.prefix,
+            ),
+          ),
+      );
+    case "hasTag":
+      return eb.exists(
+        eb
+          .selectFrom("model_tags")
+          .select((sub) => sub.lit(1).as("one"))
+          .whereRef("model_tags.model_id", "=", "models.id")
+          .where("model_tags.tag", "=", expression.tag),
+      );
+    case "hasMetadataKey":
+      return eb.exists(
+        eb
+          .selectFrom("model_metadata")
+          .select((sub) => sub.lit(1).as("one"))
+          .whereRef("model_metadata.model_id", "=", "models.id")
+          .where("model_metadata.key", "=", expression.key),
+      );
+    default:
+      return unreachable(expression);
+  }
+}
+
+function compareString<TB extends keyof RegistryDatabase>(
+  eb: ExpressionBuilder<RegistryDatabase, TB>,
+  column: Expression<string>,
+  op: ComparisonOperator,
+  value: string,
+  prefix: boolean,
+): Expression<SqlBool> {
+  if (!prefix) return eb(column, op, value);
+  if (op !== "=" && op !== "!=") throw new TypeError(`filter: a prefix match needs = or !=, not ${op}`);
+  const successor = prefixSuccessor(value);
+  if (op === "=") {
+    const atLeast = eb(column, ">=", value);
+    return successor === undefined ? atLeast : eb.and([atLeast, eb(column, "<", successor)]);
+  }
+  const below = eb(column, "<", value);
+  return successor === undefined ? below : eb.or([below, eb(column, ">=", successor)]);
+}
+
+/**
+ * The least string greater than every string that starts with `prefix`, or
+ * `undefined` if there is none (the empty prefix, or one made of U+10FFFF).
+ * Increments the last code point rather than the last UTF-16 unit: a lone
+ * surrogate can't be bound (drivers turn it into U+FFFD), and databases
+ * order by code point, so U+D7FF's successor is U+E000.
+ */
+function prefixSuccessor(prefix: string): string | undefined {
+  const codePoints = Array.from(prefix);
+  while (codePoints.length > 0) {
+    const last = codePoints.pop()?.codePointAt(0) ?? 0x10ffff;
+    if (last < 0x10ffff) {
+      const next = last + 1 >= 0xd800 && last + 1 <= 0xdfff ? 0xe000 : last + 1;
+      return codePoints.join("") + String.fromCodePoint(next);
+    }
+  }
+  return undefined;
+}
+
+function unreachable(expression: never): never {
+  throw new TypeError(`filter: unknown expression ${JSON.stringify(expression)}`);
+}
