@@ -18,6 +18,7 @@ import {
   type UpdateModelRequest,
 } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
+import { onAbort } from "./abort";
 import { type ChannelInfo, ChannelPool } from "./pool";
 import { type RetryOptions, RetryPolicy } from "./retry";
 
@@ -197,15 +198,16 @@ function abortError(signal: AbortSignal): RegistryError {
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal ? abortError(signal) : new Error("aborted"));
-    };
     const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
+      unsubscribe();
       resolve();
     }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const unsubscribe = signal
+      ? onAbort(signal, () => {
+          clearTimeout(timer);
+          reject(abortError(signal));
+        })
+      : () => {};
   });
 }
 
@@ -258,16 +260,27 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
     // Retries are ours (idempotency-aware, budgeted); grpc-js's own would double them.
     "grpc.enable_retries": 0,
+    // Reconnect soon after a registry restart (grpc-js waits 1 s, then longer).
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 5000,
     ...options.channelOptions,
   });
   const retry =
     options.retry === false ? new RetryPolicy({ maxAttempts: 1 }) : new RetryPolicy(options.retry);
+
+  // Attempts whose channel had no connection when the call started: their
+  // UNAVAILABLE means the request never reached a server. Keyed by the
+  // attempt's metadata object, which interceptors pass along.
+  const notConnected = new WeakSet<grpc.Metadata>();
 
   // One attempt on one channel: the innermost UnaryFn, wrapped by interceptors.
   const send: UnaryFn = (request) => {
     const method = methods.get(request.method);
     if (!method) return Promise.reject(new TypeError(`unknown method ${request.method}`));
     const channel = pool.pick();
+    if (channel.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) {
+      notConnected.add(request.metadata);
+    }
     return new Promise((resolve, reject) => {
       const { signal } = request;
       if (signal?.aborted) return reject(abortError(signal));
@@ -279,13 +292,12 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
         request.metadata,
         { deadline: request.deadline },
         (error, response) => {
-          signal?.removeEventListener("abort", onAbort);
+          unsubscribe();
           if (error) reject(signal?.aborted ? abortError(signal) : fromServiceError(error));
           else resolve(response ?? method.O.create());
         },
       );
-      const onAbort = () => call.cancel();
-      signal?.addEventListener("abort", onAbort, { once: true });
+      const unsubscribe = signal ? onAbort(signal, () => call.cancel()) : () => {};
     });
   };
   const intercepted = [...(options.interceptors ?? [])]
@@ -334,16 +346,23 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
         return response;
       } catch (error) {
         const registryError = RegistryError.from(error, Code.UNKNOWN);
-        if (registryError.code === Code.UNAVAILABLE) retry.recordFailure();
+        const neverSent = notConnected.has(metadata);
+        if (registryError.code === Code.UNAVAILABLE && !neverSent) retry.recordFailure();
         const backoff = retry.backoffMs(attempt);
         if (
           !idempotent ||
-          !retry.shouldRetry(registryError.code, attempt) ||
+          !retry.shouldRetry(registryError.code, attempt, neverSent) ||
           Date.now() + backoff >= deadline
         ) {
           throw registryError;
         }
-        await sleep(backoff, signal);
+        if (neverSent) {
+          // No connection: wait for one (a restarting registry) rather than
+          // spending attempts on calls that fail at once.
+          await pool.waitForAnyReady(Math.min(deadline, Date.now() + retry.maxBackoffMs), signal);
+        } else {
+          await sleep(backoff, signal);
+        }
       }
     }
   }

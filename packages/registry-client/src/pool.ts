@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
+import { onAbort } from "./abort";
 
 /** The state of one pooled connection, for logs and metrics. */
 export interface ChannelInfo {
@@ -38,23 +39,28 @@ export class ChannelPool {
     }
   }
 
-  /** The channel for the next call. */
+  /**
+   * The channel for the next call, round-robin: READY channels first, then
+   * ones that are idle or connecting, and a failing one only if that is all
+   * there is (the call then reports why).
+   */
   pick(): grpc.Client {
     if (this.#closed) throw new RegistryError(Code.CANCELLED, "The registry client is closed.");
     const n = this.#channels.length;
+    let fallback: number | undefined;
     for (let i = 0; i < n; i++) {
-      const channel = this.#channels[(this.#next + i) % n];
-      if (!channel) continue;
-      const state = channel.client.getChannel().getConnectivityState(false);
-      if (state !== grpc.connectivityState.TRANSIENT_FAILURE && state !== grpc.connectivityState.SHUTDOWN) {
-        this.#next = (this.#next + i + 1) % n;
-        return channel.client;
-      }
+      const index = (this.#next + i) % n;
+      const state = this.#channels[index]?.client.getChannel().getConnectivityState(false);
+      if (state === grpc.connectivityState.READY) return this.#take(index);
+      if (fallback === undefined && state !== grpc.connectivityState.TRANSIENT_FAILURE) fallback = index;
     }
-    // Every channel is failing: use the next one anyway; the call reports why.
-    const channel = this.#channels[this.#next % n];
-    this.#next = (this.#next + 1) % n;
+    return this.#take(fallback ?? this.#next % n);
+  }
+
+  #take(index: number): grpc.Client {
+    const channel = this.#channels[index];
     if (!channel) throw new RegistryError(Code.CANCELLED, "The registry client has no channels.");
+    this.#next = (index + 1) % this.#channels.length;
     return channel.client;
   }
 
@@ -78,6 +84,31 @@ export class ChannelPool {
         { cause: results.find((r) => r !== undefined) },
       );
     }
+  }
+
+  /** Resolves when any channel is READY, at `deadline` (epoch ms), or when `signal` aborts; never rejects. */
+  waitForAnyReady(deadline: number, signal?: AbortSignal): Promise<void> {
+    if (
+      this.#channels.some(
+        (c) => c.client.getChannel().getConnectivityState(true) === grpc.connectivityState.READY,
+      )
+    ) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      let pending = this.#channels.length;
+      const done = () => {
+        unsubscribe();
+        resolve();
+      };
+      const unsubscribe = signal ? onAbort(signal, done) : () => {};
+      for (const { client } of this.#channels) {
+        client.waitForReady(deadline, (error) => {
+          pending--;
+          if (!error || pending === 0) done();
+        });
+      }
+    });
   }
 
   info(): ChannelInfo[] {

@@ -22,8 +22,9 @@ export interface RetryOptions {
 /** Retry state shared by every call of one client. */
 export class RetryPolicy {
   readonly maxAttempts: number;
+  /** Upper bound of one backoff, in ms. */
+  readonly maxBackoffMs: number;
   readonly #initial: number;
-  readonly #max: number;
   readonly #multiplier: number;
   readonly #maxTokens: number;
   readonly #tokenRatio: number;
@@ -32,21 +33,27 @@ export class RetryPolicy {
   constructor(options: RetryOptions = {}) {
     this.maxAttempts = Math.max(1, Math.trunc(options.maxAttempts ?? 4));
     this.#initial = options.initialBackoffMs ?? 100;
-    this.#max = options.maxBackoffMs ?? 2000;
+    this.maxBackoffMs = options.maxBackoffMs ?? 2000;
     this.#multiplier = options.multiplier ?? 2;
     this.#maxTokens = options.budget?.maxTokens ?? 10;
     this.#tokenRatio = options.budget?.tokenRatio ?? 0.1;
     this.#tokens = this.#maxTokens;
   }
 
-  /** Whether a call that failed with `code` on attempt `attempt` (1-based) may be retried now. */
-  shouldRetry(code: Code, attempt: number): boolean {
-    return code === Code.UNAVAILABLE && attempt < this.maxAttempts && this.#tokens > this.#maxTokens / 2;
+  /**
+   * Whether a call that failed with `code` on attempt `attempt` (1-based) may
+   * be retried now. `neverSent` marks a failure to connect: the request never
+   * reached a server, so it does not draw on the budget (as gRPC's
+   * transparent retries), though `maxAttempts` still bounds it.
+   */
+  shouldRetry(code: Code, attempt: number, neverSent: boolean): boolean {
+    if (code !== Code.UNAVAILABLE || attempt >= this.maxAttempts) return false;
+    return neverSent || this.#tokens > this.#maxTokens / 2;
   }
 
   /** Exponential backoff with full jitter (AWS architecture blog, "Exponential Backoff And Jitter"). */
   backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.#max, this.#initial * this.#multiplier ** (attempt - 1));
+    const ceiling = Math.min(this.maxBackoffMs, this.#initial * this.#multiplier ** (attempt - 1));
     return Math.random() * ceiling;
   }
 

@@ -165,7 +165,7 @@ export class ModelServiceHandlers {
       filter = parseFilter(request.filter);
     } catch (error) {
       if (!(error instanceof FilterSyntaxError)) throw error;
-      v.add("filter", error.message);
+      v.add("filter", error.description);
     }
     const orderBy = parseOrderBy(v, request.orderBy);
     const after = decodePageToken(v, request.pageToken, request.filter, orderBy);

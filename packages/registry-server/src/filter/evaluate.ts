@@ -5,9 +5,9 @@ import type { ComparisonOperator, FilterExpression } from "./ast";
 /**
  * Whether `record` matches the filter, for the in-memory adapter. Gives the
  * same answers as `compileFilter` does in SQL: strings compare by Unicode
- * code point (UTF-8 byte order, as SQL's binary collations), a prefix match
- * is `startsWith`, and a
- * metadata comparison is false when the model lacks the key.
+ * code point (UTF-8 byte order, as SQL's binary collations do, unlike
+ * JavaScript's UTF-16 `<`), a prefix match is `startsWith`, and a metadata
+ * comparison is false when the model lacks the key.
  *
  * @throws TypeError for a tree `parseFilter` never produces (a prefix match with `<` etc.).
  */

@@ -259,6 +259,12 @@ const cases: [filter: string, expected?: readonly string[]][] = [
   ['metadata.edge = "a\uD7FF*"', ["m12"]],
   ['metadata.edge != "a\uD7FF*"', ["m11"]],
   ['metadata.edge = "a\uE000*"', ["m11"]],
+  // Code point order, as SQLite's BINARY: U+E000 < U+1F600 < U+10FFFF (JavaScript's `<` puts the emoji first).
+  ['metadata.edge < "a😀"', ["m11", "m12"]],
+  ['metadata.edge > "a😀"', []],
+  ['metadata.edge > "a\uFFFF"', []],
+  ['metadata.note > "a\uE000"', ["m05", "m07", "m12"]],
+  ['metadata.note < "a\uFFFF"', []],
   ['metadata."owner/email" = "zo*"', ["m04"]],
   ['metadata."x\' OR 1=1 --" = y', ["m08"]],
   ['metadata."a.b" = "x\\**"', ["m10"]],
@@ -395,8 +401,8 @@ describe("evaluateFilter", () => {
   });
 });
 
-// Random trees. Values avoid U+E000..U+FFFF: there JavaScript's UTF-16 order
-// and SQLite's UTF-8 byte order disagree against characters above U+FFFF.
+// Random trees. The values include U+E000..U+FFFF and characters above
+// U+FFFF, where code point order and JavaScript's UTF-16 `<` disagree.
 
 function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
@@ -429,7 +435,7 @@ const STRING_VALUES: Record<"name" | "version" | "framework", readonly string[]>
   version: ["1.0.0", "1", "1.0.0+build.5", "10.0.0", "2", "2.0.0", "", "0"],
   framework: ["pytorch", "py", "PyTorch", "jax", "tensorflow", "", "t", "x"],
 };
-const META_KEYS = ["team", "stage", "note", "owner", "epochs", "a.b", "Team", "missing"];
+const META_KEYS = ["team", "stage", "note", "owner", "epochs", "a.b", "Team", "edge", "missing"];
 const META_VALUES = [
   "cv",
   "nlp",
@@ -447,6 +453,11 @@ const META_VALUES = [
   "z",
   "90",
   "9",
+  "a\uE000",
+  "a\uD7FF",
+  "\uFB01",
+  "a\uFFFF",
+  "a\u{10FFFF}",
 ];
 const TAGS = ["prod", "Prod", "vision", "staging", "team:nlp", "%", "cv/backbone", "pro", "nope"];
 const TIMES = [

@@ -395,6 +395,12 @@ describe("parseFilter: limits", () => {
     expect(error.message).toBe("filter: is longer than 2000 characters (it has 2001) at position 2000");
   });
 
+  it("rejects a megabyte filter at the limit, without reading it", () => {
+    const error = syntaxError(`name = "${"😀".repeat(500_000)}"`);
+    expect(error.position).toBe(2000);
+    expect(error.message).toContain("(it has 500009)");
+  });
+
   it("counts the length in characters: 2000 emoji fit", () => {
     const emoji = "😀".repeat(1990);
     expect(parseFilter(`name = "${emoji}"`)).toEqual(str("name", "=", emoji));

@@ -13,6 +13,8 @@ const FIELD_LIST = "name, version, framework, tags, metadata.KEY, create_time, u
 export class FilterSyntaxError extends Error {
   /** 0-based offset of the error in the filter text, counted in Unicode code points (characters). */
   readonly position: number;
+  /** What was expected or what is wrong, followed by the position; no `filter:` prefix. */
+  readonly description: string;
 
   /**
    * @param description What was expected or what is wrong, without the position.
@@ -22,6 +24,7 @@ export class FilterSyntaxError extends Error {
     super(`filter: ${description} at position ${position}`);
     this.name = "FilterSyntaxError";
     this.position = position;
+    this.description = `${description} at position ${position}`;
   }
 }
 
@@ -69,6 +72,18 @@ const isWhitespace = (c: string) =>
 const isBareChar = (c: string) => /^[A-Za-z0-9._\-/*]$/.test(c);
 const isIdentifier = (s: string) => /^[A-Za-z0-9_]+$/.test(s);
 
+/** The number of characters (code points) in `text.slice(0, end)`; doesn't allocate, as the text may be megabytes. */
+function countCodePoints(text: string, end: number): number {
+  let count = 0;
+  for (let i = 0; i < end; i++) {
+    const unit = text.charCodeAt(i);
+    const secondHalf =
+      unit >= 0xdc00 && unit <= 0xdfff && i > 0 && (text.charCodeAt(i - 1) & 0xfc00) === 0xd800;
+    if (!secondHalf) count++;
+  }
+  return count;
+}
+
 /**
  * Parses a ListModels / WatchModels filter (an AIP-160 subset, documented on
  * `ListModelsRequest.filter`) into a {@link FilterExpression}.
@@ -80,7 +95,7 @@ const isIdentifier = (s: string) => /^[A-Za-z0-9_]+$/.test(s);
  */
 export function parseFilter(text: string): FilterExpression | undefined {
   if (text.length > MAX_LENGTH) {
-    const length = [...text].length;
+    const length = countCodePoints(text, text.length);
     if (length > MAX_LENGTH) {
       throw new FilterSyntaxError(`is longer than ${MAX_LENGTH} characters (it has ${length})`, MAX_LENGTH);
     }
@@ -382,15 +397,7 @@ class Parser {
 
   /** Converts a UTF-16 index into the code-point offset users see. */
   #offset(index: number): number {
-    let count = 0;
-    for (let i = 0; i < index; i++) {
-      const unit = this.#text.charCodeAt(i);
-      const following = this.#text.charCodeAt(i + 1);
-      if (unit >= 0xd800 && unit <= 0xdbff && following >= 0xdc00 && following <= 0xdfff && i + 1 < index)
-        i++;
-      count++;
-    }
-    return count;
+    return countCodePoints(this.#text, index);
   }
 
   #fail(description: string, index: number): never {

@@ -22,10 +22,9 @@ const STRING_COLUMNS = {
  * `EXISTS` subqueries on `model_tags` / `model_metadata`. A prefix match is
  * the range `col >= prefix AND col < successor` rather than `LIKE` (SQLite's
  * LIKE ignores case, and a range can use an index). Only portable SQL is
- * emitted; string order is the database's binary collation, which matches
- * `evaluateFilter` for ASCII and for any two strings that don't put a
- * character above U+FFFF against one in U+E000..U+FFFF (UTF-8 byte order
- * is code point order, JavaScript's is UTF-16 code unit order).
+ * emitted. Strings compare in the column's binary collation (SQLite BINARY,
+ * PostgreSQL "C", MySQL utf8mb4_bin): Unicode code point order, the order
+ * `evaluateFilter` uses too.
  *
  * @throws TypeError for a tree `parseFilter` never produces (a prefix match with `<` etc.).
  */
