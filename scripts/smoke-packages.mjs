@@ -12,8 +12,16 @@ const rootManifest = JSON.parse(readFileSync(join(root, "package.json"), "utf8")
 // Inside the repo, so the packages' own dependencies resolve from the root node_modules.
 const scratch = mkdtempSync(join(root, "node_modules", ".smoke-"));
 
-// One export per package that proves the bundle really loaded.
-const probes = { "@modelreg/proto": "ModelService" };
+// One export per entry point that proves the bundle really loaded.
+const probes = {
+  "@modelreg/proto": { ".": "ModelService" },
+  "@modelreg/registry-server": {
+    ".": "createRegistryServer",
+    "./storage/sqlite": "createSqliteStorage",
+    "./testing": "defineStorageConformanceSuite",
+  },
+  "@modelreg/registry-client": { ".": "createRegistryClient" },
+};
 
 let failures = 0;
 try {
@@ -33,18 +41,21 @@ try {
     mkdirSync(installDir, { recursive: true });
     execFileSync("tar", ["-xzf", join(scratch, packed.filename), "-C", installDir, "--strip-components=1"]);
 
-    const checks = {
-      require: `const m = require(${JSON.stringify(manifest.name)}); if (!m[${JSON.stringify(probe)}]) process.exit(1);`,
-      import: `const m = await import(${JSON.stringify(manifest.name)}); if (!m[${JSON.stringify(probe)}]) process.exit(1);`,
-    };
-    for (const [kind, code] of Object.entries(checks)) {
-      const args = kind === "import" ? ["--input-type=module", "-e", code] : ["-e", code];
-      try {
-        execFileSync(process.execPath, args, { cwd: scratch, stdio: "inherit" });
-        console.log(`ok   ${manifest.name} via ${kind}() exports ${probe}`);
-      } catch {
-        console.error(`FAIL ${manifest.name} via ${kind}()`);
-        failures++;
+    for (const [subpath, name] of Object.entries(probe)) {
+      const specifier = JSON.stringify(subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`);
+      const checks = {
+        require: `const m = require(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
+        import: `const m = await import(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
+      };
+      for (const [kind, code] of Object.entries(checks)) {
+        const args = kind === "import" ? ["--input-type=module", "-e", code] : ["-e", code];
+        try {
+          execFileSync(process.execPath, args, { cwd: scratch, stdio: "inherit" });
+          console.log(`ok   ${specifier} via ${kind}() exports ${name}`);
+        } catch {
+          console.error(`FAIL ${specifier} via ${kind}()`);
+          failures++;
+        }
       }
     }
   }

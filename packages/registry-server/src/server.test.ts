@@ -8,6 +8,7 @@ import { createRegistryServer, type Logger, type RegistryServer, type StorageAda
 import { createMemoryStorage } from "./storage/memory";
 import { createSqliteStorage } from "./storage/sqlite";
 import { createTestClient } from "./test-support/grpc-client";
+import { grpcurlAvailability, runGrpcurl } from "./test-support/grpcurl";
 
 type Client = ReturnType<typeof createTestClient>;
 
@@ -476,4 +477,82 @@ describe("health and shutdown", () => {
       client.close();
     }
   });
+});
+
+describe("an independent client (Python grpcio via grpcurl.py -strict) against the real server", () => {
+  const grpcurl = grpcurlAvailability();
+  const required = process.env.CI === "true";
+  let server: RegistryServer;
+  let address = "";
+
+  beforeAll(async () => {
+    if (!grpcurl.available) {
+      if (required) {
+        throw new Error(
+          `grpcurl.py is required in CI (${grpcurl.reason}): apt-get install python3-grpcio python3-protobuf`,
+        );
+      }
+      return;
+    }
+    const started = await startServer(await createSqliteStorage({ path: join(tmp, "grpcurl.db") }));
+    server = started.server;
+    address = `127.0.0.1:${started.port}`;
+  });
+  afterAll(async () => {
+    await server?.shutdown({ graceMs: 100 });
+  });
+
+  it.skipIf(!grpcurl.available && !required)(
+    "lists, describes, creates, gets and lists models",
+    async () => {
+      const list = await runGrpcurl([address, "list"]);
+      expect(list.stdout.split("\n")).toEqual(
+        expect.arrayContaining(["modelregistry.v1.ModelService", "grpc.health.v1.Health"]),
+      );
+      const describeModel = await runGrpcurl([address, "describe", "modelregistry.v1.Model"]);
+      expect(describeModel.code, describeModel.stderr).toBe(0);
+      expect(describeModel.stdout).toContain("create_time");
+
+      const created = await runGrpcurl([
+        "-d",
+        '{"model":{"name":"test-model","version":"1.0.0","framework":"pytorch","metadata":{"k":"v"}}}',
+        address,
+        "modelregistry.v1.ModelService/CreateModel",
+      ]);
+      expect(created.code, created.stderr).toBe(0);
+      const model = JSON.parse(created.stdout).model as { id: string; createTime: string };
+      expect(model.createTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+
+      const got = await runGrpcurl([
+        "-d",
+        JSON.stringify({ id: model.id }),
+        address,
+        "modelregistry.v1.ModelService/GetModel",
+      ]);
+      expect(got.code, got.stderr).toBe(0);
+      expect(JSON.parse(got.stdout).model).toMatchObject({
+        id: model.id,
+        name: "test-model",
+        metadata: { k: "v" },
+      });
+
+      const listed = await runGrpcurl([
+        "-d",
+        '{"filter":"framework = pytorch"}',
+        address,
+        "modelregistry.v1.ModelService/ListModels",
+      ]);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(JSON.parse(listed.stdout).models.map((m: { id: string }) => m.id)).toEqual([model.id]);
+
+      const missing = await runGrpcurl([
+        "-d",
+        '{"id":"0000-nope"}',
+        address,
+        "modelregistry.v1.ModelService/GetModel",
+      ]);
+      expect(missing.code).toBe(64 + Code.NOT_FOUND);
+    },
+    30_000,
+  );
 });
