@@ -42,7 +42,9 @@ try {
     execFileSync("tar", ["-xzf", join(scratch, packed.filename), "-C", installDir, "--strip-components=1"]);
 
     for (const [subpath, name] of Object.entries(probe)) {
-      const specifier = JSON.stringify(subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`);
+      const specifier = JSON.stringify(
+        subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`,
+      );
       const checks = {
         require: `const m = require(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
         import: `const m = await import(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
