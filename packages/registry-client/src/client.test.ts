@@ -12,6 +12,7 @@ import {
   type StorageAdapter,
 } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { makeTestCertificates } from "../../../test-support/certs";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
 import { startTcpProxy } from "./test-support/tcp-proxy";
 
@@ -290,6 +291,56 @@ describe("connections", () => {
     } finally {
       client.close();
       await b.server.shutdown({ graceMs: 100 });
+    }
+  });
+});
+
+describe("TLS", () => {
+  it("talks mutual TLS, and refuses a client without a certificate or without TLS", async () => {
+    const certs = makeTestCertificates();
+    const { server, port } = await startServer(createMemoryStorage(), {
+      insecure: false,
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca },
+    });
+    const target = `localhost:${port}`;
+    const trusted = createRegistryClient({
+      target,
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+    });
+    const anonymous = createRegistryClient({ target, tls: { ca: certs.ca }, retry: false });
+    const plaintext = createRegistryClient({ target, insecure: true, retry: false });
+    try {
+      const model = await trusted.createModel({ model: { name: "tls", version: "1" } });
+      expect(model.name).toBe("tls");
+      expect((await rejection(anonymous.listModels({}, { timeoutMs: 2000 }))).code).toBe(Code.UNAVAILABLE);
+      expect((await rejection(plaintext.listModels({}, { timeoutMs: 2000 }))).code).toBe(Code.UNAVAILABLE);
+    } finally {
+      for (const c of [trusted, anonymous, plaintext]) c.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+});
+
+describe("keepalive", () => {
+  it("pings an idle connection without the server closing it (no too_many_pings)", async () => {
+    const { server, port } = await startServer();
+    const proxy = await startTcpProxy(port);
+    const client = createRegistryClient({
+      target: `127.0.0.1:${proxy.port}`,
+      insecure: true,
+      poolSize: 1,
+      keepalive: { timeMs: 100, timeoutMs: 1000 },
+    });
+    try {
+      await client.connect();
+      await new Promise((r) => setTimeout(r, 1500));
+      await client.listModels({});
+      expect(client.channels().map((c) => c.state)).toEqual(["READY"]);
+      expect(proxy.accepted()).toBe(1);
+    } finally {
+      client.close();
+      await proxy.close();
+      await server.shutdown({ graceMs: 100 });
     }
   });
 });

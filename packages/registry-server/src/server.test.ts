@@ -371,6 +371,22 @@ describe("failures that must not leak", () => {
   });
 });
 
+describe("deadlines", () => {
+  it("answers DEADLINE_EXCEEDED when storage is slower than the caller's deadline", async () => {
+    const storage = createMemoryStorage();
+    storage.get = () => new Promise((resolve) => setTimeout(() => resolve(undefined), 1000));
+    const { server, client } = await startServer(storage);
+    try {
+      const started = Date.now();
+      await expectError(client.call("GetModel", { id: "abc" }, {}, 200), Code.DEADLINE_EXCEEDED);
+      expect(Date.now() - started).toBeLessThan(900);
+    } finally {
+      client.close();
+      await server.shutdown({ graceMs: 2000 });
+    }
+  });
+});
+
 describe("authorization hook", () => {
   it("refuses calls the hook rejects, with its code", async () => {
     const { server, client } = await startServer(createMemoryStorage(), {

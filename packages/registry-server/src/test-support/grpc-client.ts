@@ -32,6 +32,7 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
     name: Methods["name"],
     request: object | Buffer,
     metadata: Record<string, string> = {},
+    timeoutMs = 10_000,
   ): Promise<T> {
     const md = new grpc.Metadata();
     for (const [key, value] of Object.entries(metadata)) md.set(key, value);
@@ -44,7 +45,7 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
         options: grpc.CallOptions,
         callback: grpc.requestCallback<T>,
       ) => void;
-      fn.call(client, request, md, { deadline: Date.now() + 10_000 }, (error, response) => {
+      fn.call(client, request, md, { deadline: Date.now() + timeoutMs }, (error, response) => {
         if (error) reject(toRegistryError(error));
         else resolve(response as T);
       });
