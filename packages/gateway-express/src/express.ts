@@ -1,0 +1,72 @@
+import type { NextFunction, Request, Response } from "express";
+import { createGateway, type GatewayOptions } from "./gateway";
+
+/** Options for {@link createGatewayMiddleware}. */
+export interface GatewayMiddlewareOptions extends GatewayOptions {
+  /** Only paths under this prefix are handled; others go to `next()`. Default `/api/v1/`. */
+  pathPrefix?: string;
+}
+
+/** Reads the raw body, at most `limit + 1` bytes (so the core can answer 413). */
+function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
+  // A body parser that ran before us already consumed the stream.
+  if (req.body !== undefined && (req as { _body?: boolean })._body === true) {
+    return Promise.resolve(Buffer.from(JSON.stringify(req.body)));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (chunk: Buffer) => {
+      if (size > limit) return;
+      size += chunk.length;
+      chunks.push(chunk);
+    });
+    req.on("end", () => resolve(size === 0 ? undefined : Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/**
+ * Express middleware (Express 4 or 5) that serves the registry's REST
+ * gateway: each HTTP call on `/api/v1/models...` becomes a gRPC call through
+ * `options.client`. Only adapts Express's req/res; the work is in the core.
+ *
+ * ```ts
+ * app.use(createGatewayMiddleware({ client: createRegistryClient({ target: "localhost:9090", insecure: true }) }));
+ * ```
+ */
+export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
+  const gateway = createGateway(options);
+  const prefix = options.pathPrefix ?? "/api/v1/";
+
+  return function modelregGateway(req: Request, res: Response, next: NextFunction): void {
+    const url = new URL(req.originalUrl ?? req.url, "http://gateway.invalid");
+    if (!url.pathname.startsWith(prefix)) {
+      next();
+      return;
+    }
+    const controller = new AbortController();
+    // The HTTP client went away before we answered: cancel the gRPC call.
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    readBody(req, gateway.maxBodyBytes)
+      .then((body) =>
+        gateway.handle({
+          method: req.method,
+          path: url.pathname,
+          query: url.searchParams,
+          headers: req.headers,
+          body,
+          signal: controller.signal,
+          remoteAddress: req.socket.remoteAddress,
+        }),
+      )
+      .then((response) => {
+        if (controller.signal.aborted || res.headersSent) return;
+        // end(), not send(): the body is final JSON, and Express must not add its own ETag.
+        res.status(response.status).set(response.headers).end(response.body);
+      })
+      .catch(next);
+  };
+}

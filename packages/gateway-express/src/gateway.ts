@@ -1,0 +1,250 @@
+import { randomUUID } from "node:crypto";
+import { Code, RegistryError } from "@modelreg/proto";
+import type { MethodName, RegistryClient } from "@modelreg/registry-client";
+import type { JsonValue } from "@protobuf-ts/runtime";
+import { errorBody, httpStatusOf } from "./http-status";
+import { buildRoutes, matchRoute, type Route } from "./routes";
+import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
+
+/** The log methods the gateway uses; any pino logger fits. */
+export interface GatewayLogger {
+  info(fields: Record<string, unknown>, message: string): void;
+  error(fields: Record<string, unknown>, message: string): void;
+}
+
+/** What the rate limit hook sees of a request. */
+export interface RateLimitInfo {
+  readonly method: string;
+  readonly path: string;
+  readonly rpc: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly remoteAddress: string | undefined;
+}
+
+/** Options for the gateway. */
+export interface GatewayOptions {
+  /** The registry client the gateway calls (`createRegistryClient(...)`). The gateway does not close it. */
+  client: Pick<RegistryClient, "call">;
+  /** Deadline of a call without a `Grpc-Timeout` header. Default 30 000 ms (the seed's). */
+  defaultTimeoutMs?: number;
+  /** Upper bound for `Grpc-Timeout`. Default 60 000 ms. */
+  maxTimeoutMs?: number;
+  /** Largest request body accepted. Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Forward the `Cookie` header as gRPC metadata. Default false. */
+  forwardCookies?: boolean;
+  /** Return false to refuse a request with 429. */
+  rateLimit?: (request: RateLimitInfo) => boolean | Promise<boolean>;
+  /** One line per request (request id, method, path, status, duration). Default: none. */
+  logger?: GatewayLogger;
+}
+
+/** A request as the gateway core sees it, independent of any HTTP framework. */
+export interface GatewayRequest {
+  readonly method: string;
+  /** The path without the query string, still percent-encoded. */
+  readonly path: string;
+  readonly query: URLSearchParams;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The raw body, if the request has one. */
+  readonly body: Buffer | undefined;
+  /** Aborted when the HTTP client goes away; cancels the gRPC call. */
+  readonly signal: AbortSignal;
+  readonly remoteAddress?: string | undefined;
+}
+
+/** What to send back. */
+export interface GatewayResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+const header = (headers: GatewayRequest["headers"], name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+};
+
+/** `Grpc-Timeout` (gRPC over HTTP/2 spec: 1-8 digits and a unit H M S m u n) in milliseconds. */
+function parseGrpcTimeout(value: string): number {
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
+  if (!match?.[1] || !match[2]) {
+    throw new RegistryError(
+      Code.INVALID_ARGUMENT,
+      'Grpc-Timeout must be digits and a unit, such as "5S" or "250m".',
+      {
+        violations: [
+          { field: "Grpc-Timeout", description: "must be 1-8 digits followed by H, M, S, m, u or n" },
+        ],
+      },
+    );
+  }
+  const units: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1000, m: 1, u: 0.001, n: 0.000001 };
+  return Number(match[1]) * (units[match[2]] ?? 1);
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * The framework-independent gateway: routes from the contract's HTTP rules,
+ * HTTP -> gRPC request transcoding, errors -> HTTP statuses. The Express
+ * middleware adapts Express's req/res to it.
+ */
+export function createGateway(options: GatewayOptions) {
+  if (!options?.client || typeof options.client.call !== "function") {
+    throw new TypeError("createGatewayMiddleware: `client` must be a registry client (createRegistryClient)");
+  }
+  const routes = buildRoutes();
+  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
+  const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
+  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+
+  const json = (
+    status: number,
+    body: JsonValue | object,
+    extra: Record<string, string> = {},
+  ): GatewayResponse => ({
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", ...extra },
+    body: JSON.stringify(body),
+  });
+
+  async function dispatch(
+    request: GatewayRequest,
+    requestId: string,
+    matched: { route: Route; params: Readonly<Record<string, string>> },
+  ) {
+    const { route, params } = matched;
+    if (route.clientStreaming || route.serverStreaming) {
+      throw new RegistryError(
+        Code.UNIMPLEMENTED,
+        `${request.method} ${route.template} is not available over HTTP yet.`,
+      );
+    }
+    if (options.rateLimit) {
+      const allowed = await options.rateLimit({
+        method: request.method,
+        path: request.path,
+        rpc: route.rpc,
+        headers: request.headers,
+        remoteAddress: request.remoteAddress,
+      });
+      if (!allowed)
+        throw new RegistryError(Code.RESOURCE_EXHAUSTED, "Too many requests; slow down and retry later.");
+    }
+
+    let body: JsonValue | undefined;
+    if (request.body !== undefined && request.body.length > 0) {
+      if (request.body.length > maxBodyBytes) {
+        const tooLarge = new RegistryError(
+          Code.INVALID_ARGUMENT,
+          `The request body is larger than ${maxBodyBytes} bytes.`,
+        );
+        return json(413, errorBody(tooLarge, 413));
+      }
+      const contentType = header(request.headers, "content-type") ?? "";
+      if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+        const wrongType = new RegistryError(
+          Code.INVALID_ARGUMENT,
+          "Send the body as JSON with Content-Type: application/json.",
+        );
+        return json(415, errorBody(wrongType, 415));
+      }
+      body = parseJsonBody(request.body.toString("utf8"));
+    }
+
+    const message = toRequestMessage(route, {
+      params,
+      query: request.query,
+      body,
+      ifMatch: header(request.headers, "if-match"),
+      idempotencyKey: header(request.headers, "idempotency-key"),
+    });
+
+    const grpcTimeout = header(request.headers, "grpc-timeout");
+    const timeoutMs = Math.min(
+      grpcTimeout === undefined ? defaultTimeoutMs : parseGrpcTimeout(grpcTimeout),
+      maxTimeoutMs,
+    );
+    const metadata: Record<string, string> = { "x-request-id": requestId };
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value === undefined) continue;
+      const text = Array.isArray(value) ? value.join(", ") : value;
+      if (name === "authorization" || (name === "cookie" && options.forwardCookies)) metadata[name] = text;
+      else if (name.startsWith("grpc-metadata-") && name.length > 14) metadata[name.slice(14)] = text;
+    }
+
+    const response = await options.client.call(route.rpc as MethodName, message, {
+      timeoutMs,
+      signal: request.signal,
+      metadata,
+    });
+    const result = toResponseJson(route, response);
+    const etag: Record<string, string> =
+      typeof result === "object" &&
+      result !== null &&
+      !Array.isArray(result) &&
+      typeof result.etag === "string"
+        ? { etag: result.etag }
+        : {};
+    return json(200, result ?? {}, etag);
+  }
+
+  async function handle(request: GatewayRequest): Promise<GatewayResponse> {
+    const started = Date.now();
+    const incomingId = header(request.headers, "x-request-id");
+    const requestId = incomingId && requestIdPattern.test(incomingId) ? incomingId : randomUUID();
+    let response: GatewayResponse;
+    let rpc: string | undefined;
+    try {
+      const matched = matchRoute(routes, request.method, request.path);
+      if (matched.kind === "notFound") {
+        response = json(
+          404,
+          errorBody(new RegistryError(Code.NOT_FOUND, `No route for ${request.method} ${request.path}.`)),
+        );
+      } else if (matched.kind === "methodNotAllowed") {
+        response = json(
+          405,
+          errorBody(
+            new RegistryError(
+              Code.UNIMPLEMENTED,
+              `${request.method} is not allowed on ${request.path}; use ${matched.allowed.join(", ")}.`,
+            ),
+            405,
+          ),
+          { allow: matched.allowed.join(", ") },
+        );
+      } else {
+        rpc = matched.route.rpc;
+        response = await dispatch(request, requestId, matched);
+      }
+    } catch (error) {
+      const registryError = RegistryError.from(error);
+      if (
+        registryError !== error ||
+        registryError.code === Code.INTERNAL ||
+        registryError.code === Code.UNKNOWN
+      ) {
+        options.logger?.error({ requestId, err: error }, "unexpected error in the gateway");
+      }
+      response = json(httpStatusOf(registryError.code), errorBody(registryError));
+    }
+    const withId = { ...response, headers: { ...response.headers, "x-request-id": requestId } };
+    options.logger?.info(
+      {
+        requestId,
+        method: request.method,
+        path: request.path,
+        rpc,
+        status: withId.status,
+        durationMs: Date.now() - started,
+      },
+      "request",
+    );
+    return withId;
+  }
+
+  return { routes, handle, maxBodyBytes };
+}

@@ -1,0 +1,200 @@
+import { Code, RegistryError } from "@modelreg/proto";
+import { type FieldInfo, type JsonValue, lowerCamelCase, ScalarType } from "@protobuf-ts/runtime";
+import { findField, type Route } from "./routes";
+
+type JsonObject = { [key: string]: JsonValue };
+
+const invalid = (field: string, description: string) =>
+  new RegistryError(Code.INVALID_ARGUMENT, `Invalid request: ${field}: ${description}`, {
+    violations: [{ field, description }],
+  });
+
+// Message fields whose JSON form is a string, so they can come from a query parameter.
+const stringFormMessages = new Set([
+  "google.protobuf.FieldMask",
+  "google.protobuf.Timestamp",
+  "google.protobuf.Duration",
+]);
+
+/** Parses a JSON body, refusing `__proto__` keys (prototype pollution) anywhere in it. */
+export function parseJsonBody(text: string): JsonValue {
+  let polluted = false;
+  let parsed: JsonValue;
+  try {
+    parsed = JSON.parse(text, function (this: unknown, key: string, value: unknown) {
+      if (key === "__proto__") polluted = true;
+      return value;
+    }) as JsonValue;
+  } catch (error) {
+    throw new RegistryError(
+      Code.INVALID_ARGUMENT,
+      `The request body is not valid JSON: ${(error as Error).message}`,
+      {
+        violations: [{ field: "body", description: "is not valid JSON" }],
+      },
+    );
+  }
+  if (polluted) throw invalid("body", 'must not contain the key "__proto__"');
+  return parsed;
+}
+
+/** A query or path string converted to the JSON value proto3 JSON expects for the field. */
+function coerce(field: FieldInfo, name: string, raw: string): JsonValue {
+  if (field.kind === "enum") return raw;
+  if (field.kind === "message") {
+    const typeName = field.T().typeName;
+    if (stringFormMessages.has(typeName)) return raw;
+    throw invalid(name, "cannot be set from a query parameter; send it in the JSON body");
+  }
+  if (field.kind !== "scalar") throw invalid(name, "cannot be set from a query parameter");
+  switch (field.T) {
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return raw;
+    case ScalarType.BOOL:
+      if (raw === "true" || raw === "false") return raw === "true";
+      throw invalid(name, `must be true or false (got "${raw}")`);
+    case ScalarType.INT64:
+    case ScalarType.UINT64:
+    case ScalarType.SINT64:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      if (/^-?\d{1,20}$/.test(raw)) return raw;
+      throw invalid(name, `must be an integer (got "${raw}")`);
+    case ScalarType.DOUBLE:
+    case ScalarType.FLOAT: {
+      const n = Number(raw);
+      if (raw.trim() !== "" && Number.isFinite(n)) return n;
+      throw invalid(name, `must be a number (got "${raw}")`);
+    }
+    default: {
+      if (!/^-?\d{1,10}$/.test(raw)) throw invalid(name, `must be an integer (got "${raw}")`);
+      return Number(raw);
+    }
+  }
+}
+
+/** Sets `value` at a dotted proto field path, using JSON (lowerCamelCase) names. */
+function setPath(target: JsonObject, path: string, value: JsonValue, source: string): void {
+  const names = path.split(".").map(lowerCamelCase);
+  let node = target;
+  for (const name of names.slice(0, -1)) {
+    const next = node[name];
+    if (next === undefined || next === null) {
+      const created: JsonObject = {};
+      node[name] = created;
+      node = created;
+    } else if (typeof next === "object" && !Array.isArray(next)) {
+      node = next;
+    } else {
+      throw invalid(path, `conflicts with a non-object value in the body (${source})`);
+    }
+  }
+  const last = names.at(-1) ?? path;
+  const existing = node[last];
+  if (existing !== undefined && existing !== null && existing !== "" && existing !== value) {
+    throw invalid(path, `is set differently in the ${source} and in the body`);
+  }
+  node[last] = value;
+}
+
+/** What the HTTP request contributes besides its body. */
+export interface TranscodeInput {
+  readonly params: Readonly<Record<string, string>>;
+  readonly query: URLSearchParams;
+  readonly body: JsonValue | undefined;
+  /** `If-Match` value, if any. */
+  readonly ifMatch: string | undefined;
+  /** `Idempotency-Key` value, if any. */
+  readonly idempotencyKey: string | undefined;
+}
+
+/**
+ * Builds the gRPC request message for a route from the body, the path
+ * variables and the query string (google.api.http transcoding rules), all
+ * validated by the message's own proto3 JSON reader: unknown fields and
+ * wrong types become INVALID_ARGUMENT.
+ */
+export function toRequestMessage(route: Route, input: TranscodeInput): object {
+  let json: JsonObject = {};
+  if (route.body === "*") {
+    if (input.body !== undefined) {
+      if (typeof input.body !== "object" || input.body === null || Array.isArray(input.body)) {
+        throw invalid("body", "must be a JSON object");
+      }
+      json = input.body as JsonObject;
+    }
+  } else if (route.body !== "") {
+    if (input.body === undefined) throw invalid(route.body, "is required in the JSON body");
+    if (typeof input.body !== "object" || input.body === null || Array.isArray(input.body)) {
+      throw invalid("body", "must be a JSON object");
+    }
+    json[lowerCamelCase(route.body)] = input.body;
+  } else if (input.body !== undefined) {
+    throw invalid("body", `${route.httpMethod} ${route.template} takes no body`);
+  }
+
+  for (const [field, value] of Object.entries(input.params)) {
+    const info = findField(route.input, field);
+    if (!info) throw invalid(field, "is not a field of the request");
+    setPath(json, field, coerce(info, field, value), "path");
+  }
+
+  const bound = new Set([
+    ...Object.keys(input.params),
+    ...(route.body && route.body !== "*" ? [route.body] : []),
+  ]);
+  const repeated = new Map<string, JsonValue[]>();
+  for (const key of new Set(input.query.keys())) {
+    if (route.body === "*")
+      throw invalid(key, "query parameters are not accepted here; send every field in the JSON body");
+    // Accept proto names (page_size) and JSON names (pageSize).
+    const path = key
+      .split(".")
+      .map((part) => part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
+      .join(".");
+    const info = findField(route.input, path);
+    if (!info || bound.has(path) || [...bound].some((b) => path.startsWith(`${b}.`))) {
+      throw invalid(key, `is not a query parameter of ${route.httpMethod} ${route.template}`);
+    }
+    const values = input.query.getAll(key);
+    if (info.repeat) {
+      repeated.set(
+        path,
+        values.map((v) => coerce(info, key, v)),
+      );
+    } else {
+      if (values.length > 1) throw invalid(key, "is given more than once");
+      setPath(json, path, coerce(info, key, values[0] ?? ""), "query");
+    }
+  }
+  for (const [path, values] of repeated) setPath(json, path, values, "query");
+
+  if (input.ifMatch !== undefined) {
+    if (route.input.fields.some((f) => f.name === "etag"))
+      setPath(json, "etag", input.ifMatch, "If-Match header");
+    else if (route.body && route.body !== "*" && findField(route.input, `${route.body}.etag`)) {
+      setPath(json, `${route.body}.etag`, input.ifMatch, "If-Match header");
+    } else throw invalid("If-Match", `is not supported by ${route.httpMethod} ${route.template}`);
+  }
+  if (input.idempotencyKey !== undefined) {
+    if (!route.input.fields.some((f) => f.name === "request_id")) {
+      throw invalid("Idempotency-Key", `is not supported by ${route.httpMethod} ${route.template}`);
+    }
+    setPath(json, "request_id", input.idempotencyKey, "Idempotency-Key header");
+  }
+
+  try {
+    return route.input.fromJson(json, { ignoreUnknownFields: false });
+  } catch (error) {
+    throw new RegistryError(Code.INVALID_ARGUMENT, `Invalid request: ${(error as Error).message}`, {
+      violations: [{ field: "body", description: (error as Error).message }],
+    });
+  }
+}
+
+/** The JSON response for a route: the whole message, or its `response_body` field. */
+export function toResponseJson(route: Route, response: object): JsonValue {
+  const json = route.output.toJson(response, { emitDefaultValues: true }) as JsonObject;
+  return route.responseBody === "" ? json : (json[lowerCamelCase(route.responseBody)] ?? null);
+}
