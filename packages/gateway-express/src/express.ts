@@ -40,11 +40,17 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
   const prefix = options.pathPrefix ?? "/api/v1/";
 
   return function modelregGateway(req: Request, res: Response, next: NextFunction): void {
-    const url = new URL(req.originalUrl ?? req.url, "http://gateway.invalid");
-    if (!url.pathname.startsWith(prefix)) {
+    // Split the request target as Express's router does. Not `new URL(target, base)`:
+    // it reads `//host/api/v1/...` as a host plus `/api/v1/...` (serving a path that
+    // the app's own `/api/v1` middleware never saw) and throws on targets like `//[`.
+    const target = req.originalUrl ?? req.url;
+    const queryStart = target.indexOf("?");
+    const pathname = queryStart === -1 ? target : target.slice(0, queryStart);
+    if (!pathname.startsWith(prefix)) {
       next();
       return;
     }
+    const query = new URLSearchParams(queryStart === -1 ? "" : target.slice(queryStart + 1));
     const controller = new AbortController();
     // The HTTP client went away before we answered: cancel the gRPC call.
     res.on("close", () => {
@@ -54,8 +60,8 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
       .then((body) =>
         gateway.handle({
           method: req.method,
-          path: url.pathname,
-          query: url.searchParams,
+          path: pathname,
+          query,
           headers: req.headers,
           body,
           signal: controller.signal,

@@ -84,6 +84,30 @@ function parseGrpcTimeout(value: string): number {
   return Number(match[1]) * (units[match[2]] ?? 1);
 }
 
+/**
+ * grpc-js throws (a 500) on metadata it cannot send: keys outside
+ * `[0-9a-z_.-]`, `-bin` keys with string values, values that are not
+ * printable ASCII. Those come from the client's headers, so refuse them as 400.
+ */
+function checkForwardable(header: string, key: string, value: string): void {
+  let problem: string | undefined;
+  if (!/^[0-9a-z_.-]+$/.test(key)) problem = "its name may contain only a-z, 0-9, _ . and -";
+  else if (key.endsWith("-bin")) problem = "binary (-bin) metadata cannot be forwarded";
+  else if (!/^[ -~]*$/.test(value)) problem = "its value must be printable ASCII";
+  if (problem === undefined) return;
+  throw new RegistryError(
+    Code.INVALID_ARGUMENT,
+    `The ${header} header cannot be forwarded as gRPC metadata: ${problem}.`,
+    { violations: [{ field: header, description: `cannot be forwarded as gRPC metadata: ${problem}` }] },
+  );
+}
+
+/** What HTTP clients are told for transport failures, instead of grpc-js's messages. */
+const transportMessages: Partial<Record<Code, string>> = {
+  [Code.UNAVAILABLE]: "The service is unavailable; try again later.",
+  [Code.DEADLINE_EXCEEDED]: "The deadline expired before the operation completed.",
+};
+
 const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
@@ -171,8 +195,12 @@ export function createGateway(options: GatewayOptions) {
     for (const [name, value] of Object.entries(request.headers)) {
       if (value === undefined) continue;
       const text = Array.isArray(value) ? value.join(", ") : value;
-      if (name === "authorization" || (name === "cookie" && options.forwardCookies)) metadata[name] = text;
-      else if (name.startsWith("grpc-metadata-") && name.length > 14) metadata[name.slice(14)] = text;
+      let key: string;
+      if (name === "authorization" || (name === "cookie" && options.forwardCookies)) key = name;
+      else if (name.startsWith("grpc-metadata-") && name.length > 14) key = name.slice(14);
+      else continue;
+      checkForwardable(name, key, text);
+      metadata[key] = text;
     }
 
     const response = await options.client.call(route.rpc as MethodName, message, {
@@ -221,13 +249,24 @@ export function createGateway(options: GatewayOptions) {
         response = await dispatch(request, requestId, matched);
       }
     } catch (error) {
-      const registryError = RegistryError.from(error);
+      let registryError = RegistryError.from(error);
       if (
         registryError !== error ||
         registryError.code === Code.INTERNAL ||
         registryError.code === Code.UNKNOWN
       ) {
         options.logger?.error({ requestId, err: error }, "unexpected error in the gateway");
+      }
+      const transportMessage = transportMessages[registryError.code];
+      if (transportMessage !== undefined && registryError.message !== transportMessage) {
+        // grpc-js's own messages for these name the registry's address
+        // ("connect ECONNREFUSED 10.0.0.7:9090", "remote_addr=..."): log them, do not send them.
+        if (registryError.code === Code.UNAVAILABLE) {
+          options.logger?.error({ requestId, err: error }, "the registry is unavailable");
+        }
+        registryError = new RegistryError(registryError.code, transportMessage, {
+          details: registryError.details,
+        });
       }
       response = json(httpStatusOf(registryError.code), errorBody(registryError));
     }

@@ -38,6 +38,30 @@ export function parseJsonBody(text: string): JsonValue {
   return parsed;
 }
 
+/**
+ * Refuses keys that are not fields of `type`, recursing into message fields.
+ * The proto3 JSON reader looks keys up in a plain object, so names inherited
+ * from Object.prototype (`constructor`, `toString`, `hasOwnProperty`...) pass
+ * its unknown-field check and are silently dropped instead of refused.
+ */
+function checkKnownFields(type: Route["input"], json: JsonObject, path: string): void {
+  for (const [key, value] of Object.entries(json)) {
+    const at = path === "" ? key : `${path}.${key}`;
+    const field = type.fields.find((f) => f.name === key || f.jsonName === key || f.localName === key);
+    if (!field) throw invalid(at, `is not a field of ${type.typeName}`);
+    if (field.kind !== "message" || typeof value !== "object" || value === null) continue;
+    const fieldType = field.T();
+    // Well-known types have their own JSON forms; their readers check them.
+    if (fieldType.typeName.startsWith("google.protobuf.")) continue;
+    const items = field.repeat && Array.isArray(value) ? value : [value];
+    for (const item of items) {
+      if (typeof item === "object" && item !== null && !Array.isArray(item)) {
+        checkKnownFields(fieldType, item, at);
+      }
+    }
+  }
+}
+
 /** A query or path string converted to the JSON value proto3 JSON expects for the field. */
 function coerce(field: FieldInfo, name: string, raw: string): JsonValue {
   if (field.kind === "enum") return raw;
@@ -184,6 +208,7 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
     setPath(json, "request_id", input.idempotencyKey, "Idempotency-Key header");
   }
 
+  checkKnownFields(route.input, json, "");
   try {
     return route.input.fromJson(json, { ignoreUnknownFields: false });
   } catch (error) {

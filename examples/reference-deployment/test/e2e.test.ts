@@ -1,0 +1,183 @@
+// The reference deployment end to end: the registry and the gateway as two OS
+// processes on free ports, the seed's walkthrough and more over HTTP, then
+// SIGTERM and clean exits. Nothing is mocked on the path
+// HTTP -> gateway -> client -> gRPC -> registry -> SQLite -> gRPC -> HTTP.
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { afterAll, describe, expect, it } from "vitest";
+
+const repoRoot = resolve(import.meta.dirname, "../../..");
+const tsx = createRequire(import.meta.url).resolve("tsx");
+const tmp = mkdtempSync(join(tmpdir(), "modelreg-e2e-"));
+const running = new Set<ChildProcess>();
+afterAll(() => {
+  for (const child of running) child.kill("SIGKILL");
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+type LogLine = Record<string, unknown> & { msg: string };
+
+/** Starts an entry point as its own process; resolves once a log line matches `ready`. */
+function start(entry: "registry" | "gateway", env: Record<string, string>, ready: (line: LogLine) => boolean) {
+  const child = spawn(process.execPath, ["--import", tsx, join(import.meta.dirname, `../src/${entry}.ts`)], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  running.add(child);
+  const logs: LogLine[] = [];
+  const exited = new Promise<number | null>((resolveExit) =>
+    child.once("exit", (code) => {
+      running.delete(child);
+      resolveExit(code);
+    }),
+  );
+  const readyLine = new Promise<LogLine>((resolveReady, reject) => {
+    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
+      const line = JSON.parse(text) as LogLine;
+      logs.push(line);
+      if (ready(line)) resolveReady(line);
+    });
+    void exited.then((code) => reject(new Error(`${entry} exited (${code}) before it was ready: ${JSON.stringify(logs)}`)));
+  });
+  return { child, logs, exited, ready: readyLine };
+}
+
+const startRegistry = (database: string, port = "0") =>
+  start("registry", { REGISTRY_PORT: port, REGISTRY_HOST: "127.0.0.1", DATABASE_URL: `sqlite:${database}` }, (l) => l.msg === "gRPC server listening");
+
+const startGateway = (registryAddress: string) =>
+  start(
+    "gateway",
+    { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", REGISTRY_ADDRESS: registryAddress, REGISTRY_TIMEOUT_MS: "5000" },
+    (l) => l.msg === "API gateway listening",
+  );
+
+async function waitForLog(logs: LogLine[], msg: string, timeoutMs = 15_000): Promise<LogLine> {
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
+    const line = logs.find((l) => l.msg === msg);
+    if (line) return line;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no "${msg}" log line within ${timeoutMs} ms: ${JSON.stringify(logs.map((l) => l.msg))}`);
+}
+
+async function http(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
+    body: body === undefined ? null : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, json: JSON.parse(text) as Record<string, unknown> };
+}
+
+describe("the reference deployment", () => {
+  it("runs the seed's walkthrough and more through the gateway, keeps data across a restart, and exits cleanly", async () => {
+    const database = join(tmp, "walkthrough", "registry.db");
+    const registry = startRegistry(database);
+    const registryPort = Number((await registry.ready).port);
+    expect(registry.logs.find((l) => l.msg === "gRPC server starting")).toMatchObject({ port: 0 });
+
+    const gateway = startGateway(`127.0.0.1:${registryPort}`);
+    const base = `http://127.0.0.1:${(await gateway.ready).port}`;
+
+    // The seed's three calls.
+    const created = await http(base, "POST", "/api/v1/models", { name: "test-model", version: "1.0.0", framework: "pytorch" });
+    expect(created.status).toBe(200);
+    expect(created.json).toMatchObject({ name: "test-model", version: "1.0.0", framework: "pytorch", etag: '"1"' });
+    const id = String(created.json.id);
+    const list = await http(base, "GET", "/api/v1/models");
+    expect(list.status).toBe(200);
+    expect((list.json.models as { id: string }[]).map((m) => m.id)).toEqual([id]);
+    const got = await http(base, "GET", `/api/v1/models/${id}`);
+    expect(got.json).toEqual(created.json);
+
+    // Update, tags, metadata, delete.
+    const updated = await http(base, "PATCH", `/api/v1/models/${id}?updateMask=description`, { description: "BERT" }, { "if-match": '"1"' });
+    expect(updated.status).toBe(200);
+    expect(updated.headers.get("etag")).toBe('"2"');
+    const tagged = await http(base, "POST", `/api/v1/models/${id}:addTags`, { tags: ["production"] });
+    expect(tagged.json.tags).toEqual(["production"]);
+    const annotated = await http(base, "POST", `/api/v1/models/${id}:updateMetadata`, { set: { owner: "ana" } });
+    expect(annotated.json.metadata).toEqual({ owner: "ana" });
+    const filtered = await http(base, "GET", `/api/v1/models?filter=${encodeURIComponent("tags:production AND metadata.owner = ana")}`);
+    expect((filtered.json.models as unknown[]).length).toBe(1);
+
+    // The main errors.
+    expect((await http(base, "POST", "/api/v1/models", { name: "test-model", version: "1.0.0" })).status).toBe(409);
+    const invalid = await http(base, "POST", "/api/v1/models", { name: "", version: "1" });
+    expect(invalid.status).toBe(400);
+    expect(invalid.json).toMatchObject({ error: { code: 400, status: "INVALID_ARGUMENT" } });
+    expect((await http(base, "GET", "/api/v1/models/0000-missing")).status).toBe(404);
+    expect((await http(base, "DELETE", `/api/v1/models/${id}`, undefined, { "if-match": '"1"' })).status).toBe(409);
+
+    const keep = await http(base, "POST", "/api/v1/models", { name: "kept", version: "2" });
+    expect((await http(base, "DELETE", `/api/v1/models/${id}`)).status).toBe(200);
+    expect((await http(base, "GET", `/api/v1/models/${id}`)).status).toBe(404);
+
+    // The gateway logged the seed's lines, and one line per request.
+    expect(gateway.logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(["Connecting to Model Registry gRPC service...", "Connected to Model Registry gRPC service"]),
+    );
+    expect(gateway.logs.find((l) => l.msg === "Connecting to Model Registry gRPC service...")).toMatchObject({
+      address: `127.0.0.1:${registryPort}`,
+    });
+    expect(gateway.logs.filter((l) => l.msg === "request").length).toBeGreaterThanOrEqual(12);
+
+    // Stop the registry and start it again on the same file: the data is still there.
+    registry.child.kill("SIGTERM");
+    expect(await registry.exited).toBe(0);
+    const unavailable = await http(base, "GET", `/api/v1/models/${String(keep.json.id)}`);
+    expect(unavailable.status).toBe(503);
+    expect(unavailable.json).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
+
+    const restarted = startRegistry(database, String(registryPort));
+    await restarted.ready;
+    const again = await http(base, "GET", `/api/v1/models/${String(keep.json.id)}`);
+    expect(again.status).toBe(200);
+    expect(again.json.name).toBe("kept");
+
+    gateway.child.kill("SIGTERM");
+    restarted.child.kill("SIGTERM");
+    expect(await gateway.exited).toBe(0);
+    expect(await restarted.exited).toBe(0);
+    expect(gateway.logs.map((l) => l.msg)).toContain("gateway stopped");
+    expect(restarted.logs.map((l) => l.msg)).toContain("gRPC server stopped");
+  }, 90_000);
+
+  it("serves 503 while the registry is down at start, and recovers when it comes up", async () => {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const gateway = startGateway(`127.0.0.1:${port}`);
+    const base = `http://127.0.0.1:${(await gateway.ready).port}`;
+    const early = await http(base, "GET", "/api/v1/models");
+    expect(early.status).toBe(503);
+    expect(early.json).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
+    expect(await waitForLog(gateway.logs, "Model Registry not reachable yet; retrying")).toMatchObject({ attempt: 1 });
+
+    const registry = startRegistry(join(tmp, "late", "registry.db"), String(port));
+    await registry.ready;
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      status = (await http(base, "GET", "/api/v1/models")).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(status).toBe(200);
+    await waitForLog(gateway.logs, "Connected to Model Registry gRPC service");
+
+    gateway.child.kill("SIGTERM");
+    registry.child.kill("SIGTERM");
+    expect(await gateway.exited).toBe(0);
+    expect(await registry.exited).toBe(0);
+  }, 90_000);
+
+  it("refuses bad configuration with a clear message and exit code 1", async () => {
+    const bad = start("registry", { REGISTRY_PORT: "99999" }, () => false);
+    await expect(bad.ready).rejects.toThrow(/exited \(1\)/);
+    expect(bad.logs.map((l) => l.msg).join("\n")).toContain("REGISTRY_PORT must be an integer from 0 to 65535");
+  });
+});

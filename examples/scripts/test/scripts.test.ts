@@ -1,0 +1,50 @@
+import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { createMemoryStorage, createRegistryServer } from "@modelreg/registry-server";
+import { afterAll, beforeAll, expect, it } from "vitest";
+import { runToEnd } from "../../../test-support/readme-examples";
+
+const tsx = createRequire(import.meta.url).resolve("tsx");
+const server = createRegistryServer({
+  storage: createMemoryStorage(),
+  insecure: true,
+  host: "127.0.0.1",
+  port: 0,
+  logger: { debug() {}, info() {}, warn() {}, error() {} },
+});
+let address = "";
+beforeAll(async () => {
+  address = `127.0.0.1:${(await server.listen()).port}`;
+});
+afterAll(() => server.shutdown({ graceMs: 100 }));
+
+const run = (script: string, ...args: string[]) =>
+  runToEnd(
+    spawn(process.execPath, ["--import", tsx, join(import.meta.dirname, "..", script), ...args], {
+      cwd: join(import.meta.dirname, ".."),
+      env: { ...process.env, REGISTRY_ADDRESS: address },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+
+it("registers, tags, annotates and lists models the way the scripts document", async () => {
+  const registered = await run("register-model.ts", "bert", "1.0.0", "pytorch", "s3://models/bert/1.0.0");
+  expect(registered.code, registered.stderr).toBe(0);
+  expect(registered.stdout).toMatch(/^registered bert@1\.0\.0 as [0-9a-f-]{36} \(etag "1"\)$/m);
+  expect((await run("register-model.ts", "bert", "1.0.0")).stdout).toContain("already registered");
+  const invalid = await run("register-model.ts", "bad name", "1");
+  expect(invalid.code).toBe(2);
+  expect(invalid.stdout).toContain("invalid model.name");
+
+  const tagged = await run("tag-and-annotate.ts", "bert", "1.0.0", "production", "owner=ana");
+  expect(tagged.code, tagged.stderr).toBe(0);
+  expect(tagged.stdout).toContain('bert@1.0.0 tags=[production] metadata={"owner":"ana"}');
+
+  await run("register-model.ts", "gpt", "2");
+  const listed = await run("list-models.ts", "tags:production");
+  expect(listed.code, listed.stderr).toBe(0);
+  expect(listed.stdout).toContain("bert@1.0.0  pytorch");
+  expect(listed.stdout).not.toContain("gpt@2");
+  expect(listed.stdout).toContain("1 model matching tags:production");
+}, 60_000);
