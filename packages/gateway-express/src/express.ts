@@ -43,7 +43,9 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
     // Split the request target as Express's router does. Not `new URL(target, base)`:
     // it reads `//host/api/v1/...` as a host plus `/api/v1/...` (serving a path that
     // the app's own `/api/v1` middleware never saw) and throws on targets like `//[`.
-    const target = req.originalUrl ?? req.url;
+    // req.url is relative to where the app mounted us, so app.use("/registry", mw)
+    // serves /registry/api/v1/models.
+    const target = req.url;
     const queryStart = target.indexOf("?");
     const pathname = queryStart === -1 ? target : target.slice(0, queryStart);
     if (!pathname.startsWith(prefix)) {
@@ -71,8 +73,27 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
       .then((response) => {
         if (controller.signal.aborted || res.headersSent) return;
         // end(), not send(): the body is final JSON, and Express must not add its own ETag.
-        res.status(response.status).set(response.headers).end(response.body);
+        res
+          .status(response.status)
+          .set(response.headers)
+          .end(req.method === "HEAD" ? undefined : response.body);
       })
-      .catch(next);
+      .catch((error: unknown) => {
+        // Reading the body failed (the client sent a broken stream): still JSON, never an HTML page.
+        if (res.headersSent) return next(error);
+        res
+          .status(400)
+          .type("application/json")
+          .end(
+            JSON.stringify({
+              error: {
+                code: 400,
+                message: "The request body could not be read.",
+                status: "INVALID_ARGUMENT",
+                details: [],
+              },
+            }),
+          );
+      });
   };
 }

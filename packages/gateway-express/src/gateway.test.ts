@@ -1,7 +1,8 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { createRegistryClient } from "@modelreg/registry-client";
+import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
 import { createMemoryStorage, type StorageAdapter } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGatewayMiddleware } from "./index";
 import {
   expectError,
   expressVersions,
@@ -28,6 +29,7 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
   let slowBase: string;
   let brokenBase: string;
   let slowModelId: string;
+  let registryClient: RegistryClient;
   let brokenModelId: string;
 
   beforeAll(async () => {
@@ -39,6 +41,7 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
         seenMetadata.set(requestId, Object.fromEntries(entries));
       },
     });
+    registryClient = main.client;
     base = await startGateway(resources, express, {
       client: main.client,
       rateLimit: (request) => request.headers["x-test-throttle"] === undefined,
@@ -432,6 +435,65 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
         const response = await rawRequest(base, path);
         expect(response.status, path).toBe(404);
         expect(response.headers.get("x-request-id"), path).toBeNull();
+      }
+    });
+
+    it("answers HEAD like GET without a body, and takes If-Match: * and snake_case masks", async () => {
+      const created = (await (
+        await fetch(`${base}/api/v1/models`, {
+          method: "POST",
+          headers: jsonHeaders,
+          body: JSON.stringify({ name: "http-semantics", version: "1" }),
+        })
+      ).json()) as ModelJson;
+      const head = await fetch(`${base}/api/v1/models/${created.id}`, { method: "HEAD" });
+      expect(head.status).toBe(200);
+      expect(head.headers.get("etag")).toBe('"1"');
+      expect(await head.text()).toBe("");
+
+      const patched = await fetch(`${base}/api/v1/models/${created.id}?update_mask=artifact_uri`, {
+        method: "PATCH",
+        headers: { ...jsonHeaders, "if-match": "*" },
+        body: JSON.stringify({ artifactUri: "s3://b/m" }),
+      });
+      expect(patched.status).toBe(200);
+      expect(((await patched.json()) as ModelJson).artifactUri).toBe("s3://b/m");
+
+      const conditionalCreate = await fetch(`${base}/api/v1/models`, {
+        method: "POST",
+        headers: { ...jsonHeaders, "if-match": '"1"' },
+        body: JSON.stringify({ name: "http-semantics", version: "2" }),
+      });
+      await expectError(conditionalCreate, 400);
+      expect((await fetch(`${base}/api/v1/models?pageSize=&filter=`)).status).toBe(200);
+    });
+
+    it("serves its OpenAPI 3.1 document", async () => {
+      const response = await fetch(`${base}/api/v1/openapi.json`);
+      expect(response.status).toBe(200);
+      const document = (await response.json()) as {
+        openapi: string;
+        paths: Record<string, Record<string, unknown>>;
+      };
+      expect(document.openapi).toBe("3.1.0");
+      expect(Object.keys(document.paths["/api/v1/models"] ?? {})).toEqual(
+        expect.arrayContaining(["get", "post"]),
+      );
+    });
+
+    it("works mounted under a sub-path of the app", async () => {
+      const app = express();
+      app.use("/registry", createGatewayMiddleware({ client: registryClient }));
+      const server = app.listen(0, "127.0.0.1");
+      await new Promise((r) => server.once("listening", r));
+      try {
+        const address = server.address();
+        const port = typeof address === "object" && address ? address.port : 0;
+        const response = await fetch(`http://127.0.0.1:${port}/registry/api/v1/models?pageSize=1`);
+        expect(response.status).toBe(200);
+      } finally {
+        server.closeAllConnections();
+        server.close();
       }
     });
 

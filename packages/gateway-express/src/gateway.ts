@@ -3,6 +3,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import type { MethodName, RegistryClient } from "@modelreg/registry-client";
 import type { JsonValue } from "@protobuf-ts/runtime";
 import { errorBody, httpStatusOf } from "./http-status";
+import { buildOpenApiDocument } from "./openapi";
 import { buildRoutes, matchRoute, type Route } from "./routes";
 import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
 
@@ -37,6 +38,8 @@ export interface GatewayOptions {
   rateLimit?: (request: RateLimitInfo) => boolean | Promise<boolean>;
   /** One line per request (request id, method, path, status, duration). Default: none. */
   logger?: GatewayLogger;
+  /** Serve the OpenAPI 3.1 document of the routes at `GET /api/v1/openapi.json`. Default true. */
+  openApi?: boolean;
 }
 
 /** A request as the gateway core sees it, independent of any HTTP framework. */
@@ -120,6 +123,8 @@ export function createGateway(options: GatewayOptions) {
     throw new TypeError("createGatewayMiddleware: `client` must be a registry client (createRegistryClient)");
   }
   const routes = buildRoutes();
+  const openApiPath = "/api/v1/openapi.json";
+  let openApiJson: string | undefined;
   const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
@@ -182,7 +187,8 @@ export function createGateway(options: GatewayOptions) {
       params,
       query: request.query,
       body,
-      ifMatch: header(request.headers, "if-match"),
+      // `If-Match: *` means "if it exists", which every call on an id already requires.
+      ifMatch: header(request.headers, "if-match") === "*" ? undefined : header(request.headers, "if-match"),
       idempotencyKey: header(request.headers, "idempotency-key"),
     });
 
@@ -199,6 +205,8 @@ export function createGateway(options: GatewayOptions) {
       if (name === "authorization" || (name === "cookie" && options.forwardCookies)) key = name;
       else if (name.startsWith("grpc-metadata-") && name.length > 14) key = name.slice(14);
       else continue;
+      // The request id is the gateway's to set: logs on both sides must agree.
+      if (key === "x-request-id") continue;
       checkForwardable(name, key, text);
       metadata[key] = text;
     }
@@ -226,6 +234,14 @@ export function createGateway(options: GatewayOptions) {
     let response: GatewayResponse;
     let rpc: string | undefined;
     try {
+      if (options.openApi !== false && request.path === openApiPath && /^(GET|HEAD)$/i.test(request.method)) {
+        openApiJson ??= JSON.stringify(buildOpenApiDocument(routes));
+        return {
+          status: 200,
+          headers: { "content-type": "application/json; charset=utf-8", "x-request-id": requestId },
+          body: openApiJson,
+        };
+      }
       const matched = matchRoute(routes, request.method, request.path);
       if (matched.kind === "notFound") {
         response = json(

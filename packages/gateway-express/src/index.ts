@@ -16,4 +16,5 @@ export {
   type RateLimitInfo,
 } from "./gateway";
 export { type ErrorBody, errorBody, httpStatusOf } from "./http-status";
+export { buildOpenApiDocument } from "./openapi";
 export { buildRoutes, matchRoute, type Route, type RouteMatch, type Segment } from "./routes";

@@ -169,7 +169,11 @@ export function matchRoute(routes: readonly Route[], httpMethod: string, rawPath
       }
     });
     if (!matches) continue;
-    if (route.httpMethod === httpMethod.toUpperCase()) return { kind: "found", route, params };
+    const method = httpMethod.toUpperCase();
+    // HEAD is GET without the body (RFC 9110 9.3.2).
+    if (route.httpMethod === method || (method === "HEAD" && route.httpMethod === "GET")) {
+      return { kind: "found", route, params };
+    }
     allowed.add(route.httpMethod);
   }
   return allowed.size > 0 ? { kind: "methodNotAllowed", allowed: [...allowed] } : { kind: "notFound" };

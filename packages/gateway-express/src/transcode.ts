@@ -67,6 +67,9 @@ function coerce(field: FieldInfo, name: string, raw: string): JsonValue {
   if (field.kind === "enum") return raw;
   if (field.kind === "message") {
     const typeName = field.T().typeName;
+    // FieldMask paths may be written as proto names (artifact_uri) or JSON names (artifactUri).
+    if (typeName === "google.protobuf.FieldMask")
+      return raw.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
     if (stringFormMessages.has(typeName)) return raw;
     throw invalid(name, "cannot be set from a query parameter; send it in the JSON body");
   }
@@ -181,7 +184,9 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
     if (!info || bound.has(path) || [...bound].some((b) => path.startsWith(`${b}.`))) {
       throw invalid(key, `is not a query parameter of ${route.httpMethod} ${route.template}`);
     }
-    const values = input.query.getAll(key);
+    // An empty value (`?pageSize=`) means the parameter is not set.
+    const values = input.query.getAll(key).filter((v) => v !== "");
+    if (values.length === 0) continue;
     if (info.repeat) {
       repeated.set(
         path,
@@ -194,6 +199,10 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
   }
   for (const [path, values] of repeated) setPath(json, path, values, "query");
 
+  // If-Match conditions a write on an existing model; a route without a path id has none.
+  if (input.ifMatch !== undefined && Object.keys(input.params).length === 0) {
+    throw invalid("If-Match", `is not supported by ${route.httpMethod} ${route.template}`);
+  }
   if (input.ifMatch !== undefined) {
     if (route.input.fields.some((f) => f.name === "etag"))
       setPath(json, "etag", input.ifMatch, "If-Match header");
