@@ -21,6 +21,7 @@ const probes = {
     "./testing": "defineStorageConformanceSuite",
   },
   "@modelreg/registry-client": { ".": "createRegistryClient" },
+  "@modelreg/gateway-express": { ".": "createGatewayMiddleware" },
 };
 
 let failures = 0;

@@ -28,7 +28,9 @@ await Promise.all(
       new Promise((resolve) =>
         child.process.once("exit", (code, signal) => {
           if (!stopping) {
-            console.error(`npm start: the ${child.name} exited (${signal ?? code}); stopping the other process`);
+            console.error(
+              `npm start: the ${child.name} exited (${signal ?? code}); stopping the other process`,
+            );
             exitCode = 1;
             stopAll("SIGTERM");
           } else if (code !== 0) {

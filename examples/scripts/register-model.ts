@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { Code, RegistryError } from "@modelreg/registry-client";
 import { withClient } from "./connect";
 
-const [name = "bert-base", version = "1.0.0", framework = "pytorch", artifactUri = ""] = process.argv.slice(2);
+const [name = "bert-base", version = "1.0.0", framework = "pytorch", artifactUri = ""] =
+  process.argv.slice(2);
 
 await withClient(async (client) => {
   try {

@@ -13,6 +13,10 @@ await withClient(async (client) => {
   const model = await client.lookupModel({ name, version });
   const tagged = await client.addModelTags({ id: model.id, tags: [tag] });
   const annotated =
-    Object.keys(set).length > 0 ? await client.updateModelMetadata({ id: model.id, set, etag: tagged.etag }) : tagged;
-  console.log(`${annotated.name}@${annotated.version} tags=[${annotated.tags.join(", ")}] metadata=${JSON.stringify(annotated.metadata)}`);
+    Object.keys(set).length > 0
+      ? await client.updateModelMetadata({ id: model.id, set, etag: tagged.etag })
+      : tagged;
+  console.log(
+    `${annotated.name}@${annotated.version} tags=[${annotated.tags.join(", ")}] metadata=${JSON.stringify(annotated.metadata)}`,
+  );
 });

@@ -19,7 +19,9 @@ async function main() {
   const key = envFile("REGISTRY_TLS_KEY_FILE");
   const client = createRegistryClient({
     target: address,
-    ...(ca || cert ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } } : { insecure: true }),
+    ...(ca || cert
+      ? { tls: { ...(ca ? { ca } : {}), ...(cert ? { cert } : {}), ...(key ? { key } : {}) } }
+      : { insecure: true }),
     poolSize: envInt("REGISTRY_POOL_SIZE", 2, 1, 64),
     keepalive: { timeMs: envInt("REGISTRY_KEEPALIVE_MS", 10_000, 1000, 3_600_000) },
     defaultTimeoutMs: envInt("REGISTRY_TIMEOUT_MS", 30_000, 100, 600_000),
@@ -50,7 +52,10 @@ async function main() {
         logger.info({ address, channels: client.channels() }, "Connected to Model Registry gRPC service");
         return;
       } catch (error) {
-        logger.warn({ address, attempt, reason: (error as Error).message }, "Model Registry not reachable yet; retrying");
+        logger.warn(
+          { address, attempt, reason: (error as Error).message },
+          "Model Registry not reachable yet; retrying",
+        );
       }
     }
   })();

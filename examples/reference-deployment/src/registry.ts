@@ -19,7 +19,9 @@ async function openStorage(url: string): Promise<StorageAdapter> {
     return createSqliteStorage({ path });
   }
   if (/^(postgres|postgresql|mysql|mariadb):/.test(url)) {
-    throw new ConfigError(`DATABASE_URL: ${url.split(":")[0]} storage is not available yet; use sqlite:PATH or memory:`);
+    throw new ConfigError(
+      `DATABASE_URL: ${url.split(":")[0]} storage is not available yet; use sqlite:PATH or memory:`,
+    );
   }
   throw new ConfigError(`DATABASE_URL must be sqlite:PATH or memory: (got "${url}")`);
 }
@@ -30,7 +32,8 @@ async function main() {
   const cert = envFile("TLS_CERT_FILE");
   const key = envFile("TLS_KEY_FILE");
   const ca = envFile("TLS_CA_FILE");
-  if ((cert === undefined) !== (key === undefined)) throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
+  if ((cert === undefined) !== (key === undefined))
+    throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
   const httpPort = process.env.REGISTRY_HTTP_PORT ? envInt("REGISTRY_HTTP_PORT", 0, 0, 65535) : undefined;
 
   const storage = await openStorage(envString("DATABASE_URL", "sqlite:./data/registry.db"));

@@ -3,12 +3,13 @@
 // SIGTERM and clean exits. Nothing is mocked on the path
 // HTTP -> gateway -> client -> gRPC -> registry -> SQLite -> gRPC -> HTTP.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
+import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const tsx = createRequire(import.meta.url).resolve("tsx");
@@ -22,7 +23,11 @@ afterAll(() => {
 type LogLine = Record<string, unknown> & { msg: string };
 
 /** Starts an entry point as its own process; resolves once a log line matches `ready`. */
-function start(entry: "registry" | "gateway", env: Record<string, string>, ready: (line: LogLine) => boolean) {
+function start(
+  entry: "registry" | "gateway",
+  env: Record<string, string>,
+  ready: (line: LogLine) => boolean,
+) {
   const child = spawn(process.execPath, ["--import", tsx, join(import.meta.dirname, `../src/${entry}.ts`)], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
@@ -42,18 +47,29 @@ function start(entry: "registry" | "gateway", env: Record<string, string>, ready
       logs.push(line);
       if (ready(line)) resolveReady(line);
     });
-    void exited.then((code) => reject(new Error(`${entry} exited (${code}) before it was ready: ${JSON.stringify(logs)}`)));
+    void exited.then((code) =>
+      reject(new Error(`${entry} exited (${code}) before it was ready: ${JSON.stringify(logs)}`)),
+    );
   });
   return { child, logs, exited, ready: readyLine };
 }
 
 const startRegistry = (database: string, port = "0") =>
-  start("registry", { REGISTRY_PORT: port, REGISTRY_HOST: "127.0.0.1", DATABASE_URL: `sqlite:${database}` }, (l) => l.msg === "gRPC server listening");
+  start(
+    "registry",
+    { REGISTRY_PORT: port, REGISTRY_HOST: "127.0.0.1", DATABASE_URL: `sqlite:${database}` },
+    (l) => l.msg === "gRPC server listening",
+  );
 
 const startGateway = (registryAddress: string) =>
   start(
     "gateway",
-    { GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1", REGISTRY_ADDRESS: registryAddress, REGISTRY_TIMEOUT_MS: "5000" },
+    {
+      GATEWAY_PORT: "0",
+      GATEWAY_HOST: "127.0.0.1",
+      REGISTRY_ADDRESS: registryAddress,
+      REGISTRY_TIMEOUT_MS: "5000",
+    },
     (l) => l.msg === "API gateway listening",
   );
 
@@ -66,14 +82,24 @@ async function waitForLog(logs: LogLine[], msg: string, timeoutMs = 15_000): Pro
   throw new Error(`no "${msg}" log line within ${timeoutMs} ms: ${JSON.stringify(logs.map((l) => l.msg))}`);
 }
 
-async function http(base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
   const response = await fetch(`${base}${path}`, {
     method,
     headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await response.text();
-  return { status: response.status, headers: response.headers, json: JSON.parse(text) as Record<string, unknown> };
+  return {
+    status: response.status,
+    headers: response.headers,
+    json: JSON.parse(text) as Record<string, unknown>,
+  };
 }
 
 describe("the reference deployment", () => {
@@ -87,9 +113,18 @@ describe("the reference deployment", () => {
     const base = `http://127.0.0.1:${(await gateway.ready).port}`;
 
     // The seed's three calls.
-    const created = await http(base, "POST", "/api/v1/models", { name: "test-model", version: "1.0.0", framework: "pytorch" });
+    const created = await http(base, "POST", "/api/v1/models", {
+      name: "test-model",
+      version: "1.0.0",
+      framework: "pytorch",
+    });
     expect(created.status).toBe(200);
-    expect(created.json).toMatchObject({ name: "test-model", version: "1.0.0", framework: "pytorch", etag: '"1"' });
+    expect(created.json).toMatchObject({
+      name: "test-model",
+      version: "1.0.0",
+      framework: "pytorch",
+      etag: '"1"',
+    });
     const id = String(created.json.id);
     const list = await http(base, "GET", "/api/v1/models");
     expect(list.status).toBe(200);
@@ -98,23 +133,39 @@ describe("the reference deployment", () => {
     expect(got.json).toEqual(created.json);
 
     // Update, tags, metadata, delete.
-    const updated = await http(base, "PATCH", `/api/v1/models/${id}?updateMask=description`, { description: "BERT" }, { "if-match": '"1"' });
+    const updated = await http(
+      base,
+      "PATCH",
+      `/api/v1/models/${id}?updateMask=description`,
+      { description: "BERT" },
+      { "if-match": '"1"' },
+    );
     expect(updated.status).toBe(200);
     expect(updated.headers.get("etag")).toBe('"2"');
     const tagged = await http(base, "POST", `/api/v1/models/${id}:addTags`, { tags: ["production"] });
     expect(tagged.json.tags).toEqual(["production"]);
-    const annotated = await http(base, "POST", `/api/v1/models/${id}:updateMetadata`, { set: { owner: "ana" } });
+    const annotated = await http(base, "POST", `/api/v1/models/${id}:updateMetadata`, {
+      set: { owner: "ana" },
+    });
     expect(annotated.json.metadata).toEqual({ owner: "ana" });
-    const filtered = await http(base, "GET", `/api/v1/models?filter=${encodeURIComponent("tags:production AND metadata.owner = ana")}`);
+    const filtered = await http(
+      base,
+      "GET",
+      `/api/v1/models?filter=${encodeURIComponent("tags:production AND metadata.owner = ana")}`,
+    );
     expect((filtered.json.models as unknown[]).length).toBe(1);
 
     // The main errors.
-    expect((await http(base, "POST", "/api/v1/models", { name: "test-model", version: "1.0.0" })).status).toBe(409);
+    expect(
+      (await http(base, "POST", "/api/v1/models", { name: "test-model", version: "1.0.0" })).status,
+    ).toBe(409);
     const invalid = await http(base, "POST", "/api/v1/models", { name: "", version: "1" });
     expect(invalid.status).toBe(400);
     expect(invalid.json).toMatchObject({ error: { code: 400, status: "INVALID_ARGUMENT" } });
     expect((await http(base, "GET", "/api/v1/models/0000-missing")).status).toBe(404);
-    expect((await http(base, "DELETE", `/api/v1/models/${id}`, undefined, { "if-match": '"1"' })).status).toBe(409);
+    expect(
+      (await http(base, "DELETE", `/api/v1/models/${id}`, undefined, { "if-match": '"1"' })).status,
+    ).toBe(409);
 
     const keep = await http(base, "POST", "/api/v1/models", { name: "kept", version: "2" });
     expect((await http(base, "DELETE", `/api/v1/models/${id}`)).status).toBe(200);
@@ -122,7 +173,10 @@ describe("the reference deployment", () => {
 
     // The gateway logged the seed's lines, and one line per request.
     expect(gateway.logs.map((l) => l.msg)).toEqual(
-      expect.arrayContaining(["Connecting to Model Registry gRPC service...", "Connected to Model Registry gRPC service"]),
+      expect.arrayContaining([
+        "Connecting to Model Registry gRPC service...",
+        "Connected to Model Registry gRPC service",
+      ]),
     );
     expect(gateway.logs.find((l) => l.msg === "Connecting to Model Registry gRPC service...")).toMatchObject({
       address: `127.0.0.1:${registryPort}`,
@@ -157,7 +211,9 @@ describe("the reference deployment", () => {
     const early = await http(base, "GET", "/api/v1/models");
     expect(early.status).toBe(503);
     expect(early.json).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
-    expect(await waitForLog(gateway.logs, "Model Registry not reachable yet; retrying")).toMatchObject({ attempt: 1 });
+    expect(await waitForLog(gateway.logs, "Model Registry not reachable yet; retrying")).toMatchObject({
+      attempt: 1,
+    });
 
     const registry = startRegistry(join(tmp, "late", "registry.db"), String(port));
     await registry.ready;
@@ -175,9 +231,49 @@ describe("the reference deployment", () => {
     expect(await registry.exited).toBe(0);
   }, 90_000);
 
+  it("answers the root README's walkthrough exactly as the README shows", async () => {
+    const registry = startRegistry(join(tmp, "readme", "registry.db"));
+    const registryAddress = `127.0.0.1:${Number((await registry.ready).port)}`;
+    const gateway = startGateway(registryAddress);
+    const gatewayAddress = `127.0.0.1:${Number((await gateway.ready).port)}`;
+    await waitForLog(gateway.logs, "Connected to Model Registry gRPC service");
+    // The README uses real grpcurl; the repo's tests use the grpcurl-compatible grpcurl.py.
+    const grpcurlPy = resolve(repoRoot, "../shared/tools/grpcurl.py");
+    const haveGrpcurl =
+      existsSync(grpcurlPy) && (await runShell('/usr/bin/python3 -c "import grpc"')).code === 0;
+    if (!haveGrpcurl && process.env.CI === "true")
+      throw new Error("CI needs ../shared/tools/grpcurl.py and python3-grpcio");
+
+    let readmeId: string | undefined;
+    let liveId: string | undefined;
+    let ran = 0;
+    for (const step of readTranscript(join(repoRoot, "README.md"))) {
+      if (step.command.startsWith("grpcurl") && !haveGrpcurl) continue;
+      let command = step.command
+        .replaceAll("localhost:8080", gatewayAddress)
+        .replaceAll("localhost:9090", registryAddress)
+        .replace(/^grpcurl /, `/usr/bin/python3 ${grpcurlPy} `);
+      if (readmeId && liveId) command = command.replaceAll(readmeId, liveId);
+      const result = await runShell(command);
+      expect(normalizeOutput(result.stdout), `${step.command}\n${result.stderr}`).toBe(
+        normalizeOutput(step.output),
+      );
+      readmeId ??= /"id":"([0-9a-f-]{36})"/.exec(step.output)?.[1];
+      liveId ??= /"id":"([0-9a-f-]{36})"/.exec(result.stdout)?.[1];
+      ran++;
+    }
+    expect(ran).toBeGreaterThanOrEqual(4);
+    gateway.child.kill("SIGTERM");
+    registry.child.kill("SIGTERM");
+    expect(await gateway.exited).toBe(0);
+    expect(await registry.exited).toBe(0);
+  }, 60_000);
+
   it("refuses bad configuration with a clear message and exit code 1", async () => {
     const bad = start("registry", { REGISTRY_PORT: "99999" }, () => false);
     await expect(bad.ready).rejects.toThrow(/exited \(1\)/);
-    expect(bad.logs.map((l) => l.msg).join("\n")).toContain("REGISTRY_PORT must be an integer from 0 to 65535");
+    expect(bad.logs.map((l) => l.msg).join("\n")).toContain(
+      "REGISTRY_PORT must be an integer from 0 to 65535",
+    );
   });
 });

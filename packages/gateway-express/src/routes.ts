@@ -74,7 +74,7 @@ function routeOf(method: ServiceMethod): Route | undefined {
   for (const segment of segments) {
     if ("field" in segment) {
       const field = findField(method.I, segment.field);
-      if (!field || field.kind !== "scalar" || field.repeat) {
+      if (field?.kind !== "scalar" || field.repeat) {
         throw new Error(
           `${method.name}: path variable {${segment.field}} is not a singular scalar request field`,
         );
