@@ -1,23 +1,18 @@
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { createMemoryStorage, createRegistryServer } from "@modelreg/registry-server";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { runToEnd } from "../../../test-support/readme-examples";
+import { startTestRegistry } from "../../../test-support/registry";
 
 const tsx = createRequire(import.meta.url).resolve("tsx");
-const server = createRegistryServer({
-  storage: createMemoryStorage(),
-  insecure: true,
-  host: "127.0.0.1",
-  port: 0,
-  logger: { debug() {}, info() {}, warn() {}, error() {} },
-});
+let registry: Awaited<ReturnType<typeof startTestRegistry>>;
 let address = "";
 beforeAll(async () => {
-  address = `127.0.0.1:${(await server.listen()).port}`;
+  registry = await startTestRegistry();
+  address = registry.address;
 });
-afterAll(() => server.shutdown({ graceMs: 100 }));
+afterAll(() => registry.server.shutdown({ graceMs: 100 }));
 
 const run = (script: string, ...args: string[]) =>
   runToEnd(

@@ -1,20 +1,13 @@
 import { resolve } from "node:path";
 import { createRegistryClient } from "@modelreg/registry-client";
-import { createMemoryStorage, createRegistryServer } from "@modelreg/registry-server";
 import express from "express";
 import { expect, it } from "vitest";
+import { startTestRegistry } from "../../../test-support/registry";
 import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
 import { createGatewayMiddleware } from "./index";
 
 it("the README's curl transcript is what a live gateway answers", async () => {
-  const server = createRegistryServer({
-    storage: createMemoryStorage(),
-    insecure: true,
-    host: "127.0.0.1",
-    port: 0,
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  });
-  const { port } = await server.listen();
+  const { server, port } = await startTestRegistry();
   const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
   const app = express();
   app.use(createGatewayMiddleware({ client }));

@@ -6,33 +6,20 @@ import { createInterface } from "node:readline";
 import * as grpc from "@grpc/grpc-js";
 import {
   createMemoryStorage,
-  createRegistryServer,
-  type Logger,
   type RegistryServer,
+  type RegistryServerOptions,
   type StorageAdapter,
 } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCertificates } from "../../../test-support/certs";
+import { startTestRegistry } from "../../../test-support/registry";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
 import { startTcpProxy } from "./test-support/tcp-proxy";
 
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-
-async function startServer(
+const startServer = (
   storage: StorageAdapter = createMemoryStorage(),
-  extra: Partial<Parameters<typeof createRegistryServer>[0]> = {},
-) {
-  const server = createRegistryServer({
-    storage,
-    insecure: true,
-    host: "127.0.0.1",
-    port: 0,
-    logger: quiet,
-    ...extra,
-  });
-  const { port } = await server.listen();
-  return { server, port, storage };
-}
+  extra: Partial<RegistryServerOptions> = {},
+) => startTestRegistry({ ...extra, storage });
 
 async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
   const error = await promise.then(

@@ -1,17 +1,10 @@
 import { resolve } from "node:path";
-import { createMemoryStorage, createRegistryServer } from "@modelreg/registry-server";
 import { expect, it } from "vitest";
 import { runToEnd, spawnReadmeExample } from "../../../test-support/readme-examples";
+import { startTestRegistry } from "../../../test-support/registry";
 
 it("runs the README's script example against a real registry", async () => {
-  const server = createRegistryServer({
-    storage: createMemoryStorage(),
-    insecure: true,
-    host: "127.0.0.1",
-    port: 0,
-    logger: { debug() {}, info() {}, warn() {}, error() {} },
-  });
-  const { port } = await server.listen();
+  const { server, port } = await startTestRegistry();
   try {
     const readme = resolve(import.meta.dirname, "../README.md");
     const run = () =>
