@@ -43,7 +43,7 @@ describe("RegistryError", () => {
     });
     expect(fromOtherCopy instanceof RegistryError).toBe(true);
     expect(new Error("plain") instanceof RegistryError).toBe(false);
-    expect(null instanceof RegistryError).toBe(false);
+    expect((null as unknown as object) instanceof RegistryError).toBe(false);
   });
 
   it("maps an unknown status code to UNKNOWN and keeps details it does not interpret", () => {
