@@ -8,16 +8,10 @@ import { request as httpRequest, type Server } from "node:http";
 import { createRequire } from "node:module";
 import { createServer as createNetServer } from "node:net";
 import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
-import {
-  createMemoryStorage,
-  createRegistryServer,
-  type Logger,
-  type RegistryServer,
-  type RegistryServerOptions,
-  type StorageAdapter,
-} from "@modelreg/registry-server";
+import type { RegistryServer, RegistryServerOptions, StorageAdapter } from "@modelreg/registry-server";
 import express5 from "express";
 import { expect } from "vitest";
+import { startTestRegistry } from "../../../../test-support/registry";
 import { createGatewayMiddleware, type GatewayMiddlewareOptions } from "../index";
 
 type ExpressFactory = typeof express5;
@@ -30,9 +24,6 @@ export const expressVersions: readonly { readonly name: string; readonly express
   { name: "Express 4", express: requireCjs("express4") as ExpressFactory },
   { name: "Express 5", express: express5 },
 ];
-
-/** A logger that drops everything. */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Closes what a test started, in reverse order. */
 export class Resources {
@@ -52,16 +43,7 @@ export async function startRegistry(
   resources: Resources,
   options: Partial<RegistryServerOptions> = {},
 ): Promise<{ server: RegistryServer; client: RegistryClient; port: number; storage: StorageAdapter }> {
-  const storage = options.storage ?? createMemoryStorage();
-  const server = createRegistryServer({
-    insecure: true,
-    host: "127.0.0.1",
-    port: 0,
-    logger: silentLogger,
-    ...options,
-    storage,
-  });
-  const { port } = await server.listen();
+  const { server, port, storage } = await startTestRegistry(options);
   resources.add(() => server.shutdown({ graceMs: 50 }));
   const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
   resources.add(() => client.close());
