@@ -18,6 +18,8 @@ const probes = {
   "@modelreg/registry-server": {
     ".": "createRegistryServer",
     "./storage/sqlite": "createSqliteStorage",
+    "./storage/postgres": "createPostgresStorage",
+    "./storage/mysql": "createMysqlStorage",
     "./testing": "defineStorageConformanceSuite",
   },
   "@modelreg/registry-client": { ".": "createRegistryClient" },

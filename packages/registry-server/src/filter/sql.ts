@@ -23,8 +23,8 @@ const STRING_COLUMNS = {
  * the range `col >= prefix AND col < successor` rather than `LIKE` (SQLite's
  * LIKE ignores case, and a range can use an index). Only portable SQL is
  * emitted. Strings compare in the column's binary collation (SQLite BINARY,
- * PostgreSQL "C", MySQL utf8mb4_bin): Unicode code point order, the order
- * `evaluateFilter` uses too.
+ * PostgreSQL "C", MySQL / MariaDB's NO PAD utf8mb4 binary): Unicode code
+ * point order, the order `evaluateFilter` uses too.
  *
  * @throws TypeError for a tree `parseFilter` never produces (a prefix match with `<` etc.).
  */

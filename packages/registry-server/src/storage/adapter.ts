@@ -90,7 +90,9 @@ export type WriteResult =
  *    never aliases a caller's object.
  * 5. Strings are stored exactly (any Unicode, including 4-byte UTF-8);
  *    ordering and comparisons go by Unicode code point, which is UTF-8 byte
- *    order: SQLite's BINARY, PostgreSQL's COLLATE "C", MySQL's utf8mb4_bin.
+ *    order, with no space padding: SQLite's BINARY, PostgreSQL's COLLATE "C",
+ *    MySQL's utf8mb4_0900_bin / MariaDB's utf8mb4_nopad_bin (not utf8mb4_bin,
+ *    which ignores trailing spaces).
  * 6. A write that returns has been made durable to the adapter's standard
  *    (for SQLite: committed to the database file).
  */

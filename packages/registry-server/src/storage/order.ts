@@ -23,8 +23,8 @@ export function cursorAfter(record: ModelRecord, orderBy: readonly OrderTerm[]):
 
 /**
  * Compares strings by Unicode code point: the order of UTF-8 bytes, which is
- * what SQLite (BINARY), PostgreSQL (COLLATE "C") and MySQL (utf8mb4_bin)
- * use. JavaScript's `<` compares UTF-16 code units instead, which differs
+ * what SQLite (BINARY), PostgreSQL (COLLATE "C") and MySQL / MariaDB
+ * (utf8mb4_0900_bin / utf8mb4_nopad_bin) use. JavaScript's `<` compares UTF-16 code units instead, which differs
  * for characters above U+FFFF against U+E000..U+FFFF.
  */
 export function compareStrings(a: string, b: string): number {

@@ -55,7 +55,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
 
   const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database }) });
   try {
-    await migrateToLatest(db);
+    await migrateToLatest(db, "sqlite");
   } catch (error) {
     await db.destroy();
     throw error;

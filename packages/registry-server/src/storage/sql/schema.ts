@@ -1,8 +1,9 @@
 /**
- * The relational schema every SQL adapter uses (SQLite now; PostgreSQL and
- * MySQL later), as Kysely table types. Tags and metadata live in their own
+ * The relational schema every SQL adapter uses (SQLite, PostgreSQL, MySQL /
+ * MariaDB), as Kysely table types. Tags and metadata live in their own
  * tables so filters on them use indexes. Times are microseconds since the
- * Unix epoch in a 64-bit integer column.
+ * Unix epoch in a 64-bit integer column; `pg` returns such bigint columns as
+ * strings, so sql-storage reads them through `Number()`.
  */
 export interface ModelsTable {
   id: string;

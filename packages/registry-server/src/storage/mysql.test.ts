@@ -1,0 +1,222 @@
+import { randomBytes } from "node:crypto";
+import { Code, RegistryError } from "@modelreg/proto";
+import { createConnection, createPool, type Pool, type RowDataPacket } from "mysql2/promise";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeUrl, requireService } from "../test-support/databases";
+import { closedPort, startTcpProxy } from "../test-support/tcp-proxy";
+import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
+import type { StorageAdapter } from "./adapter";
+import { createMysqlStorage } from "./mysql";
+import { migrationNames } from "./sql/migrations";
+
+const url = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+
+const available = await requireService({
+  service: "MariaDB/MySQL",
+  file: "mysql.test.ts",
+  where: describeUrl(url),
+  envVar: "MODELREG_TEST_MYSQL_URL",
+  howToStart:
+    "Debian: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; " +
+    "Docker: docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 -e MARIADB_DATABASE=test mariadb:11",
+  probe: async () => {
+    const connection = await createConnection({ uri: url, connectTimeout: 3000 });
+    try {
+      await connection.query("select 1");
+    } finally {
+      await connection.end().catch(() => {});
+    }
+  },
+});
+
+const suite = available ? describe : describe.skip;
+
+/** Databases the tests made and have not dropped yet. */
+const databases = new Set<string>();
+const databaseOf = new WeakMap<StorageAdapter, string>();
+let admin: Pool | undefined;
+
+function adminPool(): Pool {
+  admin ??= createPool({ uri: url, connectionLimit: 2, charset: "utf8mb4" });
+  return admin;
+}
+
+/**
+ * A new, empty database. Its default collation is deliberately a
+ * case-insensitive, PAD SPACE one: the adapter's columns must not depend on it.
+ */
+async function freshDatabase(): Promise<string> {
+  const name = `modelreg_test_${randomBytes(6).toString("hex")}`;
+  databases.add(name);
+  await adminPool().query(`create database \`${name}\` character set utf8mb4 collate utf8mb4_general_ci`);
+  return name;
+}
+
+async function dropDatabase(name: string): Promise<void> {
+  await adminPool().query(`drop database if exists \`${name}\``);
+  databases.delete(name);
+}
+
+afterAll(async () => {
+  for (const name of [...databases]) await dropDatabase(name);
+  await admin?.end();
+});
+
+/** The URI with another database and/or port. */
+function uriWith(changes: { database?: string; port?: number }): string {
+  const changed = new URL(url);
+  if (changes.database !== undefined) changed.pathname = `/${changes.database}`;
+  if (changes.port !== undefined) changed.port = String(changes.port);
+  return changed.toString();
+}
+
+async function expectUnavailable(promise: Promise<unknown>, what: string): Promise<void> {
+  const error = await promise.then(
+    () => new Error(`${what} resolved`),
+    (e: unknown) => e,
+  );
+  expect(error, what).toBeInstanceOf(RegistryError);
+  expect((error as RegistryError).code, what).toBe(Code.UNAVAILABLE);
+}
+
+defineStorageConformanceSuite({
+  name: "mysql",
+  describe: suite,
+  it,
+  createAdapter: async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    databaseOf.set(adapter, database);
+    return adapter;
+  },
+  destroyAdapter: async (adapter) => {
+    const database = databaseOf.get(adapter);
+    if (database !== undefined) await dropDatabase(database);
+  },
+});
+
+suite("mysql adapter", () => {
+  it("stores 4-byte UTF-8 (emoji, astral symbols) exactly, as utf8mb4 bytes", async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    try {
+      const record = makeModelRecord({
+        name: "emoji-😀",
+        version: "𝟙.0",
+        framework: "🔥torch",
+        description: "👩‍👩‍👧 𝄞 \u{10FFFF} 🎉",
+        tags: ["𝄞", "😀"], // sorted by code point: U+1D11E < U+1F600
+        metadata: { "😀": "🎉🎉", note: "😀 ok" },
+        artifactUri: "s3://bücket/😀/model.onnx",
+      });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.get(record.id)).toEqual(record);
+      expect(await adapter.getByNameVersion("emoji-😀", "𝟙.0")).toEqual(record);
+      const [rows] = await adminPool().query<RowDataPacket[]>(
+        `select hex(name) as name, hex(description) as description from \`${database}\`.models`,
+      );
+      const hex = (s: string) => Buffer.from(s, "utf8").toString("hex").toUpperCase();
+      expect(rows[0]).toEqual({ name: hex(record.name), description: hex(record.description) });
+    } finally {
+      await adapter.close();
+      await dropDatabase(database);
+    }
+  });
+
+  it("gives every text column a NO PAD binary utf8mb4 collation, whatever the database's default", async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    await adapter.close();
+    const [rows] = await adminPool().query<RowDataPacket[]>(
+      `select table_name as t, column_name as c, collation_name as collation from information_schema.columns
+       where table_schema = ? and table_name in ('models', 'model_tags', 'model_metadata')
+         and data_type in ('varchar', 'text')`,
+      [database],
+    );
+    expect(rows.length).toBe(12);
+    // utf8mb4_bin would be PAD SPACE ('a' = 'a '); these two are NO PAD.
+    expect(rows.filter((r) => !/^utf8mb4_(nopad|0900)_bin$/.test(r.collation))).toEqual([]);
+    await dropDatabase(database);
+  });
+
+  it("4 adapters starting together on a fresh database all succeed and migrate once", async () => {
+    const database = await freshDatabase();
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => createMysqlStorage({ uri: uriWith({ database }) })),
+    );
+    const adapters = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    try {
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const [rows] = await adminPool().query<RowDataPacket[]>(
+        `select name from \`${database}\`.modelreg_migration order by name`,
+      );
+      expect(rows.map((r) => r.name)).toEqual([...migrationNames]);
+    } finally {
+      await Promise.all(adapters.map((a) => a.close()));
+      await dropDatabase(database);
+    }
+  });
+
+  it("rejects UNAVAILABLE when the server cannot be reached at start-up", async () => {
+    const port = await closedPort();
+    const started = createMysqlStorage({ uri: uriWith({ port }) });
+    await expectUnavailable(started, "createMysqlStorage on a closed port");
+    await expect(started).rejects.toThrow(`cannot connect to MySQL at 127.0.0.1:${port}`);
+  });
+
+  it("when the database goes away, every method rejects UNAVAILABLE and the process keeps running", async () => {
+    const database = await freshDatabase();
+    const target = new URL(url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
+    const adapter = await createMysqlStorage({ uri: uriWith({ database, port: proxy.port }) });
+    try {
+      const record = makeModelRecord({ tags: ["t"] });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      await proxy.close(); // resets the pooled connections; the port is closed from now on
+      await expectUnavailable(adapter.ping(), "ping");
+      await expectUnavailable(adapter.insert(makeModelRecord()), "insert");
+      await expectUnavailable(adapter.get(record.id), "get");
+      await expectUnavailable(adapter.getByNameVersion(record.name, record.version), "getByNameVersion");
+      await expectUnavailable(adapter.getMany([record.id]), "getMany");
+      await expectUnavailable(
+        adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 5 }),
+        "list",
+      );
+      await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
+      await expectUnavailable(adapter.delete(record.id), "delete");
+    } finally {
+      await proxy.close();
+      await adapter.close();
+      await dropDatabase(database);
+    }
+  });
+
+  it("survives the server killing its idle connections, and reconnects", async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    try {
+      const record = makeModelRecord();
+      await Promise.all(Array.from({ length: 4 }, () => adapter.get(record.id)));
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      const [connections] = await adminPool().query<RowDataPacket[]>(
+        "select id from information_schema.processlist where db = ?",
+        [database],
+      );
+      expect(connections.length).toBeGreaterThan(0);
+      for (const { id } of connections) await adminPool().query(`kill connection ${Number(id)}`);
+      await new Promise((r) => setTimeout(r, 200));
+      // A killed connection may fail the first call that picks it: that one is UNAVAILABLE, never a crash.
+      const first = await adapter.get(record.id).catch((e: unknown) => e);
+      if (first instanceof Error) expect((first as RegistryError).code).toBe(Code.UNAVAILABLE);
+      expect((await adapter.get(record.id))?.name).toBe(record.name);
+      await adapter.ping();
+    } finally {
+      await adapter.close();
+      await dropDatabase(database);
+    }
+  });
+
+  it("rejects a missing uri with a TypeError", async () => {
+    await expect(createMysqlStorage({ uri: "" })).rejects.toThrow(TypeError);
+  });
+});

@@ -1,0 +1,245 @@
+import { randomBytes } from "node:crypto";
+import { Code, RegistryError } from "@modelreg/proto";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeUrl, requireService } from "../test-support/databases";
+import { closedPort, startTcpProxy } from "../test-support/tcp-proxy";
+import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
+import type { StorageAdapter } from "./adapter";
+import { createPostgresStorage } from "./postgres";
+import { migrationNames } from "./sql/migrations";
+
+const url = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+
+const available = await requireService({
+  service: "PostgreSQL",
+  file: "postgres.test.ts",
+  where: describeUrl(url),
+  envVar: "MODELREG_TEST_POSTGRES_URL",
+  howToStart:
+    "Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start; " +
+    "Docker: docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16",
+  probe: async () => {
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+      await client.query("select 1");
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+});
+
+const suite = available ? describe : describe.skip;
+
+/** Schemas the tests made and have not dropped yet. */
+const schemas = new Set<string>();
+const schemaOf = new WeakMap<StorageAdapter, string>();
+let admin: pg.Pool | undefined;
+
+function adminPool(): pg.Pool {
+  if (admin === undefined) {
+    admin = new pg.Pool({ connectionString: url, max: 2 });
+    admin.on("error", () => {});
+  }
+  return admin;
+}
+
+const quote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+function freshSchema(prefix = "modelreg_test_"): string {
+  const name = `${prefix}${randomBytes(6).toString("hex")}`;
+  schemas.add(name);
+  return name;
+}
+
+async function dropSchema(name: string): Promise<void> {
+  await adminPool().query(`drop schema if exists ${quote(name)} cascade`);
+  schemas.delete(name);
+}
+
+afterAll(async () => {
+  for (const name of [...schemas]) await dropSchema(name);
+  await admin?.end();
+});
+
+/** The connection string with another port, or with query parameters added. */
+function urlWith(changes: { port?: number; params?: Record<string, string> }): string {
+  const changed = new URL(url);
+  if (changes.port !== undefined) changed.port = String(changes.port);
+  for (const [name, value] of Object.entries(changes.params ?? {})) changed.searchParams.set(name, value);
+  return changed.toString();
+}
+
+async function expectUnavailable(promise: Promise<unknown>, what: string): Promise<void> {
+  const error = await promise.then(
+    () => new Error(`${what} resolved`),
+    (e: unknown) => e,
+  );
+  expect(error, what).toBeInstanceOf(RegistryError);
+  expect((error as RegistryError).code, what).toBe(Code.UNAVAILABLE);
+}
+
+defineStorageConformanceSuite({
+  name: "postgres",
+  describe: suite,
+  it,
+  createAdapter: async () => {
+    const schema = freshSchema();
+    const adapter = await createPostgresStorage({ connectionString: url, schema });
+    schemaOf.set(adapter, schema);
+    return adapter;
+  },
+  destroyAdapter: async (adapter) => {
+    const schema = schemaOf.get(adapter);
+    if (schema !== undefined) await dropSchema(schema);
+  },
+});
+
+suite("postgres adapter", () => {
+  it('gives every text column COLLATE "C" (code point order, whatever the database\'s collation)', async () => {
+    const schema = freshSchema();
+    const adapter = await createPostgresStorage({ connectionString: url, schema });
+    await adapter.close();
+    const { rows } = await adminPool().query<{
+      table_name: string;
+      column_name: string;
+      collation_name: string;
+    }>(
+      `select table_name, column_name, collation_name from information_schema.columns
+       where table_schema = $1 and table_name in ('models', 'model_tags', 'model_metadata')
+         and data_type in ('character varying', 'text')
+       order by table_name, column_name`,
+      [schema],
+    );
+    expect(rows.length).toBe(12);
+    expect(rows.filter((r) => r.collation_name !== "C")).toEqual([]);
+    await dropSchema(schema);
+  });
+
+  it("creates the schema if missing and keeps to it, even with a name that needs quoting", async () => {
+    const schema = freshSchema('Model Reg "quoted" ');
+    const adapter = await createPostgresStorage({
+      connectionString: urlWith({ params: { application_name: "modelreg-quoting-test" } }),
+      schema,
+    });
+    try {
+      const record = makeModelRecord({ name: "in-a-quoted-schema" });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      const { rows } = await adminPool().query<{ name: string }>(`select name from ${quote(schema)}.models`);
+      expect(rows).toEqual([{ name: "in-a-quoted-schema" }]);
+    } finally {
+      await adapter.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("4 adapters starting together on a fresh schema all succeed and migrate once", async () => {
+    const schema = freshSchema();
+    const results = await Promise.allSettled(
+      Array.from({ length: 4 }, () => createPostgresStorage({ connectionString: url, schema })),
+    );
+    const adapters = results.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+    try {
+      expect(results.filter((r) => r.status === "rejected")).toEqual([]);
+      const { rows } = await adminPool().query<{ name: string }>(
+        `select name from ${quote(schema)}.modelreg_migration order by name`,
+      );
+      expect(rows.map((r) => r.name)).toEqual([...migrationNames]);
+      // They share one database: a write through one is seen by the others.
+      const [first, ...others] = adapters;
+      const record = makeModelRecord();
+      expect(await first?.insert(record)).toEqual({ status: "created" });
+      for (const other of others) expect((await other.get(record.id))?.name).toBe(record.name);
+    } finally {
+      await Promise.all(adapters.map((a) => a.close()));
+      await dropSchema(schema);
+    }
+  });
+
+  it("rejects UNAVAILABLE when the server cannot be reached at start-up", async () => {
+    const port = await closedPort();
+    const started = createPostgresStorage({
+      connectionString: urlWith({ port }),
+      schema: "never_created",
+      pool: { connectionTimeoutMs: 2000 },
+    });
+    await expectUnavailable(started, "createPostgresStorage on a closed port");
+    await expect(started).rejects.toThrow(`cannot connect to PostgreSQL at 127.0.0.1:${port}`);
+  });
+
+  it("when the database goes away, every method rejects UNAVAILABLE and the process keeps running", async () => {
+    const target = new URL(url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 5432) });
+    const schema = freshSchema();
+    const adapter = await createPostgresStorage({
+      connectionString: urlWith({ port: proxy.port }),
+      schema,
+      pool: { connectionTimeoutMs: 2000 },
+    });
+    try {
+      const record = makeModelRecord({ tags: ["t"] });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      await proxy.close(); // resets the pooled connections; the port is closed from now on
+      await expectUnavailable(adapter.ping(), "ping");
+      await expectUnavailable(adapter.insert(makeModelRecord()), "insert");
+      await expectUnavailable(adapter.get(record.id), "get");
+      await expectUnavailable(adapter.getByNameVersion(record.name, record.version), "getByNameVersion");
+      await expectUnavailable(adapter.getMany([record.id]), "getMany");
+      await expectUnavailable(
+        adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 5 }),
+        "list",
+      );
+      await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
+      await expectUnavailable(adapter.delete(record.id), "delete");
+    } finally {
+      await proxy.close();
+      await adapter.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("survives the server terminating its idle connections, and reconnects", async () => {
+    const applicationName = `modelreg-terminate-${randomBytes(4).toString("hex")}`;
+    const schema = freshSchema();
+    const adapter = await createPostgresStorage({
+      connectionString: urlWith({ params: { application_name: applicationName } }),
+      schema,
+    });
+    try {
+      const record = makeModelRecord();
+      // Several connections in the pool, idle after this.
+      await Promise.all(Array.from({ length: 4 }, () => adapter.get(record.id)));
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      const { rows } = await adminPool().query<{ terminated: boolean }>(
+        "select pg_terminate_backend(pid) as terminated from pg_stat_activity where application_name = $1",
+        [applicationName],
+      );
+      expect(rows.length).toBeGreaterThan(0);
+      // Let the clients read the server's FATAL 57P01 and their sockets close.
+      for (let i = 0; i < 50; i++) {
+        const { rows: left } = await adminPool().query(
+          "select 1 from pg_stat_activity where application_name = $1",
+          [applicationName],
+        );
+        if (left.length === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await adapter.get(record.id))?.name).toBe(record.name);
+      await adapter.ping();
+    } finally {
+      await adapter.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("rejects bad options with a TypeError", async () => {
+    await expect(createPostgresStorage({ connectionString: "" })).rejects.toThrow(TypeError);
+    await expect(createPostgresStorage({ connectionString: url, schema: "" })).rejects.toThrow(TypeError);
+    await expect(createPostgresStorage({ connectionString: url, schema: "x".repeat(64) })).rejects.toThrow(
+      /63 bytes/,
+    );
+  });
+});

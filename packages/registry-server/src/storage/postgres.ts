@@ -1,0 +1,165 @@
+import { Code, RegistryError } from "@modelreg/proto";
+import { Kysely, PostgresDialect, sql } from "kysely";
+import pg from "pg";
+import type { StorageAdapter } from "./adapter";
+import { classifyPostgresError } from "./sql/classify";
+import { migrateToLatest } from "./sql/migrations";
+import type { RegistryDatabase } from "./sql/schema";
+import { createSqlStorage } from "./sql/sql-storage";
+
+/** Options for {@link createPostgresStorage}. */
+export interface PostgresStorageOptions {
+  /**
+   * A `postgres://user:password@host:port/database` URL, as `pg` takes it
+   * (query parameters such as `sslmode` and `application_name` work too).
+   */
+  connectionString: string;
+  /**
+   * The schema that holds the registry's tables. Created if missing, and set
+   * as each connection's `search_path`. Default: the connection's own
+   * `search_path` (usually `public`). At most 63 bytes.
+   */
+  schema?: string;
+  /** The connection pool (`pg.Pool`). */
+  pool?: {
+    /** Most connections open at once. Default 10. */
+    max?: number;
+    /** How long an unused connection stays open. Default 10 000 ms. */
+    idleTimeoutMs?: number;
+    /**
+     * How long a call waits to connect (or for a free connection) before it
+     * fails UNAVAILABLE. Default 10 000 ms.
+     */
+    connectionTimeoutMs?: number;
+  };
+}
+
+/**
+ * The server and database a connection string names, without credentials,
+ * for error messages.
+ */
+function describeServer(connectionString: string): string {
+  try {
+    const url = new URL(connectionString);
+    return `${url.hostname || "localhost"}:${url.port || "5432"}${url.pathname}`;
+  } catch {
+    return "the configured server";
+  }
+}
+
+/**
+ * The connection settings that put `schema` first on the `search_path`: the
+ * startup parameter `options` (`-c search_path=...`), so it holds from the
+ * connection's first statement with no extra round trip, and a connection
+ * that fails in between cannot be left half set up. `options` in the URL
+ * would override a separate setting, so it is moved out and kept.
+ */
+function withSearchPath(
+  connectionString: string,
+  schema: string | undefined,
+): { connectionString: string; options?: string } {
+  if (schema === undefined) return { connectionString };
+  const quoted = `"${schema.replaceAll('"', '""')}"`;
+  // In `options`, whitespace separates arguments unless escaped with a backslash.
+  const setting = `-c search_path=${quoted.replace(/[\\\s]/g, (c) => `\\${c}`)}`;
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return { connectionString, options: setting };
+  }
+  const existing = url.searchParams.get("options");
+  if (existing === null) return { connectionString, options: setting };
+  url.searchParams.delete("options");
+  return { connectionString: url.toString(), options: `${existing} ${setting}` };
+}
+
+/**
+ * Creates `schema` if it is missing, and returns the schema the connection's
+ * unqualified names resolve to. Looks first: `CREATE SCHEMA` needs the CREATE
+ * privilege on the database even when the schema exists. Several replicas
+ * starting together may race to create it (`IF NOT EXISTS` does not stop a
+ * concurrent duplicate): the loser finds it made.
+ */
+async function prepareSchema(db: Kysely<RegistryDatabase>, schema: string | undefined): Promise<string> {
+  const exists = async (name: string) =>
+    (await sql`select 1 from pg_namespace where nspname = ${name}`.execute(db)).rows.length > 0;
+  if (schema !== undefined && !(await exists(schema))) {
+    try {
+      await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
+    } catch (error) {
+      if (!(await exists(schema))) throw error;
+    }
+  }
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  const current = rows[0]?.schema;
+  if (current === null || current === undefined) {
+    throw new Error("createPostgresStorage: the search_path names no existing schema; pass `schema`");
+  }
+  return current;
+}
+
+/**
+ * PostgreSQL, through a `pg` connection pool. Runs the schema migrations
+ * before it resolves (once, even when several replicas start together: the
+ * migrator holds an advisory lock). Requires the optional peer dependency
+ * `pg`. Strings compare by code point (`COLLATE "C"` on every text column),
+ * whatever the database's collation.
+ *
+ * Rejects with `RegistryError` UNAVAILABLE when the server cannot be
+ * reached. Later, calls made while the database is unreachable reject with
+ * UNAVAILABLE; the pool reconnects on its own once it is back. Errors of
+ * idle connections (a restart, a dropped network) are absorbed: the pool
+ * discards the connection and the process keeps running.
+ *
+ * ```ts
+ * import { createPostgresStorage } from "@modelreg/registry-server/storage/postgres";
+ * const storage = await createPostgresStorage({ connectionString: process.env.DATABASE_URL ?? "", schema: "modelreg" });
+ * ```
+ */
+export async function createPostgresStorage(options: PostgresStorageOptions): Promise<StorageAdapter> {
+  if (typeof options?.connectionString !== "string" || options.connectionString === "") {
+    throw new TypeError("createPostgresStorage: `connectionString` must be a postgres:// URL");
+  }
+  const { schema } = options;
+  if (
+    schema !== undefined &&
+    (typeof schema !== "string" || schema === "" || schema.includes("\0") || Buffer.byteLength(schema) > 63)
+  ) {
+    throw new TypeError("createPostgresStorage: `schema` must be a name of 1 to 63 bytes");
+  }
+
+  const pool = new pg.Pool({
+    ...withSearchPath(options.connectionString, schema),
+    max: options.pool?.max ?? 10,
+    idleTimeoutMillis: options.pool?.idleTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: options.pool?.connectionTimeoutMs ?? 10_000,
+    keepAlive: true,
+  });
+  // An idle connection that fails (server restart, network drop) is reported
+  // here; without a listener it would crash the process. The pool drops it.
+  pool.on("error", () => {});
+  // A checked-out connection also emits `error` on the client (after failing
+  // its queries) when it breaks between two statements of a transaction; the
+  // failed query reports it and the pool discards the client on release.
+  pool.on("connect", (client) => {
+    client.on("error", () => {});
+  });
+
+  const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const current = await prepareSchema(db, schema);
+    await migrateToLatest(db, "postgres", { migrationTableSchema: current });
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (classifyPostgresError(error) === "unavailable") {
+      throw new RegistryError(
+        Code.UNAVAILABLE,
+        `cannot connect to PostgreSQL at ${describeServer(options.connectionString)}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+  return createSqlStorage(db, classifyPostgresError, () => db.destroy());
+}
