@@ -1,8 +1,11 @@
 // The Model Registry process: ModelService over gRPC on REGISTRY_PORT (9090),
-// data in DATABASE_URL (a SQLite file by default). Stops cleanly on SIGINT/SIGTERM.
+// data in DATABASE_URL (a SQLite file by default; postgres:// and mysql:// for
+// replicas on a shared database). Stops cleanly on SIGINT/SIGTERM.
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { createMemoryStorage, createRegistryServer, type StorageAdapter } from "@modelreg/registry-server";
+import { createMysqlStorage } from "@modelreg/registry-server/storage/mysql";
+import { createPostgresStorage } from "@modelreg/registry-server/storage/postgres";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import { pino } from "pino";
 import { ConfigError, envFile, envInt, envString } from "./env";
@@ -18,12 +21,17 @@ async function openStorage(url: string): Promise<StorageAdapter> {
     logger.info({ path }, "using SQLite storage");
     return createSqliteStorage({ path });
   }
-  if (/^(postgres|postgresql|mysql|mariadb):/.test(url)) {
-    throw new ConfigError(
-      `DATABASE_URL: ${url.split(":")[0]} storage is not available yet; use sqlite:PATH or memory:`,
-    );
+  if (/^postgres(?:ql)?:\/\//.test(url)) {
+    const schema = process.env.DATABASE_SCHEMA?.trim() || undefined;
+    logger.info({ schema: schema ?? "(search_path)" }, "using PostgreSQL storage");
+    return createPostgresStorage({ connectionString: url, ...(schema ? { schema } : {}) });
   }
-  throw new ConfigError(`DATABASE_URL must be sqlite:PATH or memory: (got "${url}")`);
+  if (/^(?:mysql|mariadb):\/\//.test(url)) {
+    logger.info("using MySQL storage");
+    return createMysqlStorage({ uri: url.replace(/^mariadb:/, "mysql:") });
+  }
+  // Never echo the URL: it may hold a password.
+  throw new ConfigError("DATABASE_URL must be sqlite:PATH, memory:, postgres://... or mysql://...");
 }
 
 async function main() {

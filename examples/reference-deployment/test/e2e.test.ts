@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
 
@@ -267,6 +268,43 @@ describe("the reference deployment", () => {
     registry.child.kill("SIGTERM");
     expect(await gateway.exited).toBe(0);
     expect(await registry.exited).toBe(0);
+  }, 60_000);
+
+  it("switches to PostgreSQL with one environment variable", async () => {
+    const url = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+    const admin = new pg.Client({ connectionString: url });
+    try {
+      await admin.connect();
+    } catch (error) {
+      const why = `PostgreSQL is not reachable at ${new URL(url).host} (${(error as Error).message})`;
+      if (process.env.CI === "true") throw new Error(`${why}; CI needs it (pg_ctlcluster ... main start)`);
+      process.stderr.write(`[skipped] the reference deployment on PostgreSQL: ${why}\n`);
+      return;
+    }
+    const schema = `e2e_${process.pid}_${Date.now()}`;
+    try {
+      const registry = start(
+        "registry",
+        { REGISTRY_PORT: "0", REGISTRY_HOST: "127.0.0.1", DATABASE_URL: url, DATABASE_SCHEMA: schema },
+        (l) => l.msg === "gRPC server listening",
+      );
+      const gateway = startGateway(`127.0.0.1:${Number((await registry.ready).port)}`);
+      const base = `http://127.0.0.1:${(await gateway.ready).port}`;
+      expect(registry.logs.map((l) => l.msg)).toContain("using PostgreSQL storage");
+      const created = await http(base, "POST", "/api/v1/models", { name: "on-postgres", version: "1" });
+      expect(created.status).toBe(200);
+      const stored = await admin.query(`select name from "${schema}".models where id = $1`, [
+        created.json.id,
+      ]);
+      expect(stored.rows).toEqual([{ name: "on-postgres" }]);
+      gateway.child.kill("SIGTERM");
+      registry.child.kill("SIGTERM");
+      expect(await gateway.exited).toBe(0);
+      expect(await registry.exited).toBe(0);
+    } finally {
+      await admin.query(`drop schema if exists "${schema}" cascade`);
+      await admin.end();
+    }
   }, 60_000);
 
   it("refuses bad configuration with a clear message and exit code 1", async () => {
