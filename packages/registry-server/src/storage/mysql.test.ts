@@ -1,8 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code, type RegistryError } from "@modelreg/proto";
 import { createConnection, createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../test-support/databases";
+import {
+  describeUrl,
+  expectEveryMethodUnavailable,
+  expectUnavailable,
+  requireService,
+} from "../test-support/databases";
 import { closedPort, startTcpProxy } from "../test-support/tcp-proxy";
 import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
 import type { StorageAdapter } from "./adapter";
@@ -68,15 +73,6 @@ function uriWith(changes: { database?: string; port?: number }): string {
   if (changes.database !== undefined) changed.pathname = `/${changes.database}`;
   if (changes.port !== undefined) changed.port = String(changes.port);
   return changed.toString();
-}
-
-async function expectUnavailable(promise: Promise<unknown>, what: string): Promise<void> {
-  const error = await promise.then(
-    () => new Error(`${what} resolved`),
-    (e: unknown) => e,
-  );
-  expect(error, what).toBeInstanceOf(RegistryError);
-  expect((error as RegistryError).code, what).toBe(Code.UNAVAILABLE);
 }
 
 defineStorageConformanceSuite({
@@ -173,17 +169,7 @@ suite("mysql adapter", () => {
       const record = makeModelRecord({ tags: ["t"] });
       expect(await adapter.insert(record)).toEqual({ status: "created" });
       await proxy.close(); // resets the pooled connections; the port is closed from now on
-      await expectUnavailable(adapter.ping(), "ping");
-      await expectUnavailable(adapter.insert(makeModelRecord()), "insert");
-      await expectUnavailable(adapter.get(record.id), "get");
-      await expectUnavailable(adapter.getByNameVersion(record.name, record.version), "getByNameVersion");
-      await expectUnavailable(adapter.getMany([record.id]), "getMany");
-      await expectUnavailable(
-        adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 5 }),
-        "list",
-      );
-      await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
-      await expectUnavailable(adapter.delete(record.id), "delete");
+      await expectEveryMethodUnavailable(adapter, record);
     } finally {
       await proxy.close();
       await adapter.close();

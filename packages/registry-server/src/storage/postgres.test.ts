@@ -1,8 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../test-support/databases";
+import {
+  describeUrl,
+  expectEveryMethodUnavailable,
+  expectUnavailable,
+  requireService,
+} from "../test-support/databases";
 import { closedPort, startTcpProxy } from "../test-support/tcp-proxy";
 import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
 import type { StorageAdapter } from "./adapter";
@@ -70,15 +74,6 @@ function urlWith(changes: { port?: number; params?: Record<string, string> }): s
   if (changes.port !== undefined) changed.port = String(changes.port);
   for (const [name, value] of Object.entries(changes.params ?? {})) changed.searchParams.set(name, value);
   return changed.toString();
-}
-
-async function expectUnavailable(promise: Promise<unknown>, what: string): Promise<void> {
-  const error = await promise.then(
-    () => new Error(`${what} resolved`),
-    (e: unknown) => e,
-  );
-  expect(error, what).toBeInstanceOf(RegistryError);
-  expect((error as RegistryError).code, what).toBe(Code.UNAVAILABLE);
 }
 
 defineStorageConformanceSuite({
@@ -182,17 +177,7 @@ suite("postgres adapter", () => {
       const record = makeModelRecord({ tags: ["t"] });
       expect(await adapter.insert(record)).toEqual({ status: "created" });
       await proxy.close(); // resets the pooled connections; the port is closed from now on
-      await expectUnavailable(adapter.ping(), "ping");
-      await expectUnavailable(adapter.insert(makeModelRecord()), "insert");
-      await expectUnavailable(adapter.get(record.id), "get");
-      await expectUnavailable(adapter.getByNameVersion(record.name, record.version), "getByNameVersion");
-      await expectUnavailable(adapter.getMany([record.id]), "getMany");
-      await expectUnavailable(
-        adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 5 }),
-        "list",
-      );
-      await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
-      await expectUnavailable(adapter.delete(record.id), "delete");
+      await expectEveryMethodUnavailable(adapter, record);
     } finally {
       await proxy.close();
       await adapter.close();
