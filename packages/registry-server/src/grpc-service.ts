@@ -2,6 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { Code, ModelService, RegistryError, Status } from "@modelreg/proto";
 import type { Logger } from "./logger";
 import type { ModelServiceHandlers } from "./service";
+import type { StorageCallOptions } from "./storage/adapter";
 
 /** What an {@link Authorize} hook sees of a call. */
 export interface CallInfo {
@@ -19,6 +20,13 @@ export interface CallInfo {
  * refuse the call; anything else thrown refuses it as INTERNAL.
  */
 export type Authorize = (call: CallInfo) => void | Promise<void>;
+
+/** The call's deadline in `Date.now()` milliseconds, or `undefined` when the caller set none. */
+function deadlineOf(call: grpc.ServerUnaryCall<Buffer, object>): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
 
 /** Turns any error into what grpc-js sends: a numeric code, a safe message, and google.rpc.Status details. */
 function toServiceError(error: unknown, method: string, logger: Logger): Partial<grpc.StatusObject> {
@@ -70,7 +78,10 @@ export function bindModelService(
     };
 
     const handle = (
-      handlers as unknown as Record<string, ((request: object) => Promise<object>) | undefined>
+      handlers as unknown as Record<
+        string,
+        ((request: object, call: StorageCallOptions) => Promise<object>) | undefined
+      >
     )[method.localName]?.bind(handlers);
 
     if (method.clientStreaming || method.serverStreaming || !handle) {
@@ -104,7 +115,7 @@ export function bindModelService(
             },
           );
         }
-        return handle(request);
+        return handle(request, { deadline: deadlineOf(call) });
       };
       run().then(
         (response) => callback(null, response),

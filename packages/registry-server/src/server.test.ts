@@ -385,6 +385,28 @@ describe("deadlines", () => {
       await server.shutdown({ graceMs: 2000 });
     }
   });
+
+  it("hands the caller's deadline to storage, so a database can stop work nobody waits for", async () => {
+    const storage = createMemoryStorage();
+    const seen: (number | undefined)[] = [];
+    const get = storage.get.bind(storage);
+    storage.get = (id, options) => {
+      seen.push(options?.deadline);
+      return get(id, options);
+    };
+    const { server, client } = await startServer(storage);
+    try {
+      const before = Date.now();
+      await expectError(client.call("GetModel", { id: "abc" }, {}, 5000), Code.NOT_FOUND);
+      const [deadline] = seen;
+      // grpc-js sends the remaining time, rounded; the server turns it back into a point in time.
+      expect(deadline).toBeGreaterThan(before + 4000);
+      expect(deadline).toBeLessThanOrEqual(Date.now() + 5100);
+    } finally {
+      client.close();
+      await server.shutdown({ graceMs: 2000 });
+    }
+  });
 });
 
 describe("authorization hook", () => {

@@ -28,7 +28,7 @@ import type { FilterExpression } from "./filter/ast";
 import { FilterSyntaxError, parseFilter } from "./filter/parse";
 import { newModelId } from "./ids";
 import { decodePageToken, encodePageToken, parseOrderBy } from "./listing";
-import type { ModelRecord, StorageAdapter } from "./storage/adapter";
+import type { ModelRecord, StorageAdapter, StorageCallOptions } from "./storage/adapter";
 import { cursorAfter } from "./storage/order";
 import {
   checkId,
@@ -85,7 +85,10 @@ export class ModelServiceHandlers {
     this.#storage = storage;
   }
 
-  async createModel(request: CreateModelRequest): Promise<CreateModelResponse> {
+  async createModel(
+    request: CreateModelRequest,
+    call: StorageCallOptions = {},
+  ): Promise<CreateModelResponse> {
     const v = new Violations();
     const model = request.model;
     if (!model) throw invalidArgument("model", "is required");
@@ -109,7 +112,7 @@ export class ModelServiceHandlers {
       createTime: now,
       updateTime: now,
     };
-    const result = await this.#storage.insert(record, request.requestId || undefined);
+    const result = await this.#storage.insert(record, request.requestId || undefined, call);
     switch (result.status) {
       case "created":
         return { model: toModel(record) };
@@ -131,21 +134,24 @@ export class ModelServiceHandlers {
     }
   }
 
-  async getModel(request: GetModelRequest): Promise<GetModelResponse> {
+  async getModel(request: GetModelRequest, call: StorageCallOptions = {}): Promise<GetModelResponse> {
     const v = new Violations();
     checkId(v, "id", request.id);
     v.throwIfAny();
-    const record = await this.#storage.get(request.id);
+    const record = await this.#storage.get(request.id, call);
     if (!record) throw notFound(request.id);
     return { model: toModel(record) };
   }
 
-  async lookupModel(request: LookupModelRequest): Promise<LookupModelResponse> {
+  async lookupModel(
+    request: LookupModelRequest,
+    call: StorageCallOptions = {},
+  ): Promise<LookupModelResponse> {
     const v = new Violations();
     checkToken(v, "name", request.name, limits.name, true);
     checkToken(v, "version", request.version, limits.version, true);
     v.throwIfAny();
-    const record = await this.#storage.getByNameVersion(request.name, request.version);
+    const record = await this.#storage.getByNameVersion(request.name, request.version, call);
     if (!record) {
       throw new RegistryError(
         Code.NOT_FOUND,
@@ -156,7 +162,7 @@ export class ModelServiceHandlers {
     return { model: toModel(record) };
   }
 
-  async listModels(request: ListModelsRequest): Promise<ListModelsResponse> {
+  async listModels(request: ListModelsRequest, call: StorageCallOptions = {}): Promise<ListModelsResponse> {
     const v = new Violations();
     if (request.pageSize < 0) v.add("page_size", "must not be negative");
     const pageSize = Math.min(request.pageSize || limits.pageSize.default, limits.pageSize.max);
@@ -171,7 +177,7 @@ export class ModelServiceHandlers {
     const after = decodePageToken(v, request.pageToken, request.filter, orderBy);
     v.throwIfAny();
 
-    const records = await this.#storage.list({ filter, orderBy, after, limit: pageSize + 1 });
+    const records = await this.#storage.list({ filter, orderBy, after, limit: pageSize + 1 }, call);
     const page = records.slice(0, pageSize);
     const last = page.at(-1);
     return {
@@ -183,7 +189,10 @@ export class ModelServiceHandlers {
     };
   }
 
-  async batchGetModels(request: BatchGetModelsRequest): Promise<BatchGetModelsResponse> {
+  async batchGetModels(
+    request: BatchGetModelsRequest,
+    call: StorageCallOptions = {},
+  ): Promise<BatchGetModelsResponse> {
     const v = new Violations();
     if (request.ids.length === 0) v.add("ids", "at least one id is required");
     if (request.ids.length > limits.batchIds) {
@@ -194,7 +203,7 @@ export class ModelServiceHandlers {
       });
     }
     v.throwIfAny();
-    const found = new Map((await this.#storage.getMany(request.ids)).map((r) => [r.id, r]));
+    const found = new Map((await this.#storage.getMany(request.ids, call)).map((r) => [r.id, r]));
     const missing = [...new Set(request.ids.filter((id) => !found.has(id)))];
     if (missing.length > 0) {
       const shown = missing.slice(0, 5).map((id) => `"${id}"`);
@@ -206,7 +215,10 @@ export class ModelServiceHandlers {
     return { models: request.ids.map((id) => toModel(found.get(id) as ModelRecord)) };
   }
 
-  async updateModel(request: UpdateModelRequest): Promise<UpdateModelResponse> {
+  async updateModel(
+    request: UpdateModelRequest,
+    call: StorageCallOptions = {},
+  ): Promise<UpdateModelResponse> {
     const v = new Violations();
     const model = request.model;
     if (!model) throw invalidArgument("model", "is required");
@@ -245,7 +257,7 @@ export class ModelServiceHandlers {
     const expected = parseEtag(v, "model.etag", model.etag);
     v.throwIfAny();
 
-    const updated = await this.#mutate(model.id, expected, (current) => {
+    const updated = await this.#mutate(model.id, expected, call, (current) => {
       for (const field of checkImmutable) {
         const value = field === "name" ? model.name : model.version;
         const stored = field === "name" ? current.name : current.version;
@@ -265,20 +277,26 @@ export class ModelServiceHandlers {
     return { model: toModel(updated) };
   }
 
-  async deleteModel(request: DeleteModelRequest): Promise<DeleteModelResponse> {
+  async deleteModel(
+    request: DeleteModelRequest,
+    call: StorageCallOptions = {},
+  ): Promise<DeleteModelResponse> {
     const v = new Violations();
     checkId(v, "id", request.id);
     const expected = parseEtag(v, "etag", request.etag);
     v.throwIfAny();
-    const result = await this.#storage.delete(request.id, expected);
+    const result = await this.#storage.delete(request.id, expected, call);
     if (result.status === "notFound") throw notFound(request.id);
     if (result.status === "conflict") throw etagMismatch(result.currentRevision);
     return {};
   }
 
-  async addModelTags(request: AddModelTagsRequest): Promise<AddModelTagsResponse> {
+  async addModelTags(
+    request: AddModelTagsRequest,
+    call: StorageCallOptions = {},
+  ): Promise<AddModelTagsResponse> {
     const { expected, tags } = this.#tagRequest(request);
-    const model = await this.#mutate(request.id, expected, (current) => {
+    const model = await this.#mutate(request.id, expected, call, (current) => {
       const merged = [...new Set([...current.tags, ...tags])].sort();
       if (merged.length > limits.tagsPerModel) {
         throw new RegistryError(
@@ -292,17 +310,23 @@ export class ModelServiceHandlers {
     return { model: toModel(model) };
   }
 
-  async removeModelTags(request: RemoveModelTagsRequest): Promise<RemoveModelTagsResponse> {
+  async removeModelTags(
+    request: RemoveModelTagsRequest,
+    call: StorageCallOptions = {},
+  ): Promise<RemoveModelTagsResponse> {
     const { expected, tags } = this.#tagRequest(request);
     const remove = new Set(tags);
-    const model = await this.#mutate(request.id, expected, (current) => ({
+    const model = await this.#mutate(request.id, expected, call, (current) => ({
       ...current,
       tags: current.tags.filter((t) => !remove.has(t)),
     }));
     return { model: toModel(model) };
   }
 
-  async updateModelMetadata(request: UpdateModelMetadataRequest): Promise<UpdateModelMetadataResponse> {
+  async updateModelMetadata(
+    request: UpdateModelMetadataRequest,
+    call: StorageCallOptions = {},
+  ): Promise<UpdateModelMetadataResponse> {
     const v = new Violations();
     checkId(v, "id", request.id);
     const setKeys = Object.keys(request.set);
@@ -318,7 +342,7 @@ export class ModelServiceHandlers {
     const expected = parseEtag(v, "etag", request.etag);
     v.throwIfAny();
 
-    const model = await this.#mutate(request.id, expected, (current) => {
+    const model = await this.#mutate(request.id, expected, call, (current) => {
       const metadata: Record<string, string> = { ...current.metadata, ...request.set };
       for (const key of request.removeKeys) delete metadata[key];
       const count = Object.keys(metadata).length;
@@ -353,10 +377,11 @@ export class ModelServiceHandlers {
   async #mutate(
     id: string,
     expectedRevision: number | undefined,
+    call: StorageCallOptions,
     change: (current: ModelRecord) => ModelRecord,
   ): Promise<ModelRecord> {
     for (let attempt = 0; attempt < maxWriteAttempts; attempt++) {
-      const current = await this.#storage.get(id);
+      const current = await this.#storage.get(id, call);
       if (!current) throw notFound(id);
       if (expectedRevision !== undefined && current.revision !== expectedRevision) {
         throw etagMismatch(current.revision);
@@ -368,7 +393,7 @@ export class ModelServiceHandlers {
         revision: current.revision + 1,
         updateTime: Math.max(nowMicros(), current.updateTime),
       };
-      const result = await this.#storage.replace(next, current.revision);
+      const result = await this.#storage.replace(next, current.revision, call);
       if (result.status === "ok") return next;
       if (result.status === "notFound") throw notFound(id);
       if (expectedRevision !== undefined) throw etagMismatch(result.currentRevision);

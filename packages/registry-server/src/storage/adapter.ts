@@ -54,6 +54,17 @@ export interface ListQuery {
   readonly limit: number;
 }
 
+/** What a storage call knows about the RPC it serves. */
+export interface StorageCallOptions {
+  /**
+   * When the call must be finished, in milliseconds since the Unix epoch
+   * (`Date.now()` scale). Adapters that can bound a database statement's
+   * time (the SQL servers) cancel work still running then and throw
+   * `RegistryError` with `Code.DEADLINE_EXCEEDED`; others may ignore it.
+   */
+  readonly deadline?: number | undefined;
+}
+
 /** The outcome of {@link StorageAdapter.insert}. */
 export type InsertResult =
   /** The record was stored. */
@@ -95,6 +106,8 @@ export type WriteResult =
  *    which ignores trailing spaces).
  * 6. A write that returns has been made durable to the adapter's standard
  *    (for SQLite: committed to the database file).
+ * 7. Every method takes optional {@link StorageCallOptions} last; an adapter
+ *    that honours `deadline` throws DEADLINE_EXCEEDED once it has passed.
  */
 export interface StorageAdapter {
   /**
@@ -102,16 +115,20 @@ export interface StorageAdapter {
    * non-empty `requestId`: when both clash, `requestIdUsed` wins. Of
    * concurrent inserts of the same (name, version) exactly one is `created`.
    */
-  insert(record: ModelRecord, requestId?: string): Promise<InsertResult>;
+  insert(record: ModelRecord, requestId?: string, options?: StorageCallOptions): Promise<InsertResult>;
 
   /** The model with this id, or `undefined`. */
-  get(id: string): Promise<ModelRecord | undefined>;
+  get(id: string, options?: StorageCallOptions): Promise<ModelRecord | undefined>;
 
   /** The model with this (name, version), or `undefined`. */
-  getByNameVersion(name: string, version: string): Promise<ModelRecord | undefined>;
+  getByNameVersion(
+    name: string,
+    version: string,
+    options?: StorageCallOptions,
+  ): Promise<ModelRecord | undefined>;
 
   /** The models with these ids that exist, in any order, each once. */
-  getMany(ids: readonly string[]): Promise<ModelRecord[]>;
+  getMany(ids: readonly string[], options?: StorageCallOptions): Promise<ModelRecord[]>;
 
   /**
    * Up to `query.limit` models matching the filter, in `orderBy` order with
@@ -119,7 +136,7 @@ export interface StorageAdapter {
    * Must be keyset-based: rows inserted or deleted elsewhere in the order
    * never shift a page boundary.
    */
-  list(query: ListQuery): Promise<ModelRecord[]>;
+  list(query: ListQuery, options?: StorageCallOptions): Promise<ModelRecord[]>;
 
   /**
    * Replaces the stored model that has `record.id`, but only if its revision
@@ -127,10 +144,10 @@ export interface StorageAdapter {
    * `expectedRevision + 1`; `id`, `name`, `version` and `createTime` are not
    * changed.
    */
-  replace(record: ModelRecord, expectedRevision: number): Promise<WriteResult>;
+  replace(record: ModelRecord, expectedRevision: number, options?: StorageCallOptions): Promise<WriteResult>;
 
   /** Deletes the model, only if its revision is `expectedRevision` when one is given. */
-  delete(id: string, expectedRevision?: number): Promise<WriteResult>;
+  delete(id: string, expectedRevision?: number, options?: StorageCallOptions): Promise<WriteResult>;
 
   /** Resolves if the storage is reachable; throws (UNAVAILABLE) if not. Used by health checks. */
   ping(): Promise<void>;

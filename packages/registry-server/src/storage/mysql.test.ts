@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { Code, type RegistryError } from "@modelreg/proto";
+import { Code, RegistryError } from "@modelreg/proto";
 import { createConnection, createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -197,6 +197,103 @@ suite("mysql adapter", () => {
       expect((await adapter.get(record.id))?.name).toBe(record.name);
       await adapter.ping();
     } finally {
+      await adapter.close();
+      await dropDatabase(database);
+    }
+  });
+
+  async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      if (await condition()) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`timed out waiting until ${what}`);
+  }
+
+  /** Statements of `database`'s connections the server is running now (the admin's own never use it). */
+  const running = async (database: string) =>
+    (
+      await adminPool().query<RowDataPacket[]>(
+        "select id from information_schema.processlist where db = ? and command = 'Query'",
+        [database],
+      )
+    )[0].length;
+
+  it("a call's deadline bounds its statements: the server cancels the query and the call fails DEADLINE_EXCEEDED", async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    const locker = await createConnection({ uri: url, charset: "utf8mb4" });
+    try {
+      const record = makeModelRecord({ tags: ["t"] });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      // Another session holds the model's row: our writes would wait for
+      // innodb_lock_wait_timeout (50 s) without a limit of their own.
+      await locker.query("begin");
+      await locker.query(`select id from \`${database}\`.models where id = ? for update`, [record.id]);
+
+      for (const [what, call] of [
+        ["replace", () => adapter.replace({ ...record, revision: 2 }, 1, { deadline: Date.now() + 300 })],
+        ["delete", () => adapter.delete(record.id, 1, { deadline: Date.now() + 300 })],
+      ] as const) {
+        const started = Date.now();
+        const error = await call().catch((e: unknown) => e);
+        expect(error, what).toBeInstanceOf(RegistryError);
+        expect((error as RegistryError).code, what).toBe(Code.DEADLINE_EXCEEDED);
+        expect(
+          Date.now() - started,
+          `${what} ended near its deadline, not the lock wait timeout`,
+        ).toBeLessThan(10_000);
+        expect(await running(database), `${what}: no statement of ours is left running`).toBe(0);
+      }
+
+      // The limit was put back: a write without a deadline waits as long as it takes (~700 ms here).
+      const waited = adapter.replace({ ...record, revision: 2, description: "later" }, 1);
+      await until(async () => (await running(database)) === 1, "the replace waits for the row");
+      await new Promise((r) => setTimeout(r, 700));
+      await locker.query("rollback");
+      expect(await waited).toEqual({ status: "ok" });
+    } finally {
+      await locker.end();
+      await adapter.close();
+      await dropDatabase(database);
+    }
+  });
+
+  it("a write that loses a deadlock is run again as a whole and succeeds", async () => {
+    const database = await freshDatabase();
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    const other = await createConnection({ uri: uriWith({ database }), charset: "utf8mb4" });
+    const deadlocks = async () =>
+      Number(
+        (await adminPool().query<RowDataPacket[]>("show global status like 'Innodb_deadlocks'"))[0][0]?.Value,
+      );
+    try {
+      const record = makeModelRecord({ tags: ["a", "b"], description: "before" });
+      const bystander = makeModelRecord();
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(bystander)).toEqual({ status: "created" });
+      const before = await deadlocks();
+      // InnoDB rolls back the transaction that changed fewer rows: the other
+      // session changes many first, so ours is the one that loses.
+      await other.query("begin");
+      await other.query(
+        `insert into model_metadata (model_id, \`key\`, value) values ${Array(50).fill("(?, ?, '')").join(", ")}`,
+        Array.from({ length: 50 }, (_, i) => [bystander.id, `k${i}`]).flat(),
+      );
+      await other.query("delete from model_tags where model_id = ?", [record.id]);
+
+      // Ours locks the model row, then waits for the tag rows the other holds...
+      const replaced = adapter.replace({ ...record, revision: 2, description: "ours", tags: ["c"] }, 1);
+      await until(async () => (await running(database)) === 1, "the replace waits for the tag rows");
+      // ...and the other now waits for the model row: a deadlock.
+      await other.query("update models set description = 'theirs' where id = ?", [record.id]);
+      await other.query("commit");
+
+      expect(await replaced).toEqual({ status: "ok" });
+      expect(await adapter.get(record.id)).toMatchObject({ revision: 2, description: "ours", tags: ["c"] });
+      expect(await deadlocks()).toBeGreaterThan(before);
+    } finally {
+      await other.end();
       await adapter.close();
       await dropDatabase(database);
     }

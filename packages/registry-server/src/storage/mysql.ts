@@ -1,5 +1,5 @@
 import { Code, RegistryError } from "@modelreg/proto";
-import { CompiledQuery, Kysely, MysqlDialect } from "kysely";
+import { CompiledQuery, Kysely, MysqlDialect, sql } from "kysely";
 import { createPool } from "mysql2";
 import type { StorageAdapter } from "./adapter";
 import { classifyMysqlError } from "./sql/classify";
@@ -80,8 +80,11 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
       },
     }),
   });
+  let isMariaDb: boolean;
   try {
     await migrateToLatest(db, "mysql");
+    const { rows } = await sql<{ version: string }>`select version() as version`.execute(db);
+    isMariaDb = /mariadb/i.test(rows[0]?.version ?? "");
   } catch (error) {
     await db.destroy().catch(() => {});
     if (classifyMysqlError(error) === "unavailable") {
@@ -91,5 +94,20 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
     }
     throw error;
   }
-  return createSqlStorage(db, classifyMysqlError, () => db.destroy());
+  return createSqlStorage(db, {
+    classify: classifyMysqlError,
+    // InnoDB's default REPEATABLE READ already gives a transaction's reads one snapshot.
+    // MariaDB bounds every statement (`max_statement_time`, seconds); MySQL
+    // bounds SELECTs only (`max_execution_time`, ms). Both are session
+    // settings, so they are put back before the connection returns to the pool.
+    limitStatementTime: async (trx, ms) => {
+      const variable = isMariaDb ? sql`@@session.max_statement_time` : sql`@@session.max_execution_time`;
+      const value = isMariaDb ? sql.lit(ms / 1000) : sql.lit(ms);
+      await sql`set ${variable} = ${value}`.execute(trx);
+      return async () => {
+        await sql`set ${variable} = default`.execute(trx);
+      };
+    },
+    close: () => db.destroy(),
+  });
 }

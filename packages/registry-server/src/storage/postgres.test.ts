@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import {
@@ -215,6 +216,116 @@ suite("postgres adapter", () => {
       expect((await adapter.get(record.id))?.name).toBe(record.name);
       await adapter.ping();
     } finally {
+      await adapter.close();
+      await dropSchema(schema);
+    }
+  });
+
+  /** An adapter whose connections carry a unique application_name, so pg_stat_activity can find them. */
+  async function tracedAdapter() {
+    const applicationName = `modelreg-traced-${randomBytes(4).toString("hex")}`;
+    const schema = freshSchema();
+    const adapter = await createPostgresStorage({
+      connectionString: urlWith({ params: { application_name: applicationName } }),
+      schema,
+    });
+    /** The adapter's statements the server is running now that wait for a lock. */
+    const waitingForLocks = async () =>
+      (
+        await adminPool().query(
+          "select 1 from pg_stat_activity where application_name = $1 and state = 'active' and wait_event_type = 'Lock'",
+          [applicationName],
+        )
+      ).rows.length;
+    return { adapter, schema, waitingForLocks };
+  }
+
+  async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+      if (await condition()) return;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    throw new Error(`timed out waiting until ${what}`);
+  }
+
+  it("a call's deadline bounds its statements: the server cancels the query and the call fails DEADLINE_EXCEEDED", async () => {
+    const { adapter, schema, waitingForLocks } = await tracedAdapter();
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      const record = makeModelRecord({ tags: ["t"] });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      // Another session holds the table: without a time limit our statements would wait forever.
+      await locker.query("begin");
+      await locker.query(`lock table ${quote(schema)}.models in access exclusive mode`);
+
+      for (const [what, call] of [
+        ["get", () => adapter.get(record.id, { deadline: Date.now() + 300 })],
+        ["replace", () => adapter.replace({ ...record, revision: 2 }, 1, { deadline: Date.now() + 300 })],
+        ["list", () => adapter.list({ orderBy: [], limit: 5 }, { deadline: Date.now() + 300 })],
+      ] as const) {
+        const error = await call().catch((e: unknown) => e);
+        expect(error, what).toBeInstanceOf(RegistryError);
+        expect((error as RegistryError).code, what).toBe(Code.DEADLINE_EXCEEDED);
+        expect(await waitingForLocks(), `${what}: no statement of ours is left waiting`).toBe(0);
+      }
+      // A deadline already past never reaches the database.
+      await expect(adapter.get(record.id, { deadline: Date.now() - 1 })).rejects.toMatchObject({
+        code: Code.DEADLINE_EXCEEDED,
+      });
+
+      // The limit ended with its transaction: a call without a deadline
+      // waits for the lock as long as it takes (here ~700 ms, past 300).
+      const waited = adapter.get(record.id);
+      await until(async () => (await waitingForLocks()) === 1, "the read waits for the lock");
+      await new Promise((r) => setTimeout(r, 700));
+      await locker.query("rollback");
+      expect((await waited)?.revision).toBe(1);
+    } finally {
+      await locker.end();
+      await adapter.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it("a write that loses a deadlock is run again as a whole and succeeds", async () => {
+    const { adapter, schema, waitingForLocks } = await tracedAdapter();
+    const other = new pg.Client({ connectionString: url });
+    await other.connect();
+    const deadlocks = async () =>
+      Number(
+        (
+          await adminPool().query<{ deadlocks: string }>(
+            "select deadlocks from pg_stat_database where datname = current_database()",
+          )
+        ).rows[0]?.deadlocks,
+      );
+    try {
+      const record = makeModelRecord({ tags: ["a", "b"], description: "before" });
+      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      const before = await deadlocks();
+      // The other session: the adapter's session must be the one that finds
+      // the deadlock (after the default deadlock_timeout of 1 s) and loses it.
+      await other.query("set deadlock_timeout = '60s'");
+      await other.query("begin");
+      await other.query(`delete from ${quote(schema)}.model_tags where model_id = $1`, [record.id]);
+
+      // Ours locks the model row, then waits for the tag rows the other holds...
+      const replaced = adapter.replace({ ...record, revision: 2, description: "ours", tags: ["c"] }, 1);
+      await until(async () => (await waitingForLocks()) === 1, "the replace waits for the tag rows");
+      // ...and the other now waits for the model row: a deadlock. Ours is
+      // rolled back, so the other's update goes through and it commits.
+      await other.query(`update ${quote(schema)}.models set description = 'theirs' where id = $1`, [
+        record.id,
+      ]);
+      await other.query("commit");
+
+      expect(await replaced).toEqual({ status: "ok" });
+      const stored = await adapter.get(record.id);
+      expect(stored).toMatchObject({ revision: 2, description: "ours", tags: ["c"] });
+      await until(async () => (await deadlocks()) > before, "the server counts the deadlock");
+    } finally {
+      await other.end();
       await adapter.close();
       await dropSchema(schema);
     }

@@ -161,5 +161,16 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     }
     throw error;
   }
-  return createSqlStorage(db, classifyPostgresError, () => db.destroy());
+  return createSqlStorage(db, {
+    classify: classifyPostgresError,
+    // Reads see one snapshot; read-only repeatable-read transactions never
+    // fail a serialization check.
+    readIsolation: "repeatable read",
+    // `set_config(..., true)` is SET LOCAL: it ends with the transaction.
+    limitStatementTime: async (trx, ms) => {
+      await sql`select set_config('statement_timeout', ${String(ms)}, true)`.execute(trx);
+      return undefined;
+    },
+    close: () => db.destroy(),
+  });
 }

@@ -60,12 +60,14 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     await db.destroy();
     throw error;
   }
-  return createSqlStorage(
-    db,
-    (error) => {
+  return createSqlStorage(db, {
+    classify: (error) => {
       const code = sqliteCode(error);
-      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY")
+      if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {
         return "uniqueViolation";
+      }
+      // A read transaction that tried to write after another connection committed.
+      if (code === "SQLITE_BUSY_SNAPSHOT") return "retryable";
       if (
         code.startsWith("SQLITE_BUSY") ||
         code.startsWith("SQLITE_LOCKED") ||
@@ -75,6 +77,8 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
       }
       return undefined;
     },
-    () => db.destroy(),
-  );
+    // SQLite transactions are serializable, and it runs in this process: a
+    // statement cannot be bounded, so a deadline is checked before each one.
+    close: () => db.destroy(),
+  });
 }

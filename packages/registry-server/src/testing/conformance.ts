@@ -1256,6 +1256,41 @@ function defineLostUpdateTests(test: TestFn): void {
     assert.equal(final.revision, 11, "one revision per write");
     assert.equal(final.updateTime, record.updateTime + 10);
   });
+
+  test("a read never mixes a record's fields with the tags or metadata of another revision", async (adapter) => {
+    const revisionOf = (r: number) => ({ description: `r${r}`, tags: [`r${r}`], metadata: { r: `r${r}` } });
+    const record = makeModelRecord(revisionOf(1));
+    await insertAll(adapter, [record]);
+    let writing = true;
+    const writer = (async () => {
+      try {
+        for (let r = 2; r <= 40; r++) {
+          const result = await adapter.replace({ ...record, ...revisionOf(r), revision: r }, r - 1);
+          assert.equal(result.status, "ok", `replace to revision ${r}`);
+        }
+      } finally {
+        writing = false;
+      }
+    })();
+    const reader = async () => {
+      let reads = 0;
+      while (writing || reads === 0) {
+        const [one] = await Promise.all([adapter.get(record.id), adapter.getMany([record.id])]);
+        const [many] = await adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 1 });
+        for (const seen of [one, ...(await adapter.getMany([record.id])), many]) {
+          const read = defined(seen, "the record");
+          const expected = revisionOf(read.revision);
+          assert.deepEqual(
+            { description: read.description, tags: [...read.tags], metadata: { ...read.metadata } },
+            expected,
+            `a read of revision ${read.revision} is that revision's content`,
+          );
+        }
+        reads++;
+      }
+    };
+    await Promise.all([writer, reader(), reader()]);
+  });
 }
 
 // ---------------------------------------------------------------------------

@@ -1,17 +1,70 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from "kysely";
 import { compileFilter } from "../../filter/sql";
-import type { Cursor, InsertResult, ModelRecord, OrderTerm, StorageAdapter, WriteResult } from "../adapter";
+import type {
+  Cursor,
+  InsertResult,
+  ModelRecord,
+  OrderTerm,
+  StorageAdapter,
+  StorageCallOptions,
+  WriteResult,
+} from "../adapter";
 import { compareStrings } from "../order";
 import type { ModelsTable, RegistryDatabase } from "./schema";
 
-/** How a dialect's driver errors are told apart. The only per-dialect code besides connection set-up. */
 /**
- * Returns `uniqueViolation` for a unique or primary-key constraint violation;
- * `unavailable` for a connection that failed, was refused or was lost, or a
- * database too busy to answer; `undefined` for anything else.
+ * What a driver error means to the storage, told apart per dialect:
+ * - `uniqueViolation`: a unique or primary-key constraint was violated;
+ * - `retryable`: the transaction lost a deadlock or a serialization check and
+ *   was rolled back; running it again can succeed;
+ * - `timeout`: a statement ran past the time limit the storage set, and the
+ *   database cancelled it;
+ * - `unavailable`: the connection failed, was refused or lost, or the
+ *   database is too busy or shutting down;
+ * - `undefined`: anything else (a bug, reported as INTERNAL).
  */
-export type SqlErrorClassifier = (error: unknown) => "uniqueViolation" | "unavailable" | undefined;
+export type SqlErrorKind = "uniqueViolation" | "retryable" | "timeout" | "unavailable";
+
+/** Classifies a driver error; see {@link SqlErrorKind}. */
+export type SqlErrorClassifier = (error: unknown) => SqlErrorKind | undefined;
+
+/** The per-dialect parts of {@link createSqlStorage}. */
+export interface SqlDialect {
+  readonly classify: SqlErrorClassifier;
+  /**
+   * Bounds how long each later statement of `trx` may run, in milliseconds
+   * (at least 1), so the database itself cancels work past a call's deadline.
+   * Returns what to run before the transaction ends when the limit would
+   * otherwise outlive it on the pooled connection. Absent: the dialect cannot
+   * bound statements (SQLite runs in-process; a call's deadline is checked
+   * before each attempt only).
+   */
+  readonly limitStatementTime?: (
+    trx: Transaction<RegistryDatabase>,
+    ms: number,
+  ) => Promise<(() => Promise<void>) | undefined>;
+  /** Isolation for read-only transactions: a consistent snapshot across the statements that read one record. */
+  readonly readIsolation?: "repeatable read" | "serializable";
+  readonly close: () => Promise<void>;
+}
+
+/** How many times a transaction runs when it keeps losing deadlocks or serialization checks. */
+const maxTransactionAttempts = 5;
+
+/** A jittered pause before the next attempt: 5-10 ms, doubling up to 80-160 ms. */
+const backoff = (attempt: number) =>
+  new Promise<void>((resolve) => {
+    const base = 5 * 2 ** Math.min(attempt - 1, 4);
+    setTimeout(resolve, base + Math.random() * base);
+  });
+
+const deadlineExceeded = (cause?: unknown) =>
+  new RegistryError(
+    Code.DEADLINE_EXCEEDED,
+    "The call's deadline passed before the database finished; the statement was cancelled.",
+    cause === undefined ? {} : { cause },
+  );
 
 type Db = Kysely<RegistryDatabase> | Transaction<RegistryDatabase>;
 
@@ -89,28 +142,79 @@ function afterCursor(orderBy: readonly OrderTerm[], cursor: Cursor) {
 
 /**
  * A StorageAdapter over any Kysely database with the registry schema: the one
- * SQL implementation that SQLite, PostgreSQL and MySQL share. `classify`
- * tells their driver errors apart. Migrations must already have run.
+ * SQL implementation that SQLite, PostgreSQL and MySQL share. `dialect`
+ * holds what differs. Migrations must already have run.
+ *
+ * Every operation is one transaction (reads too: a record and its tags and
+ * metadata come from one snapshot). A transaction that loses a deadlock or a
+ * serialization check is run again, up to {@link maxTransactionAttempts}
+ * times, then fails ABORTED. A call's deadline becomes the statements' time
+ * limit, so the database cancels work nobody waits for any more.
  */
-export function createSqlStorage(
-  db: Kysely<RegistryDatabase>,
-  classify: SqlErrorClassifier,
-  onClose: () => Promise<void>,
-): StorageAdapter {
+export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDialect): StorageAdapter {
+  const { classify } = dialect;
   let closed: Promise<void> | undefined;
 
-  // Connection trouble becomes UNAVAILABLE; anything else stays as it is and
-  // is reported to callers as INTERNAL without its message.
-  async function guard<T>(operation: () => Promise<T>): Promise<T> {
-    try {
-      return await operation();
-    } catch (error) {
-      if (classify(error) === "unavailable") {
-        throw new RegistryError(Code.UNAVAILABLE, "The model database is unavailable; try again later.", {
+  /** The error a caller sees for a driver error: UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, or the error itself (INTERNAL). */
+  function translate(error: unknown, kind: SqlErrorKind | undefined): unknown {
+    switch (kind) {
+      case "unavailable":
+        return new RegistryError(Code.UNAVAILABLE, "The model database is unavailable; try again later.", {
           cause: error,
         });
+      case "timeout":
+        return deadlineExceeded(error);
+      case "retryable":
+        return new RegistryError(
+          Code.ABORTED,
+          "The write kept conflicting with concurrent writes and was not made; retry it.",
+          { cause: error, reason: "TRANSACTION_CONFLICT" },
+        );
+      default:
+        return error;
+    }
+  }
+
+  /**
+   * Runs `body` in a transaction bounded by the call's deadline, again after
+   * a lost deadlock or serialization check. `read` transactions get the
+   * dialect's snapshot isolation.
+   */
+  async function transact<T>(
+    options: StorageCallOptions | undefined,
+    mode: "read" | "write",
+    body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
+  ): Promise<T> {
+    const deadline = options?.deadline;
+    for (let attempt = 1; ; attempt++) {
+      const remaining = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
+      if (remaining <= 0) throw deadlineExceeded();
+      let builder = db.transaction();
+      if (mode === "read" && dialect.readIsolation)
+        builder = builder.setIsolationLevel(dialect.readIsolation);
+      try {
+        return await builder.execute(async (trx) => {
+          const undo =
+            dialect.limitStatementTime && Number.isFinite(remaining)
+              ? await dialect.limitStatementTime(trx, Math.max(1, Math.ceil(remaining)))
+              : undefined;
+          if (undo === undefined) return body(trx);
+          try {
+            return await body(trx);
+          } finally {
+            // A broken connection fails this too; the body's error is the one to report.
+            await undo().catch(() => {});
+          }
+        });
+      } catch (error) {
+        if (error instanceof RegistryError) throw error;
+        const kind = classify(error);
+        if (kind === "retryable" && attempt < maxTransactionAttempts) {
+          await backoff(attempt);
+          continue;
+        }
+        throw translate(error, kind);
       }
-      throw error;
     }
   }
 
@@ -119,141 +223,149 @@ export function createSqlStorage(
     return row ? (await withChildren(conn, [row]))[0] : undefined;
   }
 
-  async function byRequestId(requestId: string): Promise<ModelRecord | undefined> {
-    const row = await db
+  async function byNameVersion(conn: Db, name: string, version: string): Promise<ModelRecord | undefined> {
+    const row = await conn
+      .selectFrom("models")
+      .selectAll()
+      .where("name", "=", name)
+      .where("version", "=", version)
+      .executeTakeFirst();
+    return row ? (await withChildren(conn, [row]))[0] : undefined;
+  }
+
+  async function byRequestId(conn: Db, requestId: string): Promise<ModelRecord | undefined> {
+    const row = await conn
       .selectFrom("models")
       .selectAll()
       .where("request_id", "=", requestId)
       .executeTakeFirst();
-    return row ? (await withChildren(db, [row]))[0] : undefined;
+    return row ? (await withChildren(conn, [row]))[0] : undefined;
   }
 
-  async function writeFailure(id: string): Promise<WriteResult> {
-    const current = await db.selectFrom("models").select("revision").where("id", "=", id).executeTakeFirst();
+  /** Why a conditional write changed nothing: the row is gone, or its revision moved on. */
+  async function writeFailure(conn: Db, id: string): Promise<WriteResult> {
+    const current = await conn
+      .selectFrom("models")
+      .select("revision")
+      .where("id", "=", id)
+      .executeTakeFirst();
     return current
       ? { status: "conflict", currentRevision: Number(current.revision) }
       : { status: "notFound" };
   }
 
+  async function insertRecord(
+    trx: Transaction<RegistryDatabase>,
+    record: ModelRecord,
+    requestId: string | undefined,
+  ): Promise<InsertResult> {
+    if (requestId) {
+      const existing = await byRequestId(trx, requestId);
+      if (existing) return { status: "requestIdUsed", existing };
+    }
+    await trx
+      .insertInto("models")
+      .values({
+        id: record.id,
+        name: record.name,
+        version: record.version,
+        framework: record.framework,
+        description: record.description,
+        artifact_uri: record.artifactUri,
+        revision: record.revision,
+        create_time: record.createTime,
+        update_time: record.updateTime,
+        request_id: requestId || null,
+      })
+      .execute();
+    await writeChildren(trx, record);
+    return { status: "created" };
+  }
+
   return {
-    insert: (record, requestId) =>
-      guard(async (): Promise<InsertResult> => {
+    async insert(record, requestId, options) {
+      for (let attempt = 1; ; attempt++) {
         try {
-          return await db.transaction().execute(async (trx): Promise<InsertResult> => {
-            if (requestId) {
-              const row = await trx
-                .selectFrom("models")
-                .select("id")
-                .where("request_id", "=", requestId)
-                .executeTakeFirst();
-              const existing = row && (await getById(trx, row.id));
-              if (existing) return { status: "requestIdUsed", existing };
-            }
-            await trx
-              .insertInto("models")
-              .values({
-                id: record.id,
-                name: record.name,
-                version: record.version,
-                framework: record.framework,
-                description: record.description,
-                artifact_uri: record.artifactUri,
-                revision: record.revision,
-                create_time: record.createTime,
-                update_time: record.updateTime,
-                request_id: requestId || null,
-              })
-              .execute();
-            await writeChildren(trx, record);
-            return { status: "created" };
-          });
+          return await transact(options, "write", (trx) => insertRecord(trx, record, requestId));
         } catch (error) {
-          if (classify(error) !== "uniqueViolation") throw error;
-          // A concurrent insert won; find out which key it took. The failed
-          // transaction is rolled back, so these reads see committed rows.
-          const replayed = requestId ? await byRequestId(requestId) : undefined;
-          if (replayed) return { status: "requestIdUsed", existing: replayed };
-          const taken = await db
-            .selectFrom("models")
-            .select("id")
-            .where("name", "=", record.name)
-            .where("version", "=", record.version)
-            .executeTakeFirst();
-          if (taken) return { status: "nameVersionTaken", existingId: taken.id };
-          throw error;
+          if (classify(error) !== "uniqueViolation" || attempt === 3) throw error;
         }
-      }),
+        // A concurrent insert won; find out which key it took. The failed
+        // transaction was rolled back, so this one sees the committed winner.
+        const outcome = await transact(options, "read", async (trx): Promise<InsertResult | undefined> => {
+          const replayed = requestId ? await byRequestId(trx, requestId) : undefined;
+          if (replayed) return { status: "requestIdUsed", existing: replayed };
+          const taken = await byNameVersion(trx, record.name, record.version);
+          return taken && { status: "nameVersionTaken", existingId: taken.id };
+        });
+        // Absent: the winner was deleted again in between; try once more.
+        if (outcome) return outcome;
+      }
+    },
 
-    get: (id) => guard(() => getById(db, id)),
+    get: (id, options) => transact(options, "read", (trx) => getById(trx, id)),
 
-    getByNameVersion: (name, version) =>
-      guard(async () => {
-        const row = await db
-          .selectFrom("models")
-          .selectAll()
-          .where("name", "=", name)
-          .where("version", "=", version)
-          .executeTakeFirst();
-        return row ? (await withChildren(db, [row]))[0] : undefined;
-      }),
+    getByNameVersion: (name, version, options) =>
+      transact(options, "read", (trx) => byNameVersion(trx, name, version)),
 
-    getMany: (ids) =>
-      guard(async () => {
-        const unique = [...new Set(ids)];
-        if (unique.length === 0) return [];
-        const rows = await db.selectFrom("models").selectAll().where("id", "in", unique).execute();
-        return withChildren(db, rows);
-      }),
+    getMany: (ids, options) => {
+      const unique = [...new Set(ids)];
+      if (unique.length === 0) return Promise.resolve([]);
+      return transact(options, "read", async (trx) => {
+        const rows = await trx.selectFrom("models").selectAll().where("id", "in", unique).execute();
+        return withChildren(trx, rows);
+      });
+    },
 
-    list: ({ filter, orderBy, after, limit }) =>
-      guard(async () => {
-        let query = db.selectFrom("models").selectAll();
+    list: ({ filter, orderBy, after, limit }, options) =>
+      transact(options, "read", async (trx) => {
+        let query = trx.selectFrom("models").selectAll();
         if (filter) query = query.where(compileFilter(filter));
         if (after) query = query.where(afterCursor(orderBy, after));
         for (const term of orderBy) query = query.orderBy(term.field, term.descending ? "desc" : "asc");
         const rows = await query.orderBy("id", "asc").limit(limit).execute();
-        return withChildren(db, rows);
+        return withChildren(trx, rows);
       }),
 
-    replace: (record, expectedRevision) =>
-      guard(async () => {
-        const swapped = await db.transaction().execute(async (trx) => {
-          const result = await trx
-            .updateTable("models")
-            .set({
-              framework: record.framework,
-              description: record.description,
-              artifact_uri: record.artifactUri,
-              revision: record.revision,
-              update_time: record.updateTime,
-            })
-            .where("id", "=", record.id)
-            .where("revision", "=", expectedRevision)
-            .executeTakeFirst();
-          if (Number(result.numUpdatedRows) === 0) return false;
-          await trx.deleteFrom("model_tags").where("model_id", "=", record.id).execute();
-          await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
-          await writeChildren(trx, record);
-          return true;
-        });
-        return swapped ? { status: "ok" } : writeFailure(record.id);
+    replace: (record, expectedRevision, options) =>
+      transact(options, "write", async (trx): Promise<WriteResult> => {
+        const result = await trx
+          .updateTable("models")
+          .set({
+            framework: record.framework,
+            description: record.description,
+            artifact_uri: record.artifactUri,
+            revision: record.revision,
+            update_time: record.updateTime,
+          })
+          .where("id", "=", record.id)
+          .where("revision", "=", expectedRevision)
+          .executeTakeFirst();
+        if (Number(result.numUpdatedRows) === 0) return writeFailure(trx, record.id);
+        await trx.deleteFrom("model_tags").where("model_id", "=", record.id).execute();
+        await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
+        await writeChildren(trx, record);
+        return { status: "ok" };
       }),
 
-    delete: (id, expectedRevision) =>
-      guard(async () => {
-        let query = db.deleteFrom("models").where("id", "=", id);
+    delete: (id, expectedRevision, options) =>
+      transact(options, "write", async (trx): Promise<WriteResult> => {
+        let query = trx.deleteFrom("models").where("id", "=", id);
         if (expectedRevision !== undefined) query = query.where("revision", "=", expectedRevision);
         const result = await query.executeTakeFirst();
-        return Number(result.numDeletedRows) > 0 ? { status: "ok" } : writeFailure(id);
+        return Number(result.numDeletedRows) > 0 ? { status: "ok" } : writeFailure(trx, id);
       }),
 
-    ping: () =>
-      guard(async () => {
+    async ping() {
+      try {
         await db.selectFrom("models").select("id").limit(1).execute();
-      }),
+      } catch (error) {
+        throw translate(error, classify(error));
+      }
+    },
 
     close() {
-      closed ??= onClose();
+      closed ??= dialect.close();
       return closed;
     },
   };
