@@ -53,6 +53,7 @@ async function main() {
     logger,
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : { insecure: true }),
     ...(httpPort === undefined ? {} : { httpPort }),
+    healthCheckIntervalMs: envInt("HEALTH_CHECK_INTERVAL_MS", 5000, 100, 3_600_000),
   });
   await server.listen();
 

@@ -2,111 +2,32 @@
 // processes on free ports, the seed's walkthrough and more over HTTP, then
 // SIGTERM and clean exits. Nothing is mocked on the path
 // HTTP -> gateway -> client -> gRPC -> registry -> SQLite -> gRPC -> HTTP.
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
+import {
+  connectPostgres,
+  http,
+  postgresUrl,
+  start,
+  startGateway,
+  startRegistry,
+  waitForLog,
+} from "./processes";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
-const tsx = createRequire(import.meta.url).resolve("tsx");
 const tmp = mkdtempSync(join(tmpdir(), "modelreg-e2e-"));
-const running = new Set<ChildProcess>();
-afterAll(() => {
-  for (const child of running) child.kill("SIGKILL");
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-type LogLine = Record<string, unknown> & { msg: string };
-
-/** Starts an entry point as its own process; resolves once a log line matches `ready`. */
-function start(
-  entry: "registry" | "gateway",
-  env: Record<string, string>,
-  ready: (line: LogLine) => boolean,
-) {
-  const child = spawn(process.execPath, ["--import", tsx, join(import.meta.dirname, `../src/${entry}.ts`)], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  running.add(child);
-  const logs: LogLine[] = [];
-  const exited = new Promise<number | null>((resolveExit) =>
-    child.once("exit", (code) => {
-      running.delete(child);
-      resolveExit(code);
-    }),
-  );
-  const readyLine = new Promise<LogLine>((resolveReady, reject) => {
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (text) => {
-      const line = JSON.parse(text) as LogLine;
-      logs.push(line);
-      if (ready(line)) resolveReady(line);
-    });
-    void exited.then((code) =>
-      reject(new Error(`${entry} exited (${code}) before it was ready: ${JSON.stringify(logs)}`)),
-    );
-  });
-  return { child, logs, exited, ready: readyLine };
-}
-
-const startRegistry = (database: string, port = "0") =>
-  start(
-    "registry",
-    { REGISTRY_PORT: port, REGISTRY_HOST: "127.0.0.1", DATABASE_URL: `sqlite:${database}` },
-    (l) => l.msg === "gRPC server listening",
-  );
-
-const startGateway = (registryAddress: string) =>
-  start(
-    "gateway",
-    {
-      GATEWAY_PORT: "0",
-      GATEWAY_HOST: "127.0.0.1",
-      REGISTRY_ADDRESS: registryAddress,
-      REGISTRY_TIMEOUT_MS: "5000",
-    },
-    (l) => l.msg === "API gateway listening",
-  );
-
-async function waitForLog(logs: LogLine[], msg: string, timeoutMs = 15_000): Promise<LogLine> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    const line = logs.find((l) => l.msg === msg);
-    if (line) return line;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`no "${msg}" log line within ${timeoutMs} ms: ${JSON.stringify(logs.map((l) => l.msg))}`);
-}
-
-async function http(
-  base: string,
-  method: string,
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: body === undefined ? headers : { "content-type": "application/json", ...headers },
-    body: body === undefined ? null : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    headers: response.headers,
-    json: JSON.parse(text) as Record<string, unknown>,
-  };
-}
+const startRegistryOn = (database: string, port = "0") =>
+  startRegistry(`sqlite:${database}`, { REGISTRY_PORT: port });
 
 describe("the reference deployment", () => {
   it("runs the seed's walkthrough and more through the gateway, keeps data across a restart, and exits cleanly", async () => {
     const database = join(tmp, "walkthrough", "registry.db");
-    const registry = startRegistry(database);
+    const registry = startRegistryOn(database);
     const registryPort = Number((await registry.ready).port);
     expect(registry.logs.find((l) => l.msg === "gRPC server starting")).toMatchObject({ port: 0 });
 
@@ -191,7 +112,7 @@ describe("the reference deployment", () => {
     expect(unavailable.status).toBe(503);
     expect(unavailable.json).toMatchObject({ error: { code: 503, status: "UNAVAILABLE" } });
 
-    const restarted = startRegistry(database, String(registryPort));
+    const restarted = startRegistryOn(database, String(registryPort));
     await restarted.ready;
     const again = await http(base, "GET", `/api/v1/models/${String(keep.json.id)}`);
     expect(again.status).toBe(200);
@@ -216,7 +137,7 @@ describe("the reference deployment", () => {
       attempt: 1,
     });
 
-    const registry = startRegistry(join(tmp, "late", "registry.db"), String(port));
+    const registry = startRegistryOn(join(tmp, "late", "registry.db"), String(port));
     await registry.ready;
     let status = 0;
     for (let i = 0; i < 50 && status !== 200; i++) {
@@ -233,7 +154,7 @@ describe("the reference deployment", () => {
   }, 90_000);
 
   it("answers the root README's walkthrough exactly as the README shows", async () => {
-    const registry = startRegistry(join(tmp, "readme", "registry.db"));
+    const registry = startRegistryOn(join(tmp, "readme", "registry.db"));
     const registryAddress = `127.0.0.1:${Number((await registry.ready).port)}`;
     const gateway = startGateway(registryAddress);
     const gatewayAddress = `127.0.0.1:${Number((await gateway.ready).port)}`;
@@ -271,21 +192,18 @@ describe("the reference deployment", () => {
   }, 60_000);
 
   it("switches to PostgreSQL with one environment variable", async () => {
-    const url = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-    const admin = new pg.Client({ connectionString: url });
-    try {
-      await admin.connect();
-    } catch (error) {
-      const why = `PostgreSQL is not reachable at ${new URL(url).host} (${(error as Error).message})`;
-      if (process.env.CI === "true") throw new Error(`${why}; CI needs it (pg_ctlcluster ... main start)`);
-      process.stderr.write(`[skipped] the reference deployment on PostgreSQL: ${why}\n`);
-      return;
-    }
+    const admin = await connectPostgres("the reference deployment on PostgreSQL");
+    if (!admin) return;
     const schema = `e2e_${process.pid}_${Date.now()}`;
     try {
       const registry = start(
         "registry",
-        { REGISTRY_PORT: "0", REGISTRY_HOST: "127.0.0.1", DATABASE_URL: url, DATABASE_SCHEMA: schema },
+        {
+          REGISTRY_PORT: "0",
+          REGISTRY_HOST: "127.0.0.1",
+          DATABASE_URL: postgresUrl,
+          DATABASE_SCHEMA: schema,
+        },
         (l) => l.msg === "gRPC server listening",
       );
       const gateway = startGateway(`127.0.0.1:${Number((await registry.ready).port)}`);

@@ -13,8 +13,8 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCertificates } from "../../../test-support/certs";
 import { startTestRegistry } from "../../../test-support/registry";
+import { startTcpProxy } from "../../../test-support/tcp-proxy";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
-import { startTcpProxy } from "./test-support/tcp-proxy";
 
 const startServer = (
   storage: StorageAdapter = createMemoryStorage(),
@@ -204,7 +204,7 @@ describe("deadlines and cancellation", () => {
 describe("connections", () => {
   it("a pool of 4 opens 4 TCP connections, and close() leaves none", async () => {
     const { server, port } = await startServer();
-    const proxy = await startTcpProxy(port);
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port });
     const client = createRegistryClient({ target: `127.0.0.1:${proxy.port}`, insecure: true, poolSize: 4 });
     try {
       await client.connect({ timeoutMs: 5000 });
@@ -311,7 +311,7 @@ describe("TLS", () => {
 describe("keepalive", () => {
   it("pings an idle connection without the server closing it (no too_many_pings)", async () => {
     const { server, port } = await startServer();
-    const proxy = await startTcpProxy(port);
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port });
     const client = createRegistryClient({
       target: `127.0.0.1:${proxy.port}`,
       insecure: true,

@@ -35,6 +35,7 @@ export type {
   OrderField,
   OrderTerm,
   StorageAdapter,
+  StorageCallOptions,
   WriteResult,
 } from "./storage/adapter";
 export { createMemoryStorage } from "./storage/memory";

@@ -48,8 +48,14 @@ const mutableFields = ["framework", "description", "tags", "metadata", "artifact
 type MutableField = (typeof mutableFields)[number];
 const immutableFields = ["name", "version"];
 const outputOnlyFields = ["id", "etag", "create_time", "update_time"];
-/** How often a write retries after losing a compare-and-swap race with no etag given. */
-const maxWriteAttempts = 16;
+/**
+ * How often a write without an etag is tried when it keeps losing the
+ * compare-and-swap to other writers (replicas included), with a jittered
+ * pause before each retry so that many writers spread out.
+ */
+const maxWriteAttempts = 50;
+const contentionPause = (attempt: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(100, 2 ** attempt)));
 
 const nowMicros = () => Date.now() * 1000;
 
@@ -397,6 +403,7 @@ export class ModelServiceHandlers {
       if (result.status === "ok") return next;
       if (result.status === "notFound") throw notFound(id);
       if (expectedRevision !== undefined) throw etagMismatch(result.currentRevision);
+      await contentionPause(attempt);
     }
     throw new RegistryError(
       Code.ABORTED,

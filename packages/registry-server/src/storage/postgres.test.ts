@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
 import {
   describeUrl,
   expectEveryMethodUnavailable,
   expectUnavailable,
   requireService,
 } from "../test-support/databases";
-import { closedPort, startTcpProxy } from "../test-support/tcp-proxy";
 import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
 import type { StorageAdapter } from "./adapter";
 import { createPostgresStorage } from "./postgres";
