@@ -54,6 +54,45 @@ export interface ListQuery {
   readonly limit: number;
 }
 
+/** The kind of change a {@link ChangeRecord} reports. */
+export type ChangeType = "created" | "updated" | "deleted";
+
+/** One committed write, as the change history (WatchModels) holds it. */
+export interface ChangeRecord {
+  /**
+   * Position in the history: the previous change's + 1, assigned in the
+   * write's own transaction, so revisions commit in order with no gaps.
+   */
+  readonly revision: number;
+  readonly type: ChangeType;
+  /** The model after the change; for a delete, its last state. */
+  readonly model: ModelRecord;
+  /** When the change was made, in microseconds since the Unix epoch. */
+  readonly commitTime: number;
+}
+
+/** A slice of the change history; see {@link StorageAdapter.readChanges}. */
+export interface ChangesPage {
+  /** Changes after the requested revision, ascending, at most the requested number. */
+  readonly changes: ChangeRecord[];
+  /** The latest revision committed (0 before the first write). */
+  readonly latestRevision: number;
+  /** Changes up to and including this revision have been pruned; history is complete after it. */
+  readonly prunedThrough: number;
+}
+
+/** How many changes the built-in adapters keep, at least, by default. */
+export const defaultRetainedChanges = 100_000;
+
+/** Validates a `retainChanges` option: a whole number of at least 1. */
+export function checkRetainChanges(value: number | undefined, caller: string): number {
+  if (value === undefined) return defaultRetainedChanges;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`${caller}: \`retainChanges\` must be a whole number of at least 1`);
+  }
+  return value;
+}
+
 /** What a storage call knows about the RPC it serves. */
 export interface StorageCallOptions {
   /**
@@ -108,6 +147,11 @@ export type WriteResult =
  *    (for SQLite: committed to the database file).
  * 7. Every method takes optional {@link StorageCallOptions} last; an adapter
  *    that honours `deadline` throws DEADLINE_EXCEEDED once it has passed.
+ * 8. Every write that changes something (an insert that is `created`, a
+ *    replace or delete that is `ok`) appends exactly one {@link ChangeRecord}
+ *    in the same atomic step, numbered one past the latest; a write that
+ *    fails or changes nothing appends none. Older changes may be pruned, but
+ *    at least the latest `retainChanges` (default 100 000) are kept.
  */
 export interface StorageAdapter {
   /**
@@ -148,6 +192,13 @@ export interface StorageAdapter {
 
   /** Deletes the model, only if its revision is `expectedRevision` when one is given. */
   delete(id: string, expectedRevision?: number, options?: StorageCallOptions): Promise<WriteResult>;
+
+  /**
+   * Up to `limit` changes with a revision greater than `afterRevision`, in
+   * order, with the latest revision and how far history was pruned, all from
+   * one consistent snapshot. `limit` 0 reads just the two numbers.
+   */
+  readChanges(afterRevision: number, limit: number, options?: StorageCallOptions): Promise<ChangesPage>;
 
   /** Resolves if the storage is reachable; throws (UNAVAILABLE) if not. Used by health checks. */
   ping(): Promise<void>;

@@ -1,9 +1,24 @@
 import { evaluateFilter } from "../filter/evaluate";
-import type { InsertResult, ListQuery, ModelRecord, StorageAdapter, WriteResult } from "./adapter";
+import {
+  type ChangeRecord,
+  type ChangeType,
+  checkRetainChanges,
+  type InsertResult,
+  type ListQuery,
+  type ModelRecord,
+  type StorageAdapter,
+  type WriteResult,
+} from "./adapter";
 import { compareRecords, compareToCursor } from "./order";
 
 function copy(record: ModelRecord): ModelRecord {
   return { ...record, tags: [...record.tags], metadata: { ...record.metadata } };
+}
+
+/** Options for {@link createMemoryStorage}. */
+export interface MemoryStorageOptions {
+  /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
+  retainChanges?: number;
 }
 
 /**
@@ -12,8 +27,21 @@ function copy(record: ModelRecord): ModelRecord {
  * so JavaScript's single thread makes it atomic (rule 1 of StorageAdapter).
  * `list` scans every record: fine for thousands, not for millions.
  */
-export function createMemoryStorage(): StorageAdapter {
+export function createMemoryStorage(options: MemoryStorageOptions = {}): StorageAdapter {
+  const retain = checkRetainChanges(options.retainChanges, "createMemoryStorage");
   const byId = new Map<string, ModelRecord>();
+  let changes: ChangeRecord[] = [];
+  let latestRevision = 0;
+  let prunedThrough = 0;
+  const recordChange = (type: ChangeType, model: ModelRecord) => {
+    latestRevision++;
+    changes.push({ revision: latestRevision, type, model: copy(model), commitTime: Date.now() * 1000 });
+    // Pruned in steps of a tenth, so a write rarely pays for it.
+    if (changes.length >= retain + Math.ceil(retain / 10)) {
+      changes = changes.slice(changes.length - retain);
+      prunedThrough = (changes[0]?.revision ?? latestRevision + 1) - 1;
+    }
+  };
   const idByNameVersion = new Map<string, string>();
   const idByRequestId = new Map<string, string>();
   const requestIdById = new Map<string, string>();
@@ -35,6 +63,7 @@ export function createMemoryStorage(): StorageAdapter {
         idByRequestId.set(requestId, record.id);
         requestIdById.set(record.id, requestId);
       }
+      recordChange("created", record);
       return { status: "created" };
     },
 
@@ -75,12 +104,14 @@ export function createMemoryStorage(): StorageAdapter {
       if (!current) return { status: "notFound" };
       if (current.revision !== expectedRevision)
         return { status: "conflict", currentRevision: current.revision };
-      byId.set(record.id, {
+      const stored = {
         ...copy(record),
         name: current.name,
         version: current.version,
         createTime: current.createTime,
-      });
+      };
+      byId.set(record.id, stored);
+      recordChange("updated", stored);
       return { status: "ok" };
     },
 
@@ -97,7 +128,20 @@ export function createMemoryStorage(): StorageAdapter {
         idByRequestId.delete(requestId);
         requestIdById.delete(id);
       }
+      recordChange("deleted", current);
       return { status: "ok" };
+    },
+
+    async readChanges(afterRevision, limit) {
+      // Revisions are consecutive from changes[0], so the start is an index.
+      const first = changes[0]?.revision ?? latestRevision + 1;
+      const start = Math.max(0, afterRevision + 1 - first);
+      const page = changes.slice(start, start + Math.max(0, limit));
+      return {
+        changes: page.map((c) => ({ ...c, model: copy(c.model) })),
+        latestRevision,
+        prunedThrough,
+      };
     },
 
     async ping() {},

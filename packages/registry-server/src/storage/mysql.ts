@@ -1,7 +1,7 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import { CompiledQuery, Kysely, MysqlDialect, sql } from "kysely";
 import { createPool } from "mysql2";
-import type { StorageAdapter } from "./adapter";
+import { checkRetainChanges, type StorageAdapter } from "./adapter";
 import { classifyMysqlError } from "./sql/classify";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
@@ -9,6 +9,9 @@ import { createSqlStorage } from "./sql/sql-storage";
 
 /** Options for {@link createMysqlStorage}. */
 export interface MysqlStorageOptions {
+  /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
+  retainChanges?: number;
+
   /**
    * A `mysql://user:password@host:port/database` URL, as `mysql2` takes it.
    * The database must exist.
@@ -60,6 +63,7 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
   if (typeof options?.uri !== "string" || options.uri === "") {
     throw new TypeError("createMysqlStorage: `uri` must be a mysql:// URL");
   }
+  const retainChanges = checkRetainChanges(options.retainChanges, "createMysqlStorage");
   const pool = createPool({
     uri: options.uri,
     charset: "utf8mb4",
@@ -95,6 +99,8 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
     throw error;
   }
   return createSqlStorage(db, {
+    lockingReads: true,
+    retainChanges,
     classify: classifyMysqlError,
     // InnoDB's default REPEATABLE READ already gives a transaction's reads one snapshot.
     // MariaDB bounds every statement (`max_statement_time`, seconds); MySQL

@@ -1,7 +1,7 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import type { StorageAdapter } from "./adapter";
+import { checkRetainChanges, type StorageAdapter } from "./adapter";
 import { classifyPostgresError } from "./sql/classify";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
@@ -9,6 +9,9 @@ import { createSqlStorage } from "./sql/sql-storage";
 
 /** Options for {@link createPostgresStorage}. */
 export interface PostgresStorageOptions {
+  /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
+  retainChanges?: number;
+
   /**
    * A `postgres://user:password@host:port/database` URL, as `pg` takes it
    * (query parameters such as `sslmode` and `application_name` work too).
@@ -129,6 +132,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     throw new TypeError("createPostgresStorage: `schema` must be a name of 1 to 63 bytes");
   }
 
+  const retainChanges = checkRetainChanges(options.retainChanges, "createPostgresStorage");
   const pool = new pg.Pool({
     ...withSearchPath(options.connectionString, schema),
     max: options.pool?.max ?? 10,
@@ -162,6 +166,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     throw error;
   }
   return createSqlStorage(db, {
+    lockingReads: true,
+    retainChanges,
     classify: classifyPostgresError,
     // Reads see one snapshot; read-only repeatable-read transactions never
     // fail a serialization check.

@@ -1,13 +1,16 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
-import type { StorageAdapter } from "./adapter";
+import { checkRetainChanges, type StorageAdapter } from "./adapter";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
 
 /** Options for {@link createSqliteStorage}. */
 export interface SqliteStorageOptions {
+  /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
+  retainChanges?: number;
+
   /** Path of the database file (created with its folder's permissions if missing), or `:memory:`. */
   path: string;
   /**
@@ -39,6 +42,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   if (typeof options?.path !== "string" || options.path === "") {
     throw new TypeError("createSqliteStorage: `path` must be a file path or ':memory:'");
   }
+  const retainChanges = checkRetainChanges(options.retainChanges, "createSqliteStorage");
   let database: Database.Database;
   try {
     database = new Database(options.path);
@@ -61,6 +65,8 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     throw error;
   }
   return createSqlStorage(db, {
+    lockingReads: false,
+    retainChanges,
     classify: (error) => {
       const code = sqliteCode(error);
       if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {

@@ -124,6 +124,7 @@ export function defineStorageConformanceSuite(options: StorageConformanceOptions
     describe("replace (compare-and-swap)", () => defineReplaceTests(test));
     describe("delete", () => defineDeleteTests(test));
     describe("no lost update", () => defineLostUpdateTests(test));
+    describe("change history", () => defineChangeTests(test));
     describe("filters", () => defineFilterTests(test));
     describe("ordering", () => defineOrderingTests(test));
     describe("keyset paging", () => definePagingTests(test));
@@ -1290,6 +1291,94 @@ function defineLostUpdateTests(test: TestFn): void {
       }
     };
     await Promise.all([writer, reader(), reader()]);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Change history (rule 8)
+
+function defineChangeTests(test: TestFn): void {
+  test("every write that changes something appends one change, numbered one past the latest", async (adapter) => {
+    const empty = await adapter.readChanges(0, 10);
+    assert.deepEqual(
+      empty,
+      { changes: [], latestRevision: 0, prunedThrough: 0 },
+      "a new store has no history",
+    );
+    const record = makeModelRecord({ tags: ["a"], metadata: { k: "v" } });
+    assert.equal((await adapter.insert(record)).status, "created");
+    const updated: ModelRecord = { ...record, tags: ["b"], revision: 2, updateTime: record.updateTime + 1 };
+    assert.equal((await adapter.replace(updated, 1)).status, "ok");
+    // Failures and no-ops append nothing.
+    assert.equal(
+      (await adapter.insert({ ...makeModelRecord(), name: record.name, version: record.version })).status,
+      "nameVersionTaken",
+    );
+    assert.equal((await adapter.replace({ ...updated, revision: 3 }, 1)).status, "conflict");
+    assert.equal((await adapter.delete(record.id, 1)).status, "conflict");
+    assert.equal((await adapter.delete(randomUUID())).status, "notFound");
+    assert.equal((await adapter.delete(record.id)).status, "ok");
+
+    const { changes, latestRevision, prunedThrough } = await adapter.readChanges(0, 10);
+    assert.equal(latestRevision, 3);
+    assert.equal(prunedThrough, 0);
+    assert.deepEqual(
+      changes.map((c) => [c.revision, c.type, c.model.id, c.model.revision, [...c.model.tags]]),
+      [
+        [1, "created", record.id, 1, ["a"]],
+        [2, "updated", record.id, 2, ["b"]],
+        // A delete reports the model's last state.
+        [3, "deleted", record.id, 2, ["b"]],
+      ],
+    );
+    assert.deepEqual(
+      { ...changes[0]?.model },
+      { ...record, tags: ["a"], metadata: { k: "v" } },
+      "the model as created",
+    );
+    for (const change of changes) assert.ok(change.commitTime > 0, "a commit time");
+  });
+
+  test("reads a slice after a revision, up to a limit; limit 0 reads just the bounds", async (adapter) => {
+    const records = Array.from({ length: 5 }, () => makeModelRecord());
+    await insertAll(adapter, records);
+    const page = await adapter.readChanges(1, 2);
+    assert.deepEqual(
+      page.changes.map((c) => [c.revision, c.model.id]),
+      [
+        [2, records[1]?.id],
+        [3, records[2]?.id],
+      ],
+    );
+    assert.equal(page.latestRevision, 5);
+    const bounds = await adapter.readChanges(5, 0);
+    assert.deepEqual(bounds, { changes: [], latestRevision: 5, prunedThrough: 0 });
+    assert.deepEqual((await adapter.readChanges(5, 10)).changes, [], "nothing after the latest");
+  });
+
+  test("concurrent writers get consecutive revisions: no gap, no duplicate, one per write", async (adapter) => {
+    const records = Array.from({ length: 12 }, (_, i) => makeModelRecord({ name: `w${i}` }));
+    const clash = makeModelRecord({ name: "w0", version: records[0]?.version ?? "" });
+    const results = await Promise.all([...records.map((r) => adapter.insert(r)), adapter.insert(clash)]);
+    assert.equal(results.filter((r) => r.status === "created").length, 12);
+    await Promise.all(
+      records.map((r) =>
+        adapter.replace({ ...r, description: "second", revision: 2, updateTime: r.updateTime + 1 }, 1),
+      ),
+    );
+    const { changes, latestRevision } = await adapter.readChanges(0, 100);
+    assert.equal(latestRevision, 24);
+    assert.deepEqual(
+      changes.map((c) => c.revision),
+      Array.from({ length: 24 }, (_, i) => i + 1),
+    );
+    for (const r of records) {
+      assert.deepEqual(
+        changes.filter((c) => c.model.id === r.id).map((c) => c.type),
+        ["created", "updated"],
+        `the changes of ${r.name}, in order`,
+      );
+    }
   });
 }
 

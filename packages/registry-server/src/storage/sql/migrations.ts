@@ -159,6 +159,34 @@ function createMigrations(dialect: SqlDialectName): Record<string, Migration> {
           .execute();
       },
     },
+    "0002_changes": {
+      // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists.
+      async up(db: Kysely<any>) {
+        const { text, table } = await ddlFor(db, dialect);
+        // One row: the latest change revision and how far history was pruned.
+        // Each write bumps `revision` in its own transaction, which holds the
+        // row's lock until commit: revisions commit in order, with no gaps.
+        await table(
+          db.schema
+            .createTable("modelreg_state")
+            .addColumn("id", "integer", (c) => c.primaryKey())
+            .addColumn("revision", "bigint", (c) => c.notNull())
+            .addColumn("pruned_through", "bigint", (c) => c.notNull()),
+        ).execute();
+        await db.insertInto("modelreg_state").values({ id: 1, revision: 0, pruned_through: 0 }).execute();
+        // The change history WatchModels reads: each change with the model's
+        // state after it (its last state for a delete), as JSON.
+        await table(
+          db.schema
+            .createTable("model_changes")
+            .addColumn("revision", "bigint", (c) => c.primaryKey())
+            .addColumn("type", "varchar(16)", (c) => text(c).notNull())
+            .addColumn("model_id", "varchar(64)", (c) => text(c).notNull())
+            .addColumn("model", dialect === "mysql" ? sql`longtext` : "text", (c) => text(c).notNull())
+            .addColumn("commit_time", "bigint", (c) => c.notNull()),
+        ).execute();
+      },
+    },
   };
 }
 

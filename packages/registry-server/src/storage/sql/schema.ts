@@ -30,9 +30,30 @@ export interface ModelMetadataTable {
   value: string;
 }
 
+/** The single row (`id` 1) that numbers changes. */
+export interface StateTable {
+  id: number;
+  /** The latest change's revision; 0 before the first. */
+  revision: number;
+  /** Changes up to this revision were pruned from `model_changes`. */
+  pruned_through: number;
+}
+
+/** The change history (WatchModels). */
+export interface ModelChangesTable {
+  revision: number;
+  type: "created" | "updated" | "deleted";
+  model_id: string;
+  /** The model's state after the change (its last state for a delete), as JSON of a ModelRecord. */
+  model: string;
+  commit_time: number;
+}
+
 /** The Kysely database type. */
 export interface RegistryDatabase {
   models: ModelsTable;
   model_tags: ModelTagsTable;
   model_metadata: ModelMetadataTable;
+  modelreg_state: StateTable;
+  model_changes: ModelChangesTable;
 }

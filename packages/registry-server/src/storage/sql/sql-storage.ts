@@ -2,6 +2,8 @@ import { Code, RegistryError } from "@modelreg/proto";
 import type { Expression, ExpressionBuilder, Kysely, SqlBool, Transaction } from "kysely";
 import { compileFilter } from "../../filter/sql";
 import type {
+  ChangesPage,
+  ChangeType,
   Cursor,
   InsertResult,
   ModelRecord,
@@ -44,6 +46,10 @@ export interface SqlDialect {
     trx: Transaction<RegistryDatabase>,
     ms: number,
   ) => Promise<(() => Promise<void>) | undefined>;
+  /** Whether `SELECT ... FOR UPDATE` exists (not in SQLite, whose write transactions are serialized anyway). */
+  readonly lockingReads: boolean;
+  /** How many of the latest changes to keep, at least (see `StorageAdapter.readChanges`). */
+  readonly retainChanges: number;
   /** Isolation for read-only transactions: a consistent snapshot across the statements that read one record. */
   readonly readIsolation?: "repeatable read" | "serializable";
   readonly close: () => Promise<void>;
@@ -218,9 +224,52 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
     }
   }
 
-  async function getById(conn: Db, id: string): Promise<ModelRecord | undefined> {
-    const row = await conn.selectFrom("models").selectAll().where("id", "=", id).executeTakeFirst();
+  async function getById(conn: Db, id: string, lock = false): Promise<ModelRecord | undefined> {
+    let query = conn.selectFrom("models").selectAll().where("id", "=", id);
+    if (lock && dialect.lockingReads) query = query.forUpdate();
+    const row = await query.executeTakeFirst();
     return row ? (await withChildren(conn, [row]))[0] : undefined;
+  }
+
+  // Pruned in steps of a tenth of what is kept (at most 1000), so a write rarely pays for it.
+  const pruneEvery = Math.max(1, Math.min(1000, Math.ceil(dialect.retainChanges / 10)));
+
+  /**
+   * Appends the change a write made, in the write's transaction. Bumping the
+   * one state row takes its lock until commit, so concurrent writers get
+   * consecutive revisions in commit order (done last, to hold it briefly).
+   */
+  async function recordChange(
+    trx: Transaction<RegistryDatabase>,
+    type: ChangeType,
+    model: ModelRecord,
+  ): Promise<void> {
+    await trx
+      .updateTable("modelreg_state")
+      .set((eb) => ({ revision: eb("revision", "+", 1) }))
+      .where("id", "=", 1)
+      .execute();
+    const state = await trx
+      .selectFrom("modelreg_state")
+      .select(["revision", "pruned_through"])
+      .where("id", "=", 1)
+      .executeTakeFirstOrThrow();
+    const revision = Number(state.revision);
+    await trx
+      .insertInto("model_changes")
+      .values({
+        revision,
+        type,
+        model_id: model.id,
+        model: JSON.stringify(model),
+        commit_time: Date.now() * 1000,
+      })
+      .execute();
+    const through = revision - dialect.retainChanges;
+    if (revision % pruneEvery === 0 && through > Number(state.pruned_through)) {
+      await trx.deleteFrom("model_changes").where("revision", "<=", through).execute();
+      await trx.updateTable("modelreg_state").set({ pruned_through: through }).where("id", "=", 1).execute();
+    }
   }
 
   async function byNameVersion(conn: Db, name: string, version: string): Promise<ModelRecord | undefined> {
@@ -279,6 +328,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       })
       .execute();
     await writeChildren(trx, record);
+    await recordChange(trx, "created", record);
     return { status: "created" };
   }
 
@@ -345,15 +395,50 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
         await trx.deleteFrom("model_tags").where("model_id", "=", record.id).execute();
         await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
         await writeChildren(trx, record);
+        await recordChange(trx, "updated", record);
         return { status: "ok" };
       }),
 
     delete: (id, expectedRevision, options) =>
       transact(options, "write", async (trx): Promise<WriteResult> => {
-        let query = trx.deleteFrom("models").where("id", "=", id);
-        if (expectedRevision !== undefined) query = query.where("revision", "=", expectedRevision);
-        const result = await query.executeTakeFirst();
-        return Number(result.numDeletedRows) > 0 ? { status: "ok" } : writeFailure(trx, id);
+        // Locked, so the state the change reports is the one deleted.
+        const current = await getById(trx, id, true);
+        if (!current) return { status: "notFound" };
+        if (expectedRevision !== undefined && current.revision !== expectedRevision) {
+          return { status: "conflict", currentRevision: current.revision };
+        }
+        await trx.deleteFrom("models").where("id", "=", id).execute();
+        await recordChange(trx, "deleted", current);
+        return { status: "ok" };
+      }),
+
+    readChanges: (afterRevision, limit, options) =>
+      transact(options, "read", async (trx): Promise<ChangesPage> => {
+        const state = await trx
+          .selectFrom("modelreg_state")
+          .select(["revision", "pruned_through"])
+          .where("id", "=", 1)
+          .executeTakeFirstOrThrow();
+        const rows =
+          limit > 0
+            ? await trx
+                .selectFrom("model_changes")
+                .selectAll()
+                .where("revision", ">", afterRevision)
+                .orderBy("revision", "asc")
+                .limit(limit)
+                .execute()
+            : [];
+        return {
+          changes: rows.map((row) => ({
+            revision: Number(row.revision),
+            type: row.type,
+            model: JSON.parse(row.model) as ModelRecord,
+            commitTime: Number(row.commit_time),
+          })),
+          latestRevision: Number(state.revision),
+          prunedThrough: Number(state.pruned_through),
+        };
       }),
 
     async ping() {
