@@ -6,6 +6,7 @@ import {
   type CreateModelRequest,
   type DeleteModelRequest,
   type GetModelRequest,
+  type ImportModelsResponse,
   type ListModelsRequest,
   type ListModelsResponse,
   type LookupModelRequest,
@@ -13,14 +14,17 @@ import {
   ModelService,
   RegistryError,
   type RemoveModelTagsRequest,
-  Status,
   type UpdateModelMetadataRequest,
   type UpdateModelRequest,
+  type WatchModelsResponse,
 } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import { onAbort } from "./abort";
+import { abortError, fromServiceError, sleep } from "./errors";
+import { type ImportItem, type ImportOptions, importModels } from "./import-models";
 import { type ChannelInfo, ChannelPool } from "./pool";
 import { type RetryOptions, RetryPolicy } from "./retry";
+import { type WatchOptions, type WatchRequest, watchModels } from "./watch-models";
 
 type UnaryMethod = (typeof ModelService.methods)[number] & { serverStreaming: false; clientStreaming: false };
 /** The name of a unary ModelService method, such as `"GetModel"`. */
@@ -103,7 +107,7 @@ export interface RegistryClientOptions {
   waitForReady?: boolean;
   /** Headers for every call (an auth token), or a function called per call that returns them. */
   metadata?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
-  /** Interceptors, outermost first. */
+  /** Interceptors, outermost first. They wrap unary calls; `watchModels` and `importModels` do not pass through them. */
   interceptors?: readonly Interceptor[];
   /** Largest response accepted, in bytes. Default 16 MiB. */
   maxReceiveMessageBytes?: number;
@@ -129,6 +133,38 @@ export interface RegistryClient {
   addModelTags(request: Req<AddModelTagsRequest>, options?: CallOptions): Promise<Model>;
   removeModelTags(request: Req<RemoveModelTagsRequest>, options?: CallOptions): Promise<Model>;
   updateModelMetadata(request: Req<UpdateModelMetadataRequest>, options?: CallOptions): Promise<Model>;
+  /**
+   * Watches every committed change, in revision order, as an async iterator
+   * that runs until `break`, an error, or `options.signal`.
+   *
+   * Yields `WatchModelsResponse` messages: a change (`event` set) or a
+   * progress notification (`event` unset; the first message is one, giving
+   * the revision the watch starts at). Keep the last `revision` to resume a
+   * later watch with `afterRevision`. When the stream fails in a way that
+   * can heal (the registry restarting or unreachable, a proxy resetting the
+   * stream, a consumer that fell behind), the watch reconnects with backoff,
+   * to any replica, and resumes after the last revision it yielded: no change
+   * is skipped or delivered twice. Other failures are thrown as
+   * `RegistryError`: OUT_OF_RANGE when `afterRevision` is older than the
+   * retained history (list again, then watch from that point),
+   * INVALID_ARGUMENT for a bad filter, PERMISSION_DENIED, UNAUTHENTICATED.
+   * There is no deadline; keepalive detects dead connections.
+   */
+  watchModels(request?: WatchRequest, options?: WatchOptions): AsyncIterableIterator<WatchModelsResponse>;
+  /**
+   * Registers many models over one client stream and resolves with the
+   * registry's summary (counts, and one result per item not created).
+   * `items` may be any iterable or async iterable; it is read as the stream
+   * accepts more (backpressure), so it may be large or endless until it ends.
+   * If the source throws, the call is cancelled and the promise rejects with
+   * that error. Never retried automatically: give items a `requestId` and
+   * re-send the whole source after a failure; items that were created are
+   * reported CREATED again without being created twice.
+   */
+  importModels(
+    items: Iterable<ImportItem> | AsyncIterable<ImportItem>,
+    options?: ImportOptions,
+  ): Promise<ImportModelsResponse>;
   /**
    * Calls any unary method by name with a plain request object and resolves
    * with the full response message (what the gateway uses).
@@ -170,45 +206,6 @@ function toDeadline(options: CallOptions, defaultTimeoutMs: number): number {
     return options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
   }
   return Date.now() + (options.timeoutMs ?? defaultTimeoutMs);
-}
-
-function fromServiceError(error: grpc.ServiceError): RegistryError {
-  const [details] = error.metadata?.get("grpc-status-details-bin") ?? [];
-  let status: Status | undefined;
-  if (Buffer.isBuffer(details)) {
-    try {
-      status = Status.fromBinary(details);
-    } catch {
-      // A malformed details header: fall back to the plain status.
-    }
-  }
-  const registryError = RegistryError.fromStatus(
-    status ?? Status.create({ code: error.code, message: error.details }),
-  );
-  Object.defineProperty(registryError, "cause", { value: error, enumerable: false });
-  return registryError;
-}
-
-function abortError(signal: AbortSignal): RegistryError {
-  return new RegistryError(Code.CANCELLED, "The call was cancelled by its AbortSignal.", {
-    cause: signal.reason,
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortError(signal));
-    const timer = setTimeout(() => {
-      unsubscribe();
-      resolve();
-    }, ms);
-    const unsubscribe = signal
-      ? onAbort(signal, () => {
-          clearTimeout(timer);
-          reject(abortError(signal));
-        })
-      : () => {};
-  });
 }
 
 function parseTargets(target: string | readonly string[]): string[] {
@@ -367,6 +364,12 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     }
   }
 
+  const headersFor = async (extra: Record<string, string> | undefined) => ({
+    ...(typeof options.metadata === "function" ? await options.metadata() : options.metadata),
+    ...extra,
+  });
+  const streams = { pool, headers: headersFor };
+
   const unwrap = async (method: MethodName, request: object, callOptions?: CallOptions) =>
     ((await call(method, request, callOptions)) as { model?: Model }).model as Model;
 
@@ -394,6 +397,8 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     addModelTags: (request, callOptions) => unwrap("AddModelTags", request, callOptions),
     removeModelTags: (request, callOptions) => unwrap("RemoveModelTags", request, callOptions),
     updateModelMetadata: (request, callOptions) => unwrap("UpdateModelMetadata", request, callOptions),
+    watchModels: (request, watchOptions) => watchModels(streams, request, watchOptions),
+    importModels: (items, importOptions) => importModels(streams, items, importOptions),
     call,
     connect: ({ timeoutMs = 10_000 } = {}) => pool.connect(timeoutMs),
     channels: () => pool.info(),

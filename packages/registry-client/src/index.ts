@@ -1,13 +1,24 @@
 /**
  * `@modelreg/registry-client`: a typed client for the Model Registry's
  * gRPC ModelService, with a connection pool, keepalive, deadlines and
- * budgeted retries of idempotent calls. Errors are `RegistryError`s
+ * budgeted retries of idempotent calls, a resuming `watchModels` stream and
+ * a streaming `importModels`. Errors are `RegistryError`s
  * (re-exported from `@modelreg/proto`) carrying a gRPC `Code`.
  *
  * @packageDocumentation
  */
 
-export { Code, type FieldViolation, RegistryError } from "@modelreg/proto";
+export {
+  Code,
+  type FieldViolation,
+  type ImportModelsResponse,
+  type ImportModelsResult,
+  ImportOutcome,
+  type ModelEvent,
+  ModelEventType,
+  RegistryError,
+  type WatchModelsResponse,
+} from "@modelreg/proto";
 export {
   type CallOptions,
   type ClientTlsOptions,
@@ -19,5 +30,12 @@ export {
   type UnaryFn,
   type UnaryRequest,
 } from "./client";
+export type { ImportItem, ImportOptions, ImportProgress } from "./import-models";
 export type { ChannelInfo } from "./pool";
 export type { RetryOptions } from "./retry";
+export type {
+  WatchOptions,
+  WatchReconnectInfo,
+  WatchReconnectOptions,
+  WatchRequest,
+} from "./watch-models";
