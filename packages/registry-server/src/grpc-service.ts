@@ -1,7 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import { Code, ModelService, RegistryError, Status } from "@modelreg/proto";
+import {
+  Code,
+  ImportModelsRequest,
+  ModelService,
+  RegistryError,
+  Status,
+  type WatchModelsRequest,
+} from "@modelreg/proto";
+import type { IMessageType } from "@protobuf-ts/runtime";
 import type { Logger } from "./logger";
-import type { ModelServiceHandlers } from "./service";
+import type { ModelServiceHandlers, WatchSink } from "./service";
 import type { StorageCallOptions } from "./storage/adapter";
 
 /** What an {@link Authorize} hook sees of a call. */
@@ -22,7 +30,7 @@ export interface CallInfo {
 export type Authorize = (call: CallInfo) => void | Promise<void>;
 
 /** The call's deadline in `Date.now()` milliseconds, or `undefined` when the caller set none. */
-function deadlineOf(call: grpc.ServerUnaryCall<Buffer, object>): number | undefined {
+function deadlineOf(call: { getDeadline(): grpc.Deadline }): number | undefined {
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() : deadline;
   return Number.isFinite(ms) ? ms : undefined;
@@ -57,11 +65,130 @@ function toServiceError(error: unknown, method: string, logger: Logger): Partial
  */
 export function bindModelService(
   handlers: ModelServiceHandlers,
-  options: { logger: Logger; authorize?: Authorize | undefined },
-): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation } {
+  options: { logger: Logger; authorize?: Authorize | undefined; watchStallTimeoutMs?: number | undefined },
+): {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  /** Ends every open watch with UNAVAILABLE (shutdown). */
+  endWatches(): void;
+} {
   const definition: Record<string, grpc.MethodDefinition<object, object>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   const { logger, authorize } = options;
+  const stallTimeoutMs = options.watchStallTimeoutMs ?? 30_000;
+  /** Open watches, so shutdown can end them (grpc-js would wait for them forever). */
+  const watches = new Set<AbortController>();
+  let shuttingDown = false;
+
+  const decode = <T extends object>(type: IMessageType<T>, bytes: Buffer): T => {
+    try {
+      return type.fromBinary(bytes);
+    } catch (cause) {
+      throw new RegistryError(Code.INVALID_ARGUMENT, `The request is not a valid ${type.typeName} message.`, {
+        cause,
+      });
+    }
+  };
+
+  /** WatchModels over grpc-js: writes with backpressure, ends with a status, never hangs. */
+  function watch(call: grpc.ServerWritableStream<Buffer, object>, type: IMessageType<object>, path: string) {
+    const controller = new AbortController();
+    watches.add(controller);
+    let cancelled = false;
+    call.on("cancelled", () => {
+      cancelled = true;
+      controller.abort();
+    });
+    const stopped = () =>
+      shuttingDown
+        ? new RegistryError(
+            Code.UNAVAILABLE,
+            "The server is shutting down; resume the watch after the last revision received, on another replica.",
+          )
+        : new RegistryError(Code.CANCELLED, "The watch was cancelled.");
+    const sink: WatchSink = {
+      send: (message) =>
+        new Promise<void>((resolve, reject) => {
+          if (controller.signal.aborted) return reject(stopped());
+          if (call.write(message)) return resolve();
+          // The transport's buffers are full: wait for the watcher to read, but not forever.
+          const done = (error?: RegistryError) => {
+            clearTimeout(timer);
+            call.off("drain", onDrain);
+            controller.signal.removeEventListener("abort", onAbort);
+            if (error) reject(error);
+            else resolve();
+          };
+          const onDrain = () => done();
+          const onAbort = () => done(stopped());
+          const timer = setTimeout(
+            () =>
+              done(
+                new RegistryError(
+                  Code.RESOURCE_EXHAUSTED,
+                  `The watcher read nothing for ${stallTimeoutMs} ms, so the watch was ended; resume it after the last revision received.`,
+                  { reason: "WATCHER_TOO_SLOW" },
+                ),
+              ),
+            stallTimeoutMs,
+          );
+          call.on("drain", onDrain);
+          controller.signal.addEventListener("abort", onAbort, { once: true });
+        }),
+    };
+    const run = async () => {
+      if (authorize) await authorize({ method: path, metadata: call.metadata, peer: call.getPeer() });
+      await handlers.watchModels(decode(type, call.request) as WatchModelsRequest, sink, controller.signal);
+      if (controller.signal.aborted) throw stopped();
+    };
+    run()
+      .then(
+        () => call.end(),
+        (error: unknown) => {
+          if (cancelled) return; // the caller has gone: nobody to tell
+          call.emit("error", toServiceError(error, path, logger));
+        },
+      )
+      .finally(() => watches.delete(controller));
+  }
+
+  /** ImportModels over grpc-js: items decoded one by one, as fast as they are written. */
+  function importModels(
+    call: grpc.ServerReadableStream<Buffer, object>,
+    callback: grpc.sendUnaryData<object>,
+    path: string,
+  ) {
+    let cancelled = false;
+    call.on("cancelled", () => {
+      cancelled = true;
+    });
+    async function* items(): AsyncGenerator<ImportModelsRequest | RegistryError> {
+      for await (const bytes of call as AsyncIterable<Buffer>) {
+        if (cancelled) break;
+        try {
+          yield ImportModelsRequest.fromBinary(bytes);
+        } catch (cause) {
+          yield new RegistryError(
+            Code.INVALID_ARGUMENT,
+            "The item is not a valid modelregistry.v1.ImportModelsRequest message.",
+            { cause },
+          );
+        }
+      }
+      // A stream the caller cancelled is not complete: write nothing more of it.
+      if (cancelled) throw new RegistryError(Code.CANCELLED, "The import was cancelled.");
+    }
+    const run = async () => {
+      if (authorize) await authorize({ method: path, metadata: call.metadata, peer: call.getPeer() });
+      return handlers.importModels(items(), { deadline: deadlineOf(call) });
+    };
+    run().then(
+      (response) => callback(null, response),
+      (error: unknown) => {
+        if (!cancelled) callback(toServiceError(error, path, logger));
+      },
+    );
+  }
 
   for (const method of ModelService.methods) {
     const path = `/${ModelService.typeName}/${method.name}`;
@@ -84,17 +211,20 @@ export function bindModelService(
       >
     )[method.localName]?.bind(handlers);
 
-    if (method.clientStreaming || method.serverStreaming || !handle) {
-      // Streaming methods arrive with issue 8; until then they say so clearly.
-      implementation[method.name] = (
-        call: grpc.ServerWritableStream<Buffer, object> | grpc.ServerReadableStream<Buffer, object>,
-        callback?: grpc.sendUnaryData<object>,
-      ) => {
-        const error = { code: grpc.status.UNIMPLEMENTED, details: `${method.name} is not implemented yet.` };
-        if (callback) callback(error);
-        else (call as grpc.ServerWritableStream<Buffer, object>).emit("error", error);
-      };
+    if (method.name === "WatchModels") {
+      implementation[method.name] = (call: grpc.ServerWritableStream<Buffer, object>) =>
+        watch(call, method.I, path);
       continue;
+    }
+    if (method.name === "ImportModels") {
+      implementation[method.name] = (
+        call: grpc.ServerReadableStream<Buffer, object>,
+        callback: grpc.sendUnaryData<object>,
+      ) => importModels(call, callback, path);
+      continue;
+    }
+    if (method.clientStreaming || method.serverStreaming || !handle) {
+      throw new Error(`bindModelService: no handler for ${method.name}`);
     }
 
     implementation[method.name] = (
@@ -103,19 +233,7 @@ export function bindModelService(
     ) => {
       const run = async () => {
         if (authorize) await authorize({ method: path, metadata: call.metadata, peer: call.getPeer() });
-        let request: object;
-        try {
-          request = method.I.fromBinary(call.request);
-        } catch (cause) {
-          throw new RegistryError(
-            Code.INVALID_ARGUMENT,
-            `The request is not a valid ${method.I.typeName} message.`,
-            {
-              cause,
-            },
-          );
-        }
-        return handle(request, { deadline: deadlineOf(call) });
+        return handle(decode(method.I, call.request), { deadline: deadlineOf(call) });
       };
       run().then(
         (response) => callback(null, response),
@@ -123,5 +241,12 @@ export function bindModelService(
       );
     };
   }
-  return { definition: definition as grpc.ServiceDefinition, implementation };
+  return {
+    definition: definition as grpc.ServiceDefinition,
+    implementation,
+    endWatches() {
+      shuttingDown = true;
+      for (const controller of watches) controller.abort();
+    },
+  };
 }

@@ -25,9 +25,13 @@ export {
   type ListenResult,
   type RegistryServer,
   type RegistryServerOptions,
+  type StreamOptions,
   type TlsOptions,
 } from "./server";
 export type {
+  ChangeRecord,
+  ChangesPage,
+  ChangeType,
   Cursor,
   InsertResult,
   ListQuery,
@@ -38,4 +42,4 @@ export type {
   StorageCallOptions,
   WriteResult,
 } from "./storage/adapter";
-export { createMemoryStorage } from "./storage/memory";
+export { createMemoryStorage, type MemoryStorageOptions } from "./storage/memory";

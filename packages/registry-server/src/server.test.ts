@@ -316,19 +316,6 @@ describe.each(adapters)("ModelService over gRPC with %s storage", (_name, create
     await expectError(client.call("UpdateModelMetadata", { id: m.id }), Code.INVALID_ARGUMENT);
   });
 
-  it("answers UNIMPLEMENTED for the streaming methods for now", async () => {
-    const stream = client.raw.makeServerStreamRequest(
-      "/modelregistry.v1.ModelService/WatchModels",
-      (v: Buffer) => v,
-      (b: Buffer) => b,
-      Buffer.alloc(0),
-    );
-    const code = await new Promise<number>((resolve) =>
-      stream.on("error", (e: grpc.ServiceError) => resolve(e.code)),
-    );
-    expect(code).toBe(grpc.status.UNIMPLEMENTED);
-  });
-
   it("rejects bytes that are not a request message", async () => {
     const error = await expectError(
       client.call("GetModel", Buffer.from([0x0a, 0xff, 0xff])),

@@ -5,7 +5,7 @@ import { HealthImplementation } from "grpc-health-check";
 import { type Authorize, bindModelService } from "./grpc-service";
 import { createDefaultLogger, type Logger } from "./logger";
 import { addReflectionService } from "./reflection";
-import { ModelServiceHandlers } from "./service";
+import { ModelServiceHandlers, type StreamSettings } from "./service";
 import type { StorageAdapter } from "./storage/adapter";
 
 /** TLS material for the gRPC port. */
@@ -46,8 +46,21 @@ export interface RegistryServerOptions {
   healthCheckIntervalMs?: number;
   /** Also serve HTTP `GET /healthz` and `/readyz` on this port (0 picks one). Default: no HTTP server. */
   httpPort?: number;
+  /** The streaming methods (WatchModels, ImportModels); see {@link StreamOptions}. */
+  streams?: StreamOptions;
   /** Extra grpc-js server options, applied last. */
   grpcOptions?: grpc.ServerOptions;
+}
+
+/** Tuning of WatchModels and ImportModels. */
+export interface StreamOptions extends StreamSettings {
+  /**
+   * How long a watcher may leave the transport's buffers full (not reading)
+   * before its watch ends with RESOURCE_EXHAUSTED. Memory per watch stays
+   * bounded meanwhile: changes are read from storage only as fast as they
+   * are sent. Default 30 000 ms.
+   */
+  watchStallTimeoutMs?: number;
 }
 
 /** Keepalive settings. The defaults accept the registry client's pings (every 10 s, also when idle). */
@@ -77,7 +90,8 @@ export interface RegistryServer {
   /** Binds and starts serving. Resolves with the bound ports. Call once. */
   listen(): Promise<ListenResult>;
   /**
-   * Graceful stop: health turns NOT_SERVING, new calls are refused with
+   * Graceful stop: health turns NOT_SERVING, open watches end with
+   * UNAVAILABLE (clients resume elsewhere), new calls are refused with
    * UNAVAILABLE, calls in flight get `graceMs` (default 10 s) to finish,
    * then every connection is closed. Safe to call twice.
    */
@@ -132,9 +146,11 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   };
 
   const server = new grpc.Server(grpcOptions);
-  const { definition, implementation } = bindModelService(new ModelServiceHandlers(options.storage), {
+  const handlers = new ModelServiceHandlers(options.storage, options.streams);
+  const { definition, implementation, endWatches } = bindModelService(handlers, {
     logger,
     authorize: options.authorize,
+    watchStallTimeoutMs: options.streams?.watchStallTimeoutMs,
   });
   server.addService(definition, implementation);
 
@@ -221,6 +237,11 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
         logger.info({ graceMs }, "gRPC server shutting down");
         if (healthTimer) clearInterval(healthTimer);
         setServing(false);
+        // Open watches never end by themselves, and grpc-js's tryShutdown
+        // would wait for them: they end now with UNAVAILABLE, and clients
+        // resume them on another replica.
+        endWatches();
+        handlers.close();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {
             logger.warn({ graceMs }, "calls still running after the grace period; closing connections");

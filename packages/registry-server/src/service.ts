@@ -10,11 +10,16 @@ import {
   type DeleteModelResponse,
   type GetModelRequest,
   type GetModelResponse,
+  type ImportModelsRequest,
+  type ImportModelsResponse,
+  ImportOutcome,
   type ListModelsRequest,
   type ListModelsResponse,
   type LookupModelRequest,
   type LookupModelResponse,
   type Model,
+  type ModelEvent,
+  ModelEventType,
   RegistryError,
   type RemoveModelTagsRequest,
   type RemoveModelTagsResponse,
@@ -22,13 +27,23 @@ import {
   type UpdateModelMetadataResponse,
   type UpdateModelRequest,
   type UpdateModelResponse,
+  type WatchModelsRequest,
+  type WatchModelsResponse,
 } from "@modelreg/proto";
-import { etagOf, toModel } from "./convert";
+import { ChangeFeed } from "./changes";
+import { etagOf, toModel, toTimestamp } from "./convert";
 import type { FilterExpression } from "./filter/ast";
+import { evaluateFilter } from "./filter/evaluate";
 import { FilterSyntaxError, parseFilter } from "./filter/parse";
 import { newModelId } from "./ids";
 import { decodePageToken, encodePageToken, parseOrderBy } from "./listing";
-import type { ModelRecord, StorageAdapter, StorageCallOptions } from "./storage/adapter";
+import type {
+  ChangeRecord,
+  InsertResult,
+  ModelRecord,
+  StorageAdapter,
+  StorageCallOptions,
+} from "./storage/adapter";
 import { cursorAfter } from "./storage/order";
 import {
   checkId,
@@ -78,6 +93,93 @@ function validateModelFields(v: Violations, model: Model, prefix: string): strin
   return tags;
 }
 
+/** Tunes the streaming methods; see `RegistryServerOptions.streams`. */
+export interface StreamSettings {
+  /** How often open watches look for changes made by other replicas. Default 250 ms. */
+  pollIntervalMs?: number;
+  /** How long a watch may stay silent before it gets a progress notification. Default 10 000 ms. */
+  progressIntervalMs?: number;
+  /** How many imported models are written per storage call (one transaction). Default 100. */
+  importBatchSize?: number;
+}
+
+/** Where {@link ModelServiceHandlers.watchModels} sends its messages. */
+export interface WatchSink {
+  /** Sends a message; resolves once the transport can take another. Rejects to end the watch. */
+  send(message: WatchModelsResponse): Promise<void>;
+}
+
+const pruned = (after: number, prunedThrough: number) =>
+  new RegistryError(
+    Code.OUT_OF_RANGE,
+    `after_revision ${after} is older than the retained change history (changes up to ${prunedThrough} were pruned); list the models again and watch from the latest revision.`,
+    { reason: "REVISION_PRUNED" },
+  );
+
+const eventTypes = {
+  created: ModelEventType.CREATED,
+  updated: ModelEventType.UPDATED,
+  deleted: ModelEventType.DELETED,
+} as const;
+
+function toModelEvent(change: ChangeRecord): ModelEvent {
+  return {
+    type: eventTypes[change.type],
+    model: toModel(change.model),
+    modelId: change.model.id,
+    revision: BigInt(change.revision),
+    commitTime: toTimestamp(change.commitTime),
+  };
+}
+
+/** Validates a model to create and makes its record (new id, revision 1, times now). */
+function newRecord(model: Model | undefined, requestId: string, prefix: string): ModelRecord {
+  const v = new Violations();
+  if (!model) throw invalidArgument(`${prefix}model`, "is required");
+  checkToken(v, `${prefix}model.name`, model.name, limits.name, true);
+  checkToken(v, `${prefix}model.version`, model.version, limits.version, true);
+  const tags = validateModelFields(v, model, `${prefix}model`);
+  checkToken(v, `${prefix}request_id`, requestId, limits.requestId, false);
+  v.throwIfAny();
+  const now = nowMicros();
+  return {
+    id: newModelId(),
+    name: model.name,
+    version: model.version,
+    framework: model.framework,
+    description: model.description,
+    tags,
+    metadata: { ...model.metadata },
+    artifactUri: model.artifactUri,
+    revision: 1,
+    createTime: now,
+    updateTime: now,
+  };
+}
+
+/** The model an insert made (or had made, for a replayed request id); throws ALREADY_EXISTS otherwise. */
+function insertedModel(result: InsertResult, record: ModelRecord, requestId: string): Model {
+  switch (result.status) {
+    case "created":
+      return toModel(record);
+    case "requestIdUsed":
+      if (result.existing.name === record.name && result.existing.version === record.version) {
+        return toModel(result.existing);
+      }
+      throw new RegistryError(
+        Code.ALREADY_EXISTS,
+        `request_id "${requestId}" was already used to create another model; use a new request_id for a new model.`,
+        { reason: "REQUEST_ID_REUSED" },
+      );
+    case "nameVersionTaken":
+      throw new RegistryError(
+        Code.ALREADY_EXISTS,
+        `A model named "${record.name}" with version "${record.version}" already exists (id ${result.existingId}).`,
+        { reason: "MODEL_ALREADY_EXISTS" },
+      );
+  }
+}
+
 /**
  * The ModelService's behaviour, independent of gRPC: validates requests,
  * applies them to storage and returns protobuf messages. Throws only
@@ -86,58 +188,172 @@ function validateModelFields(v: Violations, model: Model, prefix: string): strin
  */
 export class ModelServiceHandlers {
   readonly #storage: StorageAdapter;
+  readonly #feed: ChangeFeed;
+  readonly #settings: Required<StreamSettings>;
 
-  constructor(storage: StorageAdapter) {
+  constructor(storage: StorageAdapter, settings: StreamSettings = {}) {
     this.#storage = storage;
+    this.#settings = {
+      pollIntervalMs: settings.pollIntervalMs ?? 250,
+      progressIntervalMs: settings.progressIntervalMs ?? 10_000,
+      importBatchSize: settings.importBatchSize ?? 100,
+    };
+    this.#feed = new ChangeFeed(storage, this.#settings.pollIntervalMs);
+  }
+
+  /** Wakes open watches after a write of ours. */
+  #changed(): void {
+    this.#feed.notify();
+  }
+
+  /** Stops the change feed's polling and wakes every watch (they then see their signal). */
+  close(): void {
+    this.#feed.close();
+  }
+
+  /**
+   * WatchModels: sends a progress notification with the starting revision,
+   * then every change after it in order, each once (those the filter leaves
+   * out are skipped), and a progress notification when nothing was sent for
+   * `progressIntervalMs`. Runs until `signal` aborts or `sink.send` throws;
+   * reads storage only as fast as the sink takes messages, so memory holds
+   * one page of changes however slow the watcher.
+   */
+  async watchModels(request: WatchModelsRequest, sink: WatchSink, signal: AbortSignal): Promise<void> {
+    let filter: FilterExpression | undefined;
+    try {
+      filter = request.filter ? parseFilter(request.filter) : undefined;
+    } catch (error) {
+      if (error instanceof FilterSyntaxError) throw invalidArgument("filter", error.description);
+      throw error;
+    }
+    const bounds = await this.#storage.readChanges(0, 0);
+    let cursor = bounds.latestRevision;
+    if (request.afterRevision !== undefined) {
+      const after = request.afterRevision;
+      if (after < 0n) throw invalidArgument("after_revision", "must be 0 or more");
+      if (after > BigInt(bounds.latestRevision)) {
+        throw new RegistryError(
+          Code.OUT_OF_RANGE,
+          `after_revision ${after} is ahead of the latest revision ${bounds.latestRevision}; it belongs to another registry database. List the models again and watch from there.`,
+          { reason: "REVISION_AHEAD" },
+        );
+      }
+      cursor = Number(after);
+      if (cursor < bounds.prunedThrough) throw pruned(cursor, bounds.prunedThrough);
+    }
+    const pageSize = 256;
+    let idleSince = Date.now();
+    await sink.send({ revision: BigInt(cursor) });
+    while (!signal.aborted) {
+      const page = await this.#storage.readChanges(cursor, pageSize);
+      if (cursor < page.prunedThrough) throw pruned(cursor, page.prunedThrough);
+      for (const change of page.changes) {
+        if (signal.aborted) return;
+        cursor = change.revision;
+        if (filter && !evaluateFilter(filter, change.model)) continue;
+        await sink.send({ event: toModelEvent(change), revision: BigInt(change.revision) });
+        idleSince = Date.now();
+      }
+      if (page.changes.length === pageSize) continue;
+      const quietFor = Date.now() - idleSince;
+      if (quietFor >= this.#settings.progressIntervalMs) {
+        await sink.send({ revision: BigInt(cursor) });
+        idleSince = Date.now();
+        continue;
+      }
+      await this.#feed.waitForChange(cursor, this.#settings.progressIntervalMs - quietFor, signal);
+    }
   }
 
   async createModel(
     request: CreateModelRequest,
     call: StorageCallOptions = {},
   ): Promise<CreateModelResponse> {
-    const v = new Violations();
-    const model = request.model;
-    if (!model) throw invalidArgument("model", "is required");
-    checkToken(v, "model.name", model.name, limits.name, true);
-    checkToken(v, "model.version", model.version, limits.version, true);
-    const tags = validateModelFields(v, model, "model");
-    checkToken(v, "request_id", request.requestId, limits.requestId, false);
-    v.throwIfAny();
-
-    const now = nowMicros();
-    const record: ModelRecord = {
-      id: newModelId(),
-      name: model.name,
-      version: model.version,
-      framework: model.framework,
-      description: model.description,
-      tags,
-      metadata: { ...model.metadata },
-      artifactUri: model.artifactUri,
-      revision: 1,
-      createTime: now,
-      updateTime: now,
-    };
+    const record = newRecord(request.model, request.requestId, "");
     const result = await this.#storage.insert(record, request.requestId || undefined, call);
-    switch (result.status) {
-      case "created":
-        return { model: toModel(record) };
-      case "requestIdUsed":
-        if (result.existing.name === model.name && result.existing.version === model.version) {
-          return { model: toModel(result.existing) };
+    if (result.status === "created") this.#changed();
+    return { model: insertedModel(result, record, request.requestId) };
+  }
+
+  /**
+   * ImportModels: creates the streamed models in batches of `importBatchSize`,
+   * each batch one storage call (one transaction in the SQL adapters). An
+   * item that fails (invalid, or undecodable, arriving here as a
+   * RegistryError) is reported and the others go on. Reads the stream only
+   * as fast as it writes, so memory holds one batch.
+   */
+  async importModels(
+    items: AsyncIterable<ImportModelsRequest | RegistryError>,
+    call: StorageCallOptions = {},
+  ): Promise<ImportModelsResponse> {
+    const batchSize = this.#settings.importBatchSize;
+    const response: ImportModelsResponse = {
+      createdCount: 0,
+      alreadyExistsCount: 0,
+      failedCount: 0,
+      results: [],
+    };
+    const failed = (index: number, error: RegistryError) => {
+      response.failedCount++;
+      response.results.push({
+        index,
+        outcome: ImportOutcome.FAILED,
+        modelId: "",
+        error: error.toStatus(),
+      });
+    };
+    let batch: { index: number; record: ModelRecord; requestId: string }[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const items = batch;
+      batch = [];
+      const results = await this.#storage.insertMany(
+        items.map(({ record, requestId }) => ({ record, requestId: requestId || undefined })),
+        call,
+      );
+      let created = false;
+      for (const [i, item] of items.entries()) {
+        const result = results[i];
+        if (result === undefined) throw new Error("storage.insertMany returned fewer results than items");
+        created ||= result.status === "created";
+        if (result.status === "nameVersionTaken") {
+          response.alreadyExistsCount++;
+          response.results.push({
+            index: item.index,
+            outcome: ImportOutcome.ALREADY_EXISTS,
+            modelId: result.existingId,
+          });
+          continue;
         }
-        throw new RegistryError(
-          Code.ALREADY_EXISTS,
-          `request_id "${request.requestId}" was already used to create another model; use a new request_id for a new model.`,
-          { reason: "REQUEST_ID_REUSED" },
-        );
-      case "nameVersionTaken":
-        throw new RegistryError(
-          Code.ALREADY_EXISTS,
-          `A model named "${model.name}" with version "${model.version}" already exists (id ${result.existingId}).`,
-          { reason: "MODEL_ALREADY_EXISTS" },
-        );
+        try {
+          insertedModel(result, item.record, item.requestId);
+          response.createdCount++;
+        } catch (error) {
+          failed(item.index, RegistryError.from(error));
+        }
+      }
+      if (created) this.#changed();
+    };
+
+    let index = 0;
+    for await (const item of items) {
+      const position = index++;
+      try {
+        if (item instanceof RegistryError) throw item;
+        batch.push({
+          index: position,
+          record: newRecord(item.model, item.requestId, ""),
+          requestId: item.requestId,
+        });
+      } catch (error) {
+        failed(position, RegistryError.from(error));
+      }
+      if (batch.length >= batchSize) await flush();
     }
+    await flush();
+    response.results.sort((a, b) => a.index - b.index);
+    return response;
   }
 
   async getModel(request: GetModelRequest, call: StorageCallOptions = {}): Promise<GetModelResponse> {
@@ -294,6 +510,7 @@ export class ModelServiceHandlers {
     const result = await this.#storage.delete(request.id, expected, call);
     if (result.status === "notFound") throw notFound(request.id);
     if (result.status === "conflict") throw etagMismatch(result.currentRevision);
+    this.#changed();
     return {};
   }
 
@@ -400,7 +617,10 @@ export class ModelServiceHandlers {
         updateTime: Math.max(nowMicros(), current.updateTime),
       };
       const result = await this.#storage.replace(next, current.revision, call);
-      if (result.status === "ok") return next;
+      if (result.status === "ok") {
+        this.#changed();
+        return next;
+      }
       if (result.status === "notFound") throw notFound(id);
       if (expectedRevision !== undefined) throw etagMismatch(result.currentRevision);
       await contentionPause(attempt);

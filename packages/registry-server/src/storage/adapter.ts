@@ -161,6 +161,17 @@ export interface StorageAdapter {
    */
   insert(record: ModelRecord, requestId?: string, options?: StorageCallOptions): Promise<InsertResult>;
 
+  /**
+   * Inserts several models, each as {@link insert} would, results in the
+   * same order. Adapters should make it one atomic step (one transaction,
+   * one commit) where they can. Later items see earlier ones: a (name,
+   * version) repeated within the batch is `nameVersionTaken`.
+   */
+  insertMany(
+    items: readonly { readonly record: ModelRecord; readonly requestId?: string | undefined }[],
+    options?: StorageCallOptions,
+  ): Promise<InsertResult[]>;
+
   /** The model with this id, or `undefined`. */
   get(id: string, options?: StorageCallOptions): Promise<ModelRecord | undefined>;
 

@@ -47,7 +47,7 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
   const requestIdById = new Map<string, string>();
   const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
 
-  return {
+  const adapter: StorageAdapter = {
     async insert(record, requestId): Promise<InsertResult> {
       if (requestId) {
         const existingId = idByRequestId.get(requestId);
@@ -65,6 +65,12 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
       }
       recordChange("created", record);
       return { status: "created" };
+    },
+
+    async insertMany(items) {
+      const results: InsertResult[] = [];
+      for (const { record, requestId } of items) results.push(await adapter.insert(record, requestId));
+      return results;
     },
 
     async get(id) {
@@ -148,4 +154,5 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
 
     async close() {},
   };
+  return adapter;
 }

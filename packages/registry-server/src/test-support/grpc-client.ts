@@ -1,5 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
-import { ModelService, RegistryError, Status } from "@modelreg/proto";
+import {
+  type ImportModelsResponse,
+  ModelService,
+  RegistryError,
+  Status,
+  type WatchModelsResponse,
+} from "@modelreg/proto";
 
 type Methods = (typeof ModelService.methods)[number];
 
@@ -52,7 +58,69 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
     });
   }
 
-  return { call, close: () => client.close(), raw: client };
+  const stub = client as unknown as {
+    WatchModels(
+      request: object,
+      metadata: grpc.Metadata,
+      options: grpc.CallOptions,
+    ): grpc.ClientReadableStream<WatchModelsResponse>;
+    ImportModels(
+      metadata: grpc.Metadata,
+      options: grpc.CallOptions,
+      callback: grpc.requestCallback<ImportModelsResponse>,
+    ): grpc.ClientWritableStream<object | Buffer>;
+  };
+
+  /**
+   * Opens WatchModels. `received` fills as messages arrive (unless paused);
+   * `ended` resolves with the error that ended the stream, or `undefined`
+   * for a clean end.
+   */
+  function watch(request: object) {
+    const stream = stub.WatchModels(request, new grpc.Metadata(), {});
+    const received: WatchModelsResponse[] = [];
+    const ended = new Promise<RegistryError | undefined>((resolve) => {
+      stream.on("data", (message: WatchModelsResponse) => received.push(message));
+      stream.on("error", (error: grpc.ServiceError) => resolve(toRegistryError(error)));
+      stream.on("end", () => resolve(undefined));
+    });
+    /** Waits until `count` messages have arrived (or the stream ended). */
+    const waitFor = async (count: number, timeoutMs = 10_000) => {
+      const deadline = Date.now() + timeoutMs;
+      let done = false;
+      void ended.then(() => {
+        done = true;
+      });
+      while (received.length < count && !done) {
+        if (Date.now() > deadline)
+          throw new Error(`only ${received.length} of ${count} watch messages arrived`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return received.slice(0, count);
+    };
+    return { stream, received, ended, waitFor, cancel: () => stream.cancel() };
+  }
+
+  /** Runs ImportModels with these items (messages, or raw bytes for malformed ones). */
+  function importModels(
+    items: readonly (object | Buffer)[],
+    timeoutMs = 30_000,
+  ): Promise<ImportModelsResponse> {
+    return new Promise((resolve, reject) => {
+      const stream = stub.ImportModels(
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (error, response) => {
+          if (error) reject(toRegistryError(error));
+          else resolve(response as ImportModelsResponse);
+        },
+      );
+      for (const item of items) stream.write(item);
+      stream.end();
+    });
+  }
+
+  return { call, watch, importModels, close: () => client.close(), raw: client };
 }
 
 /** The RegistryError a grpc-js ServiceError carries, details included. */

@@ -1356,6 +1356,42 @@ function defineChangeTests(test: TestFn): void {
     assert.deepEqual((await adapter.readChanges(5, 10)).changes, [], "nothing after the latest");
   });
 
+  test("insertMany: each item as insert would, in order, later items seeing earlier ones", async (adapter) => {
+    const existing = makeModelRecord({ name: "existing" });
+    await insertAll(adapter, [existing]);
+    const a = makeModelRecord({ name: "a", tags: ["t"], metadata: { k: "v" } });
+    const b = makeModelRecord({ name: "b" });
+    const results = await adapter.insertMany([
+      { record: a, requestId: "req-a" },
+      { record: makeModelRecord({ name: "existing", version: existing.version }) },
+      { record: b },
+      { record: makeModelRecord({ name: "b", version: b.version }) },
+      { record: makeModelRecord({ name: "a-again" }), requestId: "req-a" },
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.status === "requestIdUsed" ? [r.status, r.existing.id] : r)),
+      [
+        { status: "created" },
+        { status: "nameVersionTaken", existingId: existing.id },
+        { status: "created" },
+        { status: "nameVersionTaken", existingId: b.id },
+        ["requestIdUsed", a.id],
+      ],
+    );
+    assert.deepEqual(await adapter.get(a.id), { ...a, tags: ["t"], metadata: { k: "v" } });
+    assert.deepEqual(await adapter.insertMany([]), []);
+    const { changes } = await adapter.readChanges(0, 10);
+    assert.deepEqual(
+      changes.map((c) => [c.revision, c.type, c.model.name]),
+      [
+        [1, "created", "existing"],
+        [2, "created", "a"],
+        [3, "created", "b"],
+      ],
+      "one change per created item only",
+    );
+  });
+
   test("concurrent writers get consecutive revisions: no gap, no duplicate, one per write", async (adapter) => {
     const records = Array.from({ length: 12 }, (_, i) => makeModelRecord({ name: `w${i}` }));
     const clash = makeModelRecord({ name: "w0", version: records[0]?.version ?? "" });

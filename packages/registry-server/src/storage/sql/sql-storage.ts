@@ -332,7 +332,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
     return { status: "created" };
   }
 
-  return {
+  const adapter: StorageAdapter = {
     async insert(record, requestId, options) {
       for (let attempt = 1; ; attempt++) {
         try {
@@ -351,6 +351,36 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
         // Absent: the winner was deleted again in between; try once more.
         if (outcome) return outcome;
       }
+    },
+
+    async insertMany(items, options) {
+      if (items.length === 0) return [];
+      try {
+        return await transact(options, "write", async (trx) => {
+          const results: InsertResult[] = [];
+          for (const { record, requestId } of items) {
+            // Looked up first: a unique violation would abort the whole transaction.
+            const taken = await trx
+              .selectFrom("models")
+              .select("id")
+              .where("name", "=", record.name)
+              .where("version", "=", record.version)
+              .executeTakeFirst();
+            const replayed = requestId ? await byRequestId(trx, requestId) : undefined;
+            if (replayed) results.push({ status: "requestIdUsed", existing: replayed });
+            else if (taken) results.push({ status: "nameVersionTaken", existingId: taken.id });
+            else results.push(await insertRecord(trx, record, requestId));
+          }
+          return results;
+        });
+      } catch (error) {
+        if (classify(error) !== "uniqueViolation") throw error;
+      }
+      // A concurrent writer took one of the keys in between: each item on its own.
+      const results: InsertResult[] = [];
+      for (const { record, requestId } of items)
+        results.push(await adapter.insert(record, requestId, options));
+      return results;
     },
 
     get: (id, options) => transact(options, "read", (trx) => getById(trx, id)),
@@ -454,4 +484,5 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       return closed;
     },
   };
+  return adapter;
 }

@@ -149,7 +149,7 @@ export interface ModelEvent {
     /**
      * Position of this change in the registry's change history: assigned in
      * the same transaction as the write, strictly increasing, never reused.
-     * Pass it as WatchModelsRequest.start_revision to resume after it.
+     * Pass it as WatchModelsRequest.after_revision to resume after it.
      *
      * @generated from protobuf field: int64 revision = 4
      */
