@@ -115,7 +115,7 @@ suite("two registry replicas on one PostgreSQL", () => {
       );
       expect(stored.rows[0].n).toBe(1);
     }
-  });
+  }, 30_000);
 
   it("concurrent etag-conditional updates through both replicas lose nothing", async () => {
     const [first, second] = [clientOf(replica(0).address), clientOf(replica(1).address)];
@@ -153,7 +153,35 @@ suite("two registry replicas on one PostgreSQL", () => {
       tags.map((tag, i) => (i % 2 ? first : second).addModelTags({ id: model.id, tags: [tag] })),
     );
     expect([...(await first.getModel({ id: model.id })).tags].sort()).toEqual([...tags].sort());
-  });
+  }, 30_000);
+
+  it("a watch on one replica sees every write made through the other, in order, each once", async () => {
+    const [writer, watcher] = [clientOf(replica(0).address), clientOf(replica(1).address)];
+    const stop = new AbortController();
+    const seen: [number, string][] = [];
+    const watch = watcher.watchModels({ filter: 'name = "watched-*"' }, { signal: stop.signal });
+    let start: bigint | undefined;
+    const reading = (async () => {
+      try {
+        for await (const message of watch) {
+          start ??= message.revision;
+          if (message.event) seen.push([Number(message.revision), message.event.model?.name ?? ""]);
+        }
+      } catch (error) {
+        if (!stop.signal.aborted) throw error;
+      }
+    })();
+    await until(async () => start !== undefined, "the watch has started");
+    const names = Array.from({ length: 12 }, (_, i) => `watched-${String(i).padStart(2, "0")}`);
+    await Promise.all(names.map((name) => writer.createModel({ model: { name, version: "1" } })));
+    await until(async () => seen.length >= names.length, "the other replica's writes arrive");
+    stop.abort();
+    await reading;
+    const revisions = seen.map(([revision]) => revision);
+    // The filter matches every write, so the revisions run on with no gap.
+    expect(revisions).toEqual(revisions.map((_, i) => Number(start) + 1 + i));
+    expect(seen.map(([, name]) => name).sort()).toEqual(names);
+  }, 30_000);
 
   it("while the database is away: UNAVAILABLE and 503 at once, NOT_SERVING, no crash; then it recovers by itself", async () => {
     const client = clientOf(replica(0).address, replica(1).address);
