@@ -1,5 +1,5 @@
 import type { NextFunction, Request, Response } from "express";
-import { createGateway, type GatewayOptions } from "./gateway";
+import { createGateway, type GatewayOptions, type GatewayResponse } from "./gateway";
 
 /** Options for {@link createGatewayMiddleware}. */
 export interface GatewayMiddlewareOptions extends GatewayOptions {
@@ -24,6 +24,51 @@ function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
     req.on("end", () => resolve(size === 0 ? undefined : Buffer.concat(chunks)));
     req.on("error", reject);
   });
+}
+
+/** A body a parser that ran before us already consumed, as bytes; undefined if none did. */
+function parsedBody(req: Request): Buffer | undefined {
+  if (req.body === undefined || (req as { _body?: boolean })._body !== true) return undefined;
+  if (Buffer.isBuffer(req.body)) return req.body;
+  return Buffer.from(typeof req.body === "string" ? req.body : JSON.stringify(req.body));
+}
+
+/**
+ * Sends a streamed response: headers at once, then each chunk flushed as it
+ * comes, waiting for the socket to drain (a slow HTTP client slows the
+ * stream, and through it the gRPC call). Stops when the client goes away.
+ */
+async function sendStream(
+  res: Response,
+  response: GatewayResponse,
+  stream: AsyncIterable<string>,
+  signal: AbortSignal,
+) {
+  res.status(response.status).set(response.headers);
+  res.flushHeaders();
+  const iterator = stream[Symbol.asyncIterator]();
+  try {
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) {
+      if (signal.aborted) break;
+      const writable = res.write(next.value);
+      // A compression middleware buffers until told to flush.
+      (res as { flush?: () => void }).flush?.();
+      if (!writable && !signal.aborted) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off("drain", done);
+            res.off("close", done);
+            resolve();
+          };
+          res.on("drain", done);
+          res.on("close", done);
+        });
+      }
+    }
+  } finally {
+    await iterator.return?.();
+    if (!res.writableEnded) res.end();
+  }
 }
 
 /**
@@ -58,7 +103,10 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
-    readBody(req, gateway.maxBodyBytes)
+    // The NDJSON import is read as it arrives, not into memory first.
+    const streamingBody = gateway.takesStreamingBody(req.method, pathname);
+    const preParsed = streamingBody ? parsedBody(req) : undefined;
+    (streamingBody ? Promise.resolve(preParsed) : readBody(req, gateway.maxBodyBytes))
       .then((body) =>
         gateway.handle({
           method: req.method,
@@ -66,12 +114,20 @@ export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
           query,
           headers: req.headers,
           body,
+          bodyStream: streamingBody && preParsed === undefined ? req : undefined,
           signal: controller.signal,
           remoteAddress: req.socket.remoteAddress,
         }),
       )
-      .then((response) => {
-        if (controller.signal.aborted || res.headersSent) return;
+      .then(async (response) => {
+        if (controller.signal.aborted || res.headersSent) {
+          await response.stream?.[Symbol.asyncIterator]().return?.();
+          return;
+        }
+        if (response.stream) {
+          await sendStream(res, response, response.stream, controller.signal);
+          return;
+        }
         // end(), not send(): the body is final JSON, and Express must not add its own ETag.
         res
           .status(response.status)

@@ -326,16 +326,6 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
       await expectError(response, 429, "RESOURCE_EXHAUSTED");
     });
 
-    it("501: streaming routes are not available over HTTP", async () => {
-      await expectError(await fetch(`${base}/api/v1/models:watch`), 501, "UNIMPLEMENTED");
-      const importResponse = await fetch(`${base}/api/v1/models:import`, {
-        method: "POST",
-        headers: jsonHeaders,
-        body: JSON.stringify({ model: seed }),
-      });
-      await expectError(importResponse, 501, "UNIMPLEMENTED");
-    });
-
     it("503: the registry is down", async () => {
       const body = await expectError(await fetch(`${downBase}/api/v1/models`), 503, "UNAVAILABLE");
       expect(body.error.message).not.toContain("127.0.0.1");

@@ -1,4 +1,4 @@
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code, errorDetailTypes, RegistryError } from "@modelreg/proto";
 import { type FieldInfo, type JsonValue, lowerCamelCase, ScalarType } from "@protobuf-ts/runtime";
 import { findField, type Route } from "./routes";
 
@@ -229,6 +229,10 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
 
 /** The JSON response for a route: the whole message, or its `response_body` field. */
 export function toResponseJson(route: Route, response: object): JsonValue {
-  const json = route.output.toJson(response, { emitDefaultValues: true }) as JsonObject;
+  // The import summary carries google.rpc.Status values whose details are Any.
+  const json = route.output.toJson(response, {
+    emitDefaultValues: true,
+    typeRegistry: errorDetailTypes,
+  }) as JsonObject;
   return route.responseBody === "" ? json : (json[lowerCamelCase(route.responseBody)] ?? null);
 }
