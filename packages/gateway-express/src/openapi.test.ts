@@ -352,10 +352,16 @@ describe("buildOpenApiDocument", () => {
       type: "string",
       format: "int64",
     });
+    expect(parameter("WatchModels", "Last-Event-ID", "header").schema).toEqual({
+      type: "string",
+      pattern: "^[0-9]+$",
+    });
+    expect(obj(watch, "responses", "200", "headers")).toHaveProperty("X-Accel-Buffering");
 
     const importOp = operationOf(route("ImportModels"));
     expect(importOp.description).toMatch(/stream/i);
     expect(Object.keys(obj(importOp, "requestBody", "content"))).toEqual(["application/x-ndjson"]);
+    expect(obj(importOp, "responses", "415").description).toMatch(/application\/x-ndjson/);
     expect(requestSchema("ImportModels", "application/x-ndjson")).toEqual({
       type: "object",
       properties: {

@@ -284,6 +284,17 @@ function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
     }
   }
 
+  if (route.serverStreaming && route.input.fields.some((f) => f.name === "after_revision")) {
+    parameters.push({
+      name: "Last-Event-ID",
+      in: "header",
+      required: false,
+      description:
+        "Sets `afterRevision`: the `id` of the last server-sent event received, as an EventSource sends it when it reconnects. It wins over the `afterRevision` query parameter (the reconnect repeats the original URL).",
+      schema: { type: "string", pattern: "^[0-9]+$" },
+    });
+  }
+
   // Every request field not bound by the path or the body is a query parameter,
   // except with body "*", where the gateway refuses query parameters.
   if (route.body !== "*") {
@@ -349,7 +360,7 @@ function requestBodyOf(route: Route, registry: SchemaRegistry): Schema | undefin
   }
   if (route.clientStreaming) {
     return {
-      description: `A stream of requests, one JSON object per line (newline-delimited JSON); each line is ${description.charAt(0).toLowerCase()}${description.slice(1)}`,
+      description: `A stream of requests, one JSON object per line (newline-delimited JSON), read as it arrives; each line is ${description.charAt(0).toLowerCase()}${description.slice(1)} Blank lines are skipped. Each line may be as long as the gateway's body limit; the body may be of any length. A line that is not a valid request ends the call there (nothing after it is written) with 400 naming the line.`,
       required,
       content: { "application/x-ndjson": { schema } },
     };
@@ -366,13 +377,20 @@ function responseOf(route: Route, registry: SchemaRegistry): Schema {
     : `a \`${route.output.typeName}\``;
   if (route.serverStreaming) {
     return {
-      description: `A stream of messages, each ${what}: one JSON object per line with Accept: application/x-ndjson, or one server-sent event per message, whose data is the JSON object, with Accept: text/event-stream.`,
+      description: `A stream of messages, each ${what}: one JSON object per line (application/x-ndjson, the default), or one server-sent event per message with Accept: text/event-stream. The response starts once the stream is established, so a refused request is an ordinary JSON error; a failure after that is the last message of the stream, in the error body's shape. No deadline applies.`,
+      headers: {
+        "Cache-Control": { description: "Always `no-cache`.", schema: { type: "string" } },
+        "X-Accel-Buffering": {
+          description: "Always `no`, so that proxies such as nginx pass each message on at once.",
+          schema: { type: "string" },
+        },
+      },
       content: {
         "application/x-ndjson": { schema },
         "text/event-stream": {
           schema: {
             type: "string",
-            description: `Server-sent events; the data of each event is one message as JSON, ${what}.`,
+            description: `Server-sent events. Each message is an event whose \`data\` is ${what} as JSON, whose \`id\` is its \`revision\` (send it back as Last-Event-ID to resume) and whose \`event\` is \`created\`, \`updated\` or \`deleted\` for a change and \`progress\` for a progress notification (no change, a newer revision). A failure ends the stream with \`event: error\` whose data is the error body ({"error": {...}}), without an id.`,
           },
         },
       },
@@ -471,6 +489,14 @@ function operationOf(route: Route, registry: SchemaRegistry): Schema {
   const responses: Record<string, Schema> = { "200": responseOf(route, registry) };
   for (const [name, status] of errorResponses) {
     if (!bodyOnlyStatuses.has(status) || requestBody) responses[status] = responseRef(name);
+  }
+  if (route.clientStreaming) {
+    const content = { "application/json": { schema: schemaRef("Error") } };
+    responses["413"] = { description: "A line of the body is longer than the gateway accepts.", content };
+    responses["415"] = {
+      description: "The body is not newline-delimited JSON; send Content-Type: application/x-ndjson.",
+      content,
+    };
   }
   responses.default = responseRef("Error");
   operation.responses = responses;
