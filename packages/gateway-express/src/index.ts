@@ -9,6 +9,7 @@
 export { createGatewayMiddleware, type GatewayMiddlewareOptions } from "./express";
 export {
   createGateway,
+  type Gateway,
   type GatewayLogger,
   type GatewayOptions,
   type GatewayRequest,

@@ -21,3 +21,23 @@ it("runs the README's script example against a real registry", async () => {
     await server.shutdown({ graceMs: 100 });
   }
 }, 60_000);
+
+it("runs the README's streams example against a real registry", async () => {
+  const { server, port } = await startTestRegistry();
+  try {
+    const readme = resolve(import.meta.dirname, "../README.md");
+    const { code, stdout, stderr } = await runToEnd(
+      spawnReadmeExample(readme, "streams", { REGISTRY_ADDRESS: `127.0.0.1:${port}` }),
+    );
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain("sent 3");
+    expect(stdout).toContain("created 3 existing 0 failed 0");
+    expect(stdout.match(/^\d+ CREATED resnet \d\.\d\.\d$/gm), stdout).toEqual([
+      "1 CREATED resnet 1.0.0",
+      "2 CREATED resnet 1.1.0",
+      "3 CREATED resnet 2.0.0",
+    ]);
+  } finally {
+    await server.shutdown({ graceMs: 100 });
+  }
+}, 60_000);
