@@ -265,6 +265,40 @@ describe.each([
   }, 60_000);
 });
 
+describe("a consumer that stops reading for longer than the registry allows", () => {
+  it("is cut off with RESOURCE_EXHAUSTED and resumes where it stopped, missing nothing", async () => {
+    const { server, address } = await startTestRegistry({ streams: { watchStallTimeoutMs: 300 } });
+    const client = createRegistryClient({ target: address, insecure: true });
+    const controller = new AbortController();
+    const reconnects: WatchReconnectInfo[] = [];
+    try {
+      const watch = client.watchModels(
+        { filter: 'name = "stalled"' },
+        { signal: controller.signal, onReconnect: (info) => reconnects.push(info) },
+      );
+      const seen: WatchMessage[] = [];
+      await readUntil(watch, seen, (s) => s.length >= 1);
+      // Far more than HTTP/2 flow control and the client's buffer hold.
+      const description = "x".repeat(4000);
+      const summary = await client.importModels(
+        Array.from({ length: 600 }, (_, i) => ({ model: { name: "stalled", version: `${i}`, description } })),
+      );
+      expect(summary.createdCount).toBe(600);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await readUntil(watch, seen, (s) => events(s).length >= 600, 20_000);
+      expect(reconnects.map((r) => Code[r.error.code])).toContain("RESOURCE_EXHAUSTED");
+      const revisions = events(seen).map((m) => m.revision);
+      const start = seen[0]?.revision ?? 0n;
+      expect(revisions).toEqual(revisions.map((_, i) => start + BigInt(i + 1)));
+      expect(new Set(events(seen).map((m) => m.event?.model?.version)).size).toBe(600);
+    } finally {
+      controller.abort();
+      client.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  }, 60_000);
+});
+
 /** A bare grpc-js server whose WatchModels sends one progress message and records the cancellation. */
 async function startBareWatchServer() {
   const server = new grpc.Server();
