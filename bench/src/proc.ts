@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import type { ServerKind, StatsMessage } from "./servers/serve";
 
@@ -7,11 +8,37 @@ export function hasCommand(name: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${name}`], { stdio: "ignore" }).status === 0;
 }
 
-/** Runs a command, returns its stdout (throws on a non-zero exit). */
-export function capture(command: string, args: readonly string[]): string {
-  const result = spawnSync(command, args, { encoding: "utf8" });
-  if (result.status !== 0) throw new Error(`${command} ${args.join(" ")} failed: ${result.stderr}`);
-  return `${result.stdout}${result.stderr}`;
+/**
+ * Jiffies per CPU from /proc/stat (index = core number; undefined off
+ * Linux): `busy` counts user, nice and system time only, the time a process
+ * could be charged with; interrupts and softirqs (our own loopback traffic)
+ * and steal are left out.
+ */
+export function cpuTimes(): { busy: number; total: number }[] | undefined {
+  try {
+    return readFileSync("/proc/stat", "utf8")
+      .split("\n")
+      .filter((line) => /^cpu\d+ /.test(line))
+      .map((line) => {
+        const fields = line.trim().split(/\s+/).slice(1).map(Number);
+        const total = fields.reduce((sum, n) => sum + n, 0);
+        return { busy: (fields[0] ?? 0) + (fields[1] ?? 0) + (fields[2] ?? 0), total };
+      });
+  } catch {
+    return undefined;
+  }
+}
+
+/** Busy % of each core between two {@link cpuTimes} snapshots. */
+export function busyPercent(
+  before: { busy: number; total: number }[] | undefined,
+  after: { busy: number; total: number }[] | undefined,
+): number[] {
+  if (!before || !after) return [];
+  return after.map((a, i) => {
+    const b = before[i] ?? a;
+    return a.total === b.total ? 0 : ((a.busy - b.busy) / (a.total - b.total)) * 100;
+  });
 }
 
 /**

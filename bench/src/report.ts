@@ -11,6 +11,13 @@ export interface RunRecord extends LoadResult {
   /** CPU time of the contender's server process(es) over the run, in % of one core. */
   serverCpuPct: number;
   serverRssMB: number;
+  /** Busy CPU of the whole machine during the run, in % of one core (all our processes plus anything else). */
+  machineBusyPct: number;
+  /** CPU other processes took on the server core during the run, in % of that core. */
+  foreignCpuPct: number;
+  /** Still above `--max-foreign` after the allowed re-measurements. */
+  disturbed: boolean;
+  attempts: number;
 }
 
 export interface Report {
@@ -36,6 +43,9 @@ interface Summary {
   /** Requests per second of server CPU: throughput normalised by what the server(s) burned. */
   perCpuSecond: number;
   errors: number;
+  machineBusyPct: number;
+  foreignCpuPct: number;
+  disturbed: number;
   min: number;
   max: number;
 }
@@ -55,6 +65,9 @@ function summarise(report: Report): Summary[] {
         rssMB: median(runs.map((r) => r.serverRssMB)),
         perCpuSecond: median(runs.map((r) => r.reqPerSec / (r.serverCpuPct / 100))),
         errors: runs.reduce((sum, r) => sum + r.errors, 0),
+        machineBusyPct: median(runs.map((r) => r.machineBusyPct)),
+        foreignCpuPct: median(runs.map((r) => r.foreignCpuPct)),
+        disturbed: runs.filter((r) => r.disturbed).length,
         min: Math.min(...rps),
         max: Math.max(...rps),
       },
@@ -65,12 +78,22 @@ function summarise(report: Report): Summary[] {
 /** a/b per round (measured side by side), then the median over rounds and the range. */
 function pairedRatio(report: Report, a: string, b: string) {
   const ratios: number[] = [];
+  const perCpu: number[] = [];
+  const efficiency = (r: RunRecord) => r.reqPerSec / Math.max(1, r.serverCpuPct);
   for (const run of report.runs.filter((r) => r.contender === a)) {
     const other = report.runs.find((r) => r.contender === b && r.round === run.round);
-    if (other) ratios.push(run.reqPerSec / other.reqPerSec);
+    if (other) {
+      ratios.push(run.reqPerSec / other.reqPerSec);
+      perCpu.push(efficiency(run) / efficiency(other));
+    }
   }
   if (ratios.length === 0) return undefined;
-  return { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) };
+  return {
+    median: median(ratios),
+    min: Math.min(...ratios),
+    max: Math.max(...ratios),
+    perCpu: median(perCpu),
+  };
 }
 
 interface Target {
@@ -118,8 +141,8 @@ const f2 = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : "-");
 function scalingRows(report: Report): string[] {
   if (report.scaling.length === 0) return [];
   const lines = [
-    "| store | call | rows | median | p99 | vs smallest table | target |",
-    "|---|---|--:|--:|--:|--:|---|",
+    "| store | call | rows | calls | median | p99 | vs smallest table | target |",
+    "|---|---|--:|--:|--:|--:|--:|---|",
   ];
   for (const store of new Set(report.scaling.map((s) => s.store))) {
     for (const op of ["get", "list"] as const) {
@@ -136,7 +159,7 @@ function scalingRows(report: Report): string[] {
                 : "**missed** (> 1.5x)"
               : "";
         lines.push(
-          `| ${store} | ${op === "get" ? "GetModel by id" : 'ListModels page, framework="pytorch", keyset'} | ${f0(row.rows)} | ${f0(row.medianUs)} us | ${f0(row.p99Us)} us | ${f2(ratio)}x | ${target} |`,
+          `| ${store} | ${op === "get" ? "GetModel by id" : 'ListModels page, framework="pytorch", keyset'} | ${f0(row.rows)} | ${row.calls} | ${f0(row.medianUs)} us | ${f0(row.p99Us)} us | ${f2(ratio)}x | ${target} |`,
         );
       }
     }
@@ -154,10 +177,10 @@ export function renderMarkdown(report: Report): string {
     `${report.date}, commit ${report.code.commit}${report.code.packagesModified ? " (packages/ had uncommitted changes)" : ""}, packages from ${report.code.packages}, ${report.totalSeconds} s in all.`,
     `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memoryGB} GB, ${report.machine.os}, Node ${report.machine.node}; ${report.machine.h2load}; ${report.machine.wrk}.`,
     `Pinning: ${report.machine.pinning}. ${o.rounds} rounds x ${o.durationS} s per contender (interleaved, order rotated per round) after ${o.warmupS} s warm-up; ${o.concurrency} requests in flight for every contender.`,
-    "GetModel by id of one ~220-byte model. Figures are medians over rounds; ratios are per-round ratios of contenders measured side by side, median over rounds (range in brackets).",
+    `GetModel by id of one model (${o.modelBytes} bytes of Model protobuf, ${o.responseFrameBytes}-byte framed GetModelResponse). Figures are medians over rounds; ratios are per-round ratios of contenders measured side by side, median over rounds (range in brackets).`,
     "",
-    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | server RSS | req per server CPU-s | vs ceiling | errors |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | server RSS | req per server CPU-s | vs ceiling | others on server core | errors |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const s of summaries) {
     const driver =
@@ -167,31 +190,39 @@ export function renderMarkdown(report: Report): string {
           ? "h2load"
           : "wrk";
     lines.push(
-      `| ${s.contender.label} | ${driver} | ${f0(s.reqPerSec)} | ${f0(s.min)}-${f0(s.max)} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${f0(s.cpuPct)}% | ${f0(s.rssMB)} MB | ${f0(s.perCpuSecond)} | ${ceiling ? `${f2(s.reqPerSec / ceiling.reqPerSec)}x` : "-"} | ${s.errors} |`,
+      `| ${s.contender.label} | ${driver} | ${f0(s.reqPerSec)} | ${f0(s.min)}-${f0(s.max)} | ${f2(s.p50Ms)} | ${f2(s.p99Ms)} | ${f0(s.cpuPct)}% | ${f0(s.rssMB)} MB | ${f0(s.perCpuSecond)} | ${ceiling ? `${f2(s.reqPerSec / ceiling.reqPerSec)}x` : "-"} | ${f0(s.foreignCpuPct)}%${s.disturbed > 0 ? ` (${s.disturbed} disturbed)` : ""} | ${s.errors} |`,
     );
   }
-  for (const s of report.skipped) lines.push(`| ${s.id} | skipped: ${s.reason} | | | | | | | | | |`);
+  for (const s of report.skipped) lines.push(`| ${s.id} | skipped: ${s.reason} | | | | | | | | | | |`);
   lines.push(
     "",
-    "Server CPU is the contender's server process(es) in % of one core (gateway rows: the gateway plus the registry behind it, both on the server core; client rows: the registry the client calls). Client rows measure the client process on the load core, so their req/s is bounded by the client's own CPU.",
+    "Server CPU is the contender's server process(es) in % of one core (gateway rows: the gateway plus the registry behind it, both on the server core; client rows: the registry the client calls). Client rows measure the client process on the load core, so their req/s is bounded by the client's own CPU. 'Others on server core' is the CPU that processes other than the contender's took on the server core during the run (median over rounds; from /proc/stat minus the server's own CPU time): a run above --max-foreign is measured again, and marked disturbed if it stays above.",
     "",
     "## Targets",
     "",
-    "| target | measured (median of rounds) | range | goal | result |",
-    "|---|--:|--:|--:|---|",
+    "| target | measured (median of rounds) | range | per server CPU-s | goal | result |",
+    "|---|--:|--:|--:|--:|---|",
   );
   for (const t of targets) {
     const r = pairedRatio(report, t.a, t.b);
     lines.push(
       r
-        ? `| ${t.what} | ${f2(r.median)}x | ${f2(r.min)}-${f2(r.max)} | >= ${t.goal}x | ${r.median >= t.goal ? "met" : "**missed**"} |`
-        : `| ${t.what} | not measured | | >= ${t.goal}x | - |`,
+        ? `| ${t.what} | ${f2(r.median)}x | ${f2(r.min)}-${f2(r.max)} | ${f2(r.perCpu)}x | >= ${t.goal}x | ${r.median >= t.goal ? "met" : "**missed**"} |`
+        : `| ${t.what} | not measured | | | >= ${t.goal}x | - |`,
     );
   }
-  lines.push("", "## Other ratios", "", "| comparison | measured | range |", "|---|--:|--:|");
+  lines.push(
+    "",
+    "The result goes by req/s. \"Per server CPU-s\" divides each side by its server CPU first: the same ratio with time lost to other processes taken out (for client rows it compares the registry's cost per call, not the clients').",
+    "",
+    "## Other ratios",
+    "",
+    "| comparison | measured | range | per server CPU-s |",
+    "|---|--:|--:|--:|",
+  );
   for (const t of comparisons) {
     const r = pairedRatio(report, t.a, t.b);
-    if (r) lines.push(`| ${t.what} | ${f2(r.median)}x | ${f2(r.min)}-${f2(r.max)} |`);
+    if (r) lines.push(`| ${t.what} | ${f2(r.median)}x | ${f2(r.min)}-${f2(r.max)} | ${f2(r.perCpu)}x |`);
   }
   const scaling = scalingRows(report);
   if (scaling.length > 0 || report.storageNotes.length > 0) {
@@ -199,7 +230,7 @@ export function renderMarkdown(report: Report): string {
       "",
       "## Storage scaling",
       "",
-      `Adapter calls in one process, one at a time (${report.scaling[0]?.calls ?? 0} GetModel calls and a quarter as many list calls per size, random rows, after a warm-up); tables bulk-seeded with 2 tags and 1 metadata entry per model, a quarter of them pytorch. The list call is what ListModels(filter: framework="pytorch", default order create_time desc, page 50) asks storage for, starting after a random row.`,
+      `Adapter calls in one process, one at a time (up to ${report.options.storageCalls} GetModel calls and a quarter as many list calls per size and at most 15 s each, at least 50: the calls column; random rows, after a warm-up); tables bulk-seeded with 2 tags and 1 metadata entry per model, a quarter of them pytorch. The list call is what ListModels(filter: framework="pytorch", default order create_time desc, page 50) asks storage for, starting after a random row.`,
       "",
       ...scaling,
       ...report.storageNotes.map((n) => `\n${n}`),

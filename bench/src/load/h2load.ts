@@ -33,14 +33,17 @@ export function probeGrpc(url: string, body: Buffer): Promise<number> {
     });
     let status = 0;
     let grpcStatus: string | undefined;
+    let grpcMessage: string | undefined;
     let bytes = 0;
     stream.on("response", (headers) => {
       status = Number(headers[":status"]);
       // A trailers-only answer (an error) carries grpc-status in the headers.
       if (headers["grpc-status"] !== undefined) grpcStatus = String(headers["grpc-status"]);
+      if (headers["grpc-message"] !== undefined) grpcMessage = String(headers["grpc-message"]);
     });
     stream.on("trailers", (trailers) => {
       grpcStatus = String(trailers["grpc-status"]);
+      grpcMessage = String(trailers["grpc-message"] ?? "");
     });
     stream.on("data", (chunk: Buffer) => {
       bytes += chunk.length;
@@ -48,7 +51,9 @@ export function probeGrpc(url: string, body: Buffer): Promise<number> {
     stream.on("end", () => {
       session.close();
       if (status !== 200 || grpcStatus !== "0" || bytes < 6) {
-        reject(new Error(`${url}: HTTP ${status}, grpc-status ${grpcStatus}, ${bytes} bytes`));
+        reject(
+          new Error(`${url}: HTTP ${status}, grpc-status ${grpcStatus} (${grpcMessage}), ${bytes} bytes`),
+        );
       } else resolve(bytes);
     });
     stream.on("error", reject);

@@ -2,12 +2,19 @@ import * as grpc from "@grpc/grpc-js";
 import { fixtureModel, MODEL_ID } from "../fixture";
 import { loadModelService } from "./proto-loader";
 
-/** The fixture in proto-loader's object shape (keepCase, longs as strings). */
+const { artifactUri, createTime, updateTime, metadata, ...plain } = fixtureModel;
+
+/**
+ * The fixture in proto-loader's object shape: keepCase names, longs as
+ * strings, and the map as its repeated entries (loaded from a descriptor set,
+ * protobufjs sees `map<string,string>` as `repeated MetadataEntry`; same bytes).
+ */
 const model = {
-  ...fixtureModel,
-  artifact_uri: fixtureModel.artifactUri,
-  create_time: { seconds: String(fixtureModel.createTime?.seconds), nanos: fixtureModel.createTime?.nanos },
-  update_time: { seconds: String(fixtureModel.updateTime?.seconds), nanos: fixtureModel.updateTime?.nanos },
+  ...plain,
+  artifact_uri: artifactUri,
+  metadata: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+  create_time: { seconds: String(createTime?.seconds), nanos: createTime?.nanos },
+  update_time: { seconds: String(updateTime?.seconds), nanos: updateTime?.nanos },
 };
 
 /** The obvious alternative: a grpc-js server with proto-loader and an in-memory map. */
