@@ -55,7 +55,7 @@ const { values: args } = parseArgs({
     },
     "base-port": { type: "string", default: "47100" },
     out: { type: "string", default: join(benchDir, "results") },
-    retries: { type: "string", default: "2" },
+    retries: { type: "string", default: "1" },
     "max-foreign": { type: "string", default: "10" },
     list: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
@@ -75,7 +75,7 @@ if (args.help) {
   --no-storage / --no-contenders
   --source                run the packages' TypeScript sources instead of their built dist/
   --build                 rebuild the packages' dist/ first (done anyway when it is missing)
-  --retries N             re-measure a run disturbed by other processes up to N times (default 2)
+  --retries N             re-measure a run disturbed by other processes up to N times (default 1)
   --max-foreign P         disturbed: other processes took more than P % of the server core (default 10)
   --no-pin                do not pin servers and load to different cores
   --no-install            never apt-get install h2load/wrk
@@ -249,7 +249,11 @@ async function runClientLoop(c: Contender, seconds: number, backend: ServerProce
  * took more than `--max-foreign` % of the server core meanwhile: this machine
  * may be shared, and a server that loses its core measures the neighbour.
  */
-async function measure(c: Contender, seconds: number): Promise<Omit<RunRecord, "round">> {
+async function measure(
+  c: Contender,
+  seconds: number,
+  allowedRetries = retries,
+): Promise<Omit<RunRecord, "round">> {
   let attempt = 0;
   for (;;) {
     const before = cpuTimes();
@@ -261,7 +265,7 @@ async function measure(c: Contender, seconds: number): Promise<Omit<RunRecord, "
     const foreignCpuPct =
       serverCore === undefined ? Number.NaN : Math.max(0, (perCore[serverCore] ?? 0) - record.serverCpuPct);
     const disturbed = foreignCpuPct > maxForeign;
-    if (!disturbed || attempt >= retries) {
+    if (!disturbed || attempt >= allowedRetries) {
       return { ...record, machineBusyPct, foreignCpuPct, disturbed, attempts: attempt + 1 };
     }
     attempt++;
@@ -347,7 +351,7 @@ try {
   if (selected.length > 0) {
     await startAll();
     log(`warm-up: ${warmupS} s per contender`);
-    for (const c of selected) await measure(c, warmupS);
+    for (const c of selected) await measure(c, warmupS, 0);
     for (let round = 1; round <= rounds; round++) {
       // Rotate the order each round so slow drift (thermal, other tenants) spreads over all contenders.
       const order = selected.map((_, i) => selected[(i + round - 1) % selected.length] as Contender);
