@@ -7,6 +7,7 @@ import { Code, createRegistryClient, type RegistryClient, RegistryError } from "
 import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
+import { until } from "../../../test-support/waiting";
 import {
   connectPostgres,
   http,
@@ -42,14 +43,6 @@ async function outcome<T>(promise: Promise<T>): Promise<T | RegistryError> {
 
 const readiness = async (httpPort: number) =>
   (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).json() as Promise<{ status: string }>;
-
-async function until(condition: () => Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (await condition().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-}
 
 beforeAll(async () => {
   if (!admin) return;

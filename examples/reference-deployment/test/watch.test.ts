@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Code, createRegistryClient, RegistryError } from "@modelreg/registry-client";
 import { afterAll, describe, expect, it } from "vitest";
+import { until } from "../../../test-support/waiting";
 import { type StartedProcess, startGateway, startRegistry } from "./processes";
 
 const tmp = mkdtempSync(join(tmpdir(), "modelreg-watch-"));
@@ -66,14 +67,6 @@ async function retrying<T>(write: () => Promise<T>): Promise<T> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 30_000) {
-  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; ) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting until ${what}`);
 }
 
 describe("watching the registry while it changes and restarts", () => {

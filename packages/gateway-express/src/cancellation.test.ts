@@ -2,6 +2,7 @@ import { request as httpRequest } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { createRegistryClient } from "@modelreg/registry-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { within } from "../../../test-support/waiting";
 import { expectError, expressVersions, Resources, startGateway } from "./test-support/harness";
 
 /** A GetModel call the bare server received and never answers. */
@@ -9,19 +10,6 @@ interface HangingCall {
   readonly requestId: string | undefined;
   /** Resolves when the server sees the call cancelled. */
   readonly cancelled: Promise<void>;
-}
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 describe.each(expressVersions)("an HTTP client that goes away on $name", ({ express }) => {

@@ -9,6 +9,7 @@ import { createRegistryClient, type RegistryClient } from "@modelreg/registry-cl
 import { createMemoryStorage } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry } from "../../../test-support/registry";
+import { within } from "../../../test-support/waiting";
 import { negotiateStreamFormat } from "./streaming";
 import {
   expectError,
@@ -18,19 +19,6 @@ import {
   startGateway,
   startRegistry,
 } from "./test-support/harness";
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** One server-sent event. */
 interface SseEvent {

@@ -13,6 +13,7 @@ import { createMemoryStorage, type RegistryServer, type StorageAdapter } from "@
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry } from "../../../test-support/registry";
+import { within } from "../../../test-support/waiting";
 import {
   Code,
   createRegistryClient,
@@ -24,19 +25,6 @@ import {
   type WatchModelsResponse as WatchMessage,
   type WatchReconnectInfo,
 } from "./index";
-
-/** Rejects if `promise` does not settle within `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** Reads from a watch into `seen` until `until` returns true (or the watch fails). */
 async function readUntil(

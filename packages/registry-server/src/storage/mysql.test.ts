@@ -3,6 +3,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import { createConnection, createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
+import { until } from "../../../../test-support/waiting";
 import {
   describeUrl,
   expectEveryMethodUnavailable,
@@ -201,14 +202,6 @@ suite("mysql adapter", () => {
       await dropDatabase(database);
     }
   });
-
-  async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-      if (await condition()) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`timed out waiting until ${what}`);
-  }
 
   /** Statements of `database`'s connections the server is running now (the admin's own never use it). */
   const running = async (database: string) =>

@@ -3,6 +3,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
+import { until } from "../../../../test-support/waiting";
 import {
   describeUrl,
   expectEveryMethodUnavailable,
@@ -238,14 +239,6 @@ suite("postgres adapter", () => {
         )
       ).rows.length;
     return { adapter, schema, waitingForLocks };
-  }
-
-  async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-    for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
-      if (await condition()) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    throw new Error(`timed out waiting until ${what}`);
   }
 
   it("a call's deadline bounds its statements: the server cancels the query and the call fails DEADLINE_EXCEEDED", async () => {
