@@ -260,10 +260,13 @@ async function measure(
     const record = await measureContender(c, seconds);
     const perCore = busyPercent(before, cpuTimes());
     const machineBusyPct = perCore.reduce((sum, n) => sum + n, 0);
-    const serverCore = pinning.enabled ? Number(pinning.server) : undefined;
-    // Client rows: the registry is the only server process on the server core.
-    const foreignCpuPct =
-      serverCore === undefined ? Number.NaN : Math.max(0, (perCore[serverCore] ?? 0) - record.serverCpuPct);
+    // Server rows: what others took on the server core. Client rows: on the load core, where the
+    // measured client runs (the scheduler moves other tenants onto the then idle server core,
+    // which does not disturb a client-bound run).
+    const isClient = record.clientCpuPct !== undefined;
+    const core = pinning.enabled ? Number(isClient ? pinning.load : pinning.server) : undefined;
+    const own = isClient ? (record.clientCpuPct ?? 0) : record.serverCpuPct;
+    const foreignCpuPct = core === undefined ? Number.NaN : Math.max(0, (perCore[core] ?? 0) - own);
     const disturbed = foreignCpuPct > maxForeign;
     if (!disturbed || attempt >= allowedRetries) {
       return { ...record, machineBusyPct, foreignCpuPct, disturbed, attempts: attempt + 1 };
@@ -359,7 +362,7 @@ try {
         const record = { round, ...(await measure(c, durationS)) };
         runs.push(record);
         log(
-          `round ${round}/${rounds} ${c.id.padEnd(16)} ${record.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${record.p50Ms.toFixed(2)} ms  p99 ${record.p99Ms.toFixed(2)} ms  server CPU ${record.serverCpuPct.toFixed(0)}%  others on server core ${record.foreignCpuPct.toFixed(0)}%${record.disturbed ? " (DISTURBED)" : ""}  errors ${record.errors}`,
+          `round ${round}/${rounds} ${c.id.padEnd(16)} ${record.reqPerSec.toFixed(0).padStart(7)} req/s  p50 ${record.p50Ms.toFixed(2)} ms  p99 ${record.p99Ms.toFixed(2)} ms  server CPU ${record.serverCpuPct.toFixed(0)}%  others on measured core ${record.foreignCpuPct.toFixed(0)}%${record.disturbed ? " (DISTURBED)" : ""}  errors ${record.errors}`,
         );
       }
     }

@@ -13,8 +13,10 @@ export interface RunRecord extends LoadResult {
   serverRssMB: number;
   /** Busy CPU of the whole machine during the run, in % of one core (all our processes plus anything else). */
   machineBusyPct: number;
-  /** CPU other processes took on the server core during the run, in % of that core. */
+  /** CPU other processes took on the measured core (server core; load core for client rows), in % of it. */
   foreignCpuPct: number;
+  /** Client rows: the client process's own CPU during the measured window, in % of one core. */
+  clientCpuPct?: number;
   /** Still above `--max-foreign` after the allowed re-measurements. */
   disturbed: boolean;
   attempts: number;
@@ -179,7 +181,7 @@ export function renderMarkdown(report: Report): string {
     `Pinning: ${report.machine.pinning}. ${o.rounds} rounds x ${o.durationS} s per contender (interleaved, order rotated per round) after ${o.warmupS} s warm-up; ${o.concurrency} requests in flight for every contender.`,
     `GetModel by id of one model (${o.modelBytes} bytes of Model protobuf, ${o.responseFrameBytes}-byte framed GetModelResponse). Figures are medians over rounds; ratios are per-round ratios of contenders measured side by side, median over rounds (range in brackets).`,
     "",
-    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | server RSS | req per server CPU-s | vs ceiling | others on server core | errors |",
+    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | server RSS | req per server CPU-s | vs ceiling | others on measured core | errors |",
     "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const s of summaries) {
@@ -196,7 +198,7 @@ export function renderMarkdown(report: Report): string {
   for (const s of report.skipped) lines.push(`| ${s.id} | skipped: ${s.reason} | | | | | | | | | | |`);
   lines.push(
     "",
-    "Server CPU is the contender's server process(es) in % of one core (gateway rows: the gateway plus the registry behind it, both on the server core; client rows: the registry the client calls). Client rows measure the client process on the load core, so their req/s is bounded by the client's own CPU. 'Others on server core' is the CPU that processes other than the contender's took on the server core during the run (median over rounds; from /proc/stat minus the server's own CPU time): a run above --max-foreign is measured again, and marked disturbed if it stays above.",
+    "Server CPU is the contender's server process(es) in % of one core (gateway rows: the gateway plus the registry behind it, both on the server core; client rows: the registry the client calls). Client rows measure the client process on the load core, so their req/s is bounded by the client's own CPU. 'Others on measured core' is the CPU that other processes took during the run on the core that limits the contender (server rows: the server core; client rows: the load core, where the client runs), median over rounds, from /proc/stat user+system time minus our process's own: a run above --max-foreign % is measured again once and marked disturbed if it stays above.",
     "",
     "## Targets",
     "",

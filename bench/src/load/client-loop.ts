@@ -81,7 +81,9 @@ if (first?.id !== id) throw new Error(`GetModel answered ${JSON.stringify(first)
 await run(Number(values["warmup-ms"]), false);
 // The parent reads the server's CPU time at these two marks.
 process.send?.({ type: "measure", phase: "start" });
+const cpuBefore = process.cpuUsage();
 const { ok, errors, elapsedMs, latencies } = await run(Number(values["duration-ms"]), true);
+const cpu = process.cpuUsage(cpuBefore);
 process.send?.({ type: "measure", phase: "end" });
 latencies.sort((a, b) => a - b);
 close();
@@ -93,6 +95,7 @@ process.stdout.write(
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
     check: `first answer's id checked; ${errors} calls rejected`,
+    clientCpuPct: ((cpu.user + cpu.system) / (elapsedMs * 1000)) * 100,
   })}\n`,
 );
 process.exit(0);

@@ -20,4 +20,6 @@ export interface LoadResult {
   p99Ms: number;
   /** Why the run's answers are trusted (or not). */
   check: string;
+  /** Client loops: the client process's CPU over the measured window, in % of one core. */
+  clientCpuPct?: number;
 }
