@@ -8,6 +8,7 @@ import {
   type WatchModelsRequest,
 } from "@modelreg/proto";
 import type { IMessageType } from "@protobuf-ts/runtime";
+import { EncodedModelCache } from "./encoded-cache";
 import type { Logger } from "./logger";
 import type { ModelServiceHandlers, WatchSink } from "./service";
 import type { StorageCallOptions } from "./storage/adapter";
@@ -65,7 +66,12 @@ function toServiceError(error: unknown, method: string, logger: Logger): Partial
  */
 export function bindModelService(
   handlers: ModelServiceHandlers,
-  options: { logger: Logger; authorize?: Authorize | undefined; watchStallTimeoutMs?: number | undefined },
+  options: {
+    logger: Logger;
+    authorize?: Authorize | undefined;
+    watchStallTimeoutMs?: number | undefined;
+    responseCacheBytes?: number | undefined;
+  },
 ): {
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
@@ -76,6 +82,7 @@ export function bindModelService(
   const implementation: grpc.UntypedServiceImplementation = {};
   const { logger, authorize } = options;
   const stallTimeoutMs = options.watchStallTimeoutMs ?? 30_000;
+  const cache = new EncodedModelCache(options.responseCacheBytes ?? 8 * 1024 * 1024);
   /** Open watches, so shutdown can end them (grpc-js would wait for them forever). */
   const watches = new Set<AbortController>();
   let shuttingDown = false;
@@ -200,7 +207,9 @@ export function bindModelService(
       // Decoded in the handler, so a malformed message becomes INVALID_ARGUMENT.
       requestSerialize: (value: object) => value as Buffer,
       requestDeserialize: (bytes: Buffer) => bytes as object,
-      responseSerialize: (value: object) => Buffer.from(method.O.toBinary(value)),
+      // Unary handlers below hand over responses already encoded.
+      responseSerialize: (value: object) =>
+        Buffer.isBuffer(value) ? value : Buffer.from(method.O.toBinary(value)),
       responseDeserialize: (bytes: Buffer) => method.O.fromBinary(bytes),
     };
 
@@ -226,19 +235,36 @@ export function bindModelService(
     if (method.clientStreaming || method.serverStreaming || !handle) {
       throw new Error(`bindModelService: no handler for ${method.name}`);
     }
+    const cacheable = EncodedModelCache.canCache(method.O);
 
     implementation[method.name] = (
       call: grpc.ServerUnaryCall<Buffer, object>,
       callback: grpc.sendUnaryData<object>,
     ) => {
-      const run = async () => {
-        if (authorize) await authorize({ method: path, metadata: call.metadata, peer: call.getPeer() });
-        return handle(decode(method.I, call.request), { deadline: deadlineOf(call) });
+      const respond = (response: object) => {
+        try {
+          callback(null, cacheable ? cache.encode(method.O, response) : response);
+        } catch (error) {
+          callback(toServiceError(error, path, logger));
+        }
       };
-      run().then(
-        (response) => callback(null, response),
-        (error: unknown) => callback(toServiceError(error, path, logger)),
-      );
+      const fail = (error: unknown) => callback(toServiceError(error, path, logger));
+      if (authorize) {
+        // A hook may throw or reject: both refuse the call.
+        Promise.resolve()
+          .then(() => authorize({ method: path, metadata: call.metadata, peer: call.getPeer() }))
+          .then(() => handle(decode(method.I, call.request), { deadline: deadlineOf(call) }))
+          .then(respond, fail);
+        return;
+      }
+      // No hook: straight to the handler, without an extra promise per call.
+      let pending: Promise<object>;
+      try {
+        pending = handle(decode(method.I, call.request), { deadline: deadlineOf(call) });
+      } catch (error) {
+        return fail(error);
+      }
+      pending.then(respond, fail);
     };
   }
   return {

@@ -46,6 +46,11 @@ export interface RegistryServerOptions {
   healthCheckIntervalMs?: number;
   /** Also serve HTTP `GET /healthz` and `/readyz` on this port (0 picks one). Default: no HTTP server. */
   httpPort?: number;
+  /**
+   * Bytes of encoded responses kept, per (model id, etag), so a model read
+   * repeatedly is encoded once per revision. 0 disables it. Default 8 MiB.
+   */
+  responseCacheBytes?: number;
   /** The streaming methods (WatchModels, ImportModels); see {@link StreamOptions}. */
   streams?: StreamOptions;
   /** Extra grpc-js server options, applied last. */
@@ -124,6 +129,15 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new TypeError(`createRegistryServer: \`port\` must be an integer from 0 to 65535 (got ${port})`);
   }
+  const { responseCacheBytes } = options;
+  if (
+    responseCacheBytes !== undefined &&
+    !(Number.isSafeInteger(responseCacheBytes) && responseCacheBytes >= 0)
+  ) {
+    throw new TypeError(
+      `createRegistryServer: \`responseCacheBytes\` must be a whole number of bytes, 0 or more (got ${responseCacheBytes})`,
+    );
+  }
   const logger = options.logger ?? createDefaultLogger();
   const host = options.host ?? "0.0.0.0";
   const keepalive = options.keepalive ?? {};
@@ -151,6 +165,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     logger,
     authorize: options.authorize,
     watchStallTimeoutMs: options.streams?.watchStallTimeoutMs,
+    responseCacheBytes: options.responseCacheBytes,
   });
   server.addService(definition, implementation);
 

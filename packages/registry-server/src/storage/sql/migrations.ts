@@ -187,6 +187,32 @@ function createMigrations(dialect: SqlDialectName): Record<string, Migration> {
         ).execute();
       },
     },
+    "0003_keyset_order_indexes": {
+      // biome-ignore lint/suspicious/noExplicitAny: migrations run before the typed schema exists.
+      async up(db: Kysely<any>) {
+        // Newest first with id ascending breaking ties (ListModels' default,
+        // and `update_time desc`) is a mixed-direction order: an ascending
+        // index cannot return it without sorting every candidate row. These
+        // can, so a keyset page reads ~one page of rows at any table size.
+        // (MariaDB honours DESC in indexes from 10.8; older ones sort.)
+        await db.schema
+          .createIndex("models_create_time_desc_idx")
+          .on("models")
+          .columns(["create_time desc", "id"])
+          .execute();
+        await db.schema
+          .createIndex("models_update_time_desc_idx")
+          .on("models")
+          .columns(["update_time desc", "id"])
+          .execute();
+        // The commonest filter (one framework) in the default order.
+        await db.schema
+          .createIndex("models_framework_create_time_desc_idx")
+          .on("models")
+          .columns(["framework", "create_time desc", "id"])
+          .execute();
+      },
+    },
   };
 }
 

@@ -130,7 +130,13 @@ async function writeChildren(db: Db, record: ModelRecord): Promise<void> {
   }
 }
 
-/** `(order values, id) > cursor` in the order's directions, as an OR of ANDs (portable; no row-value syntax). */
+/**
+ * `(order values, id) > cursor` in the order's directions, as an OR of ANDs
+ * (portable; no row-value syntax), ANDed with the first term's inclusive
+ * bound (`create_time <= ?` for newest first): redundant for the result, but
+ * a range the planner can start an index scan at, so a deep page does not
+ * read every row before it.
+ */
 function afterCursor(orderBy: readonly OrderTerm[], cursor: Cursor) {
   return (eb: ExpressionBuilder<RegistryDatabase, "models">): Expression<SqlBool> => {
     const alternatives: Expression<SqlBool>[] = [];
@@ -142,7 +148,10 @@ function afterCursor(orderBy: readonly OrderTerm[], cursor: Cursor) {
       equalities.push(eb(term.field, "=", value));
     }
     alternatives.push(eb.and([...equalities, eb("id", ">", cursor.id)]));
-    return eb.or(alternatives);
+    const [first] = orderBy;
+    const firstValue = cursor.values[0];
+    if (first === undefined || firstValue === undefined) return eb.or(alternatives);
+    return eb.and([eb(first.field, first.descending ? "<=" : ">=", firstValue), eb.or(alternatives)]);
   };
 }
 
