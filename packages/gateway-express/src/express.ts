@@ -13,6 +13,11 @@ function readBody(req: Request, limit: number): Promise<Buffer | undefined> {
   if (req.body !== undefined && (req as { _body?: boolean })._body === true) {
     return Promise.resolve(Buffer.from(JSON.stringify(req.body)));
   }
+  // A request has a body only with one of these (RFC 9112, section 6.3):
+  // most are GETs without, and waiting for their `end` cost ~3% of a GET.
+  if (req.headers["content-length"] === undefined && req.headers["transfer-encoding"] === undefined) {
+    return Promise.resolve(undefined);
+  }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

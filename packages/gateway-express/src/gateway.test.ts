@@ -184,6 +184,22 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
       expect(response.headers.get("etag")).toBe(updated.etag);
     });
 
+    it("GET after a change answers the new content (answers are reused per etag, never across one)", async () => {
+      const model = await create("cached-read", { description: "first" });
+      const url = `${base}/api/v1/models/${model.id}`;
+      for (let i = 0; i < 2; i++) expect(await (await fetch(url)).json()).toEqual(model);
+      const patched = await fetch(`${url}?updateMask=description`, {
+        method: "PATCH",
+        headers: jsonHeaders,
+        body: JSON.stringify({ description: "second" }),
+      });
+      const updated = (await patched.json()) as ModelJson;
+      const read = await fetch(url);
+      expect(await read.json()).toEqual(updated);
+      expect(updated.description).toBe("second");
+      expect(read.headers.get("etag")).toBe(updated.etag);
+    });
+
     it("PATCH with If-Match updates when the etag matches", async () => {
       const model = await create("patch-if-match");
       const response = await fetch(`${base}/api/v1/models/${model.id}`, {

@@ -170,15 +170,18 @@ export function createGateway(options: GatewayOptions): Gateway {
   const maxTimeoutMs = options.maxTimeoutMs ?? 60_000;
   const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
 
+  const jsonHeaders = { "content-type": "application/json; charset=utf-8" } as const;
   const json = (
     status: number,
     body: JsonValue | object,
     extra: Record<string, string> = {},
   ): GatewayResponse => ({
     status,
-    headers: { "content-type": "application/json; charset=utf-8", ...extra },
+    headers: { ...jsonHeaders, ...extra },
     body: JSON.stringify(body),
   });
+  /** JSON bodies of single-model answers, per (id, etag): at most 8 MiB of them. */
+  const modelJson = new BoundedCache<{ body: string; etag: string }>(8 * 1024 * 1024);
 
   /** `Grpc-Timeout` in ms, capped by `maxTimeoutMs`; undefined without the header. */
   function timeoutOf(request: GatewayRequest): number | undefined {
@@ -478,6 +481,19 @@ export function createGateway(options: GatewayOptions): Gateway {
       signal: request.signal,
       metadata,
     });
+    // A model's JSON is made once per (id, etag): every write changes the etag.
+    const model = (response as { model?: { id?: unknown; etag?: unknown } }).model;
+    const key =
+      route.responseBody === "model" &&
+      typeof model?.id === "string" &&
+      typeof model.etag === "string" &&
+      model.etag
+        ? `${model.id}\n${model.etag}`
+        : undefined;
+    const cached = key === undefined ? undefined : modelJson.get(key);
+    if (cached !== undefined && key !== undefined) {
+      return { status: 200, headers: { ...jsonHeaders, etag: cached.etag }, body: cached.body };
+    }
     const result = toResponseJson(route, response);
     const etag: Record<string, string> =
       typeof result === "object" &&
@@ -486,7 +502,11 @@ export function createGateway(options: GatewayOptions): Gateway {
       typeof result.etag === "string"
         ? { etag: result.etag }
         : {};
-    return json(200, result ?? {}, etag);
+    const answer = json(200, result ?? {}, etag);
+    if (key !== undefined && etag.etag !== undefined) {
+      modelJson.set(key, { body: answer.body, etag: etag.etag }, answer.body.length * 2);
+    }
+    return answer;
   }
 
   async function handle(request: GatewayRequest): Promise<GatewayResponse> {
@@ -551,4 +571,34 @@ export function createGateway(options: GatewayOptions): Gateway {
   };
 
   return { routes, handle, takesStreamingBody, maxBodyBytes };
+}
+
+/**
+ * A map bounded by the total size of its values, dropping the oldest entries
+ * first. For values that never go stale under their key (a model's JSON per
+ * etag).
+ */
+class BoundedCache<V> {
+  readonly #entries = new Map<string, { value: V; size: number }>();
+  readonly #maxSize: number;
+  #size = 0;
+
+  constructor(maxSize: number) {
+    this.#maxSize = maxSize;
+  }
+
+  get(key: string): V | undefined {
+    return this.#entries.get(key)?.value;
+  }
+
+  set(key: string, value: V, size: number): void {
+    if (size > this.#maxSize || this.#entries.has(key)) return;
+    this.#entries.set(key, { value, size });
+    this.#size += size;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#size <= this.#maxSize) break;
+      this.#entries.delete(oldest);
+      this.#size -= entry.size;
+    }
+  }
 }
