@@ -124,3 +124,21 @@ export async function startServer(
       }),
   };
 }
+
+/** Runs a load generator to the end; resolves with its stdout and stderr, rejects if it exits non-zero. */
+export function runCapturing(command: string, args: readonly string[], name: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let text = "";
+    child.stdout.on("data", (chunk) => {
+      text += chunk;
+    });
+    child.stderr.on("data", (chunk) => {
+      text += chunk;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`${name} exited ${code}: ${text}`)),
+    );
+  });
+}

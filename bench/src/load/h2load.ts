@@ -1,7 +1,6 @@
-import { spawn } from "node:child_process";
 import { readFileSync, rmSync } from "node:fs";
 import http2 from "node:http2";
-import { type Pinning, pinned } from "../proc";
+import { type Pinning, pinned, runCapturing } from "../proc";
 import { type LoadResult, quantile } from "./stats";
 
 export interface H2loadOptions {
@@ -86,20 +85,7 @@ export async function runH2load(pinning: Pinning, options: H2loadOptions, body: 
     `--log-file=${options.logFile}`,
     options.url,
   ]);
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      text += chunk;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(text) : reject(new Error(`h2load exited ${code}: ${text}`)),
-    );
-  });
+  const output = await runCapturing(command, args, "h2load");
   const number = (pattern: RegExp): number => {
     const match = pattern.exec(output);
     if (!match?.[1]) throw new Error(`unexpected h2load output (${pattern}):\n${output}`);

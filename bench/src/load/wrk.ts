@@ -1,5 +1,4 @@
-import { spawn } from "node:child_process";
-import { type Pinning, pinned } from "../proc";
+import { type Pinning, pinned, runCapturing } from "../proc";
 import type { LoadResult } from "./stats";
 
 /** GETs `url` once and checks a 200 with a JSON body naming `expectId`. */
@@ -27,20 +26,7 @@ export async function runWrk(
     "--latency",
     options.url,
   ]);
-  const output = await new Promise<string>((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let text = "";
-    child.stdout.on("data", (chunk) => {
-      text += chunk;
-    });
-    child.stderr.on("data", (chunk) => {
-      text += chunk;
-    });
-    child.on("error", reject);
-    child.on("exit", (code) =>
-      code === 0 ? resolve(text) : reject(new Error(`wrk exited ${code}: ${text}`)),
-    );
-  });
+  const output = await runCapturing(command, args, "wrk");
   const match = (pattern: RegExp) => {
     const found = pattern.exec(output);
     if (!found) throw new Error(`unexpected wrk output (${pattern}):\n${output}`);
