@@ -482,13 +482,18 @@ export function createGateway(options: GatewayOptions): Gateway {
       metadata,
     });
     // A model's JSON is made once per (id, etag): every write changes the etag.
-    const model = (response as { model?: { id?: unknown; etag?: unknown } }).model;
+    const model = (
+      response as {
+        model?: { id?: unknown; etag?: unknown; updateTime?: { seconds?: unknown; nanos?: unknown } };
+      }
+    ).model;
+    // With the update time: a restored database can reuse a revision for other content.
     const key =
       route.responseBody === "model" &&
       typeof model?.id === "string" &&
       typeof model.etag === "string" &&
       model.etag
-        ? `${model.id}\n${model.etag}`
+        ? `${model.id}\n${model.etag}\n${String(model.updateTime?.seconds)}.${String(model.updateTime?.nanos)}`
         : undefined;
     const cached = key === undefined ? undefined : modelJson.get(key);
     if (cached !== undefined && key !== undefined) {

@@ -76,7 +76,9 @@ export class ChangeFeed {
         this.#pollAgain = false;
         try {
           const { latestRevision } = await this.#storage.readChanges(this.#known, 0);
-          this.#known = Math.max(this.#known, latestRevision);
+          // Not the max: a database restored or failed over to one that lost
+          // commits goes back, and watches must then see it (they end).
+          this.#known = latestRevision;
         } catch {
           // The database is away: watchers find out when they read, at
           // their next progress notification at the latest.

@@ -41,7 +41,9 @@ export class EncodedModelCache {
     if (this.#maxBytes === 0 || !model || model.id === "" || model.etag === "") {
       return Buffer.from(type.toBinary(response));
     }
-    const key = `${model.id}\n${model.etag}`;
+    // The update time too: a database restored from a backup (or failed over
+    // to a replica that lost commits) can reuse a revision for other content.
+    const key = `${model.id}\n${model.etag}\n${model.updateTime?.seconds}.${model.updateTime?.nanos}`;
     const cached = this.#entries.get(key);
     if (cached) return cached;
     const bytes = Buffer.from(type.toBinary(response));

@@ -101,6 +101,8 @@ export function bindModelService(
   function watch(call: grpc.ServerWritableStream<Buffer, object>, type: IMessageType<object>, path: string) {
     const controller = new AbortController();
     watches.add(controller);
+    // A watch whose request arrived while the server began to stop.
+    if (shuttingDown) controller.abort();
     let cancelled = false;
     call.on("cancelled", () => {
       cancelled = true;

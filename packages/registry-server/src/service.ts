@@ -93,6 +93,14 @@ function validateModelFields(v: Violations, model: Model, prefix: string): strin
   return tags;
 }
 
+/**
+ * How many per-item results an ImportModels summary lists at most (the
+ * counts are always complete): the summary is one message, and a huge
+ * import of mostly existing or invalid items would otherwise outgrow the
+ * message size limit after everything was written.
+ */
+export const maxImportResults = 1000;
+
 /** Tunes the streaming methods; see `RegistryServerOptions.streams`. */
 export interface StreamSettings {
   /** How often open watches look for changes made by other replicas. Default 250 ms. */
@@ -114,6 +122,13 @@ const pruned = (after: number, prunedThrough: number) =>
     Code.OUT_OF_RANGE,
     `after_revision ${after} is older than the retained change history (changes up to ${prunedThrough} were pruned); list the models again and watch from the latest revision.`,
     { reason: "REVISION_PRUNED" },
+  );
+
+const historyBehind = (cursor: number, latest: number) =>
+  new RegistryError(
+    Code.OUT_OF_RANGE,
+    `The change history went back from revision ${cursor} to ${latest} (the database was restored or failed over); list the models again and watch from the latest revision.`,
+    { reason: "REVISION_AHEAD" },
   );
 
 const eventTypes = {
@@ -193,10 +208,17 @@ export class ModelServiceHandlers {
 
   constructor(storage: StorageAdapter, settings: StreamSettings = {}) {
     this.#storage = storage;
+    const positive = (name: keyof StreamSettings, value: number | undefined, fallback: number) => {
+      if (value === undefined) return fallback;
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new TypeError(`createRegistryServer: \`streams.${name}\` must be a whole number of at least 1`);
+      }
+      return value;
+    };
     this.#settings = {
-      pollIntervalMs: settings.pollIntervalMs ?? 250,
-      progressIntervalMs: settings.progressIntervalMs ?? 10_000,
-      importBatchSize: settings.importBatchSize ?? 100,
+      pollIntervalMs: positive("pollIntervalMs", settings.pollIntervalMs, 250),
+      progressIntervalMs: positive("progressIntervalMs", settings.progressIntervalMs, 10_000),
+      importBatchSize: positive("importBatchSize", settings.importBatchSize, 100),
     };
     this.#feed = new ChangeFeed(storage, this.#settings.pollIntervalMs);
   }
@@ -248,6 +270,10 @@ export class ModelServiceHandlers {
     while (!signal.aborted) {
       const page = await this.#storage.readChanges(cursor, pageSize);
       if (cursor < page.prunedThrough) throw pruned(cursor, page.prunedThrough);
+      if (page.latestRevision < cursor) throw historyBehind(cursor, page.latestRevision);
+      // Consecutive or nothing: anything else means history was lost under us.
+      const first = page.changes[0];
+      if (first && first.revision !== cursor + 1) throw pruned(cursor, first.revision - 1);
       for (const change of page.changes) {
         if (signal.aborted) return;
         cursor = change.revision;
@@ -296,6 +322,7 @@ export class ModelServiceHandlers {
     };
     const failed = (index: number, error: RegistryError) => {
       response.failedCount++;
+      if (response.results.length >= maxImportResults) return;
       response.results.push({
         index,
         outcome: ImportOutcome.FAILED,
@@ -319,6 +346,7 @@ export class ModelServiceHandlers {
         created ||= result.status === "created";
         if (result.status === "nameVersionTaken") {
           response.alreadyExistsCount++;
+          if (response.results.length >= maxImportResults) continue;
           response.results.push({
             index: item.index,
             outcome: ImportOutcome.ALREADY_EXISTS,

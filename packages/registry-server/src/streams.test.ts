@@ -206,6 +206,18 @@ describe.each(adapters)("WatchModels with %s storage", (_name, open) => {
 });
 
 describe("WatchModels and the server's life", () => {
+  it("refuses stream settings that would flood or never flush", () => {
+    for (const streams of [
+      { progressIntervalMs: 0 },
+      { pollIntervalMs: -1 },
+      { importBatchSize: Number.NaN },
+    ]) {
+      expect(() =>
+        createRegistryServer({ storage: createMemoryStorage(), insecure: true, logger: silent, streams }),
+      ).toThrow(/streams\.\w+` must be a whole number of at least 1/);
+    }
+  });
+
   it("shutdown ends open watches with UNAVAILABLE at once instead of waiting for them", async () => {
     const { server, client } = await startServer(createMemoryStorage());
     const watches = [client.watch({}), client.watch({ afterRevision: 0n })];
@@ -306,6 +318,19 @@ describe.each(adapters)("ImportModels with %s storage", (_name, open) => {
       expect(again).toMatchObject({ createdCount: 1, alreadyExistsCount: 3, failedCount: 3 });
       const after = await client.call<{ models: Model[] }>("ListModels", {});
       expect(after.models).toHaveLength(3);
+    } finally {
+      await stop();
+    }
+  });
+
+  it("lists at most 1,000 per-item results, keeping the counts complete", async () => {
+    const { client, stop } = await startServer(await open());
+    try {
+      const items = Array.from({ length: 1005 }, () => ({ model: { name: "", version: "1" } }));
+      const summary = await client.importModels(items);
+      expect(summary).toMatchObject({ createdCount: 0, alreadyExistsCount: 0, failedCount: 1005 });
+      expect(summary.results).toHaveLength(1000);
+      expect(summary.results.at(-1)?.index).toBe(999);
     } finally {
       await stop();
     }

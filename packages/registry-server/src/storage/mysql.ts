@@ -102,7 +102,10 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
     lockingReads: true,
     retainChanges,
     classify: classifyMysqlError,
-    // InnoDB's default REPEATABLE READ already gives a transaction's reads one snapshot.
+    // Said explicitly: a server configured READ COMMITTED would otherwise give
+    // a read's statements different snapshots (torn records, and a watch
+    // that reads the pruning mark and the changes at different moments).
+    readIsolation: "repeatable read",
     // MariaDB bounds every statement (`max_statement_time`, seconds); MySQL
     // bounds SELECTs only (`max_execution_time`, ms). Both are session
     // settings, so they are put back before the connection returns to the pool.

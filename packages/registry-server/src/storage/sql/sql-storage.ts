@@ -210,8 +210,9 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       try {
         return await builder.execute(async (trx) => {
           const undo =
-            dialect.limitStatementTime && Number.isFinite(remaining)
-              ? await dialect.limitStatementTime(trx, Math.max(1, Math.ceil(remaining)))
+            dialect.limitStatementTime && deadline !== undefined
+              ? // Measured again here: waiting for a pooled connection took some of it.
+                await dialect.limitStatementTime(trx, Math.max(1, Math.ceil(deadline - Date.now())))
               : undefined;
           if (undo === undefined) return body(trx);
           try {
@@ -244,18 +245,20 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
   const pruneEvery = Math.max(1, Math.min(1000, Math.ceil(dialect.retainChanges / 10)));
 
   /**
-   * Appends the change a write made, in the write's transaction. Bumping the
-   * one state row takes its lock until commit, so concurrent writers get
-   * consecutive revisions in commit order (done last, to hold it briefly).
+   * Appends the changes a write made, in the write's transaction, numbered
+   * consecutively. Bumping the one state row takes its lock until commit, so
+   * concurrent writers get consecutive revisions in commit order; callers do
+   * it last, to hold the lock briefly.
    */
-  async function recordChange(
+  async function recordChanges(
     trx: Transaction<RegistryDatabase>,
     type: ChangeType,
-    model: ModelRecord,
+    models: readonly ModelRecord[],
   ): Promise<void> {
+    if (models.length === 0) return;
     await trx
       .updateTable("modelreg_state")
-      .set((eb) => ({ revision: eb("revision", "+", 1) }))
+      .set((eb) => ({ revision: eb("revision", "+", models.length) }))
       .where("id", "=", 1)
       .execute();
     const state = await trx
@@ -263,19 +266,28 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       .select(["revision", "pruned_through"])
       .where("id", "=", 1)
       .executeTakeFirstOrThrow();
-    const revision = Number(state.revision);
-    await trx
-      .insertInto("model_changes")
-      .values({
-        revision,
-        type,
-        model_id: model.id,
-        model: JSON.stringify(model),
-        commit_time: Date.now() * 1000,
-      })
-      .execute();
-    const through = revision - dialect.retainChanges;
-    if (revision % pruneEvery === 0 && through > Number(state.pruned_through)) {
+    const last = Number(state.revision);
+    const first = last - models.length + 1;
+    const commitTime = Date.now() * 1000;
+    // In slices: a multi-row INSERT's parameters are limited (SQLite: 32 766).
+    for (let i = 0; i < models.length; i += 500) {
+      await trx
+        .insertInto("model_changes")
+        .values(
+          models.slice(i, i + 500).map((model, j) => ({
+            revision: first + i + j,
+            type,
+            model_id: model.id,
+            model: JSON.stringify(model),
+            commit_time: commitTime,
+          })),
+        )
+        .execute();
+    }
+    // Pruned when the revisions cross a multiple of pruneEvery.
+    const through = last - dialect.retainChanges;
+    const crossed = Math.floor(last / pruneEvery) > Math.floor((first - 1) / pruneEvery);
+    if (crossed && through > Number(state.pruned_through)) {
       await trx.deleteFrom("model_changes").where("revision", "<=", through).execute();
       await trx.updateTable("modelreg_state").set({ pruned_through: through }).where("id", "=", 1).execute();
     }
@@ -312,15 +324,12 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       : { status: "notFound" };
   }
 
-  async function insertRecord(
+  /** Inserts the model's rows (no change record). */
+  async function insertRow(
     trx: Transaction<RegistryDatabase>,
     record: ModelRecord,
     requestId: string | undefined,
-  ): Promise<InsertResult> {
-    if (requestId) {
-      const existing = await byRequestId(trx, requestId);
-      if (existing) return { status: "requestIdUsed", existing };
-    }
+  ): Promise<void> {
     await trx
       .insertInto("models")
       .values({
@@ -337,7 +346,19 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       })
       .execute();
     await writeChildren(trx, record);
-    await recordChange(trx, "created", record);
+  }
+
+  async function insertRecord(
+    trx: Transaction<RegistryDatabase>,
+    record: ModelRecord,
+    requestId: string | undefined,
+  ): Promise<InsertResult> {
+    if (requestId) {
+      const existing = await byRequestId(trx, requestId);
+      if (existing) return { status: "requestIdUsed", existing };
+    }
+    await insertRow(trx, record, requestId);
+    await recordChanges(trx, "created", [record]);
     return { status: "created" };
   }
 
@@ -347,7 +368,14 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
         try {
           return await transact(options, "write", (trx) => insertRecord(trx, record, requestId));
         } catch (error) {
-          if (classify(error) !== "uniqueViolation" || attempt === 3) throw error;
+          if (classify(error) !== "uniqueViolation") throw error;
+          if (attempt === 3) {
+            throw new RegistryError(
+              Code.ABORTED,
+              "The model's name and version were taken and freed by concurrent writes again and again; retry the request.",
+              { cause: error, reason: "TRANSACTION_CONFLICT" },
+            );
+          }
         }
         // A concurrent insert won; find out which key it took. The failed
         // transaction was rolled back, so this one sees the committed winner.
@@ -367,6 +395,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       try {
         return await transact(options, "write", async (trx) => {
           const results: InsertResult[] = [];
+          const created: ModelRecord[] = [];
           for (const { record, requestId } of items) {
             // Looked up first: a unique violation would abort the whole transaction.
             const taken = await trx
@@ -378,8 +407,14 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
             const replayed = requestId ? await byRequestId(trx, requestId) : undefined;
             if (replayed) results.push({ status: "requestIdUsed", existing: replayed });
             else if (taken) results.push({ status: "nameVersionTaken", existingId: taken.id });
-            else results.push(await insertRecord(trx, record, requestId));
+            else {
+              await insertRow(trx, record, requestId);
+              created.push(record);
+              results.push({ status: "created" });
+            }
           }
+          // Numbered together at the end: the revision lock is held only from here to commit.
+          await recordChanges(trx, "created", created);
           return results;
         });
       } catch (error) {
@@ -434,7 +469,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
         await trx.deleteFrom("model_tags").where("model_id", "=", record.id).execute();
         await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
         await writeChildren(trx, record);
-        await recordChange(trx, "updated", record);
+        await recordChanges(trx, "updated", [record]);
         return { status: "ok" };
       }),
 
@@ -447,7 +482,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
           return { status: "conflict", currentRevision: current.revision };
         }
         await trx.deleteFrom("models").where("id", "=", id).execute();
-        await recordChange(trx, "deleted", current);
+        await recordChanges(trx, "deleted", [current]);
         return { status: "ok" };
       }),
 

@@ -522,7 +522,9 @@ export interface ImportModelsResponse {
      */
     failedCount: number;
     /**
-     * One entry per item that was not created, in stream order.
+     * One entry per item that was not created, in stream order: at most the
+     * first 1,000 of them (the counts above are always complete; more failures
+     * than entries means the list was cut).
      *
      * @generated from protobuf field: repeated modelregistry.v1.ImportModelsResult results = 4
      */
