@@ -1,4 +1,6 @@
-// WatchModels and ImportModels over real gRPC, on memory and SQLite storage:
+// WatchModels and ImportModels over real gRPC, on memory and SQLite storage
+// (the heavier tests get 30 s: they write thousands of models, and CI runs
+// every file at once on two cores):
 // the change feed's ordering and completeness under concurrent writers,
 // resumption, filters, retention, slow consumers and shutdown; imports in
 // batches with per-item outcomes.
@@ -186,7 +188,7 @@ describe.each(adapters)("WatchModels with %s storage", (_name, open) => {
     } finally {
       await stop();
     }
-  });
+  }, 30_000);
 
   it("sends progress notifications while idle, so a watcher always knows where it is", async () => {
     const { client, stop } = await startServer(await open(), { streams: { progressIntervalMs: 150 } });
@@ -274,7 +276,7 @@ describe("WatchModels and the server's life", () => {
     } finally {
       await stop();
     }
-  });
+  }, 30_000);
 });
 
 describe.each(adapters)("ImportModels with %s storage", (_name, open) => {
@@ -321,7 +323,7 @@ describe.each(adapters)("ImportModels with %s storage", (_name, open) => {
     } finally {
       await stop();
     }
-  });
+  }, 30_000);
 
   it("lists at most 1,000 per-item results, keeping the counts complete", async () => {
     const { client, stop } = await startServer(await open());
@@ -334,7 +336,7 @@ describe.each(adapters)("ImportModels with %s storage", (_name, open) => {
     } finally {
       await stop();
     }
-  });
+  }, 30_000);
 
   it("writes in batches (one storage call each) and wakes watchers with every created model", async () => {
     const storage = await open();
@@ -360,5 +362,5 @@ describe.each(adapters)("ImportModels with %s storage", (_name, open) => {
     } finally {
       await stop();
     }
-  });
+  }, 30_000);
 });
