@@ -192,7 +192,7 @@ describe("the reference deployment", () => {
   }, 60_000);
 
   it("switches to PostgreSQL with one environment variable", async () => {
-    const admin = await connectPostgres("the reference deployment on PostgreSQL");
+    const admin = await connectPostgres("e2e.test.ts (the reference deployment on PostgreSQL)");
     if (!admin) return;
     const schema = `e2e_${process.pid}_${Date.now()}`;
     try {

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll } from "vitest";
+import { describeUrl, requireService } from "../../../test-support/services";
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const tsx = createRequire(import.meta.url).resolve("tsx");
@@ -119,20 +120,22 @@ export const postgresUrl =
   process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 /**
- * A connected admin client for {@link postgresUrl}, or `undefined` (with the
- * reason printed) when it is unreachable outside CI. Under CI=true an
- * unreachable server throws: those tests must run there.
+ * A connected admin client for {@link postgresUrl}, or `undefined` when it is
+ * unreachable outside CI (the reason printed). Under CI=true an unreachable
+ * server fails the file: those tests must run there.
  */
-export async function connectPostgres(what: string): Promise<pg.Client | undefined> {
+export async function connectPostgres(file: string): Promise<pg.Client | undefined> {
   const admin = new pg.Client({ connectionString: postgresUrl });
   admin.on("error", () => {});
-  try {
-    await admin.connect();
-    return admin;
-  } catch (error) {
-    const why = `PostgreSQL is not reachable at ${new URL(postgresUrl).host} (${(error as Error).message})`;
-    if (process.env.CI === "true") throw new Error(`${why}; CI needs it (pg_ctlcluster ... main start)`);
-    process.stderr.write(`[skipped] ${what}: ${why}\n`);
-    return undefined;
-  }
+  const available = await requireService({
+    service: "PostgreSQL",
+    file,
+    where: describeUrl(postgresUrl),
+    envVar: "MODELREG_TEST_POSTGRES_URL",
+    howToStart: "Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    probe: async () => {
+      await admin.connect();
+    },
+  });
+  return available ? admin : undefined;
 }

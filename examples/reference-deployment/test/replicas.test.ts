@@ -17,7 +17,7 @@ import {
   startRegistry,
 } from "./processes";
 
-const admin = await connectPostgres("registry replicas on PostgreSQL");
+const admin = await connectPostgres("replicas.test.ts");
 const suite = admin ? describe : describe.skip;
 const schema = `replicas_${randomBytes(5).toString("hex")}`;
 

@@ -2,14 +2,10 @@ import { randomBytes } from "node:crypto";
 import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { describeUrl, requireService } from "../../../../test-support/services";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
 import { until } from "../../../../test-support/waiting";
-import {
-  describeUrl,
-  expectEveryMethodUnavailable,
-  expectUnavailable,
-  requireService,
-} from "../test-support/databases";
+import { expectEveryMethodUnavailable, expectUnavailable } from "../test-support/databases";
 import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
 import type { StorageAdapter } from "./adapter";
 import { createPostgresStorage } from "./postgres";
