@@ -246,9 +246,13 @@ describe("WatchModels and the server's life", () => {
       changesRead += page.changes.length;
       return page;
     };
-    const { client, stop } = await startServer(storage, { streams: { watchStallTimeoutMs: 1500 } });
+    const { client, port, stop } = await startServer(storage, { streams: { watchStallTimeoutMs: 1500 } });
+    // The stalled watcher is another client, on its own connection: a stream
+    // nobody reads can use up its connection's HTTP/2 window, and the
+    // writers' answers must not wait behind it.
+    const watcher = createTestClient(`127.0.0.1:${port}`, { "grpc.use_local_subchannel_pool": 1 });
     try {
-      const stalled = client.watch({});
+      const stalled = watcher.watch({});
       await stalled.waitFor(1);
       stalled.stream.pause(); // reads nothing more; HTTP/2 flow control fills up
       const description = "x".repeat(2000);
@@ -274,6 +278,7 @@ describe("WatchModels and the server's life", () => {
         `[measured] a stalled watcher: the server read ${readWhileStalled} of ${total} changes (~2 KB each) before it stopped; heap ${Math.round(heapBefore / 1e6)} MB\n`,
       );
     } finally {
+      watcher.close();
       await stop();
     }
   }, 30_000);
