@@ -75,6 +75,8 @@ export {
   ModelServiceClient,
 } from "./gen/modelregistry/v1/model_service.client";
 export type { IModelService } from "./gen/modelregistry/v1/model_service.server";
+export type { LogFn, Logger } from "./logger";
+export { toPublicError } from "./public-error";
 export { errorDetailTypes } from "./registry";
 export {
   Code,
@@ -82,3 +84,4 @@ export {
   RegistryError,
   type RegistryErrorOptions,
 } from "./registry-error";
+export { modelRevisionKey } from "./revision-key";

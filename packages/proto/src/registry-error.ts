@@ -131,8 +131,12 @@ export class RegistryError extends Error {
   }
 }
 
-/** A message for an error whose real message must not reach the caller. */
-function genericMessage(code: Code): string {
+/**
+ * A message for an error whose real message must not reach the caller.
+ *
+ * @internal
+ */
+export function genericMessage(code: Code): string {
   switch (code) {
     case Code.UNAVAILABLE:
       return "The service is unavailable; try again later.";

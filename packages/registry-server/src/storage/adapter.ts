@@ -102,6 +102,14 @@ export interface StorageCallOptions {
    * `RegistryError` with `Code.DEADLINE_EXCEEDED`; others may ignore it.
    */
   readonly deadline?: number | undefined;
+  /**
+   * Aborted when the RPC is cancelled or its deadline passes: nobody waits
+   * for the result any more. Adapters should stop work they have not started
+   * (the SQL adapters check it before each statement and each retry, and a
+   * transaction whose signal aborts is rolled back); a statement already
+   * running may finish. May be ignored by adapters whose calls are instant.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** The outcome of {@link StorageAdapter.insert}. */
