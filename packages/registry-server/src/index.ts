@@ -40,6 +40,7 @@ export type {
   OrderTerm,
   StorageAdapter,
   StorageCallOptions,
+  StorageCapabilities,
   WriteResult,
 } from "./storage/adapter";
 export { createMemoryStorage, type MemoryStorageOptions } from "./storage/memory";

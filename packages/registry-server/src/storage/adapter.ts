@@ -112,6 +112,18 @@ export interface StorageCallOptions {
   readonly signal?: AbortSignal | undefined;
 }
 
+/**
+ * What an adapter claims beyond the rules every adapter keeps (keyv's and
+ * abstract-level's `supports`). The conformance suite tests each claim and
+ * skips, saying so, the tests of what an adapter does not claim.
+ */
+export interface StorageCapabilities {
+  /** A call whose {@link StorageCallOptions.deadline} has passed fails with DEADLINE_EXCEEDED and changes nothing. */
+  readonly deadlines: boolean;
+  /** A call whose {@link StorageCallOptions.signal} is aborted fails with CANCELLED and changes nothing. */
+  readonly cancellation: boolean;
+}
+
 /** The outcome of {@link StorageAdapter.insert}. */
 export type InsertResult =
   /** The record was stored. */
@@ -162,6 +174,9 @@ export type WriteResult =
  *    at least the latest `retainChanges` (default 100 000) are kept.
  */
 export interface StorageAdapter {
+  /** What this adapter claims beyond the rules above; absent means it claims nothing. */
+  readonly capabilities?: StorageCapabilities;
+
   /**
    * Stores a new model. (name, version) must be unique, and so must a
    * non-empty `requestId`: when both clash, `requestIdUsed` wins. Of
