@@ -1927,15 +1927,15 @@ export const ImportModelsResponse = new ImportModelsResponse$Type();
  */
 export const ModelService = new ServiceType("modelregistry.v1.ModelService", [
     { name: "CreateModel", options: { "google.api.http": { post: "/api/v1/models", body: "model", responseBody: "model" } }, I: CreateModelRequest, O: CreateModelResponse },
-    { name: "GetModel", options: { "google.api.http": { get: "/api/v1/models/{id}", responseBody: "model" } }, I: GetModelRequest, O: GetModelResponse },
-    { name: "LookupModel", options: { "google.api.http": { get: "/api/v1/models:lookup", responseBody: "model" } }, I: LookupModelRequest, O: LookupModelResponse },
-    { name: "ListModels", options: { "google.api.http": { get: "/api/v1/models" } }, I: ListModelsRequest, O: ListModelsResponse },
-    { name: "BatchGetModels", options: { "google.api.http": { get: "/api/v1/models:batchGet" } }, I: BatchGetModelsRequest, O: BatchGetModelsResponse },
+    { name: "GetModel", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/models/{id}", responseBody: "model" } }, I: GetModelRequest, O: GetModelResponse },
+    { name: "LookupModel", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/models:lookup", responseBody: "model" } }, I: LookupModelRequest, O: LookupModelResponse },
+    { name: "ListModels", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/models" } }, I: ListModelsRequest, O: ListModelsResponse },
+    { name: "BatchGetModels", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/models:batchGet" } }, I: BatchGetModelsRequest, O: BatchGetModelsResponse },
     { name: "UpdateModel", options: { "google.api.http": { patch: "/api/v1/models/{model.id}", body: "model", responseBody: "model" } }, I: UpdateModelRequest, O: UpdateModelResponse },
     { name: "DeleteModel", options: { "google.api.http": { delete: "/api/v1/models/{id}" } }, I: DeleteModelRequest, O: DeleteModelResponse },
     { name: "AddModelTags", options: { "google.api.http": { post: "/api/v1/models/{id}:addTags", body: "*", responseBody: "model" } }, I: AddModelTagsRequest, O: AddModelTagsResponse },
     { name: "RemoveModelTags", options: { "google.api.http": { post: "/api/v1/models/{id}:removeTags", body: "*", responseBody: "model" } }, I: RemoveModelTagsRequest, O: RemoveModelTagsResponse },
     { name: "UpdateModelMetadata", options: { "google.api.http": { post: "/api/v1/models/{id}:updateMetadata", body: "*", responseBody: "model" } }, I: UpdateModelMetadataRequest, O: UpdateModelMetadataResponse },
-    { name: "WatchModels", serverStreaming: true, options: { "google.api.http": { get: "/api/v1/models:watch" } }, I: WatchModelsRequest, O: WatchModelsResponse },
+    { name: "WatchModels", idempotency: "NO_SIDE_EFFECTS", serverStreaming: true, options: { "google.api.http": { get: "/api/v1/models:watch" } }, I: WatchModelsRequest, O: WatchModelsResponse },
     { name: "ImportModels", clientStreaming: true, options: { "google.api.http": { post: "/api/v1/models:import", body: "*" } }, I: ImportModelsRequest, O: ImportModelsResponse }
 ]);
