@@ -387,7 +387,7 @@ describe("retries", () => {
 });
 
 describe("metadata and interceptors", () => {
-  it("sends client and per-call headers, and runs interceptors per attempt", async () => {
+  it("sends client and per-call headers, and runs interceptors once per call", async () => {
     const seen: Record<string, string>[] = [];
     const { server, port } = await startServer(createMemoryStorage(), {
       authorize: ({ metadata }) => {
@@ -403,9 +403,11 @@ describe("metadata and interceptors", () => {
       insecure: true,
       metadata: async () => ({ authorization: "Bearer t0k3n" }),
       interceptors: [
-        (next) => async (request) => {
-          methods.push(request.method);
-          return next(request);
+        {
+          interceptUnary(next, method, input, options) {
+            methods.push(method.name);
+            return next(method, input, options);
+          },
         },
       ],
     });

@@ -1,44 +1,32 @@
-import * as grpc from "@grpc/grpc-js";
 import {
-  type AddModelTagsRequest,
-  type BatchGetModelsRequest,
+  AddModelTagsRequest,
+  BatchGetModelsRequest,
   Code,
-  type CreateModelRequest,
-  type DeleteModelRequest,
-  type GetModelRequest,
+  CreateModelRequest,
+  DeleteModelRequest,
+  GetModelRequest,
   type ImportModelsResponse,
-  type ListModelsRequest,
+  ListModelsRequest,
   type ListModelsResponse,
-  type LookupModelRequest,
+  LookupModelRequest,
   type Model,
-  ModelService,
+  ModelServiceClient,
   RegistryError,
-  type RemoveModelTagsRequest,
-  type UpdateModelMetadataRequest,
-  type UpdateModelRequest,
+  RemoveModelTagsRequest,
+  UpdateModelMetadataRequest,
+  UpdateModelRequest,
   type WatchModelsResponse,
 } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
-import { onAbort } from "./abort";
-import { abortError, fromServiceError, sleep } from "./errors";
+import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
-import { type ChannelInfo, ChannelPool } from "./pool";
-import { type RetryOptions, RetryPolicy } from "./retry";
+import type { ChannelInfo } from "./pool";
+import {
+  type RegistryRpcOptions,
+  RegistryTransport,
+  type RegistryTransportOptions,
+} from "./transport";
 import { type WatchOptions, type WatchRequest, watchModels } from "./watch-models";
-
-type UnaryMethod = (typeof ModelService.methods)[number] & { serverStreaming: false; clientStreaming: false };
-/** The name of a unary ModelService method, such as `"GetModel"`. */
-export type MethodName =
-  | "CreateModel"
-  | "GetModel"
-  | "LookupModel"
-  | "ListModels"
-  | "BatchGetModels"
-  | "UpdateModel"
-  | "DeleteModel"
-  | "AddModelTags"
-  | "RemoveModelTags"
-  | "UpdateModelMetadata";
 
 /** Per-call options. */
 export interface CallOptions {
@@ -54,66 +42,8 @@ export interface CallOptions {
   waitForReady?: boolean;
 }
 
-/** What an interceptor sees of a call, and may change before passing it on. */
-export interface UnaryRequest {
-  readonly method: MethodName;
-  /** The request message. */
-  readonly message: object;
-  /** Headers; interceptors may add to them. */
-  readonly metadata: grpc.Metadata;
-  /** Absolute deadline, epoch milliseconds. */
-  readonly deadline: number;
-  readonly signal: AbortSignal | undefined;
-}
-
-/** Sends a request and resolves with the response message. */
-export type UnaryFn = (request: UnaryRequest) => Promise<object>;
-
-/**
- * Wraps every call (after retries are decided, once per attempt): logging,
- * tracing, metrics, auth. `(next) => async (req) => { ...; return next(req); }`.
- */
-export type Interceptor = (next: UnaryFn) => UnaryFn;
-
-/** TLS settings; omit `cert`/`key` for server-only TLS. */
-export interface ClientTlsOptions {
-  /** PEM root certificates to trust. Default: the system's. */
-  ca?: Buffer;
-  /** PEM client certificate chain, for mutual TLS. */
-  cert?: Buffer;
-  /** PEM client private key, for mutual TLS. */
-  key?: Buffer;
-}
-
-/** Options for {@link createRegistryClient}. */
-export interface RegistryClientOptions {
-  /** `host:port` of the registry, several replicas as an array or a comma-separated list. */
-  target: string | readonly string[];
-  /** Use TLS. Either this, `credentials` or `insecure: true` must be given. */
-  tls?: ClientTlsOptions;
-  /** Plaintext (development, or a sidecar that adds TLS). */
-  insecure?: boolean;
-  /** Custom grpc-js channel credentials, instead of `tls`. */
-  credentials?: grpc.ChannelCredentials;
-  /** Connections per target. Default 2. */
-  poolSize?: number;
-  /** Keepalive pings. Default: every 10 s, 20 s timeout, also without calls in flight. */
-  keepalive?: { timeMs?: number; timeoutMs?: number; permitWithoutCalls?: boolean };
-  /** Deadline of a call without one. Default 30 000 ms. */
-  defaultTimeoutMs?: number;
-  /** Retries of idempotent calls on UNAVAILABLE; `false` disables them. */
-  retry?: RetryOptions | false;
-  /** Default for {@link CallOptions.waitForReady}. Default false. */
-  waitForReady?: boolean;
-  /** Headers for every call (an auth token), or a function called per call that returns them. */
-  metadata?: Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>);
-  /** Interceptors, outermost first. They wrap unary calls; `watchModels` and `importModels` do not pass through them. */
-  interceptors?: readonly Interceptor[];
-  /** Largest response accepted, in bytes. Default 16 MiB. */
-  maxReceiveMessageBytes?: number;
-  /** Extra grpc-js channel options. */
-  channelOptions?: grpc.ChannelOptions;
-}
+/** Options for {@link createRegistryClient}: the transport's. */
+export type RegistryClientOptions = RegistryTransportOptions;
 
 type Req<T extends object> = PartialMessage<T>;
 
@@ -121,17 +51,25 @@ type Req<T extends object> = PartialMessage<T>;
 export interface RegistryClient {
   /** Registers a model. Retried on UNAVAILABLE only when `requestId` is set. */
   createModel(request: Req<CreateModelRequest>, options?: CallOptions): Promise<Model>;
+  /** One model by id; NOT_FOUND if there is none. */
   getModel(request: Req<GetModelRequest>, options?: CallOptions): Promise<Model>;
+  /** One model by (name, version); NOT_FOUND if there is none. */
   lookupModel(request: Req<LookupModelRequest>, options?: CallOptions): Promise<Model>;
   /** One page; see {@link RegistryClient.listAllModels} to walk every page. */
   listModels(request?: Req<ListModelsRequest>, options?: CallOptions): Promise<ListModelsResponse>;
   /** Every model matching `filter`, fetching pages as the loop goes. `pageToken` is ignored. */
   listAllModels(request?: Req<ListModelsRequest>, options?: CallOptions): AsyncIterable<Model>;
+  /** Many models by id, in the order asked; NOT_FOUND naming the ids that do not exist. */
   batchGetModels(request: Req<BatchGetModelsRequest>, options?: CallOptions): Promise<Model[]>;
+  /** Changes the fields in `updateMask` (every field set, without one); conditional on `model.etag` when set. */
   updateModel(request: Req<UpdateModelRequest>, options?: CallOptions): Promise<Model>;
+  /** Deletes a model, conditional on `etag` when set. */
   deleteModel(request: Req<DeleteModelRequest>, options?: CallOptions): Promise<void>;
+  /** Adds tags, atomically, with set semantics. */
   addModelTags(request: Req<AddModelTagsRequest>, options?: CallOptions): Promise<Model>;
+  /** Removes tags, atomically; a tag the model lacks is not an error. */
   removeModelTags(request: Req<RemoveModelTagsRequest>, options?: CallOptions): Promise<Model>;
+  /** Sets and removes metadata keys in one atomic step. */
   updateModelMetadata(request: Req<UpdateModelMetadataRequest>, options?: CallOptions): Promise<Model>;
   /**
    * Watches every committed change, in revision order, as an async iterator
@@ -166,10 +104,13 @@ export interface RegistryClient {
     options?: ImportOptions,
   ): Promise<ImportModelsResponse>;
   /**
-   * Calls any unary method by name with a plain request object and resolves
-   * with the full response message (what the gateway uses).
+   * The generated protobuf-ts client over this client's transport, for
+   * what the methods above do not cover (response headers and trailers, the
+   * full response messages). Its failures are `RegistryError`s too.
    */
-  call(method: MethodName, request: object, options?: CallOptions): Promise<object>;
+  readonly service: ModelServiceClient;
+  /** The transport the client stands on (pool, deadlines, retries); shared with {@link RegistryClient.service}. */
+  readonly transport: RegistryTransport;
   /** Waits until every pooled connection is READY; fails with UNAVAILABLE after `timeoutMs` (default 10 s). */
   connect(options?: { timeoutMs?: number }): Promise<void>;
   /** The targets and the state of each pooled connection. */
@@ -180,41 +121,22 @@ export interface RegistryClient {
   close(): void;
 }
 
-const methods = new Map(
-  ModelService.methods
-    .filter((m): m is UnaryMethod => !m.serverStreaming && !m.clientStreaming)
-    .map((m) => [m.name as MethodName, m]),
-);
-
-/** Idempotent calls (AIP-155 creates included) may be retried; other writes never are. */
-function isIdempotent(method: MethodName, message: object): boolean {
-  switch (method) {
-    case "GetModel":
-    case "LookupModel":
-    case "ListModels":
-    case "BatchGetModels":
-      return true;
-    case "CreateModel":
-      return (message as CreateModelRequest).requestId !== "";
-    default:
-      return false;
-  }
+/** {@link CallOptions} as protobuf-ts `RpcOptions`. */
+export function toRpcOptions(options: CallOptions | undefined): RegistryRpcOptions {
+  if (!options) return {};
+  const rpc: RegistryRpcOptions = {};
+  if (options.deadline !== undefined) rpc.timeout = new Date(options.deadline);
+  else if (options.timeoutMs !== undefined) rpc.timeout = options.timeoutMs;
+  if (options.signal) rpc.abort = options.signal;
+  if (options.metadata) rpc.meta = options.metadata;
+  if (options.waitForReady !== undefined) rpc.waitForReady = options.waitForReady;
+  return rpc;
 }
 
-function toDeadline(options: CallOptions, defaultTimeoutMs: number): number {
-  if (options.deadline !== undefined) {
-    return options.deadline instanceof Date ? options.deadline.getTime() : options.deadline;
-  }
-  return Date.now() + (options.timeoutMs ?? defaultTimeoutMs);
-}
-
-function parseTargets(target: string | readonly string[]): string[] {
-  const list = (typeof target === "string" ? target.split(",") : [...target])
-    .map((t) => t.trim())
-    .filter(Boolean);
-  if (list.length === 0)
-    throw new TypeError("createRegistryClient: `target` must name at least one host:port");
-  return [...new Set(list)];
+/** The model a single-model response carries; the contract always sets it. */
+function modelOf(response: { model?: Model | undefined }): Model {
+  if (response.model) return response.model;
+  throw new RegistryError(Code.INTERNAL, "The registry answered without the model.");
 }
 
 /**
@@ -229,179 +151,46 @@ function parseTargets(target: string | readonly string[]): string[] {
  * ```
  */
 export function createRegistryClient(options: RegistryClientOptions): RegistryClient {
-  const targets = parseTargets(options?.target ?? "");
-  const credentials =
-    options.credentials ??
-    (options.tls
-      ? grpc.credentials.createSsl(options.tls.ca ?? null, options.tls.key ?? null, options.tls.cert ?? null)
-      : options.insecure === true
-        ? grpc.credentials.createInsecure()
-        : undefined);
-  if (!credentials) {
-    throw new TypeError(
-      "createRegistryClient: pass `tls` (or `credentials`), or `insecure: true` for plaintext",
-    );
-  }
-  const poolSize = options.poolSize ?? 2;
-  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 64) {
-    throw new TypeError(
-      `createRegistryClient: \`poolSize\` must be an integer from 1 to 64 (got ${poolSize})`,
-    );
-  }
-  const defaultTimeoutMs = options.defaultTimeoutMs ?? 30_000;
-  const keepalive = options.keepalive ?? {};
-  const pool = new ChannelPool(targets, poolSize, credentials, {
-    "grpc.keepalive_time_ms": keepalive.timeMs ?? 10_000,
-    "grpc.keepalive_timeout_ms": keepalive.timeoutMs ?? 20_000,
-    "grpc.keepalive_permit_without_calls": keepalive.permitWithoutCalls === false ? 0 : 1,
-    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
-    // Retries are ours (idempotency-aware, budgeted); grpc-js's own would double them.
-    "grpc.enable_retries": 0,
-    // Reconnect soon after a registry restart (grpc-js waits 1 s, then longer).
-    "grpc.initial_reconnect_backoff_ms": 250,
-    "grpc.max_reconnect_backoff_ms": 5000,
-    ...options.channelOptions,
-  });
-  const retry =
-    options.retry === false ? new RetryPolicy({ maxAttempts: 1 }) : new RetryPolicy(options.retry);
-
-  // Attempts whose channel had no connection when the call started: their
-  // UNAVAILABLE means the request never reached a server. Keyed by the
-  // attempt's metadata object, which interceptors pass along.
-  const notConnected = new WeakSet<grpc.Metadata>();
-
-  // One attempt on one channel: the innermost UnaryFn, wrapped by interceptors.
-  const send: UnaryFn = (request) => {
-    const method = methods.get(request.method);
-    if (!method) return Promise.reject(new TypeError(`unknown method ${request.method}`));
-    const channel = pool.pick();
-    if (channel.getChannel().getConnectivityState(false) !== grpc.connectivityState.READY) {
-      notConnected.add(request.metadata);
-    }
-    return new Promise((resolve, reject) => {
-      const { signal } = request;
-      if (signal?.aborted) return reject(abortError(signal));
-      const call = channel.makeUnaryRequest(
-        `/${ModelService.typeName}/${method.name}`,
-        (value: object) => Buffer.from(method.I.toBinary(value)),
-        (bytes: Buffer) => method.O.fromBinary(bytes),
-        request.message,
-        request.metadata,
-        { deadline: request.deadline },
-        (error, response) => {
-          unsubscribe();
-          if (error) reject(signal?.aborted ? abortError(signal) : fromServiceError(error));
-          else resolve(response ?? method.O.create());
-        },
-      );
-      const unsubscribe = signal ? onAbort(signal, () => call.cancel()) : () => {};
-    });
-  };
-  const intercepted = [...(options.interceptors ?? [])]
-    .reverse()
-    .reduce((next, interceptor) => interceptor(next), send);
-
-  async function call(
-    methodName: MethodName,
-    request: object,
-    callOptions: CallOptions = {},
-  ): Promise<object> {
-    const method = methods.get(methodName);
-    if (!method) throw new TypeError(`createRegistryClient: unknown method ${methodName}`);
-    const message = method.I.create(request as never);
-    const deadline = toDeadline(callOptions, defaultTimeoutMs);
-    const { signal } = callOptions;
-    const headers = {
-      ...(typeof options.metadata === "function" ? await options.metadata() : options.metadata),
-      ...callOptions.metadata,
-    };
-    const idempotent = isIdempotent(methodName, message);
-
-    for (let attempt = 1; ; attempt++) {
-      const metadata = new grpc.Metadata();
-      for (const [key, value] of Object.entries(headers)) metadata.set(key, value);
-      try {
-        if (callOptions.waitForReady ?? options.waitForReady) {
-          await new Promise<void>((resolve, reject) =>
-            pool
-              .pick()
-              .waitForReady(deadline, (error) =>
-                error
-                  ? reject(
-                      new RegistryError(
-                        Code.DEADLINE_EXCEEDED,
-                        "No connection became ready before the deadline.",
-                        { cause: error },
-                      ),
-                    )
-                  : resolve(),
-              ),
-          );
-        }
-        const response = await intercepted({ method: methodName, message, metadata, deadline, signal });
-        retry.recordSuccess();
-        return response;
-      } catch (error) {
-        const registryError = RegistryError.from(error, Code.UNKNOWN);
-        const neverSent = notConnected.has(metadata);
-        if (registryError.code === Code.UNAVAILABLE && !neverSent) retry.recordFailure();
-        const backoff = retry.backoffMs(attempt);
-        if (
-          !idempotent ||
-          !retry.shouldRetry(registryError.code, attempt, neverSent) ||
-          Date.now() + backoff >= deadline
-        ) {
-          throw registryError;
-        }
-        if (neverSent) {
-          // No connection: wait for one (a restarting registry) rather than
-          // spending attempts on calls that fail at once.
-          await pool.waitForAnyReady(Math.min(deadline, Date.now() + retry.maxBackoffMs), signal);
-        } else {
-          await sleep(backoff, signal);
-        }
-      }
-    }
-  }
-
-  const headersFor = async (extra: Record<string, string> | undefined) => ({
-    ...(typeof options.metadata === "function" ? await options.metadata() : options.metadata),
-    ...extra,
-  });
-  const streams = { pool, headers: headersFor };
-
-  const unwrap = async (method: MethodName, request: object, callOptions?: CallOptions) =>
-    ((await call(method, request, callOptions)) as { model?: Model }).model as Model;
-
+  const transport = new RegistryTransport(options);
+  const service = new ModelServiceClient(transport);
+  const rpc = (callOptions: CallOptions | undefined): RpcOptions => toRpcOptions(callOptions);
+  const listModels = async (request: Req<ListModelsRequest> = {}, callOptions?: CallOptions) =>
+    (await service.listModels(ListModelsRequest.create(request), rpc(callOptions)).response) as ListModelsResponse;
   return {
-    targets,
-    createModel: (request, callOptions) => unwrap("CreateModel", request, callOptions),
-    getModel: (request, callOptions) => unwrap("GetModel", request, callOptions),
-    lookupModel: (request, callOptions) => unwrap("LookupModel", request, callOptions),
-    listModels: (request = {}, callOptions) =>
-      call("ListModels", request, callOptions) as Promise<ListModelsResponse>,
+    service,
+    transport,
+    targets: transport.targets,
+    createModel: async (request, o) =>
+      modelOf(await service.createModel(CreateModelRequest.create(request), rpc(o)).response),
+    getModel: async (request, o) => modelOf(await service.getModel(GetModelRequest.create(request), rpc(o)).response),
+    lookupModel: async (request, o) =>
+      modelOf(await service.lookupModel(LookupModelRequest.create(request), rpc(o)).response),
+    listModels,
     async *listAllModels(request = {}, callOptions) {
       let pageToken = "";
       do {
-        const page = (await call("ListModels", { ...request, pageToken }, callOptions)) as ListModelsResponse;
+        const page = await listModels({ ...request, pageToken }, callOptions);
         yield* page.models;
         pageToken = page.nextPageToken;
       } while (pageToken !== "");
     },
-    batchGetModels: async (request, callOptions) =>
-      ((await call("BatchGetModels", request, callOptions)) as { models: Model[] }).models,
-    updateModel: (request, callOptions) => unwrap("UpdateModel", request, callOptions),
-    deleteModel: async (request, callOptions) => {
-      await call("DeleteModel", request, callOptions);
+    batchGetModels: async (request, o) =>
+      (await service.batchGetModels(BatchGetModelsRequest.create(request), rpc(o)).response).models,
+    updateModel: async (request, o) =>
+      modelOf(await service.updateModel(UpdateModelRequest.create(request), rpc(o)).response),
+    deleteModel: async (request, o) => {
+      await service.deleteModel(DeleteModelRequest.create(request), rpc(o)).response;
     },
-    addModelTags: (request, callOptions) => unwrap("AddModelTags", request, callOptions),
-    removeModelTags: (request, callOptions) => unwrap("RemoveModelTags", request, callOptions),
-    updateModelMetadata: (request, callOptions) => unwrap("UpdateModelMetadata", request, callOptions),
-    watchModels: (request, watchOptions) => watchModels(streams, request, watchOptions),
-    importModels: (items, importOptions) => importModels(streams, items, importOptions),
-    call,
-    connect: ({ timeoutMs = 10_000 } = {}) => pool.connect(timeoutMs),
-    channels: () => pool.info(),
-    close: () => pool.close(),
+    addModelTags: async (request, o) =>
+      modelOf(await service.addModelTags(AddModelTagsRequest.create(request), rpc(o)).response),
+    removeModelTags: async (request, o) =>
+      modelOf(await service.removeModelTags(RemoveModelTagsRequest.create(request), rpc(o)).response),
+    updateModelMetadata: async (request, o) =>
+      modelOf(await service.updateModelMetadata(UpdateModelMetadataRequest.create(request), rpc(o)).response),
+    watchModels: (request, watchOptions) => watchModels({ service, transport }, request, watchOptions),
+    importModels: (items, importOptions) => importModels(service, items, importOptions),
+    connect: (connectOptions) => transport.connect(connectOptions),
+    channels: () => transport.channels(),
+    close: () => transport.close(),
   };
 }

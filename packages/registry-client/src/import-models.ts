@@ -1,9 +1,8 @@
-import * as grpc from "@grpc/grpc-js";
-import { ImportModelsRequest, ImportModelsResponse, ModelService } from "@modelreg/proto";
+import { ImportModelsRequest, type ImportModelsResponse, type ModelServiceClient } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
+import type { ClientStreamingCall } from "@protobuf-ts/runtime-rpc";
 import { onAbort } from "./abort";
-import { abortError, fromServiceError } from "./errors";
-import type { ChannelPool } from "./pool";
+import { abortError } from "./errors";
 
 /** One model to import: `{ model, requestId? }`, as `ImportModelsRequest`. */
 export type ImportItem = PartialMessage<ImportModelsRequest>;
@@ -30,12 +29,6 @@ export interface ImportOptions {
   progressEvery?: number;
 }
 
-/** What importModels needs from the client. @internal */
-export interface ImportDependencies {
-  readonly pool: ChannelPool;
-  readonly headers: (extra: Record<string, string> | undefined) => Promise<Record<string, string>>;
-}
-
 type Source = Iterable<ImportItem> | AsyncIterable<ImportItem>;
 
 function iteratorOf(items: Source): Iterator<ImportItem> | AsyncIterator<ImportItem> {
@@ -48,6 +41,12 @@ function iteratorOf(items: Source): Iterator<ImportItem> | AsyncIterator<ImportI
   );
 }
 
+/** `deadline` / `timeoutMs` as protobuf-ts's `timeout`; none by default, since an import lasts as long as its source. */
+function timeoutOf(options: ImportOptions): Date | number | undefined {
+  if (options.deadline !== undefined) return new Date(options.deadline);
+  return options.timeoutMs;
+}
+
 /**
  * The client-streaming import behind `RegistryClient.importModels`. Never
  * retried: the caller decides, and re-sending items with request ids is safe.
@@ -55,95 +54,92 @@ function iteratorOf(items: Source): Iterator<ImportItem> | AsyncIterator<ImportI
  * @internal
  */
 export async function importModels(
-  deps: ImportDependencies,
+  service: ModelServiceClient,
   items: Source,
   options: ImportOptions = {},
 ): Promise<ImportModelsResponse> {
-  const { signal, onProgress } = options;
+  const { signal } = options;
   const progressEvery = options.progressEvery ?? 100;
   if (!Number.isInteger(progressEvery) || progressEvery < 1) {
     throw new TypeError(`importModels: \`progressEvery\` must be a positive integer (got ${progressEvery})`);
   }
   const iterator = iteratorOf(items);
   if (signal?.aborted) throw abortError(signal);
-  const metadata = new grpc.Metadata();
-  for (const [key, value] of Object.entries(await deps.headers(options.metadata))) metadata.set(key, value);
-  const deadline =
-    options.deadline !== undefined
-      ? options.deadline instanceof Date
-        ? options.deadline.getTime()
-        : options.deadline
-      : options.timeoutMs !== undefined
-        ? Date.now() + options.timeoutMs
-        : undefined;
-
-  // Settles when the registry answers (or the call fails), possibly before the source is exhausted.
-  let finished = false;
-  let wakeWriter: () => void = () => {};
-  let unsubscribe: () => void = () => {};
-  let call: grpc.ClientWritableStream<ImportModelsRequest> | undefined;
-  const result = new Promise<ImportModelsResponse>((resolve, reject) => {
-    call = deps.pool.pick().makeClientStreamRequest(
-      `/${ModelService.typeName}/ImportModels`,
-      (value: ImportModelsRequest) => Buffer.from(ImportModelsRequest.toBinary(value)),
-      (bytes: Buffer) => ImportModelsResponse.fromBinary(bytes),
-      metadata,
-      deadline === undefined ? {} : { deadline },
-      (error, response) => {
-        finished = true;
-        unsubscribe();
-        wakeWriter();
-        if (error) reject(signal?.aborted ? abortError(signal) : fromServiceError(error));
-        else resolve(response ?? ImportModelsResponse.create());
-      },
-    );
+  // Our own controller: the source failing must cancel the call too.
+  const controller = new AbortController();
+  const unsubscribe = signal ? onAbort(signal, () => controller.abort()) : () => {};
+  const timeout = timeoutOf(options);
+  const call = service.importModels({
+    abort: controller.signal,
+    ...(options.metadata ? { meta: options.metadata } : {}),
+    ...(timeout === undefined ? {} : { timeout }),
   });
-  const stream = call as unknown as grpc.ClientWritableStream<ImportModelsRequest>;
-  // Failures come through the callback; this keeps a write error from being unhandled.
-  stream.on("error", () => {});
-  unsubscribe = signal ? onAbort(signal, () => stream.cancel()) : () => {};
-  const ended = new Promise<void>((resolve) => {
-    result.then(
-      () => resolve(),
-      () => resolve(),
-    );
-  });
+  const result = call.response.then(
+    (response) => response,
+    (error: unknown) => {
+      throw signal?.aborted ? abortError(signal) : error;
+    },
+  );
+  // Settles when the registry answers or the call fails, possibly before the source is exhausted.
+  const ended = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  try {
+    const sent = await pump(iterator, call, ended, options, progressEvery);
+    if (sent !== undefined && options.onProgress && (sent === 0 || sent % progressEvery !== 0)) {
+      options.onProgress({ sent });
+    }
+  } catch (sourceError) {
+    // The source (or an item in it) failed: the registry must not take the
+    // stream as complete, so cancel it rather than end it.
+    controller.abort();
+    result.catch(() => {});
+    throw sourceError;
+  } finally {
+    unsubscribe();
+  }
+  return result;
+}
 
+/**
+ * Sends the source's items as the stream accepts them. Returns how many
+ * were sent when the source was exhausted, or undefined when the call ended
+ * first; throws what the source throws.
+ */
+async function pump(
+  iterator: Iterator<ImportItem> | AsyncIterator<ImportItem>,
+  call: ClientStreamingCall<ImportModelsRequest, ImportModelsResponse>,
+  ended: Promise<undefined>,
+  options: ImportOptions,
+  progressEvery: number,
+): Promise<number | undefined> {
   let sent = 0;
   let exhausted = false;
   try {
     for (;;) {
       // Race the source against the call, so an abort or an early answer does
       // not wait for a slow source to produce its next item.
-      const next = await Promise.race([iterator.next(), ended.then(() => undefined)]);
-      if (next === undefined || finished) break;
+      const next = await Promise.race([iterator.next(), ended]);
+      if (next === undefined) return undefined;
       if (next.done) {
         exhausted = true;
-        stream.end();
-        break;
+        await call.requests.complete();
+        return sent;
       }
       const message = ImportModelsRequest.create(next.value);
-      if (!stream.write(message)) {
-        // Backpressure: wait until grpc-js has sent what it holds, or the call ends.
-        await new Promise<void>((resolve) => {
-          const drained = () => {
-            stream.off("drain", drained);
-            wakeWriter = () => {};
-            resolve();
-          };
-          wakeWriter = drained;
-          stream.on("drain", drained);
-        });
-      }
+      // Resolves once grpc-js accepts more (backpressure); rejects once the call has ended.
+      const accepted = await Promise.race([
+        call.requests.send(message).then(
+          () => true,
+          () => undefined,
+        ),
+        ended,
+      ]);
+      if (accepted === undefined) return undefined;
       sent++;
-      if (onProgress && sent % progressEvery === 0) onProgress({ sent });
+      if (options.onProgress && sent % progressEvery === 0) options.onProgress({ sent });
     }
-  } catch (sourceError) {
-    // The source (or an item in it) failed: the registry must not take the
-    // stream as complete, so cancel it rather than end it.
-    stream.cancel();
-    result.catch(() => {});
-    throw sourceError;
   } finally {
     if (!exhausted) {
       // Stop a source that is still producing; do not wait for it (a
@@ -153,6 +149,4 @@ export async function importModels(
         .catch(() => {});
     }
   }
-  if (onProgress && exhausted && (sent === 0 || sent % progressEvery !== 0)) onProgress({ sent });
-  return result;
 }

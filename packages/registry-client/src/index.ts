@@ -21,18 +21,21 @@ export {
 } from "@modelreg/proto";
 export {
   type CallOptions,
-  type ClientTlsOptions,
   createRegistryClient,
-  type Interceptor,
-  type MethodName,
   type RegistryClient,
   type RegistryClientOptions,
-  type UnaryFn,
-  type UnaryRequest,
 } from "./client";
 export type { ImportItem, ImportOptions, ImportProgress } from "./import-models";
 export type { ChannelInfo } from "./pool";
 export type { RetryOptions } from "./retry";
+export {
+  type ClientTlsOptions,
+  createRegistryTransport,
+  type MetadataSource,
+  type RegistryRpcOptions,
+  RegistryTransport,
+  type RegistryTransportOptions,
+} from "./transport";
 export type {
   WatchOptions,
   WatchReconnectInfo,

@@ -1,8 +1,13 @@
-import * as grpc from "@grpc/grpc-js";
-import { Code, ModelService, RegistryError, WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
+import {
+  Code,
+  type ModelServiceClient,
+  RegistryError,
+  WatchModelsRequest,
+  type WatchModelsResponse,
+} from "@modelreg/proto";
 import { onAbort } from "./abort";
-import { abortError, fromServiceError, sleep } from "./errors";
-import type { ChannelPool } from "./pool";
+import { abortError, sleep } from "./errors";
+import type { RegistryTransport } from "./transport";
 
 /** Where a watch starts and what it delivers. */
 export interface WatchRequest {
@@ -74,80 +79,6 @@ const resumableCodes: ReadonlySet<Code> = new Set([
   Code.CANCELLED,
 ]);
 
-/** Pause reading from the network when this many messages wait for the consumer (HTTP/2 flow control then slows the server). */
-const highWaterMark = 16;
-
-type Next = { done: false; value: WatchModelsResponse } | { done: true; status: grpc.StatusObject };
-
-/** One WatchModels call: its messages as a pull queue, and its final status. */
-class WatchCall {
-  readonly #call: grpc.ClientReadableStream<WatchModelsResponse>;
-  readonly #queue: WatchModelsResponse[] = [];
-  #status: grpc.StatusObject | undefined;
-  #ended = false;
-  #waiter: { resolve: () => void } | undefined;
-
-  constructor(channel: grpc.Client, request: WatchModelsRequest, metadata: grpc.Metadata) {
-    this.#call = channel.makeServerStreamRequest(
-      `/${ModelService.typeName}/WatchModels`,
-      (value: WatchModelsRequest) => Buffer.from(WatchModelsRequest.toBinary(value)),
-      (bytes: Buffer) => WatchModelsResponse.fromBinary(bytes),
-      request,
-      metadata,
-      {},
-    );
-    this.#call.on("data", (message: WatchModelsResponse) => {
-      this.#queue.push(message);
-      if (this.#queue.length >= highWaterMark) this.#call.pause();
-      this.#wake();
-    });
-    // The status event carries the same information; this listener only keeps
-    // grpc-js's "error" event from being unhandled.
-    this.#call.on("error", () => {});
-    this.#call.on("status", (status: grpc.StatusObject) => {
-      this.#status = status;
-      this.#wake();
-    });
-    // grpc-js pushes the end of the stream before it emits the status, but
-    // messages still buffered come out before "end": wait for both.
-    this.#call.on("end", () => {
-      this.#ended = true;
-      this.#wake();
-    });
-  }
-
-  #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.resolve();
-  }
-
-  async next(): Promise<Next> {
-    for (;;) {
-      const value = this.#queue.shift();
-      if (value !== undefined) {
-        if (this.#queue.length === 0 && this.#call.isPaused()) this.#call.resume();
-        return { done: false, value };
-      }
-      if (this.#status !== undefined && this.#ended) return { done: true, status: this.#status };
-      if (this.#call.isPaused()) this.#call.resume();
-      await new Promise<void>((resolve) => {
-        this.#waiter = { resolve };
-      });
-    }
-  }
-
-  /** Wakes a pending `next()`, which then sees whatever ended the call. */
-  interrupt(): void {
-    this.#wake();
-  }
-
-  /** Cancels the call if it is still running. */
-  cancel(): void {
-    if (this.#status === undefined) this.#call.cancel();
-  }
-}
-
 /** Validates and converts `afterRevision`. */
 function toRevision(value: bigint | number | string | undefined): bigint | undefined {
   if (value === undefined) return undefined;
@@ -165,9 +96,10 @@ function toRevision(value: bigint | number | string | undefined): bigint | undef
 
 /** What watchModels needs from the client. @internal */
 export interface WatchDependencies {
-  readonly pool: ChannelPool;
-  /** The client's headers merged with the call's, resolved per attempt. */
-  readonly headers: (extra: Record<string, string> | undefined) => Promise<Record<string, string>>;
+  /** The generated client the streams are opened with. */
+  readonly service: ModelServiceClient;
+  /** For waiting until a replica's connection is back. */
+  readonly transport: RegistryTransport;
 }
 
 /**
@@ -188,9 +120,55 @@ export function watchModels(
   return watch(deps, after, request.filter ?? "", options);
 }
 
+/** Where a watch has got to, shared by the streams it opens one after another. */
+interface WatchState {
+  /** The revision of the last message yielded (or the one asked for). */
+  after: bigint | undefined;
+  /** Whether anything was yielded yet: the first progress notification is, later ones that repeat a revision are not. */
+  yieldedAny: boolean;
+}
+
+/** Reconnect timing: exponential backoff with equal jitter, bounded by a maximum downtime. */
+class Backoff {
+  readonly initialMs: number;
+  readonly maxMs: number;
+  readonly maxDowntimeMs: number;
+  #attempt = 0;
+  #failingSince: number | undefined;
+
+  constructor(options: WatchReconnectOptions) {
+    this.initialMs = options.initialBackoffMs ?? 100;
+    this.maxMs = options.maxBackoffMs ?? 5000;
+    this.maxDowntimeMs = options.maxDowntimeMs ?? 60_000;
+  }
+
+  /** A stream delivered a message: the next failure starts a new backoff. */
+  established(): void {
+    this.#attempt = 0;
+    this.#failingSince = undefined;
+  }
+
+  /** The next reconnect's attempt number and delay; throws once the watch has been down too long. */
+  next(error: RegistryError): { attempt: number; delayMs: number } {
+    const now = Date.now();
+    this.#failingSince ??= now;
+    if (now - this.#failingSince >= this.maxDowntimeMs) {
+      throw new RegistryError(
+        error.code,
+        `The watch could not be resumed within ${this.maxDowntimeMs} ms: ${error.message}`,
+        { details: error.details, cause: error },
+      );
+    }
+    const attempt = ++this.#attempt;
+    // Equal jitter: half fixed, half random, so a loop of failing streams never spins.
+    const ceiling = Math.min(this.maxMs, this.initialMs * 2 ** (attempt - 1));
+    return { attempt, delayMs: Math.round(ceiling / 2 + (Math.random() * ceiling) / 2) };
+  }
+}
+
 /**
  * A generator, so that `break` (the iterator's `return()`) runs the
- * `finally` that cancels the current call.
+ * `finally` that cancels the current stream.
  */
 async function* watch(
   deps: WatchDependencies,
@@ -198,87 +176,65 @@ async function* watch(
   filter: string,
   options: WatchOptions,
 ): AsyncGenerator<WatchModelsResponse, void, undefined> {
-  let after = startAfter;
   const { signal } = options;
-  const reconnect = options.reconnect === false ? undefined : (options.reconnect ?? {});
-  const initialBackoffMs = reconnect?.initialBackoffMs ?? 100;
-  const maxBackoffMs = reconnect?.maxBackoffMs ?? 5000;
-  const maxDowntimeMs = reconnect?.maxDowntimeMs ?? 60_000;
+  const state: WatchState = { after: startAfter, yieldedAny: false };
+  const backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect ?? {});
+  for (;;) {
+    if (signal?.aborted) throw abortError(signal);
+    const error = yield* streamOnce(deps, state, filter, options, () => backoff?.established());
+    if (backoff === undefined || !resumableCodes.has(error.code)) throw error;
+    const { attempt, delayMs } = backoff.next(error);
+    options.onReconnect?.({ attempt, error, afterRevision: state.after, delayMs });
+    await sleep(delayMs, signal);
+    // A restarting registry: wait for any replica's connection rather than fail at once.
+    await deps.transport.waitForAnyReady(Date.now() + backoff.maxMs, signal);
+  }
+}
 
-  // The first progress notification tells the consumer where the watch
-  // starts; the ones that open a resumed stream repeat a revision it already
-  // has, and are left out.
-  let yieldedAny = false;
-  let attempt = 0;
-  let failingSince: number | undefined;
-  let current: WatchCall | undefined;
-  const unsubscribe = signal
-    ? onAbort(signal, () => {
-        current?.cancel();
-        current?.interrupt();
-      })
-    : () => {};
-
+/**
+ * One WatchModels stream, resuming after `state.after`: yields what the
+ * consumer has not seen and returns why the stream ended. Throws only when
+ * the watch's own signal aborted.
+ */
+async function* streamOnce(
+  deps: WatchDependencies,
+  state: WatchState,
+  filter: string,
+  options: WatchOptions,
+  onEstablished: () => void,
+): AsyncGenerator<WatchModelsResponse, RegistryError, undefined> {
+  const { signal } = options;
+  const controller = new AbortController();
+  const unsubscribe = signal ? onAbort(signal, () => controller.abort()) : () => {};
+  const request = WatchModelsRequest.create({ filter });
+  if (state.after !== undefined) request.afterRevision = state.after;
+  const call = deps.service.watchModels(request, {
+    abort: controller.signal,
+    ...(options.metadata ? { meta: options.metadata } : {}),
+  });
+  const responses = call.responses[Symbol.asyncIterator]();
   try {
     for (;;) {
-      if (signal?.aborted) throw abortError(signal);
-      const metadata = new grpc.Metadata();
-      for (const [key, value] of Object.entries(await deps.headers(options.metadata))) {
-        metadata.set(key, value);
-      }
-      const message = WatchModelsRequest.create({ filter });
-      if (after !== undefined) message.afterRevision = after;
-      const call = new WatchCall(deps.pool.pick(), message, metadata);
-      current = call;
-      let status: grpc.StatusObject;
+      let next: IteratorResult<WatchModelsResponse>;
       try {
-        for (;;) {
-          const next = await call.next();
-          if (signal?.aborted) throw abortError(signal);
-          if (next.done) {
-            status = next.status;
-            break;
-          }
-          const response = next.value;
-          // The stream is established: the next failure starts a new backoff.
-          attempt = 0;
-          failingSince = undefined;
-          const isDuplicate = after !== undefined && response.revision <= after;
-          if (isDuplicate && (response.event !== undefined || yieldedAny)) continue;
-          after = response.revision;
-          yieldedAny = true;
-          yield response;
-        }
-      } finally {
-        // break, return() or an error in the loop: nothing reads this call any more.
-        call.cancel();
-        current = undefined;
+        next = await responses.next();
+      } catch (error) {
+        if (signal?.aborted) throw abortError(signal);
+        return RegistryError.from(error, Code.UNKNOWN);
       }
-
-      const error =
-        status.code === grpc.status.OK
-          ? new RegistryError(Code.UNAVAILABLE, "The registry ended the watch stream.")
-          : fromServiceError(status);
-      if (reconnect === undefined || !resumableCodes.has(status.code as number as Code)) throw error;
-      const now = Date.now();
-      failingSince ??= now;
-      if (now - failingSince >= maxDowntimeMs) {
-        throw new RegistryError(
-          error.code,
-          `The watch could not be resumed within ${maxDowntimeMs} ms: ${error.message}`,
-          { details: error.details, cause: error },
-        );
-      }
-      attempt++;
-      // Equal jitter: half fixed, half random, so a loop of failing streams never spins.
-      const ceiling = Math.min(maxBackoffMs, initialBackoffMs * 2 ** (attempt - 1));
-      const delayMs = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
-      options.onReconnect?.({ attempt, error, afterRevision: after, delayMs });
-      await sleep(delayMs, signal);
-      // A restarting registry: wait for any replica's connection rather than fail at once.
-      await deps.pool.waitForAnyReady(Date.now() + maxBackoffMs, signal);
+      if (signal?.aborted) throw abortError(signal);
+      if (next.done) return new RegistryError(Code.UNAVAILABLE, "The registry ended the watch stream.");
+      const response = next.value;
+      onEstablished();
+      const isDuplicate = state.after !== undefined && response.revision <= state.after;
+      if (isDuplicate && (response.event !== undefined || state.yieldedAny)) continue;
+      state.after = response.revision;
+      state.yieldedAny = true;
+      yield response;
     }
   } finally {
+    // break, return() or an error: nothing reads this stream any more.
+    controller.abort();
     unsubscribe();
   }
 }

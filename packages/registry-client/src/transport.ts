@@ -1,0 +1,214 @@
+import * as grpc from "@grpc/grpc-js";
+import { Code, RegistryError } from "@modelreg/proto";
+import {
+  type ClientStreamingCall,
+  type DuplexStreamingCall,
+  type MethodInfo,
+  mergeRpcOptions,
+  type RpcInterceptor,
+  type RpcMetadata,
+  type RpcOptions,
+  type RpcTransport,
+  type ServerStreamingCall,
+  type UnaryCall,
+} from "@protobuf-ts/runtime-rpc";
+import { toGrpcMetadata } from "./metadata";
+import { type ChannelInfo, ChannelPool } from "./pool";
+import { type RetryOptions, RetryPolicy } from "./retry";
+import { startClientStreaming, startServerStreaming } from "./streaming-calls";
+import type { TransportContext } from "./transport-context";
+import { startUnary } from "./unary-call";
+
+/** TLS settings; omit `cert`/`key` for server-only TLS. */
+export interface ClientTlsOptions {
+  /** PEM root certificates to trust. Default: the system's. */
+  ca?: Buffer;
+  /** PEM client certificate chain, for mutual TLS. */
+  cert?: Buffer;
+  /** PEM client private key, for mutual TLS. */
+  key?: Buffer;
+}
+
+/** Headers for every call: fixed, or a function called per call (a token that refreshes). */
+export type MetadataSource = RpcMetadata | (() => RpcMetadata | Promise<RpcMetadata>);
+
+/** Options for {@link createRegistryTransport} (and for `createRegistryClient`, which builds one). */
+export interface RegistryTransportOptions {
+  /** `host:port` of the registry, several replicas as an array or a comma-separated list. */
+  target: string | readonly string[];
+  /** Use TLS. Either this, `credentials` or `insecure: true` must be given. */
+  tls?: ClientTlsOptions;
+  /** Plaintext (development, or a sidecar that adds TLS). */
+  insecure?: boolean;
+  /** Custom grpc-js channel credentials, instead of `tls`. */
+  credentials?: grpc.ChannelCredentials;
+  /** Connections per target. Default 2. */
+  poolSize?: number;
+  /** Keepalive pings. Default: every 10 s, 20 s timeout, also without calls in flight. */
+  keepalive?: { timeMs?: number; timeoutMs?: number; permitWithoutCalls?: boolean };
+  /** Deadline of a unary call without one. Default 30 000 ms. Streams have none unless given. */
+  defaultTimeoutMs?: number;
+  /** Retries of idempotent calls on UNAVAILABLE; `false` disables them. */
+  retry?: RetryOptions | false;
+  /** Default for the `waitForReady` call option. Default false. */
+  waitForReady?: boolean;
+  /** Headers for every call (an auth token), or a function called per call that returns them. */
+  metadata?: MetadataSource;
+  /**
+   * protobuf-ts interceptors, outermost first, for every call: unary calls
+   * and both kinds of stream. An interceptor sees one logical call; retries
+   * happen below it.
+   */
+  interceptors?: readonly RpcInterceptor[];
+  /** Largest response accepted, in bytes. Default 16 MiB. */
+  maxReceiveMessageBytes?: number;
+  /** Extra grpc-js channel options. */
+  channelOptions?: grpc.ChannelOptions;
+}
+
+/**
+ * Extra per-call option this transport reads from `RpcOptions`: wait for a
+ * connection instead of failing fast with UNAVAILABLE while none is ready.
+ */
+export interface RegistryRpcOptions extends RpcOptions {
+  waitForReady?: boolean;
+}
+
+function parseTargets(target: string | readonly string[] | undefined): string[] {
+  const list = (typeof target === "string" ? target.split(",") : [...(target ?? [])])
+    .map((t) => t.trim())
+    .filter(Boolean);
+  if (list.length === 0) throw new TypeError("createRegistryClient: `target` must name at least one host:port");
+  return [...new Set(list)];
+}
+
+function credentialsOf(options: RegistryTransportOptions): grpc.ChannelCredentials {
+  if (options.credentials) return options.credentials;
+  if (options.tls) {
+    const { ca, key, cert } = options.tls;
+    return grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
+  }
+  if (options.insecure === true) return grpc.credentials.createInsecure();
+  throw new TypeError("createRegistryClient: pass `tls` (or `credentials`), or `insecure: true` for plaintext");
+}
+
+function channelOptionsOf(options: RegistryTransportOptions): grpc.ChannelOptions {
+  const keepalive = options.keepalive ?? {};
+  return {
+    "grpc.keepalive_time_ms": keepalive.timeMs ?? 10_000,
+    "grpc.keepalive_timeout_ms": keepalive.timeoutMs ?? 20_000,
+    "grpc.keepalive_permit_without_calls": keepalive.permitWithoutCalls === false ? 0 : 1,
+    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
+    // Retries are ours (idempotency-aware, budgeted); grpc-js's own would double them.
+    "grpc.enable_retries": 0,
+    // Reconnect soon after a registry restart (grpc-js waits 1 s, then longer).
+    "grpc.initial_reconnect_backoff_ms": 250,
+    "grpc.max_reconnect_backoff_ms": 5000,
+    ...options.channelOptions,
+  };
+}
+
+/**
+ * A protobuf-ts `RpcTransport` over grpc-js for the Model Registry: a pool
+ * of connections per replica, keepalive, a default deadline, budgeted
+ * retries of idempotent calls, cancellation through `RpcOptions.abort`, and
+ * every failure as a `RegistryError` (also for the generated
+ * `ModelServiceClient` used with it). Server streams apply backpressure
+ * through their async iterator; client streams through `send()`.
+ */
+export class RegistryTransport implements RpcTransport {
+  /** The configured targets. */
+  readonly targets: readonly string[];
+  readonly #pool: ChannelPool;
+  readonly #defaults: RpcOptions;
+  readonly #context: TransportContext;
+
+  constructor(options: RegistryTransportOptions) {
+    this.targets = parseTargets(options?.target);
+    const poolSize = options.poolSize ?? 2;
+    if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 64) {
+      throw new TypeError(`createRegistryClient: \`poolSize\` must be an integer from 1 to 64 (got ${poolSize})`);
+    }
+    this.#pool = new ChannelPool(this.targets, poolSize, credentialsOf(options), channelOptionsOf(options));
+    const source = options.metadata;
+    const fixed = typeof source === "function" ? undefined : source;
+    this.#defaults = {
+      ...(fixed ? { meta: { ...fixed } } : {}),
+      ...(options.interceptors?.length ? { interceptors: [...options.interceptors] } : {}),
+    };
+    this.#context = {
+      pool: this.#pool,
+      retry: new RetryPolicy(options.retry === false ? { maxAttempts: 1 } : options.retry),
+      defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+      waitForReady: options.waitForReady ?? false,
+      metadataFor:
+        typeof source === "function"
+          ? async (meta) => toGrpcMetadata({ ...(await source()), ...meta })
+          : async (meta) => toGrpcMetadata(meta),
+    };
+  }
+
+  /** The transport's defaults (headers, interceptors) merged with a call's options. */
+  mergeOptions(options?: Partial<RpcOptions>): RpcOptions {
+    return mergeRpcOptions(this.#defaults, options);
+  }
+
+  /** A unary call, retried on UNAVAILABLE when it is safe to repeat. */
+  unary<I extends object, O extends object>(method: MethodInfo<I, O>, input: I, options: RpcOptions): UnaryCall<I, O> {
+    return startUnary(this.#context, method, input, options);
+  }
+
+  /** A server-streaming call. */
+  serverStreaming<I extends object, O extends object>(
+    method: MethodInfo<I, O>,
+    input: I,
+    options: RpcOptions,
+  ): ServerStreamingCall<I, O> {
+    return startServerStreaming(this.#context, method, input, options);
+  }
+
+  /** A client-streaming call. */
+  clientStreaming<I extends object, O extends object>(
+    method: MethodInfo<I, O>,
+    options: RpcOptions,
+  ): ClientStreamingCall<I, O> {
+    return startClientStreaming(this.#context, method, options);
+  }
+
+  /** Not used by the registry's contract; throws UNIMPLEMENTED. */
+  duplex<I extends object, O extends object>(method: MethodInfo<I, O>): DuplexStreamingCall<I, O> {
+    throw new RegistryError(
+      Code.UNIMPLEMENTED,
+      `${method.service.typeName}/${method.name}: bidirectional streams are not supported by this transport.`,
+    );
+  }
+
+  /** Waits until every pooled connection is READY; fails with UNAVAILABLE after `timeoutMs` (default 10 s). */
+  connect({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<void> {
+    return this.#pool.connect(timeoutMs);
+  }
+
+  /** Resolves when any connection is READY, at `deadline` (epoch ms), or when `signal` aborts; never rejects. */
+  waitForAnyReady(deadline: number, signal?: AbortSignal): Promise<void> {
+    return this.#pool.waitForAnyReady(deadline, signal);
+  }
+
+  /** The targets and the state of each pooled connection. */
+  channels(): ChannelInfo[] {
+    return this.#pool.info();
+  }
+
+  /** Closes every connection. Calls in flight fail with CANCELLED. Safe to call twice. */
+  close(): void {
+    this.#pool.close();
+  }
+}
+
+/**
+ * Creates the registry's gRPC transport on its own, for use with the
+ * generated client (`new ModelServiceClient(transport)` from
+ * `@modelreg/proto`) or any protobuf-ts client of the same services.
+ */
+export function createRegistryTransport(options: RegistryTransportOptions): RegistryTransport {
+  return new RegistryTransport(options);
+}
