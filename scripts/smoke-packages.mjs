@@ -40,6 +40,20 @@ try {
         encoding: "utf8",
       }),
     );
+    // What a user of the registry page and of `npm view` expects in every tarball.
+    const packedFiles = new Set(packed.files.map((f) => f.path));
+    for (const file of ["LICENSE", "README.md", "package.json"]) {
+      if (!packedFiles.has(file)) {
+        console.error(`FAIL ${manifest.name}: the tarball has no ${file}`);
+        failures++;
+      }
+    }
+    for (const field of ["license", "repository", "homepage", "bugs", "description"]) {
+      if (!manifest[field]) {
+        console.error(`FAIL ${manifest.name}: package.json has no "${field}"`);
+        failures++;
+      }
+    }
     const installDir = join(scratch, "node_modules", manifest.name);
     mkdirSync(installDir, { recursive: true });
     execFileSync("tar", ["-xzf", join(scratch, packed.filename), "-C", installDir, "--strip-components=1"]);
