@@ -2,7 +2,16 @@ import { readFileSync } from "node:fs";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { describe, expect, it } from "vitest";
 import { FileDescriptorSet } from "./gen/google/protobuf/descriptor";
-import { CreateModelRequest, getFileDescriptorSet, Model, ModelService, Timestamp } from "./index";
+import {
+  CreateModelRequest,
+  getFileDescriptorSet,
+  Health,
+  Model,
+  ModelService,
+  ServerReflection,
+  ServerReflectionV1alpha,
+  Timestamp,
+} from "./index";
 
 const committedFile = readFileSync(new URL("../descriptor-set.binpb", import.meta.url));
 
@@ -23,6 +32,9 @@ describe("the FileDescriptorSet", () => {
     expect(names).toContain("modelregistry/v1/model_service.proto");
     expect(names).toContain("google/protobuf/timestamp.proto");
     expect(names).toContain("google/api/annotations.proto");
+    expect(names).toContain("grpc/health/v1/health.proto");
+    expect(names).toContain("grpc/reflection/v1/reflection.proto");
+    expect(names).toContain("grpc/reflection/v1alpha/reflection.proto");
     for (const file of set.file) {
       for (const dependency of file.dependency) {
         expect(names, `${file.name} imports ${dependency}`).toContain(dependency);
@@ -30,17 +42,22 @@ describe("the FileDescriptorSet", () => {
     }
   });
 
-  it("describes the same service the generated code implements", () => {
+  it.each([
+    ["modelregistry/v1/model_service.proto", ModelService],
+    ["grpc/health/v1/health.proto", Health],
+    ["grpc/reflection/v1/reflection.proto", ServerReflection],
+    ["grpc/reflection/v1alpha/reflection.proto", ServerReflectionV1alpha],
+  ])("%s describes the same service the generated code implements", (fileName, generated) => {
     const set = FileDescriptorSet.fromBinary(getFileDescriptorSet());
-    const file = set.file.find((f) => f.name === "modelregistry/v1/model_service.proto");
-    const service = file?.service.find((s) => s.name === "ModelService");
-    expect(file?.package).toBe("modelregistry.v1");
+    const file = set.file.find((f) => f.name === fileName);
+    const service = file?.service.find((s) => `${file.package}.${s.name}` === generated.typeName);
+    expect(service, `${generated.typeName} in ${fileName}`).toBeDefined();
     const fromDescriptor = service?.method.map((m) => ({
       name: m.name,
       clientStreaming: m.clientStreaming ?? false,
       serverStreaming: m.serverStreaming ?? false,
     }));
-    const fromGenerated = ModelService.methods.map((m) => ({
+    const fromGenerated = generated.methods.map((m) => ({
       name: m.name,
       clientStreaming: m.clientStreaming,
       serverStreaming: m.serverStreaming,

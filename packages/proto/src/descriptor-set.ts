@@ -4,7 +4,9 @@ import { descriptorSetBase64 } from "./gen/descriptor-set";
 /**
  * The serialized `google.protobuf.FileDescriptorSet` of the contract: every
  * `modelregistry/v1` file and all of its imports (`google/api/*`,
- * `google/rpc/status.proto`, the well-known types), without source info.
+ * `google/rpc/status.proto`, the well-known types), plus gRPC's
+ * `grpc/health/v1` and `grpc/reflection/{v1,v1alpha}` protocols that a
+ * registry server also serves, without source info.
  *
  * This is what server reflection must serve, byte for byte, so that clients
  * such as grpcurl can describe and call methods whose messages use
