@@ -17,6 +17,8 @@ export type {
   StringComparison,
   TimeComparison,
 } from "./filter/ast";
+/** Applies a `ListQuery.filter` to a record, for adapters that filter in memory. */
+export { evaluateFilter } from "./filter/evaluate";
 export type { Authorize, CallInfo } from "./grpc-service";
 export type { LogFn, Logger } from "./logger";
 export {

@@ -3,8 +3,10 @@ import { compareStrings } from "../storage/order";
 import type { ComparisonOperator, FilterExpression } from "./ast";
 
 /**
- * Whether `record` matches the filter, for the in-memory adapter. Gives the
- * same answers as `compileFilter` does in SQL: strings compare by Unicode
+ * Whether `record` matches the filter: applies a parsed filter (the
+ * `ListQuery.filter` syntax tree) to a record, for adapters that filter in
+ * memory, like the built-in in-memory one. Gives the same answers as
+ * `compileFilter` does in SQL: strings compare by Unicode
  * code point (UTF-8 byte order, as SQL's binary collations do, unlike
  * JavaScript's UTF-16 `<`), a prefix match is `startsWith`, and a metadata
  * comparison is false when the model lacks the key.

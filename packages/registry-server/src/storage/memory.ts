@@ -1,12 +1,15 @@
+import { Code, RegistryError } from "@modelreg/proto";
 import { evaluateFilter } from "../filter/evaluate";
 import {
   type ChangeRecord,
+  type ChangesPage,
   type ChangeType,
   checkRetainChanges,
   type InsertResult,
   type ListQuery,
   type ModelRecord,
   type StorageAdapter,
+  type StorageCallOptions,
   type WriteResult,
 } from "./adapter";
 import { compareRecords, compareToCursor } from "./order";
@@ -22,137 +25,196 @@ export interface MemoryStorageOptions {
 }
 
 /**
+ * Everything one in-memory store holds. The functions below change it
+ * without awaiting, so each call is atomic (rule 1 of StorageAdapter).
+ */
+interface MemoryState {
+  readonly retain: number;
+  readonly byId: Map<string, ModelRecord>;
+  readonly idByNameVersion: Map<string, string>;
+  readonly idByRequestId: Map<string, string>;
+  readonly requestIdById: Map<string, string>;
+  changes: ChangeRecord[];
+  latestRevision: number;
+  prunedThrough: number;
+}
+
+const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
+
+/**
+ * Refuses a call whose deadline has passed or whose signal is aborted,
+ * before it reads or changes anything. The deadline goes first: the
+ * service aborts the signal when the deadline passes, too.
+ */
+function checkCall(method: string, options: StorageCallOptions | undefined): void {
+  if (options?.deadline !== undefined && Date.now() >= options.deadline) {
+    throw new RegistryError(
+      Code.DEADLINE_EXCEEDED,
+      `The call's deadline passed before the in-memory storage ran ${method}.`,
+    );
+  }
+  if (options?.signal?.aborted) {
+    throw new RegistryError(
+      Code.CANCELLED,
+      `The call was cancelled before the in-memory storage ran ${method}.`,
+    );
+  }
+}
+
+function recordChange(state: MemoryState, type: ChangeType, model: ModelRecord): void {
+  state.latestRevision++;
+  state.changes.push({
+    revision: state.latestRevision,
+    type,
+    model: copy(model),
+    commitTime: Date.now() * 1000,
+  });
+  // Pruned in steps of a tenth, so a write rarely pays for it.
+  if (state.changes.length >= state.retain + Math.ceil(state.retain / 10)) {
+    state.changes = state.changes.slice(state.changes.length - state.retain);
+    state.prunedThrough = (state.changes[0]?.revision ?? state.latestRevision + 1) - 1;
+  }
+}
+
+function insertRecord(state: MemoryState, record: ModelRecord, requestId: string | undefined): InsertResult {
+  if (requestId) {
+    const existingId = state.idByRequestId.get(requestId);
+    const existing = existingId === undefined ? undefined : state.byId.get(existingId);
+    if (existing) return { status: "requestIdUsed", existing: copy(existing) };
+  }
+  const key = nameVersionKey(record.name, record.version);
+  const takenBy = state.idByNameVersion.get(key);
+  if (takenBy !== undefined) return { status: "nameVersionTaken", existingId: takenBy };
+  state.byId.set(record.id, copy(record));
+  state.idByNameVersion.set(key, record.id);
+  if (requestId) {
+    state.idByRequestId.set(requestId, record.id);
+    state.requestIdById.set(record.id, requestId);
+  }
+  recordChange(state, "created", record);
+  return { status: "created" };
+}
+
+function listRecords(state: MemoryState, query: ListQuery): ModelRecord[] {
+  const { filter, orderBy, after, limit } = query;
+  const matches: ModelRecord[] = [];
+  for (const record of state.byId.values()) {
+    if (after && compareToCursor(record, orderBy, after) <= 0) continue;
+    if (filter && !evaluateFilter(filter, record)) continue;
+    matches.push(record);
+  }
+  matches.sort((a, b) => compareRecords(a, b, orderBy));
+  return matches.slice(0, limit).map(copy);
+}
+
+function replaceRecord(state: MemoryState, record: ModelRecord, expectedRevision: number): WriteResult {
+  const current = state.byId.get(record.id);
+  if (!current) return { status: "notFound" };
+  if (current.revision !== expectedRevision) return { status: "conflict", currentRevision: current.revision };
+  const stored = {
+    ...copy(record),
+    name: current.name,
+    version: current.version,
+    createTime: current.createTime,
+  };
+  state.byId.set(record.id, stored);
+  recordChange(state, "updated", stored);
+  return { status: "ok" };
+}
+
+function deleteRecord(state: MemoryState, id: string, expectedRevision: number | undefined): WriteResult {
+  const current = state.byId.get(id);
+  if (!current) return { status: "notFound" };
+  if (expectedRevision !== undefined && current.revision !== expectedRevision) {
+    return { status: "conflict", currentRevision: current.revision };
+  }
+  state.byId.delete(id);
+  state.idByNameVersion.delete(nameVersionKey(current.name, current.version));
+  const requestId = state.requestIdById.get(id);
+  if (requestId !== undefined) {
+    state.idByRequestId.delete(requestId);
+    state.requestIdById.delete(id);
+  }
+  recordChange(state, "deleted", current);
+  return { status: "ok" };
+}
+
+function readChangesPage(state: MemoryState, afterRevision: number, limit: number): ChangesPage {
+  // Revisions are consecutive from changes[0], so the start is an index.
+  const first = state.changes[0]?.revision ?? state.latestRevision + 1;
+  const start = Math.max(0, afterRevision + 1 - first);
+  const page = state.changes.slice(start, start + Math.max(0, limit));
+  return {
+    changes: page.map((c) => ({ ...c, model: copy(c.model) })),
+    latestRevision: state.latestRevision,
+    prunedThrough: state.prunedThrough,
+  };
+}
+
+/**
  * Storage in this process's memory: for tests, demos and ephemeral
  * registries. Nothing survives a restart. Each method runs without awaiting,
- * so JavaScript's single thread makes it atomic (rule 1 of StorageAdapter).
- * `list` scans every record: fine for thousands, not for millions.
+ * so JavaScript's single thread makes it atomic (rule 1 of StorageAdapter);
+ * `insertMany` is one atomic step too. It claims both capabilities: a call
+ * whose deadline has passed or whose signal is aborted is refused before it
+ * starts. `list` scans every record: fine for thousands, not for millions.
  */
 export function createMemoryStorage(options: MemoryStorageOptions = {}): StorageAdapter {
-  const retain = checkRetainChanges(options.retainChanges, "createMemoryStorage");
-  const byId = new Map<string, ModelRecord>();
-  let changes: ChangeRecord[] = [];
-  let latestRevision = 0;
-  let prunedThrough = 0;
-  const recordChange = (type: ChangeType, model: ModelRecord) => {
-    latestRevision++;
-    changes.push({ revision: latestRevision, type, model: copy(model), commitTime: Date.now() * 1000 });
-    // Pruned in steps of a tenth, so a write rarely pays for it.
-    if (changes.length >= retain + Math.ceil(retain / 10)) {
-      changes = changes.slice(changes.length - retain);
-      prunedThrough = (changes[0]?.revision ?? latestRevision + 1) - 1;
-    }
+  const state: MemoryState = {
+    retain: checkRetainChanges(options.retainChanges, "createMemoryStorage"),
+    byId: new Map(),
+    idByNameVersion: new Map(),
+    idByRequestId: new Map(),
+    requestIdById: new Map(),
+    changes: [],
+    latestRevision: 0,
+    prunedThrough: 0,
   };
-  const idByNameVersion = new Map<string, string>();
-  const idByRequestId = new Map<string, string>();
-  const requestIdById = new Map<string, string>();
-  const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
+  const byId = (id: string) => {
+    const record = state.byId.get(id);
+    return record && copy(record);
+  };
 
-  const adapter: StorageAdapter = {
-    async insert(record, requestId): Promise<InsertResult> {
-      if (requestId) {
-        const existingId = idByRequestId.get(requestId);
-        const existing = existingId === undefined ? undefined : byId.get(existingId);
-        if (existing) return { status: "requestIdUsed", existing: copy(existing) };
-      }
-      const key = nameVersionKey(record.name, record.version);
-      const takenBy = idByNameVersion.get(key);
-      if (takenBy !== undefined) return { status: "nameVersionTaken", existingId: takenBy };
-      byId.set(record.id, copy(record));
-      idByNameVersion.set(key, record.id);
-      if (requestId) {
-        idByRequestId.set(requestId, record.id);
-        requestIdById.set(record.id, requestId);
-      }
-      recordChange("created", record);
-      return { status: "created" };
+  return {
+    capabilities: { deadlines: true, cancellation: true },
+    async insert(record, requestId, call) {
+      checkCall("insert", call);
+      return insertRecord(state, record, requestId);
     },
-
-    async insertMany(items) {
-      const results: InsertResult[] = [];
-      for (const { record, requestId } of items) results.push(await adapter.insert(record, requestId));
-      return results;
+    async insertMany(items, call) {
+      checkCall("insertMany", call);
+      return items.map(({ record, requestId }) => insertRecord(state, record, requestId));
     },
-
-    async get(id) {
-      const record = byId.get(id);
-      return record && copy(record);
+    async get(id, call) {
+      checkCall("get", call);
+      return byId(id);
     },
-
-    async getByNameVersion(name, version) {
-      const id = idByNameVersion.get(nameVersionKey(name, version));
-      const record = id === undefined ? undefined : byId.get(id);
-      return record && copy(record);
+    async getByNameVersion(name, version, call) {
+      checkCall("getByNameVersion", call);
+      const id = state.idByNameVersion.get(nameVersionKey(name, version));
+      return id === undefined ? undefined : byId(id);
     },
-
-    async getMany(ids) {
-      const found: ModelRecord[] = [];
-      for (const id of new Set(ids)) {
-        const record = byId.get(id);
-        if (record) found.push(copy(record));
-      }
-      return found;
+    async getMany(ids, call) {
+      checkCall("getMany", call);
+      return [...new Set(ids)].flatMap((id) => byId(id) ?? []);
     },
-
-    async list(query: ListQuery) {
-      const { filter, orderBy, after, limit } = query;
-      const matches: ModelRecord[] = [];
-      for (const record of byId.values()) {
-        if (after && compareToCursor(record, orderBy, after) <= 0) continue;
-        if (filter && !evaluateFilter(filter, record)) continue;
-        matches.push(record);
-      }
-      matches.sort((a, b) => compareRecords(a, b, orderBy));
-      return matches.slice(0, limit).map(copy);
+    async list(query, call) {
+      checkCall("list", call);
+      return listRecords(state, query);
     },
-
-    async replace(record, expectedRevision): Promise<WriteResult> {
-      const current = byId.get(record.id);
-      if (!current) return { status: "notFound" };
-      if (current.revision !== expectedRevision)
-        return { status: "conflict", currentRevision: current.revision };
-      const stored = {
-        ...copy(record),
-        name: current.name,
-        version: current.version,
-        createTime: current.createTime,
-      };
-      byId.set(record.id, stored);
-      recordChange("updated", stored);
-      return { status: "ok" };
+    async replace(record, expectedRevision, call) {
+      checkCall("replace", call);
+      return replaceRecord(state, record, expectedRevision);
     },
-
-    async delete(id, expectedRevision): Promise<WriteResult> {
-      const current = byId.get(id);
-      if (!current) return { status: "notFound" };
-      if (expectedRevision !== undefined && current.revision !== expectedRevision) {
-        return { status: "conflict", currentRevision: current.revision };
-      }
-      byId.delete(id);
-      idByNameVersion.delete(nameVersionKey(current.name, current.version));
-      const requestId = requestIdById.get(id);
-      if (requestId !== undefined) {
-        idByRequestId.delete(requestId);
-        requestIdById.delete(id);
-      }
-      recordChange("deleted", current);
-      return { status: "ok" };
+    async delete(id, expectedRevision, call) {
+      checkCall("delete", call);
+      return deleteRecord(state, id, expectedRevision);
     },
-
-    async readChanges(afterRevision, limit) {
-      // Revisions are consecutive from changes[0], so the start is an index.
-      const first = changes[0]?.revision ?? latestRevision + 1;
-      const start = Math.max(0, afterRevision + 1 - first);
-      const page = changes.slice(start, start + Math.max(0, limit));
-      return {
-        changes: page.map((c) => ({ ...c, model: copy(c.model) })),
-        latestRevision,
-        prunedThrough,
-      };
+    async readChanges(afterRevision, limit, call) {
+      checkCall("readChanges", call);
+      return readChangesPage(state, afterRevision, limit);
     },
-
     async ping() {},
-
     async close() {},
   };
-  return adapter;
 }
