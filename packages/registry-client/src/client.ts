@@ -21,11 +21,7 @@ import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
 import type { ChannelInfo } from "./pool";
-import {
-  type RegistryRpcOptions,
-  RegistryTransport,
-  type RegistryTransportOptions,
-} from "./transport";
+import { type RegistryRpcOptions, RegistryTransport, type RegistryTransportOptions } from "./transport";
 import { type WatchOptions, type WatchRequest, watchModels } from "./watch-models";
 
 /** Per-call options. */
@@ -155,14 +151,16 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
   const service = new ModelServiceClient(transport);
   const rpc = (callOptions: CallOptions | undefined): RpcOptions => toRpcOptions(callOptions);
   const listModels = async (request: Req<ListModelsRequest> = {}, callOptions?: CallOptions) =>
-    (await service.listModels(ListModelsRequest.create(request), rpc(callOptions)).response) as ListModelsResponse;
+    (await service.listModels(ListModelsRequest.create(request), rpc(callOptions))
+      .response) as ListModelsResponse;
   return {
     service,
     transport,
     targets: transport.targets,
     createModel: async (request, o) =>
       modelOf(await service.createModel(CreateModelRequest.create(request), rpc(o)).response),
-    getModel: async (request, o) => modelOf(await service.getModel(GetModelRequest.create(request), rpc(o)).response),
+    getModel: async (request, o) =>
+      modelOf(await service.getModel(GetModelRequest.create(request), rpc(o)).response),
     lookupModel: async (request, o) =>
       modelOf(await service.lookupModel(LookupModelRequest.create(request), rpc(o)).response),
     listModels,

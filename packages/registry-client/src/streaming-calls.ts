@@ -81,16 +81,14 @@ export function startServerStreaming<I extends object, O extends object>(
   };
   context.metadataFor(options.meta).then((metadata) => {
     if (signal?.aborted) return fail(abortError(signal));
-    const started = context.pool
-      .pick()
-      .makeServerStreamRequest(
-        pathOf(method),
-        (value: I) => Buffer.from(method.I.toBinary(value, options.binaryOptions)),
-        (bytes: Buffer) => method.O.fromBinary(bytes, options.binaryOptions),
-        input,
-        metadata,
-        callOptionsOf(options),
-      );
+    const started = context.pool.pick().makeServerStreamRequest(
+      pathOf(method),
+      (value: I) => Buffer.from(method.I.toBinary(value, options.binaryOptions)),
+      (bytes: Buffer) => method.O.fromBinary(bytes, options.binaryOptions),
+      input,
+      metadata,
+      callOptionsOf(options),
+    );
     call = started;
     if (cancelled) started.cancel();
     const unsubscribe = signal ? onAbort(signal, () => started.cancel()) : () => {};
@@ -105,7 +103,9 @@ export function startServerStreaming<I extends object, O extends object>(
       responses.end();
       result.succeed(fromGrpcMetadata(status.metadata));
     };
-    started.on("metadata", (received: grpc.Metadata) => result.headers.resolvePending(fromGrpcMetadata(received)));
+    started.on("metadata", (received: grpc.Metadata) =>
+      result.headers.resolvePending(fromGrpcMetadata(received)),
+    );
     started.on("data", (message: O) => responses.push(message));
     // The status carries the same information; this keeps grpc-js's "error" event handled.
     started.on("error", () => {});
@@ -167,7 +167,9 @@ export function startClientStreaming<I extends object, O extends object>(
         });
       },
     );
-    call.on("metadata", (received: grpc.Metadata) => result.headers.resolvePending(fromGrpcMetadata(received)));
+    call.on("metadata", (received: grpc.Metadata) =>
+      result.headers.resolvePending(fromGrpcMetadata(received)),
+    );
     call.on("status", (received: grpc.StatusObject) => {
       trailers = fromGrpcMetadata(received.metadata);
     });

@@ -42,7 +42,8 @@ describe("the generated ModelServiceClient over the registry transport", () => {
       expect((invalid as RegistryError).code).toBe(Code.INVALID_ARGUMENT);
       expect((invalid as RegistryError).violations.map((v) => v.field)).toEqual(["id"]);
 
-      const created = await service.createModel(CreateModelRequest.create({ model: modelFields("bert") })).response;
+      const created = await service.createModel(CreateModelRequest.create({ model: modelFields("bert") }))
+        .response;
       const call = service.getModel({ id: created.model?.id ?? "" });
       const finished = await call;
       expect(finished.response.model?.name).toBe("bert");

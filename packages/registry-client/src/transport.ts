@@ -78,7 +78,8 @@ function parseTargets(target: string | readonly string[] | undefined): string[] 
   const list = (typeof target === "string" ? target.split(",") : [...(target ?? [])])
     .map((t) => t.trim())
     .filter(Boolean);
-  if (list.length === 0) throw new TypeError("createRegistryClient: `target` must name at least one host:port");
+  if (list.length === 0)
+    throw new TypeError("createRegistryClient: `target` must name at least one host:port");
   return [...new Set(list)];
 }
 
@@ -89,7 +90,9 @@ function credentialsOf(options: RegistryTransportOptions): grpc.ChannelCredentia
     return grpc.credentials.createSsl(ca ?? null, key ?? null, cert ?? null);
   }
   if (options.insecure === true) return grpc.credentials.createInsecure();
-  throw new TypeError("createRegistryClient: pass `tls` (or `credentials`), or `insecure: true` for plaintext");
+  throw new TypeError(
+    "createRegistryClient: pass `tls` (or `credentials`), or `insecure: true` for plaintext",
+  );
 }
 
 function channelOptionsOf(options: RegistryTransportOptions): grpc.ChannelOptions {
@@ -127,7 +130,9 @@ export class RegistryTransport implements RpcTransport {
     this.targets = parseTargets(options?.target);
     const poolSize = options.poolSize ?? 2;
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 64) {
-      throw new TypeError(`createRegistryClient: \`poolSize\` must be an integer from 1 to 64 (got ${poolSize})`);
+      throw new TypeError(
+        `createRegistryClient: \`poolSize\` must be an integer from 1 to 64 (got ${poolSize})`,
+      );
     }
     this.#pool = new ChannelPool(this.targets, poolSize, credentialsOf(options), channelOptionsOf(options));
     const source = options.metadata;
@@ -154,7 +159,11 @@ export class RegistryTransport implements RpcTransport {
   }
 
   /** A unary call, retried on UNAVAILABLE when it is safe to repeat. */
-  unary<I extends object, O extends object>(method: MethodInfo<I, O>, input: I, options: RpcOptions): UnaryCall<I, O> {
+  unary<I extends object, O extends object>(
+    method: MethodInfo<I, O>,
+    input: I,
+    options: RpcOptions,
+  ): UnaryCall<I, O> {
     return startUnary(this.#context, method, input, options);
   }
 
