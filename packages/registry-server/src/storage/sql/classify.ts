@@ -1,5 +1,5 @@
+import type { SqlErrorClassifier } from "./dialect";
 import { errorChain, messageOf, NETWORK_ERROR_CODES, stringCode } from "./errors";
-import type { SqlErrorClassifier } from "./sql-storage";
 
 /**
  * PostgreSQL SQLSTATEs after which running the whole transaction again can

@@ -1,0 +1,42 @@
+import type { Transaction } from "kysely";
+import type { RegistryDatabase } from "./schema";
+
+/**
+ * What a driver error means to the storage, told apart per dialect:
+ * - `uniqueViolation`: a unique or primary-key constraint was violated;
+ * - `retryable`: the transaction lost a deadlock or a serialization check and
+ *   was rolled back; running it again can succeed;
+ * - `timeout`: a statement ran past the time limit the storage set, and the
+ *   database cancelled it;
+ * - `unavailable`: the connection failed, was refused or lost, or the
+ *   database is too busy or shutting down;
+ * - `undefined`: anything else (a bug, reported as INTERNAL).
+ */
+export type SqlErrorKind = "uniqueViolation" | "retryable" | "timeout" | "unavailable";
+
+/** Classifies a driver error; see {@link SqlErrorKind}. */
+export type SqlErrorClassifier = (error: unknown) => SqlErrorKind | undefined;
+
+/** The per-dialect parts of `createSqlStorage`. */
+export interface SqlDialect {
+  readonly classify: SqlErrorClassifier;
+  /**
+   * Bounds how long each later statement of `trx` may run, in milliseconds
+   * (at least 1), so the database itself cancels work past a call's deadline.
+   * Returns what to run before the transaction ends when the limit would
+   * otherwise outlive it on the pooled connection. Absent: the dialect cannot
+   * bound statements (SQLite runs in-process; a call's deadline is checked
+   * before each attempt only).
+   */
+  readonly limitStatementTime?: (
+    trx: Transaction<RegistryDatabase>,
+    ms: number,
+  ) => Promise<(() => Promise<void>) | undefined>;
+  /** Whether `SELECT ... FOR UPDATE` exists (not in SQLite, whose write transactions are serialized anyway). */
+  readonly lockingReads: boolean;
+  /** How many of the latest changes to keep, at least (see `StorageAdapter.readChanges`). */
+  readonly retainChanges: number;
+  /** Isolation for read-only transactions: a consistent snapshot across the statements that read one record. */
+  readonly readIsolation?: "repeatable read" | "serializable";
+  readonly close: () => Promise<void>;
+}

@@ -1,0 +1,88 @@
+import { RegistryError } from "@modelreg/proto";
+import type { Kysely, Transaction } from "kysely";
+import type { StorageCallOptions } from "../adapter";
+import { abortedError, throwIfStopped, translate } from "./call-errors";
+import { sleep, stopOnAbort } from "./cancellation";
+import type { SqlDialect } from "./dialect";
+import type { RegistryDatabase } from "./schema";
+
+/** How many times a transaction runs when it keeps losing deadlocks or serialization checks. */
+export const maxTransactionAttempts = 5;
+
+/** A jittered pause before the next attempt: 5-10 ms, doubling up to 80-160 ms; cut short by an abort. */
+const backoff = (attempt: number, signal: AbortSignal | undefined) => {
+  const base = 5 * 2 ** Math.min(attempt - 1, 4);
+  return sleep(base + Math.random() * base, signal);
+};
+
+/** Whether an operation only reads (and gets the dialect's snapshot isolation) or writes. */
+export type TransactionMode = "read" | "write";
+
+/**
+ * Runs `body` in a transaction bounded by the call's deadline and signal,
+ * again after a lost deadlock or serialization check (see
+ * {@link createTransact}).
+ */
+export type Transact = <T>(
+  options: StorageCallOptions | undefined,
+  mode: TransactionMode,
+  body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
+) => Promise<T>;
+
+/** One attempt: a transaction with the deadline as statement time limit and the signal checked per statement. */
+function attempt<T>(
+  db: Kysely<RegistryDatabase>,
+  dialect: SqlDialect,
+  options: StorageCallOptions | undefined,
+  mode: TransactionMode,
+  body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
+): Promise<T> {
+  const deadline = options?.deadline;
+  const signal = options?.signal;
+  let builder = db.transaction();
+  if (mode === "read" && dialect.readIsolation) builder = builder.setIsolationLevel(dialect.readIsolation);
+  return builder.execute(async (trx) => {
+    const undo =
+      dialect.limitStatementTime && deadline !== undefined
+        ? // Measured again here: waiting for a pooled connection took some of it.
+          await dialect.limitStatementTime(trx, Math.max(1, Math.ceil(deadline - Date.now())))
+        : undefined;
+    try {
+      // Only the body's statements are guarded: `undo` must run even after an abort.
+      const result = await body(signal ? trx.withPlugin(stopOnAbort(signal, options)) : trx);
+      // The body's last statement may have been running when the signal aborted: no commit then.
+      if (signal?.aborted) throw abortedError(options);
+      return result;
+    } finally {
+      // A broken connection fails this too; the body's error is the one to report.
+      if (undo !== undefined) await undo().catch(() => {});
+    }
+  });
+}
+
+/**
+ * The transaction runner of a SQL storage. Every attempt first checks the
+ * call: a passed deadline throws DEADLINE_EXCEEDED, an aborted signal
+ * CANCELLED, before anything runs. A transaction that loses a deadlock or a
+ * serialization check is run again, up to {@link maxTransactionAttempts}
+ * times, then fails ABORTED; other driver errors are translated (see
+ * `translate`). `read` transactions get the dialect's snapshot isolation.
+ */
+export function createTransact(db: Kysely<RegistryDatabase>, dialect: SqlDialect): Transact {
+  return async (options, mode, body) => {
+    for (let n = 1; ; n++) {
+      throwIfStopped(options);
+      try {
+        return await attempt(db, dialect, options, mode, body);
+      } catch (error) {
+        if (error instanceof RegistryError) throw error;
+        const kind = dialect.classify(error);
+        if (kind === "retryable" && n < maxTransactionAttempts) {
+          await backoff(n, options?.signal);
+          continue;
+        }
+        throw translate(error, kind);
+      }
+    }
+  };
+}
