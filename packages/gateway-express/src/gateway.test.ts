@@ -503,6 +503,37 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
       }
     });
 
+    it("takes a body that express.json() parsed before it, and bodiless GETs after one", async () => {
+      const app = express();
+      app.use(express.json());
+      app.use(createGatewayMiddleware({ client: registryClient }));
+      const server = app.listen(0, "127.0.0.1");
+      await new Promise((r) => server.once("listening", r));
+      try {
+        const address = server.address();
+        const parsedBase = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
+        const created = await fetch(`${parsedBase}/api/v1/models`, {
+          method: "POST",
+          headers: jsonHeaders,
+          body: JSON.stringify({ name: "pre-parsed", version: "1" }),
+        });
+        expect(created.status, await created.clone().text()).toBe(200);
+        const model = (await created.json()) as ModelJson;
+        expect(model.name).toBe("pre-parsed");
+        const read = await fetch(`${parsedBase}/api/v1/models/${model.id}`);
+        expect(await read.json()).toEqual(model);
+        const wrong = await fetch(`${parsedBase}/api/v1/models/${model.id}`, {
+          method: "PATCH",
+          headers: jsonHeaders,
+          body: JSON.stringify({ colour: "red" }),
+        });
+        await expectError(wrong, 400, "INVALID_ARGUMENT");
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
+
     it("error responses are JSON with the exact error shape, never HTML", async () => {
       const responses = await Promise.all([
         fetch(`${base}/api/v1/models/%E0%A4%A`),

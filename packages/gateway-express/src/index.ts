@@ -1,21 +1,27 @@
 /**
- * `@modelreg/gateway-express`: Express middleware that mounts the Model
- * Registry's REST/JSON gateway on any app and turns each HTTP call into a
- * gRPC call through `@modelreg/registry-client`. Routes come from the
- * contract's `google.api.http` annotations.
+ * `@modelreg/gateway-express`: the Model Registry's REST/JSON gateway, which
+ * turns each HTTP call into a gRPC call through `@modelreg/registry-client`.
+ * Routes come from the contract's `google.api.http` annotations.
+ *
+ * Three layers, each on the one below: {@link createGatewayMiddleware}
+ * (Express 4 and 5), {@link createGatewayHandler} (node:http, no framework),
+ * and {@link createGateway} (a framework-neutral core, request in, response
+ * out, for adapters to other frameworks).
  *
  * @packageDocumentation
  */
+
+export { createGateway } from "./core/gateway";
+export { type ErrorBody, errorBody, httpStatusOf } from "./core/http-status";
+export { buildOpenApiDocument, type OpenApiInfo } from "./core/openapi";
+export type {
+  Gateway,
+  GatewayClient,
+  GatewayOptions,
+  GatewayRequest,
+  GatewayRequestBody,
+  GatewayResponse,
+  RateLimitInfo,
+} from "./core/types";
 export { createGatewayMiddleware, type GatewayMiddlewareOptions } from "./express";
-export {
-  createGateway,
-  type Gateway,
-  type GatewayLogger,
-  type GatewayOptions,
-  type GatewayRequest,
-  type GatewayResponse,
-  type RateLimitInfo,
-} from "./gateway";
-export { type ErrorBody, errorBody, httpStatusOf } from "./http-status";
-export { buildOpenApiDocument } from "./openapi";
-export { buildRoutes, matchRoute, type Route, type RouteMatch, type Segment } from "./routes";
+export { createGatewayHandler, type GatewayHandler, type GatewayHandlerOptions } from "./node/handler";

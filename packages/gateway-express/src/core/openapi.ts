@@ -7,7 +7,17 @@ import {
   RepeatType,
   ScalarType,
 } from "@protobuf-ts/runtime";
-import { findField, type Route } from "./routes";
+import { buildRoutes, findField, type Route } from "./routes";
+
+/** What {@link buildOpenApiDocument} puts in `info` and `servers`. */
+export interface OpenApiInfo {
+  /** `info.title`. Default "Model Registry API". */
+  readonly title?: string;
+  /** `info.version`. Default "v1". */
+  readonly version?: string;
+  /** The URL of the one entry of `servers`; none without it. */
+  readonly serverUrl?: string;
+}
 
 // biome-ignore lint/suspicious/noExplicitAny: routes carry message types of every shape.
 type AnyMessageType = IMessageType<any>;
@@ -86,13 +96,6 @@ function scalarSchema(type: ScalarType): Schema {
   }
 }
 
-/** Adds `null` to a schema: proto3 JSON writes an unset singular message field as null. */
-function nullable(schema: Schema): Schema {
-  if (typeof schema.type === "string") return { ...schema, type: [schema.type, "null"] };
-  if (typeof schema.$ref === "string") return { anyOf: [schema, { type: "null" }] };
-  return schema;
-}
-
 const behaviorsOf = (field: FieldInfo): readonly string[] => {
   const value = field.options?.["google.api.field_behavior"];
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
@@ -164,12 +167,11 @@ class SchemaRegistry {
   }
 
   /**
-   * The schema of a field inside a message. The gateway writes an unset
-   * singular message field as null (it emits default values), so those are
-   * nullable unless `nullableMessages` is false (request bodies, where
-   * sending null is pointless).
+   * The schema of a field inside a message. The gateway leaves an unset
+   * message field out (never `null`), and no property is `required` in a
+   * response, so a message field's schema is the message's own.
    */
-  field(field: FieldInfo, nullableMessages = true): Schema {
+  field(field: FieldInfo): Schema {
     let schema: Schema;
     if (field.kind === "map") {
       schema = { type: "object", additionalProperties: this.value(field.V) };
@@ -177,10 +179,7 @@ class SchemaRegistry {
       else if (field.K !== ScalarType.STRING) schema.propertyNames = { pattern: "^-?[0-9]+$" };
     } else {
       const item = this.value(field);
-      if (field.repeat !== RepeatType.NO) schema = { type: "array", items: item };
-      else if (field.kind === "message" && field.oneof === undefined && nullableMessages)
-        schema = nullable(item);
-      else schema = item;
+      schema = field.repeat === RepeatType.NO ? item : { type: "array", items: item };
     }
     return annotate(schema, field);
   }
@@ -191,7 +190,7 @@ class SchemaRegistry {
    * parent is sent), unless the request is a partial update.
    */
   requestField(field: FieldInfo, partial: boolean, exclude: ReadonlySet<string> = new Set()): Schema {
-    const schema = this.field(field, false);
+    const schema = this.field(field);
     if (field.kind !== "message" || field.repeat !== RepeatType.NO || partial || !("$ref" in schema)) {
       return schema;
     }
@@ -370,8 +369,8 @@ function requestBodyOf(route: Route, registry: SchemaRegistry): Schema | undefin
 
 function responseOf(route: Route, registry: SchemaRegistry): Schema {
   const field = route.responseBody === "" ? undefined : findField(route.output, route.responseBody);
-  // The gateway answers `{}` rather than null, so the response itself is never null.
-  const schema = field ? registry.field(field, false) : registry.message(route.output);
+  // The gateway answers `{}` for an unset response_body field, so the response is never null.
+  const schema = field ? registry.field(field) : registry.message(route.output);
   const what = field
     ? `the \`${route.responseBody}\` field of \`${route.output.typeName}\``
     : `a \`${route.output.typeName}\``;
@@ -504,7 +503,7 @@ function operationOf(route: Route, registry: SchemaRegistry): Schema {
 }
 
 /**
- * Builds the OpenAPI 3.1.0 description of the REST gateway from its route
+ * Builds the OpenAPI 3.1.0 description of the REST gateway from a route
  * table (`buildRoutes()`), i.e. from the contract's `google.api.http` rules.
  *
  * - One operation per route: `operationId` is the RPC name, the path keeps the
@@ -530,10 +529,7 @@ function operationOf(route: Route, registry: SchemaRegistry): Schema {
  * key order (paths in route order, component schemas sorted by name), so it
  * can be cached, diffed and served as `openapi.json`.
  */
-export function buildOpenApiDocument(
-  routes: readonly Route[],
-  info: { title?: string; version?: string; serverUrl?: string } = {},
-): Record<string, unknown> {
+export function openApiDocumentOf(routes: readonly Route[], info: OpenApiInfo = {}): Record<string, unknown> {
   const registry = new SchemaRegistry();
   const paths: Record<string, Record<string, Schema>> = {};
   for (const route of routes) {
@@ -554,6 +550,7 @@ export function buildOpenApiDocument(
         "REST/JSON gateway to the model registry's gRPC service, generated from the contract's google.api.http annotations. " +
         "Bodies follow the proto3 JSON mapping: 64-bit integers as strings, timestamps as RFC 3339 strings, " +
         "field masks as comma-separated lowerCamelCase paths, enums by name. " +
+        "Responses carry every scalar, list and map field (defaults included) and leave unset message fields out. " +
         "Query parameters may use the lowerCamelCase or the proto (snake_case) field name.",
     },
     jsonSchemaDialect: "https://spec.openapis.org/oas/3.1/dialect/base",
@@ -572,4 +569,15 @@ export function buildOpenApiDocument(
   };
   // No object is shared with another call or within the document, so callers may change it.
   return structuredClone(document);
+}
+
+/**
+ * The OpenAPI 3.1.0 document of the gateway's routes, the one it serves at
+ * `GET /api/v1/openapi.json`: one operation per `google.api.http` rule of the
+ * contract, with proto3 JSON schemas of the bodies and the shared error shape.
+ * The output depends only on `info` and has a stable key order, so it can be
+ * written to a file, diffed and published.
+ */
+export function buildOpenApiDocument(info: OpenApiInfo = {}): Record<string, unknown> {
+  return openApiDocumentOf(buildRoutes(), info);
 }

@@ -16,14 +16,14 @@ import {
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { describe, expect, it } from "vitest";
 import { errorBody } from "./http-status";
-import { buildOpenApiDocument } from "./openapi";
+import { buildOpenApiDocument, openApiDocumentOf } from "./openapi";
 import { buildRoutes, type Route } from "./routes";
 import { toResponseJson } from "./transcode";
 
 type Json = Record<string, unknown>;
 
 const routes = buildRoutes();
-const doc = buildOpenApiDocument(routes);
+const doc = openApiDocumentOf(routes);
 
 const isObject = (value: unknown): value is Json =>
   typeof value === "object" && value !== null && !Array.isArray(value);
@@ -397,7 +397,7 @@ describe("buildOpenApiDocument", () => {
         "application/x-ndjson",
       ),
     ).toEqual([]);
-    // A progress notification: no event, written as null.
+    // A progress notification: no event, left out.
     expect(
       check("WatchModels", WatchModelsResponse.create({ revision: 7n }), "application/x-ndjson"),
     ).toEqual([]);
@@ -430,10 +430,10 @@ describe("buildOpenApiDocument", () => {
   });
 
   it("is deterministic and takes the info it is given", () => {
-    const again = buildOpenApiDocument(buildRoutes());
+    const again = buildOpenApiDocument();
     expect(again).toEqual(doc);
     expect(JSON.stringify(again)).toBe(JSON.stringify(doc));
-    const custom = buildOpenApiDocument(routes, {
+    const custom = buildOpenApiDocument({
       title: "Registry",
       version: "1.2.3",
       serverUrl: "https://registry.example.com",

@@ -1,8 +1,13 @@
-import { Code, errorDetailTypes, RegistryError } from "@modelreg/proto";
-import { type FieldInfo, type JsonValue, lowerCamelCase, ScalarType } from "@protobuf-ts/runtime";
+import { Code, RegistryError } from "@modelreg/proto";
+import {
+  type FieldInfo,
+  type JsonObject,
+  type JsonValue,
+  lowerCamelCase,
+  ScalarType,
+} from "@protobuf-ts/runtime";
+import { messageToJson } from "./proto-json";
 import { findField, type Route } from "./routes";
-
-type JsonObject = { [key: string]: JsonValue };
 
 const invalid = (field: string, description: string) =>
   new RegistryError(Code.INVALID_ARGUMENT, `Invalid request: ${field}: ${description}`, {
@@ -136,37 +141,21 @@ export interface TranscodeInput {
   readonly idempotencyKey: string | undefined;
 }
 
-/**
- * Builds the gRPC request message for a route from the body, the path
- * variables and the query string (google.api.http transcoding rules), all
- * validated by the message's own proto3 JSON reader: unknown fields and
- * wrong types become INVALID_ARGUMENT.
- */
-export function toRequestMessage(route: Route, input: TranscodeInput): object {
-  let json: JsonObject = {};
-  if (route.body === "*") {
-    if (input.body !== undefined) {
-      if (typeof input.body !== "object" || input.body === null || Array.isArray(input.body)) {
-        throw invalid("body", "must be a JSON object");
-      }
-      json = input.body as JsonObject;
-    }
-  } else if (route.body !== "") {
-    if (input.body === undefined) throw invalid(route.body, "is required in the JSON body");
-    if (typeof input.body !== "object" || input.body === null || Array.isArray(input.body)) {
-      throw invalid("body", "must be a JSON object");
-    }
-    json[lowerCamelCase(route.body)] = input.body;
-  } else if (input.body !== undefined) {
+/** The request JSON the body contributes: the whole request (`*`), one field of it, or nothing. */
+function bodyJson(route: Route, body: JsonValue | undefined): JsonObject {
+  if (route.body === "" && body !== undefined) {
     throw invalid("body", `${route.httpMethod} ${route.template} takes no body`);
   }
-
-  for (const [field, value] of Object.entries(input.params)) {
-    const info = findField(route.input, field);
-    if (!info) throw invalid(field, "is not a field of the request");
-    setPath(json, field, coerce(info, field, value), "path");
+  if (route.body === "" || (route.body === "*" && body === undefined)) return {};
+  if (body === undefined) throw invalid(route.body, "is required in the JSON body");
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw invalid("body", "must be a JSON object");
   }
+  return route.body === "*" ? (body as JsonObject) : { [lowerCamelCase(route.body)]: body };
+}
 
+/** Sets the fields the query string names; proto names (page_size) and JSON names (pageSize) both work. */
+function applyQuery(route: Route, json: JsonObject, input: TranscodeInput): void {
   const bound = new Set([
     ...Object.keys(input.params),
     ...(route.body && route.body !== "*" ? [route.body] : []),
@@ -175,7 +164,6 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
   for (const key of new Set(input.query.keys())) {
     if (route.body === "*")
       throw invalid(key, "query parameters are not accepted here; send every field in the JSON body");
-    // Accept proto names (page_size) and JSON names (pageSize).
     const path = key
       .split(".")
       .map((part) => part.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`))
@@ -198,7 +186,10 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
     }
   }
   for (const [path, values] of repeated) setPath(json, path, values, "query");
+}
 
+/** `If-Match` as the etag field, `Idempotency-Key` as `request_id`, where the request has them. */
+function applyHeaders(route: Route, json: JsonObject, input: TranscodeInput): void {
   // If-Match conditions a write on an existing model; a route without a path id has none.
   if (input.ifMatch !== undefined && Object.keys(input.params).length === 0) {
     throw invalid("If-Match", `is not supported by ${route.httpMethod} ${route.template}`);
@@ -216,7 +207,23 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
     }
     setPath(json, "request_id", input.idempotencyKey, "Idempotency-Key header");
   }
+}
 
+/**
+ * Builds the gRPC request message for a route from the body, the path
+ * variables and the query string (google.api.http transcoding rules), all
+ * validated by the message's own proto3 JSON reader: unknown fields and
+ * wrong types become INVALID_ARGUMENT.
+ */
+export function toRequestMessage(route: Route, input: TranscodeInput): object {
+  const json = bodyJson(route, input.body);
+  for (const [field, value] of Object.entries(input.params)) {
+    const info = findField(route.input, field);
+    if (!info) throw invalid(field, "is not a field of the request");
+    setPath(json, field, coerce(info, field, value), "path");
+  }
+  applyQuery(route, json, input);
+  applyHeaders(route, json, input);
   checkKnownFields(route.input, json, "");
   try {
     return route.input.fromJson(json, { ignoreUnknownFields: false });
@@ -227,12 +234,11 @@ export function toRequestMessage(route: Route, input: TranscodeInput): object {
   }
 }
 
-/** The JSON response for a route: the whole message, or its `response_body` field. */
+/**
+ * The JSON response for a route: the whole message, or its `response_body`
+ * field; unset message fields left out (see {@link messageToJson}).
+ */
 export function toResponseJson(route: Route, response: object): JsonValue {
-  // The import summary carries google.rpc.Status values whose details are Any.
-  const json = route.output.toJson(response, {
-    emitDefaultValues: true,
-    typeRegistry: errorDetailTypes,
-  }) as JsonObject;
+  const json = messageToJson(route.output, response);
   return route.responseBody === "" ? json : (json[lowerCamelCase(route.responseBody)] ?? null);
 }

@@ -3,7 +3,8 @@ import type { FieldInfo, IMessageType } from "@protobuf-ts/runtime";
 
 // biome-ignore lint/suspicious/noExplicitAny: routes carry message types of every shape.
 type AnyMessageType = IMessageType<any>;
-type ServiceMethod = (typeof ModelService.methods)[number];
+/** A method of the service as protobuf-ts describes it (`MethodInfo`): name, message types, options. */
+export type ServiceMethod = (typeof ModelService.methods)[number];
 
 /** One segment of a path template: literal text, or a variable bound to a request field. */
 export type Segment = { readonly literal: string } | { readonly field: string };
@@ -21,7 +22,9 @@ export interface Route {
   readonly body: string;
   /** `""` (the whole response) or a response field name. */
   readonly responseBody: string;
-  /** The RPC, e.g. `CreateModel`. */
+  /** The RPC the route calls, as the generated service describes it. */
+  readonly method: ServiceMethod;
+  /** The RPC's name, e.g. `CreateModel` (for logs and operation ids). */
   readonly rpc: string;
   readonly clientStreaming: boolean;
   readonly serverStreaming: boolean;
@@ -96,6 +99,7 @@ function routeOf(method: ServiceMethod): Route | undefined {
     verb,
     body: rule.body,
     responseBody: rule.responseBody,
+    method,
     rpc: method.name,
     clientStreaming: method.clientStreaming,
     serverStreaming: method.serverStreaming,

@@ -104,7 +104,7 @@ function lineTooLong(line: number, maxLineBytes: number): RegistryError {
 }
 
 /** Whether `error` is a line over the limit, answered 413 rather than 400. */
-export const isLineTooLong = (error: unknown): boolean =>
+export const isLineTooLong = (error: unknown): error is RegistryError =>
   error instanceof RegistryError && tooLong.has(error);
 
 /**

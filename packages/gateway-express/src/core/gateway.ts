@@ -1,0 +1,138 @@
+/**
+ * The gateway core: routes from the contract's HTTP rules, each request
+ * matched, rate limited, dispatched by the kind of its RPC and logged.
+ * Framework-neutral: adapters (node:http, Express) turn their requests into
+ * a {@link GatewayRequest} and write back the {@link GatewayResponse}.
+ */
+import { Code, RegistryError } from "@modelreg/proto";
+import { errorResponse, HttpError } from "./errors";
+import { dispatchImport } from "./import";
+import { JsonCache } from "./json-cache";
+import { requestIdOf } from "./metadata";
+import { buildRoutes, matchRoute, type RouteMatch } from "./routes";
+import { openApiResponder } from "./serve-openapi";
+import type {
+  Gateway,
+  GatewayContext,
+  GatewayOptions,
+  GatewayRequest,
+  GatewayResponse,
+  RateLimitInfo,
+  RouteCall,
+} from "./types";
+import { dispatchUnary, isUnaryClient } from "./unary";
+import { dispatchWatch } from "./watch";
+
+/** Room for the JSON of a few thousand models. */
+const modelJsonCacheBytes = 8 * 1024 * 1024;
+
+/** The gateway's settings from its options, with the defaults filled in. */
+function contextOf(options: GatewayOptions): GatewayContext {
+  if (!options?.client || !isUnaryClient(options.client)) {
+    throw new TypeError("createGateway: `client` must be a registry client (createRegistryClient)");
+  }
+  return {
+    client: options.client,
+    logger: options.logger,
+    defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
+    maxTimeoutMs: options.maxTimeoutMs ?? 60_000,
+    maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+    forwardCookies: options.forwardCookies === true,
+    modelJson: new JsonCache(modelJsonCacheBytes),
+  };
+}
+
+/** Refuses the request with 429 when the hook says so. */
+async function checkRateLimit(
+  rateLimit: GatewayOptions["rateLimit"],
+  { request, route }: RouteCall,
+): Promise<void> {
+  if (!rateLimit) return;
+  const info: RateLimitInfo = {
+    method: request.method,
+    path: request.path,
+    rpc: route.rpc,
+    headers: request.headers,
+    remoteAddress: request.remoteAddress,
+  };
+  if (!(await rateLimit(info))) {
+    throw new RegistryError(Code.RESOURCE_EXHAUSTED, "Too many requests; slow down and retry later.");
+  }
+}
+
+/** A matched request, by the kind of its RPC. */
+async function dispatch(context: GatewayContext, options: GatewayOptions, call: RouteCall) {
+  const { request, route } = call;
+  if (route.clientStreaming && route.serverStreaming) {
+    throw new RegistryError(
+      Code.UNIMPLEMENTED,
+      `${request.method} ${route.template} is a bidirectional stream, which HTTP/1.1 cannot carry.`,
+    );
+  }
+  await checkRateLimit(options.rateLimit, call);
+  if (route.serverStreaming) return dispatchWatch(context, call);
+  if (route.clientStreaming) return dispatchImport(context, call);
+  return dispatchUnary(context, call);
+}
+
+/** 404 for an unknown path, 405 (with `Allow`) for a known path with another method. */
+function refuseUnmatched(request: GatewayRequest, matched: Exclude<RouteMatch, { kind: "found" }>): never {
+  if (matched.kind === "notFound") {
+    throw new RegistryError(Code.NOT_FOUND, `No route for ${request.method} ${request.path}.`);
+  }
+  const allowed = matched.allowed.join(", ");
+  throw new HttpError(
+    405,
+    new RegistryError(
+      Code.UNIMPLEMENTED,
+      `${request.method} is not allowed on ${request.path}; use ${allowed}.`,
+    ),
+    { allow: allowed },
+  );
+}
+
+/**
+ * The framework-independent gateway: routes from the contract's
+ * `google.api.http` rules, HTTP -> gRPC request transcoding, errors -> HTTP
+ * statuses. For adapters to other frameworks; Express and node:http have
+ * theirs (`createGatewayMiddleware`, `createGatewayHandler`).
+ */
+export function createGateway(options: GatewayOptions): Gateway {
+  const context = contextOf(options);
+  const routes = buildRoutes();
+  const openApi = options.openApi === false ? undefined : openApiResponder(routes);
+
+  async function respond(request: GatewayRequest, requestId: string, matched: RouteMatch) {
+    const document = openApi?.(request);
+    if (document) return document;
+    if (matched.kind !== "found") refuseUnmatched(request, matched);
+    return dispatch(context, options, { request, requestId, route: matched.route, params: matched.params });
+  }
+
+  async function handle(request: GatewayRequest): Promise<GatewayResponse> {
+    const started = Date.now();
+    const requestId = requestIdOf(request.headers);
+    const matched = matchRoute(routes, request.method, request.path);
+    const rpc = matched.kind === "found" ? matched.route.rpc : undefined;
+    let response: GatewayResponse;
+    try {
+      response = await respond(request, requestId, matched);
+    } catch (error) {
+      response = errorResponse(error, options.logger, { requestId, rpc });
+    }
+    options.logger?.info(
+      {
+        requestId,
+        method: request.method,
+        path: request.path,
+        rpc,
+        status: response.status,
+        durationMs: Date.now() - started,
+      },
+      "request",
+    );
+    return { ...response, headers: { ...response.headers, "x-request-id": requestId } };
+  }
+
+  return { handle };
+}

@@ -1,0 +1,96 @@
+/**
+ * What an HTTP request's headers become for the gRPC call: its metadata
+ * (the forwarded headers and the request id) and its deadline.
+ */
+import { Code, RegistryError } from "@modelreg/proto";
+import type { GatewayRequest } from "./types";
+
+/** A header's value, repeated headers joined as HTTP allows. */
+export function header(headers: GatewayRequest["headers"], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(", ") : value;
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The client's `X-Request-Id` when it is a sensible one (it goes into logs and metadata), else a new one. */
+export function requestIdOf(headers: GatewayRequest["headers"]): string {
+  const incoming = header(headers, "x-request-id");
+  return incoming && requestIdPattern.test(incoming) ? incoming : crypto.randomUUID();
+}
+
+const timeoutUnits: Readonly<Record<string, number>> = {
+  H: 3_600_000,
+  M: 60_000,
+  S: 1000,
+  m: 1,
+  u: 0.001,
+  n: 0.000001,
+};
+
+/** `Grpc-Timeout` (gRPC over HTTP/2 spec: 1-8 digits and a unit H M S m u n) in milliseconds. */
+function parseGrpcTimeout(value: string): number {
+  const match = /^(\d{1,8})([HMSmun])$/.exec(value.trim());
+  if (!match?.[1] || !match[2]) {
+    throw new RegistryError(
+      Code.INVALID_ARGUMENT,
+      'Grpc-Timeout must be digits and a unit, such as "5S" or "250m".',
+      {
+        violations: [
+          { field: "Grpc-Timeout", description: "must be 1-8 digits followed by H, M, S, m, u or n" },
+        ],
+      },
+    );
+  }
+  return Number(match[1]) * (timeoutUnits[match[2]] ?? 1);
+}
+
+/** `Grpc-Timeout` in ms, capped by `maxTimeoutMs`; undefined without the header. */
+export function timeoutOf(request: GatewayRequest, maxTimeoutMs: number): number | undefined {
+  const grpcTimeout = header(request.headers, "grpc-timeout");
+  return grpcTimeout === undefined ? undefined : Math.min(parseGrpcTimeout(grpcTimeout), maxTimeoutMs);
+}
+
+/**
+ * grpc-js throws (a 500) on metadata it cannot send: keys outside
+ * `[0-9a-z_.-]`, `-bin` keys with string values, values that are not
+ * printable ASCII. Those come from the client's headers, so refuse them as 400.
+ */
+function checkForwardable(header: string, key: string, value: string): void {
+  let problem: string | undefined;
+  if (!/^[0-9a-z_.-]+$/.test(key)) problem = "its name may contain only a-z, 0-9, _ . and -";
+  else if (key.endsWith("-bin")) problem = "binary (-bin) metadata cannot be forwarded";
+  else if (!/^[ -~]*$/.test(value)) problem = "its value must be printable ASCII";
+  if (problem === undefined) return;
+  throw new RegistryError(
+    Code.INVALID_ARGUMENT,
+    `The ${header} header cannot be forwarded as gRPC metadata: ${problem}.`,
+    { violations: [{ field: header, description: `cannot be forwarded as gRPC metadata: ${problem}` }] },
+  );
+}
+
+/**
+ * The gRPC metadata of a call: the request id, `Authorization`,
+ * `Grpc-Metadata-<name>` as `<name>`, and `Cookie` if `forwardCookies`.
+ * Nothing else is forwarded.
+ */
+export function metadataOf(
+  request: GatewayRequest,
+  requestId: string,
+  forwardCookies: boolean,
+): Record<string, string> {
+  const metadata: Record<string, string> = { "x-request-id": requestId };
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.join(", ") : value;
+    let key: string;
+    if (name === "authorization" || (name === "cookie" && forwardCookies)) key = name;
+    else if (name.startsWith("grpc-metadata-") && name.length > 14) key = name.slice(14);
+    else continue;
+    // The request id is the gateway's to set: logs on both sides must agree.
+    if (key === "x-request-id") continue;
+    checkForwardable(name, key, text);
+    metadata[key] = text;
+  }
+  return metadata;
+}

@@ -1,0 +1,107 @@
+/** The unary routes: a JSON body in, one gRPC call, the response message out as JSON. */
+import { Code, RegistryError } from "@modelreg/proto";
+import type { JsonValue } from "@protobuf-ts/runtime";
+import { HttpError } from "./errors";
+import type { JsonCache } from "./json-cache";
+import { jsonResponse, jsonTextResponse } from "./json-response";
+import { header, metadataOf, timeoutOf } from "./metadata";
+import type { Route, ServiceMethod } from "./routes";
+import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
+import type { GatewayContext, GatewayRequest, GatewayResponse, RouteCall } from "./types";
+
+/** Deadline, cancellation and metadata of one unary call. */
+export interface UnaryCallOptions {
+  readonly timeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly metadata: Readonly<Record<string, string>>;
+}
+
+/** What {@link invokeUnary} needs of the registry client: its generic unary call. */
+export interface UnaryClient {
+  call(
+    method: string,
+    request: object,
+    options?: { timeoutMs?: number; signal?: AbortSignal; metadata?: Record<string, string> },
+  ): Promise<object>;
+}
+
+/** Whether `client` can make the gateway's unary calls (checked once, at start-up). */
+export function isUnaryClient(client: unknown): client is UnaryClient {
+  return typeof client === "object" && client !== null && typeof Reflect.get(client, "call") === "function";
+}
+
+/**
+ * The one place the gateway makes a unary gRPC call: `method` is the
+ * generated `MethodInfo`, `message` a request message of its input type.
+ * Resolves with the response message; rejects with a `RegistryError`.
+ */
+export function invokeUnary(
+  client: UnaryClient,
+  method: ServiceMethod,
+  message: object,
+  options: UnaryCallOptions,
+): Promise<object> {
+  return client.call(method.name, message, {
+    timeoutMs: options.timeoutMs,
+    signal: options.signal,
+    metadata: { ...options.metadata },
+  });
+}
+
+const utf8 = new TextDecoder();
+
+/** The JSON body of a unary route; undefined without one. 413 when too large, 415 when not JSON. */
+async function jsonBodyOf(request: GatewayRequest, maxBodyBytes: number): Promise<JsonValue | undefined> {
+  const bytes = await request.body?.bytes(maxBodyBytes);
+  if (bytes === undefined || bytes.length === 0) return undefined;
+  if (bytes.length > maxBodyBytes) {
+    throw new HttpError(
+      413,
+      new RegistryError(Code.INVALID_ARGUMENT, `The request body is larger than ${maxBodyBytes} bytes.`),
+    );
+  }
+  const contentType = header(request.headers, "content-type") ?? "";
+  if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType)) {
+    throw new HttpError(
+      415,
+      new RegistryError(Code.INVALID_ARGUMENT, "Send the body as JSON with Content-Type: application/json."),
+    );
+  }
+  return parseJsonBody(utf8.decode(bytes));
+}
+
+/** The 200 answer, with the resource's ETag; a model's JSON is written once per revision. */
+function answer(cache: JsonCache, route: Route, response: object): GatewayResponse {
+  const key = cache.keyOf(route, response);
+  const cached = key === undefined ? undefined : cache.get(key);
+  if (cached !== undefined) return jsonTextResponse(200, cached.body, { etag: cached.etag });
+  const json = toResponseJson(route, response);
+  const etag =
+    typeof json === "object" && json !== null && !Array.isArray(json) && typeof json.etag === "string"
+      ? json.etag
+      : undefined;
+  const result = jsonResponse(200, json ?? {}, etag === undefined ? {} : { etag });
+  if (key !== undefined && etag !== undefined) cache.set(key, { body: result.body, etag });
+  return result;
+}
+
+/** A unary route: transcode the request, call the registry, answer its response as JSON. */
+export async function dispatchUnary(context: GatewayContext, call: RouteCall): Promise<GatewayResponse> {
+  const { request, route } = call;
+  const body = await jsonBodyOf(request, context.maxBodyBytes);
+  const ifMatch = header(request.headers, "if-match");
+  const message = toRequestMessage(route, {
+    params: call.params,
+    query: request.query,
+    body,
+    // `If-Match: *` means "if it exists", which every call on an id already requires.
+    ifMatch: ifMatch === "*" ? undefined : ifMatch,
+    idempotencyKey: header(request.headers, "idempotency-key"),
+  });
+  const response = await invokeUnary(context.client, route.method, message, {
+    timeoutMs: timeoutOf(request, context.maxTimeoutMs) ?? context.defaultTimeoutMs,
+    signal: request.signal,
+    metadata: metadataOf(request, call.requestId, context.forwardCookies),
+  });
+  return answer(context.modelJson, route, response);
+}

@@ -1,0 +1,106 @@
+/**
+ * The gateway on node:http: a `(req, res, next?)` handler that a plain
+ * `http.createServer` (or `http2`'s compatibility API, or any framework on
+ * node's request and response) can mount.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Code, RegistryError, toPublicError } from "@modelreg/proto";
+import { createGateway } from "../core/gateway";
+import { errorBody, httpStatusOf } from "../core/http-status";
+import type { GatewayOptions } from "../core/types";
+import { requestBodyOf } from "./body";
+import { sendResponse } from "./send";
+
+/** Options for {@link createGatewayHandler}. */
+export interface GatewayHandlerOptions extends GatewayOptions {
+  /**
+   * Only paths under this prefix are the gateway's; others go to `next()`,
+   * or, without one, get a JSON 404. Default `/api/v1/`.
+   */
+  pathPrefix?: string;
+}
+
+/**
+ * A node:http request handler. `next`, if given, is called for paths
+ * outside the prefix, and with the error if sending a response failed
+ * after it started (Connect-style middleware chains, Express).
+ */
+export type GatewayHandler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  next?: (error?: unknown) => void,
+) => void;
+
+/** A JSON error written directly, for what never reaches the core. */
+function sendError(res: ServerResponse, status: number, error: RegistryError): void {
+  res.statusCode = status;
+  res.setHeader("content-type", "application/json; charset=utf-8");
+  res.end(JSON.stringify(errorBody(error, status)));
+}
+
+/**
+ * Splits the request target as Express's router does. Not `new URL(target, base)`:
+ * it reads `//host/api/v1/...` as a host plus `/api/v1/...` (serving a path
+ * that the app's own `/api/v1` middleware never saw) and throws on targets like `//[`.
+ */
+function splitTarget(target: string): { pathname: string; search: string } {
+  const queryStart = target.indexOf("?");
+  return queryStart === -1
+    ? { pathname: target, search: "" }
+    : { pathname: target.slice(0, queryStart), search: target.slice(queryStart + 1) };
+}
+
+/**
+ * The registry's REST gateway as a node:http handler: each HTTP call on
+ * `/api/v1/models...` becomes a gRPC call through `options.client`. It reads
+ * the body (within `maxBodyBytes`, or as it arrives for the NDJSON import;
+ * a body that `express.json()` or another parser already read is taken as
+ * is), streams the watch with backpressure (flushed through `compression`),
+ * and cancels the gRPC call when the HTTP client goes away.
+ *
+ * ```ts
+ * const client = createRegistryClient({ target: "localhost:9090", insecure: true });
+ * http.createServer(createGatewayHandler({ client })).listen(8080);
+ * ```
+ */
+export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHandler {
+  const gateway = createGateway(options);
+  const prefix = options.pathPrefix ?? "/api/v1/";
+
+  return function modelregGateway(req, res, next) {
+    // Relative to where a framework mounted us: app.use("/registry", ...) serves /registry/api/v1/models.
+    const { pathname, search } = splitTarget(req.url ?? "/");
+    const method = req.method ?? "GET";
+    if (!pathname.startsWith(prefix)) {
+      if (next) next();
+      else sendError(res, 404, new RegistryError(Code.NOT_FOUND, `No route for ${method} ${pathname}.`));
+      return;
+    }
+    const controller = new AbortController();
+    // The HTTP client went away before we answered: cancel the gRPC call.
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    gateway
+      .handle({
+        method,
+        path: pathname,
+        query: new URLSearchParams(search),
+        headers: req.headers,
+        body: requestBodyOf(req),
+        signal: controller.signal,
+        remoteAddress: req.socket.remoteAddress,
+      })
+      .then((response) => sendResponse(req, res, response, controller.signal))
+      .catch((error: unknown) => {
+        // Only sending can fail (the core answers every failure): end the response as best we can.
+        if (res.headersSent) {
+          if (next) next(error);
+          else res.destroy(error instanceof Error ? error : undefined);
+          return;
+        }
+        const publicError = toPublicError(error, options.logger, { method, path: pathname });
+        sendError(res, httpStatusOf(publicError.code), publicError);
+      });
+  };
+}
