@@ -10,6 +10,10 @@
  * @packageDocumentation
  */
 
+/** The `authorize` hook: refuses calls, or names their caller. */
+export type { Authorize, CallInfo } from "./authorize";
+/** What handlers and interceptors know of a call: method, deadline, signal, metadata, peer, principal. */
+export type { CallContext, Principal } from "./context";
 export type {
   ComparisonOperator,
   FilterExpression,
@@ -19,7 +23,8 @@ export type {
 } from "./filter/ast";
 /** Applies a `ListQuery.filter` to a record, for adapters that filter in memory. */
 export { evaluateFilter } from "./filter/evaluate";
-export type { Authorize, CallInfo } from "./grpc-service";
+/** Server interceptors, wrapping every ModelService call (`RegistryServerOptions.interceptors`). */
+export type { ServerCall, ServerCallHandler, ServerInterceptor } from "./interceptors";
 export type { LogFn, Logger } from "./logger";
 export {
   createRegistryServer,

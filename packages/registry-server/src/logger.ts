@@ -1,21 +1,9 @@
+import type { Logger } from "@modelreg/proto";
 import { pino } from "pino";
 
-/** A log method: pino's calling convention (an object of fields, then a message). */
-export interface LogFn {
-  (fields: Record<string, unknown>, message: string): void;
-  (message: string): void;
-}
-
-/**
- * The logger the server writes to. Any pino logger fits, and so does any
- * object with these four methods.
- */
-export interface Logger {
-  debug: LogFn;
-  info: LogFn;
-  warn: LogFn;
-  error: LogFn;
-}
+// The one Logger type of modelreg lives in @modelreg/proto; re-exported so
+// that `import type { Logger } from "@modelreg/registry-server"` keeps working.
+export type { LogFn, Logger } from "@modelreg/proto";
 
 /** JSON lines on stdout, such as `{"level":30,"time":...,"msg":"gRPC server starting","port":9090}`. */
 export function createDefaultLogger(): Logger {

@@ -1,0 +1,111 @@
+import type * as grpc from "@grpc/grpc-js";
+import { Code, RegistryError } from "@modelreg/proto";
+import type { CallContext, MethodInfo } from "../context";
+
+/** Longest delay `setTimeout` keeps; a later deadline is left to grpc-js, which cancels the call then. */
+const maxTimerMs = 2 ** 31 - 1;
+
+const cancelledByCaller = () => new RegistryError(Code.CANCELLED, "The call was cancelled by the caller.");
+const deadlineExceeded = () =>
+  new RegistryError(Code.DEADLINE_EXCEEDED, "The deadline expired before the operation completed.");
+/** With a reason, so the public-error policy keeps the message (UNAVAILABLE is otherwise scrubbed). */
+const shuttingDown = () =>
+  new RegistryError(
+    Code.UNAVAILABLE,
+    "The server is shutting down; resume the watch after the last revision received, on another replica.",
+    { reason: "SHUTTING_DOWN" },
+  );
+
+/** What every kind of grpc-js server call has (grpc-js does not export its `ServerSurfaceCall`). */
+interface SurfaceCall
+  extends Pick<grpc.ServerUnaryCall<unknown, unknown>, "getDeadline" | "getPeer" | "metadata"> {
+  on(event: "cancelled", listener: () => void): unknown;
+  removeListener(event: "cancelled", listener: () => void): unknown;
+}
+
+/** The call's deadline in `Date.now()` milliseconds, or `undefined` when the caller set none. */
+function deadlineOf(call: SurfaceCall): number | undefined {
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : undefined;
+}
+
+/**
+ * One call's {@link CallContext} and what keeps its signal true: aborted on
+ * the `cancelled` event, by a timer at the deadline, or at shutdown for the
+ * streams registered with {@link OpenStreams}. `close()` when the call has
+ * ended, to drop the timer and the listener.
+ */
+export class CallScope {
+  readonly context: CallContext;
+  /** The caller cancelled: there is nobody left to answer. */
+  cancelled = false;
+  readonly #controller = new AbortController();
+  readonly #call: SurfaceCall;
+  readonly #timer: NodeJS.Timeout | undefined;
+  readonly #streams: OpenStreams | undefined;
+
+  constructor(method: MethodInfo, call: SurfaceCall, streams?: OpenStreams) {
+    const deadline = deadlineOf(call);
+    this.context = {
+      method,
+      deadline,
+      signal: this.#controller.signal,
+      metadata: call.metadata,
+      peer: call.getPeer(),
+      principal: undefined,
+    };
+    this.#call = call;
+    call.on("cancelled", this.#onCancelled);
+    const delay = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
+    if (delay <= maxTimerMs)
+      this.#timer = setTimeout(() => this.abort(deadlineExceeded()), Math.max(0, delay));
+    this.#streams = streams;
+    streams?.add(this);
+  }
+
+  readonly #onCancelled = () => {
+    this.cancelled = true;
+    const { deadline } = this.context;
+    // grpc-js also cancels a call whose deadline passed: that is not the caller's doing.
+    this.abort(deadline !== undefined && Date.now() >= deadline ? deadlineExceeded() : cancelledByCaller());
+  };
+
+  /** Aborts the call's signal with `reason`, unless it is aborted already. */
+  abort(reason: RegistryError): void {
+    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+  }
+
+  close(): void {
+    clearTimeout(this.#timer);
+    this.#call.removeListener("cancelled", this.#onCancelled);
+    this.#streams?.delete(this);
+  }
+}
+
+/**
+ * Open server streams, so shutdown can end them: a watch never ends by
+ * itself, and grpc-js's `tryShutdown` would wait for it forever. Each ends
+ * with UNAVAILABLE (SHUTTING_DOWN), and its client resumes on another
+ * replica.
+ */
+export class OpenStreams {
+  readonly #scopes = new Set<CallScope>();
+  #closing = false;
+
+  add(scope: CallScope): void {
+    // A stream whose request arrived while the server began to stop.
+    if (this.#closing) scope.abort(shuttingDown());
+    this.#scopes.add(scope);
+  }
+
+  delete(scope: CallScope): void {
+    this.#scopes.delete(scope);
+  }
+
+  /** Ends every open stream, and every later one at once. */
+  endAll(): void {
+    this.#closing = true;
+    for (const scope of this.#scopes) scope.abort(shuttingDown());
+  }
+}

@@ -1,0 +1,35 @@
+import { Code, type IModelService, RegistryError } from "@modelreg/proto";
+import type { ChangeFeed } from "../changes";
+import type { CallContext } from "../context";
+import { etagOf } from "../convert";
+import type { StorageAdapter, StorageCallOptions } from "../storage/adapter";
+import type { StreamSettings } from "./settings";
+
+/** The ModelService handlers: the generated server interface, served with a {@link CallContext}. */
+export type ModelServiceHandlers = IModelService<CallContext>;
+
+/** What every group of handlers shares. */
+export interface ServiceDeps {
+  readonly storage: StorageAdapter;
+  readonly settings: Required<StreamSettings>;
+  /** Wakes open watches; told after each write of ours that changed something. */
+  readonly feed: ChangeFeed;
+}
+
+/**
+ * The call's deadline and signal, for every storage call it makes: a call
+ * nobody waits for any more stops its database work.
+ */
+export function storageOptions(context: CallContext): StorageCallOptions {
+  return { deadline: context.deadline, signal: context.signal };
+}
+
+export const notFound = (id: string) =>
+  new RegistryError(Code.NOT_FOUND, `Model "${id}" not found.`, { reason: "MODEL_NOT_FOUND" });
+
+export const etagMismatch = (current: number) =>
+  new RegistryError(
+    Code.ABORTED,
+    `The model changed since the etag was read (current etag ${etagOf(current)}); read it again and retry.`,
+    { reason: "ETAG_MISMATCH" },
+  );

@@ -1,0 +1,134 @@
+import {
+  type ImportModelsRequest,
+  type ImportModelsResponse,
+  ImportOutcome,
+  RegistryError,
+} from "@modelreg/proto";
+import type { CallContext } from "../context";
+import { decodeFailureOf } from "../decode-failure";
+import type { ModelRecord } from "../storage/adapter";
+import { type ModelServiceHandlers, type ServiceDeps, storageOptions } from "./deps";
+import { insertedModel, newRecord } from "./writes";
+
+/**
+ * How many per-item results an ImportModels summary lists at most (the
+ * counts are always complete): the summary is one message, and a huge
+ * import of mostly existing or invalid items would otherwise outgrow the
+ * message size limit after everything was written.
+ */
+export const maxImportResults = 1000;
+
+interface BatchItem {
+  readonly index: number;
+  readonly record: ModelRecord;
+  readonly requestId: string;
+}
+
+/** The summary of one import, filled in as batches are written. */
+class ImportSummary {
+  readonly response: ImportModelsResponse = {
+    createdCount: 0,
+    alreadyExistsCount: 0,
+    failedCount: 0,
+    results: [],
+  };
+
+  failed(index: number, error: RegistryError): void {
+    this.response.failedCount++;
+    if (this.response.results.length >= maxImportResults) return;
+    this.response.results.push({
+      index,
+      outcome: ImportOutcome.FAILED,
+      modelId: "",
+      error: error.toStatus(),
+    });
+  }
+
+  alreadyExists(index: number, modelId: string): void {
+    this.response.alreadyExistsCount++;
+    if (this.response.results.length >= maxImportResults) return;
+    this.response.results.push({ index, outcome: ImportOutcome.ALREADY_EXISTS, modelId });
+  }
+
+  created(): void {
+    this.response.createdCount++;
+  }
+
+  finish(): ImportModelsResponse {
+    this.response.results.sort((a, b) => a.index - b.index);
+    return this.response;
+  }
+}
+
+/** Writes one batch in one storage call and records each item's outcome. */
+async function writeBatch(
+  { storage, feed }: ServiceDeps,
+  batch: readonly BatchItem[],
+  summary: ImportSummary,
+  context: CallContext,
+): Promise<void> {
+  if (batch.length === 0) return;
+  // Storage may ignore the signal: an abandoned import writes no further batch.
+  context.signal.throwIfAborted();
+  const results = await storage.insertMany(
+    batch.map(({ record, requestId }) => ({ record, requestId: requestId || undefined })),
+    storageOptions(context),
+  );
+  let created = false;
+  for (const [i, item] of batch.entries()) {
+    const result = results[i];
+    if (result === undefined) throw new Error("storage.insertMany returned fewer results than items");
+    created ||= result.status === "created";
+    if (result.status === "nameVersionTaken") {
+      summary.alreadyExists(item.index, result.existingId);
+      continue;
+    }
+    try {
+      insertedModel(result, item.record, item.requestId);
+      summary.created();
+    } catch (error) {
+      summary.failed(item.index, RegistryError.from(error));
+    }
+  }
+  if (created) feed.notify();
+}
+
+/** The batch item for one streamed request, or the reason it has none (undecodable, invalid). */
+function toBatchItem(index: number, item: ImportModelsRequest): BatchItem {
+  const failure = decodeFailureOf(item);
+  if (failure) throw failure;
+  return { index, record: newRecord(item.model, item.requestId, ""), requestId: item.requestId };
+}
+
+type ImportHandlers = Pick<ModelServiceHandlers, "importModels">;
+
+/**
+ * ImportModels: creates the streamed models in batches of `importBatchSize`,
+ * each batch one storage call (one transaction in the SQL adapters). An
+ * item that fails (invalid, or undecodable: see `decodeFailureOf`) is
+ * reported and the others go on. Reads the stream only as fast as it
+ * writes, so memory holds one batch.
+ */
+export function importHandlers(deps: ServiceDeps): ImportHandlers {
+  return {
+    async importModels(requests, context) {
+      const summary = new ImportSummary();
+      let batch: BatchItem[] = [];
+      let index = 0;
+      for await (const item of requests) {
+        const position = index++;
+        try {
+          batch.push(toBatchItem(position, item));
+        } catch (error) {
+          summary.failed(position, RegistryError.from(error));
+        }
+        if (batch.length >= deps.settings.importBatchSize) {
+          await writeBatch(deps, batch, summary, context);
+          batch = [];
+        }
+      }
+      await writeBatch(deps, batch, summary, context);
+      return summary.finish();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+import { Code, RegistryError } from "@modelreg/proto";
+import { toModel } from "../convert";
+import type { FilterExpression } from "../filter/ast";
+import { FilterSyntaxError, parseFilter } from "../filter/parse";
+import { decodePageToken, encodePageToken, parseOrderBy } from "../listing";
+import type { ModelRecord } from "../storage/adapter";
+import { cursorAfter } from "../storage/order";
+import { checkId, checkToken, limits, Violations } from "../validation";
+import { type ModelServiceHandlers, notFound, type ServiceDeps, storageOptions } from "./deps";
+
+type ReadHandlers = Pick<ModelServiceHandlers, "getModel" | "lookupModel" | "listModels" | "batchGetModels">;
+
+/** GetModel, LookupModel, ListModels and BatchGetModels: validate, read storage once, convert. */
+export function readHandlers({ storage }: ServiceDeps): ReadHandlers {
+  return {
+    async getModel(request, context) {
+      const v = new Violations();
+      checkId(v, "id", request.id);
+      v.throwIfAny();
+      const record = await storage.get(request.id, storageOptions(context));
+      if (!record) throw notFound(request.id);
+      return { model: toModel(record) };
+    },
+
+    async lookupModel(request, context) {
+      const v = new Violations();
+      checkToken(v, "name", request.name, limits.name, true);
+      checkToken(v, "version", request.version, limits.version, true);
+      v.throwIfAny();
+      const record = await storage.getByNameVersion(request.name, request.version, storageOptions(context));
+      if (!record) {
+        throw new RegistryError(
+          Code.NOT_FOUND,
+          `No model named "${request.name}" with version "${request.version}".`,
+          { reason: "MODEL_NOT_FOUND" },
+        );
+      }
+      return { model: toModel(record) };
+    },
+
+    async listModels(request, context) {
+      const v = new Violations();
+      if (request.pageSize < 0) v.add("page_size", "must not be negative");
+      const pageSize = Math.min(request.pageSize || limits.pageSize.default, limits.pageSize.max);
+      let filter: FilterExpression | undefined;
+      try {
+        filter = parseFilter(request.filter);
+      } catch (error) {
+        if (!(error instanceof FilterSyntaxError)) throw error;
+        v.add("filter", error.description);
+      }
+      const orderBy = parseOrderBy(v, request.orderBy);
+      const after = decodePageToken(v, request.pageToken, request.filter, orderBy);
+      v.throwIfAny();
+
+      const query = { filter, orderBy, after, limit: pageSize + 1 };
+      const records = await storage.list(query, storageOptions(context));
+      const page = records.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        models: page.map(toModel),
+        nextPageToken:
+          records.length > pageSize && last
+            ? encodePageToken(cursorAfter(last, orderBy), request.filter, orderBy)
+            : "",
+      };
+    },
+
+    async batchGetModels(request, context) {
+      const v = new Violations();
+      if (request.ids.length === 0) v.add("ids", "at least one id is required");
+      if (request.ids.length > limits.batchIds) {
+        v.add("ids", `at most ${limits.batchIds} ids are allowed (got ${request.ids.length})`);
+      } else {
+        request.ids.forEach((id, i) => {
+          checkId(v, `ids[${i}]`, id);
+        });
+      }
+      v.throwIfAny();
+      const records = await storage.getMany(request.ids, storageOptions(context));
+      const found = new Map(records.map((r) => [r.id, r]));
+      const missing = [...new Set(request.ids.filter((id) => !found.has(id)))];
+      if (missing.length > 0) {
+        const shown = missing.slice(0, 5).map((id) => `"${id}"`);
+        const more = missing.length > shown.length ? ` and ${missing.length - shown.length} more` : "";
+        throw new RegistryError(Code.NOT_FOUND, `Models not found: ${shown.join(", ")}${more}.`, {
+          reason: "MODEL_NOT_FOUND",
+        });
+      }
+      return { models: request.ids.map((id) => toModel(found.get(id) as ModelRecord)) };
+    },
+  };
+}
