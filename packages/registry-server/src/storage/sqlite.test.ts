@@ -4,7 +4,7 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import type { Model } from "@modelreg/proto";
+import { Code, type Model, RegistryError } from "@modelreg/proto";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestClient } from "../test-support/grpc-client";
 import { defineStorageConformanceSuite } from "../testing/conformance";
@@ -107,4 +107,61 @@ describe("sqlite durability", () => {
       await reopened.close();
     }
   }, 60_000);
+});
+
+describe("sqlite cancellation", () => {
+  const record = (id: string, name: string) => ({
+    id,
+    name,
+    version: "1",
+    framework: "onnx",
+    description: "",
+    tags: ["t"],
+    metadata: { k: "v" },
+    artifactUri: "",
+    revision: 1,
+    createTime: 1,
+    updateTime: 1,
+  });
+
+  /** The code `call` rejects with. */
+  const codeOf = async (call: Promise<unknown>) => {
+    const error = await call.then(
+      () => new Error("the call resolved"),
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(RegistryError);
+    return (error as RegistryError).code;
+  };
+
+  it("a write whose signal is aborted, before the call or right after it starts, fails CANCELLED and writes nothing", async () => {
+    const storage = await createSqliteStorage({ path: freshPath() });
+    try {
+      const kept = record("id-kept", "kept");
+      expect(await storage.insert(kept)).toEqual({ status: "created" });
+      const history = await storage.readChanges(0, 10);
+      const writes = (signal: AbortSignal) => [
+        storage.insert(record("id-new", "new"), "req-new", { signal }),
+        storage.insertMany([{ record: record("id-many", "many") }], { signal }),
+        storage.replace({ ...kept, revision: 2, description: "changed", tags: [] }, 1, { signal }),
+        storage.delete(kept.id, 1, { signal }),
+      ];
+      for (const call of writes(AbortSignal.abort())) expect(await codeOf(call)).toBe(Code.CANCELLED);
+      // Aborted after the checks made as the call starts: its transaction's first statement stops it.
+      const controller = new AbortController();
+      const started = writes(controller.signal);
+      controller.abort();
+      for (const call of started) expect(await codeOf(call)).toBe(Code.CANCELLED);
+
+      expect(await storage.get(kept.id)).toEqual(kept);
+      expect(await storage.getMany(["id-new", "id-many"])).toEqual([]);
+      expect(await storage.readChanges(0, 10)).toEqual(history);
+      // A deadline already past is reported as such, even when the signal has aborted too.
+      expect(
+        await codeOf(storage.get(kept.id, { deadline: Date.now() - 1, signal: AbortSignal.abort() })),
+      ).toBe(Code.DEADLINE_EXCEEDED);
+    } finally {
+      await storage.close();
+    }
+  });
 });
