@@ -11,7 +11,7 @@ import {
 import { BinaryReader, MessageType, ScalarType, WireType } from "@protobuf-ts/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addReflectionService } from "./reflection";
-import { grpcurlAvailability, runGrpcurl } from "./test-support/grpcurl";
+import { exitCodeFor, runBufCurl } from "./test-support/buf-curl";
 
 // ---------------------------------------------------------------- a test server
 
@@ -447,81 +447,67 @@ describe("server reflection protocol (grpc-js client)", () => {
   });
 });
 
-// ---------------------------------------------------------------- grpcurl.py -strict
+// ---------------------------------------------------------------- buf curl
 
-const grpcurl = grpcurlAvailability();
-const inCI = process.env.CI === "true";
-if (!grpcurl.available && !inCI) {
-  // biome-ignore lint/suspicious/noConsole: say once why the grpcurl.py tests are skipped.
-  console.warn(`reflection.test.ts: skipping the grpcurl.py tests: ${grpcurl.reason}`);
-}
-
-describe.skipIf(!grpcurl.available && !inCI)("grpcurl.py -strict -plaintext through reflection", () => {
-  beforeAll(() => {
-    if (!grpcurl.available) {
-      throw new Error(
-        `grpcurl.py is required in CI but unavailable (${grpcurl.reason}): ` +
-          "apt-get install python3-grpcio python3-protobuf, and clone shared/ beside the repository",
-      );
-    }
-  });
-
+describe("buf curl (connect-go, protodesc) through reflection", () => {
+  const url = () => `http://${address}`;
   const run = async (...args: string[]) => {
-    const result = await runGrpcurl(args);
+    const result = await runBufCurl(args);
     return { ...result, show: `exit ${result.code}\nstdout: ${result.stdout}\nstderr: ${result.stderr}` };
   };
 
   it("lists the services", async () => {
-    const result = await run(address, "list");
+    const result = await run("--list-services", url());
     expect(result.code, result.show).toBe(0);
     expect(result.stdout.trim().split("\n")).toEqual(
-      expect.arrayContaining([
+      [
         ModelService.typeName,
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
-      ]),
+      ].sort(),
     );
   });
 
-  it("lists all 12 methods of ModelService", async () => {
-    const result = await run(address, "list", ModelService.typeName);
+  // --list-methods resolves every listed service from the schema reflection
+  // serves, so it fails if any of them is missing from the descriptor set.
+  it.each(["grpc-v1", "grpc-v1alpha"])("lists every method of every service over %s", async (protocol) => {
+    const result = await run("--reflect-protocol", protocol, "--list-methods", url());
     expect(result.code, result.show).toBe(0);
-    const expected = ModelService.methods.map((m) => `${ModelService.typeName}.${m.name}`).sort();
+    const expected = ModelService.methods.map((m) => `${ModelService.typeName}/${m.name}`);
     expect(expected).toHaveLength(12);
-    expect(result.stdout.trim().split("\n")).toEqual(expected);
-  });
-
-  it("describes Model (a Timestamp and a map)", async () => {
-    const result = await run(address, "describe", "modelregistry.v1.Model");
-    expect(result.code, result.show).toBe(0);
-    expect(result.stdout).toContain("modelregistry.v1.Model is a message:");
-    expect(result.stdout).toContain("map<string, string> metadata = 7;");
-    expect(result.stdout).toContain(".google.protobuf.Timestamp create_time = 10;");
-  });
-
-  it("describes a method", async () => {
-    const result = await run(address, "describe", `${ModelService.typeName}.WatchModels`);
-    expect(result.code, result.show).toBe(0);
-    expect(result.stdout).toContain(
-      "rpc WatchModels ( .modelregistry.v1.WatchModelsRequest ) returns ( stream .modelregistry.v1.WatchModelsResponse );",
+    expect(result.stdout.trim().split("\n")).toEqual(
+      [
+        ...expected,
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+      ].sort(),
     );
   });
 
-  it("calls CreateModel with JSON built from the reflected types", async () => {
+  it("builds requests from the reflected types: a map and a Timestamp as proto3 JSON", async () => {
+    // The map's entry type and the Timestamp's JSON form both need the
+    // original descriptors (map_entry, google/protobuf/timestamp.proto as a
+    // dependency): what @grpc/reflection's rebuilt descriptors lose.
     const result = await run(
       "-d",
-      '{"model":{"name":"a","version":"1","metadata":{"k":"v"}}}',
-      address,
-      `${ModelService.typeName}/CreateModel`,
+      '{"model":{"name":"a","version":"1","metadata":{"k":"v"},"createTime":"2024-06-01T12:00:00Z"}}',
+      `${url()}/${ModelService.typeName}/CreateModel`,
     );
     expect(result.code, result.show).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
-      model: { id: "m-1", name: "a", version: "1", metadata: { k: "v" } },
+      model: { id: "m-1", name: "a", version: "1", metadata: { k: "v" }, createTime: "2024-06-01T12:00:00Z" },
     });
   });
 
+  it("refuses a request field that the reflected type does not have", async () => {
+    const result = await run("-d", '{"colour":"red"}', `${url()}/${ModelService.typeName}/GetModel`);
+    expect(result.code, result.show).toBeGreaterThan(0);
+    expect(result.code, result.show).toBeLessThan(8);
+    expect(result.stderr).toContain("colour");
+  });
+
   it("calls GetModel and prints the Timestamp as RFC 3339", async () => {
-    const result = await run("-d", '{"id":"m-42"}', address, `${ModelService.typeName}/GetModel`);
+    const result = await run("-d", '{"id":"m-42"}', `${url()}/${ModelService.typeName}/GetModel`);
     expect(result.code, result.show).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
       model: {
@@ -534,15 +520,20 @@ describe.skipIf(!grpcurl.available && !inCI)("grpcurl.py -strict -plaintext thro
     });
   });
 
-  it("reports a gRPC status as exit code 64+N and an ERROR block on stderr", async () => {
-    const result = await run(address, `${ModelService.typeName}/ListModels`);
-    expect(result.code, result.show).toBe(64 + grpc.status.UNIMPLEMENTED);
-    expect(result.stderr).toContain("Code: Unimplemented");
+  it("reports a gRPC status as exit code N << 3 and a JSON error on stderr", async () => {
+    const result = await run(`${url()}/${ModelService.typeName}/ListModels`);
+    expect(result.code, result.show).toBe(exitCodeFor(grpc.status.UNIMPLEMENTED));
+    expect(JSON.parse(result.stderr)).toMatchObject({ code: "unimplemented" });
   });
 
-  it("fails with exit code 1 for an unknown symbol", async () => {
-    const result = await run(address, "describe", "nope.v1.Missing");
-    expect(result.code, result.show).toBe(1);
-    expect(result.stderr).toContain("symbol not found: nope.v1.Missing");
+  it("fails with an exit code below 8 for an unknown service or method", async () => {
+    const service = await run(`${url()}/nope.v1.Missing/Get`);
+    expect(service.code, service.show).toBeGreaterThan(0);
+    expect(service.code, service.show).toBeLessThan(8);
+    expect(service.stderr).toContain("nope.v1.Missing");
+    const method = await run(`${url()}/${ModelService.typeName}/Nope`);
+    expect(method.code, method.show).toBeGreaterThan(0);
+    expect(method.code, method.show).toBeLessThan(8);
+    expect(method.stderr).toContain("contains no such method");
   });
 });

@@ -1,5 +1,12 @@
 import type * as grpc from "@grpc/grpc-js";
-import { BinaryReader, MessageType, ScalarType, WireType } from "@protobuf-ts/runtime";
+import {
+  ServerReflection,
+  type ServerReflectionRequest,
+  type ServerReflectionResponse,
+  ServerReflectionV1alpha,
+} from "@modelreg/proto";
+import { BinaryReader, WireType } from "@protobuf-ts/runtime";
+import { serviceDefinition } from "./grpc/definition";
 
 // gRPC server reflection (grpc.reflection.v1 and v1alpha) served straight
 // from a serialized FileDescriptorSet. Every file goes out as the ORIGINAL
@@ -22,136 +29,18 @@ export interface ReflectionServiceOptions {
   services: () => string[];
 }
 
-const REFLECTION_SERVICES = [
-  "grpc.reflection.v1.ServerReflection",
-  "grpc.reflection.v1alpha.ServerReflection",
-];
+// v1alpha has the same messages as v1 in another package: one handler,
+// typed with v1's messages, serves both.
+const REFLECTION_SERVICES = [ServerReflection, ServerReflectionV1alpha];
+const REFLECTION_SERVICE_NAMES = REFLECTION_SERVICES.map((service) => service.typeName);
 
 const NOT_FOUND = 5;
 const INVALID_ARGUMENT = 3;
 const INTERNAL = 13;
 
-// ---------------------------------------------------------------- messages
-// reflection.proto (v1; v1alpha has the same wire shape), as protobuf-ts
-// reflection-based message types.
-
-interface ExtensionRequest {
-  containingType: string;
-  extensionNumber: number;
-}
-
-interface ServerReflectionRequest {
-  host: string;
-  messageRequest:
-    | { oneofKind: "fileByFilename"; fileByFilename: string }
-    | { oneofKind: "fileContainingSymbol"; fileContainingSymbol: string }
-    | { oneofKind: "fileContainingExtension"; fileContainingExtension: ExtensionRequest }
-    | { oneofKind: "allExtensionNumbersOfType"; allExtensionNumbersOfType: string }
-    | { oneofKind: "listServices"; listServices: string }
-    | { oneofKind: undefined };
-}
-
-interface ServerReflectionResponse {
-  validHost: string;
-  originalRequest?: ServerReflectionRequest;
-  messageResponse:
-    | { oneofKind: "fileDescriptorResponse"; fileDescriptorResponse: { fileDescriptorProto: Uint8Array[] } }
-    | {
-        oneofKind: "allExtensionNumbersResponse";
-        allExtensionNumbersResponse: { baseTypeName: string; extensionNumber: number[] };
-      }
-    | { oneofKind: "listServicesResponse"; listServicesResponse: { service: { name: string }[] } }
-    | { oneofKind: "errorResponse"; errorResponse: { errorCode: number; errorMessage: string } }
-    | { oneofKind: undefined };
-}
-
-const ExtensionRequestType = new MessageType<ExtensionRequest>("grpc.reflection.v1.ExtensionRequest", [
-  { no: 1, name: "containing_type", kind: "scalar", T: ScalarType.STRING },
-  { no: 2, name: "extension_number", kind: "scalar", T: ScalarType.INT32 },
-]);
-
-const RequestType = new MessageType<ServerReflectionRequest>("grpc.reflection.v1.ServerReflectionRequest", [
-  { no: 1, name: "host", kind: "scalar", T: ScalarType.STRING },
-  { no: 3, name: "file_by_filename", kind: "scalar", oneof: "messageRequest", T: ScalarType.STRING },
-  { no: 4, name: "file_containing_symbol", kind: "scalar", oneof: "messageRequest", T: ScalarType.STRING },
-  {
-    no: 5,
-    name: "file_containing_extension",
-    kind: "message",
-    oneof: "messageRequest",
-    T: () => ExtensionRequestType,
-  },
-  {
-    no: 6,
-    name: "all_extension_numbers_of_type",
-    kind: "scalar",
-    oneof: "messageRequest",
-    T: ScalarType.STRING,
-  },
-  { no: 7, name: "list_services", kind: "scalar", oneof: "messageRequest", T: ScalarType.STRING },
-]);
-
-const FileDescriptorResponseType = new MessageType<{ fileDescriptorProto: Uint8Array[] }>(
-  "grpc.reflection.v1.FileDescriptorResponse",
-  [{ no: 1, name: "file_descriptor_proto", kind: "scalar", repeat: 2, T: ScalarType.BYTES }],
-);
-
-const ExtensionNumberResponseType = new MessageType<{ baseTypeName: string; extensionNumber: number[] }>(
-  "grpc.reflection.v1.ExtensionNumberResponse",
-  [
-    { no: 1, name: "base_type_name", kind: "scalar", T: ScalarType.STRING },
-    { no: 2, name: "extension_number", kind: "scalar", repeat: 1, T: ScalarType.INT32 },
-  ],
-);
-
-const ServiceResponseType = new MessageType<{ name: string }>("grpc.reflection.v1.ServiceResponse", [
-  { no: 1, name: "name", kind: "scalar", T: ScalarType.STRING },
-]);
-
-const ListServiceResponseType = new MessageType<{ service: { name: string }[] }>(
-  "grpc.reflection.v1.ListServiceResponse",
-  [{ no: 1, name: "service", kind: "message", repeat: 2, T: () => ServiceResponseType }],
-);
-
-const ErrorResponseType = new MessageType<{ errorCode: number; errorMessage: string }>(
-  "grpc.reflection.v1.ErrorResponse",
-  [
-    { no: 1, name: "error_code", kind: "scalar", T: ScalarType.INT32 },
-    { no: 2, name: "error_message", kind: "scalar", T: ScalarType.STRING },
-  ],
-);
-
-const ResponseType = new MessageType<ServerReflectionResponse>(
-  "grpc.reflection.v1.ServerReflectionResponse",
-  [
-    { no: 1, name: "valid_host", kind: "scalar", T: ScalarType.STRING },
-    { no: 2, name: "original_request", kind: "message", T: () => RequestType },
-    {
-      no: 4,
-      name: "file_descriptor_response",
-      kind: "message",
-      oneof: "messageResponse",
-      T: () => FileDescriptorResponseType,
-    },
-    {
-      no: 5,
-      name: "all_extension_numbers_response",
-      kind: "message",
-      oneof: "messageResponse",
-      T: () => ExtensionNumberResponseType,
-    },
-    {
-      no: 6,
-      name: "list_services_response",
-      kind: "message",
-      oneof: "messageResponse",
-      T: () => ListServiceResponseType,
-    },
-    { no: 7, name: "error_response", kind: "message", oneof: "messageResponse", T: () => ErrorResponseType },
-  ],
-);
-
 // ---------------------------------------------------------------- descriptor index
+// Read from the wire with field numbers of descriptor.proto, so the server
+// needs no generated descriptor types (a large module) to serve reflection.
 
 interface DescriptorIndex {
   /** File name -> original serialized FileDescriptorProto. */
@@ -166,25 +55,36 @@ interface DescriptorIndex {
   extensions: Map<string, Map<number, string>>;
 }
 
-/** Calls `onField(fieldNumber, reader)` for each field of `bytes`; unread values are skipped. */
-function readFields(bytes: Uint8Array, onField: (no: number, reader: BinaryReader) => boolean): void {
+const utf8 = new TextDecoder();
+
+/**
+ * The fields of a serialized descriptor message (FileDescriptorProto,
+ * DescriptorProto, ...) by field number: length-delimited ones (strings,
+ * nested messages) as bytes, varints as numbers; others skipped.
+ */
+function readDescriptor(bytes: Uint8Array) {
+  const delimited = new Map<number, Uint8Array[]>();
+  const varints = new Map<number, number>();
   const reader = new BinaryReader(bytes);
   while (reader.pos < reader.len) {
     const [no, wireType] = reader.tag();
-    if (wireType !== WireType.LengthDelimited || !onField(no, reader)) reader.skip(wireType);
+    if (wireType === WireType.LengthDelimited) {
+      const values = delimited.get(no) ?? [];
+      values.push(reader.bytes());
+      delimited.set(no, values);
+    } else if (wireType === WireType.Varint) {
+      varints.set(no, reader.int32());
+    } else {
+      reader.skip(wireType);
+    }
   }
+  const messages = (no: number) => delimited.get(no) ?? [];
+  const strings = (no: number) => messages(no).map((value) => utf8.decode(value));
+  return { name: strings(1)[0] ?? "", messages, strings, varint: (no: number) => varints.get(no) ?? 0 };
 }
 
-/** The `name` (field 1) of a DescriptorProto, EnumDescriptorProto, FieldDescriptorProto etc. */
-function readName(bytes: Uint8Array): string {
-  let name = "";
-  readFields(bytes, (no, r) => {
-    if (no !== 1) return false;
-    name = r.string();
-    return true;
-  });
-  return name;
-}
+const nameOf = (bytes: Uint8Array) => readDescriptor(bytes).name;
+const qualify = (scope: string, local: string) => (scope ? `${scope}.${local}` : local);
 
 function indexDescriptorSet(set: Uint8Array): DescriptorIndex {
   const index: DescriptorIndex = {
@@ -194,127 +94,80 @@ function indexDescriptorSet(set: Uint8Array): DescriptorIndex {
     messages: new Set(),
     extensions: new Map(),
   };
-  // FileDescriptorSet.file = 1
-  readFields(set, (no, r) => {
-    if (no !== 1) return false;
-    indexFile(index, r.bytes().slice());
-    return true;
-  });
+  // FileDescriptorSet.file = 1; each file is copied out of the set, byte for byte.
+  for (const file of readDescriptor(set).messages(1)) indexFile(index, file.slice());
   return index;
 }
 
 function indexFile(index: DescriptorIndex, bytes: Uint8Array): void {
-  let name = "";
-  let pkg = "";
-  const dependencies: string[] = [];
-  const messages: Uint8Array[] = [];
-  const enums: Uint8Array[] = [];
-  const services: Uint8Array[] = [];
-  const extensions: Uint8Array[] = [];
   // FileDescriptorProto: name 1, package 2, dependency 3, message_type 4,
   // enum_type 5, service 6, extension 7.
-  readFields(bytes, (no, r) => {
-    if (no === 1) name = r.string();
-    else if (no === 2) pkg = r.string();
-    else if (no === 3) dependencies.push(r.string());
-    else if (no === 4) messages.push(r.bytes());
-    else if (no === 5) enums.push(r.bytes());
-    else if (no === 6) services.push(r.bytes());
-    else if (no === 7) extensions.push(r.bytes());
-    else return false;
-    return true;
-  });
-  if (index.files.has(name)) return; // first definition wins
-  index.files.set(name, bytes);
-  index.dependencies.set(name, dependencies);
+  const file = readDescriptor(bytes);
+  if (index.files.has(file.name)) return; // first definition wins
+  index.files.set(file.name, bytes);
+  index.dependencies.set(file.name, file.strings(3));
+  const pkg = file.strings(2)[0] ?? "";
+  const symbols = new FileSymbols(index, file.name);
+  for (const message of file.messages(4)) symbols.addMessage(pkg, message);
+  for (const enumType of file.messages(5)) symbols.addEnum(pkg, enumType);
+  for (const service of file.messages(6)) symbols.addService(pkg, service);
+  for (const extension of file.messages(7)) symbols.addExtension(pkg, extension);
+}
 
-  const add = (symbol: string) => {
-    if (!index.symbols.has(symbol)) index.symbols.set(symbol, name);
-  };
-  const qualify = (scope: string, local: string) => (scope ? `${scope}.${local}` : local);
+/** Adds the symbols one file defines to the index. */
+class FileSymbols {
+  constructor(
+    private readonly index: DescriptorIndex,
+    private readonly file: string,
+  ) {}
 
-  const addEnum = (scope: string, enumBytes: Uint8Array) => {
+  private add(symbol: string): void {
+    if (!this.index.symbols.has(symbol)) this.index.symbols.set(symbol, this.file);
+  }
+
+  addMessage(scope: string, bytes: Uint8Array): void {
+    // DescriptorProto: name 1, field 2, nested_type 3, enum_type 4,
+    // extension 6, oneof_decl 8.
+    const message = readDescriptor(bytes);
+    const full = qualify(scope, message.name);
+    this.add(full);
+    this.index.messages.add(full);
+    for (const member of [...message.messages(2), ...message.messages(8)])
+      this.add(`${full}.${nameOf(member)}`);
+    for (const child of message.messages(3)) this.addMessage(full, child);
+    for (const child of message.messages(4)) this.addEnum(full, child);
+    for (const child of message.messages(6)) this.addExtension(full, child);
+  }
+
+  addEnum(scope: string, bytes: Uint8Array): void {
     // EnumDescriptorProto: name 1, value 2 (EnumValueDescriptorProto.name 1).
     // Values are scoped like their enum's siblings (protobuf's C++ scoping
     // rule); they are also found under the enum's own name.
-    let enumName = "";
-    const values: string[] = [];
-    readFields(enumBytes, (no, r) => {
-      if (no === 1) enumName = r.string();
-      else if (no === 2) values.push(readName(r.bytes()));
-      else return false;
-      return true;
-    });
-    const full = qualify(scope, enumName);
-    add(full);
-    for (const value of values) add(qualify(scope, value));
-    for (const value of values) add(`${full}.${value}`);
-  };
+    const enumType = readDescriptor(bytes);
+    const full = qualify(scope, enumType.name);
+    this.add(full);
+    const values = enumType.messages(2).map(nameOf);
+    for (const value of values) this.add(qualify(scope, value));
+    for (const value of values) this.add(`${full}.${value}`);
+  }
 
-  const addExtension = (scope: string, fieldBytes: Uint8Array) => {
-    // FieldDescriptorProto: name 1, extendee 2, number 3.
-    let fieldName = "";
-    let extendee = "";
-    let number = 0;
-    const reader = new BinaryReader(fieldBytes);
-    while (reader.pos < reader.len) {
-      const [no, wireType] = reader.tag();
-      if (no === 1 && wireType === WireType.LengthDelimited) fieldName = reader.string();
-      else if (no === 2 && wireType === WireType.LengthDelimited) extendee = reader.string();
-      else if (no === 3 && wireType === WireType.Varint) number = reader.int32();
-      else reader.skip(wireType);
-    }
-    add(qualify(scope, fieldName));
-    const type = extendee.replace(/^\./, "");
-    const numbers = index.extensions.get(type) ?? new Map<number, string>();
-    index.extensions.set(type, numbers);
-    if (!numbers.has(number)) numbers.set(number, name);
-  };
-
-  const addMessage = (scope: string, messageBytes: Uint8Array) => {
-    // DescriptorProto: name 1, field 2, nested_type 3, enum_type 4,
-    // extension 6, oneof_decl 8.
-    let messageName = "";
-    const fields: string[] = [];
-    const oneofs: string[] = [];
-    const nested: Uint8Array[] = [];
-    const nestedEnums: Uint8Array[] = [];
-    const nestedExtensions: Uint8Array[] = [];
-    readFields(messageBytes, (no, r) => {
-      if (no === 1) messageName = r.string();
-      else if (no === 2) fields.push(readName(r.bytes()));
-      else if (no === 3) nested.push(r.bytes());
-      else if (no === 4) nestedEnums.push(r.bytes());
-      else if (no === 6) nestedExtensions.push(r.bytes());
-      else if (no === 8) oneofs.push(readName(r.bytes()));
-      else return false;
-      return true;
-    });
-    const full = qualify(scope, messageName);
-    add(full);
-    index.messages.add(full);
-    for (const field of [...fields, ...oneofs]) add(`${full}.${field}`);
-    for (const child of nested) addMessage(full, child);
-    for (const child of nestedEnums) addEnum(full, child);
-    for (const child of nestedExtensions) addExtension(full, child);
-  };
-
-  for (const message of messages) addMessage(pkg, message);
-  for (const enumBytes of enums) addEnum(pkg, enumBytes);
-  for (const extension of extensions) addExtension(pkg, extension);
-  for (const service of services) {
+  addService(scope: string, bytes: Uint8Array): void {
     // ServiceDescriptorProto: name 1, method 2 (MethodDescriptorProto.name 1).
-    let serviceName = "";
-    const methods: string[] = [];
-    readFields(service, (no, r) => {
-      if (no === 1) serviceName = r.string();
-      else if (no === 2) methods.push(readName(r.bytes()));
-      else return false;
-      return true;
-    });
-    const full = qualify(pkg, serviceName);
-    add(full);
-    for (const method of methods) add(`${full}.${method}`);
+    const service = readDescriptor(bytes);
+    const full = qualify(scope, service.name);
+    this.add(full);
+    for (const method of service.messages(2)) this.add(`${full}.${nameOf(method)}`);
+  }
+
+  addExtension(scope: string, bytes: Uint8Array): void {
+    // FieldDescriptorProto: name 1, extendee 2, number 3.
+    const field = readDescriptor(bytes);
+    this.add(qualify(scope, field.name));
+    const type = (field.strings(2)[0] ?? "").replace(/^\./, "");
+    const number = field.varint(3);
+    const numbers = this.index.extensions.get(type) ?? new Map<number, string>();
+    this.index.extensions.set(type, numbers);
+    if (!numbers.has(number)) numbers.set(number, this.file);
   }
 }
 
@@ -360,19 +213,8 @@ export function addReflectionService(server: grpc.Server, options: ReflectionSer
     call.on("error", () => {}); // cancelled by the client: nothing to clean up
   };
 
-  for (const name of REFLECTION_SERVICES) {
-    const definition: grpc.ServiceDefinition = {
-      ServerReflectionInfo: {
-        path: `/${name}/ServerReflectionInfo`,
-        requestStream: true,
-        responseStream: true,
-        requestSerialize: (value: ServerReflectionRequest) => Buffer.from(RequestType.toBinary(value)),
-        requestDeserialize: (bytes: Buffer) => RequestType.fromBinary(bytes),
-        responseSerialize: (value: ServerReflectionResponse) => Buffer.from(ResponseType.toBinary(value)),
-        responseDeserialize: (bytes: Buffer) => ResponseType.fromBinary(bytes),
-      },
-    };
-    server.addService(definition, { ServerReflectionInfo: handler });
+  for (const service of REFLECTION_SERVICES) {
+    server.addService(serviceDefinition(service), { ServerReflectionInfo: handler });
   }
 }
 
@@ -393,7 +235,7 @@ function answer(
     case "listServices": {
       let names: string[];
       try {
-        names = [...new Set([...options.services(), ...REFLECTION_SERVICES])];
+        names = [...new Set([...options.services(), ...REFLECTION_SERVICE_NAMES])];
       } catch (cause) {
         return error(INTERNAL, `cannot list services: ${String(cause)}`);
       }

@@ -2,13 +2,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import { Code, type Model, RegistryError } from "@modelreg/proto";
+import { Code, ErrorInfo, type Model, RegistryError } from "@modelreg/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRegistryServer, type Logger, type RegistryServer, type StorageAdapter } from "./index";
 import { createMemoryStorage } from "./storage/memory";
 import { createSqliteStorage } from "./storage/sqlite";
+import { exitCodeFor, runBufCurl } from "./test-support/buf-curl";
 import { createTestClient } from "./test-support/grpc-client";
-import { grpcurlAvailability, runGrpcurl } from "./test-support/grpcurl";
 
 type Client = ReturnType<typeof createTestClient>;
 
@@ -504,80 +504,77 @@ describe("health and shutdown", () => {
   });
 });
 
-describe("an independent client (Python grpcio via grpcurl.py -strict) against the real server", () => {
-  const grpcurl = grpcurlAvailability();
-  const required = process.env.CI === "true";
+describe("an independent client (buf curl: connect-go, schema from reflection) against the real server", () => {
   let server: RegistryServer;
-  let address = "";
+  let url = "";
+  const method = (name: string) => `${url}/modelregistry.v1.ModelService/${name}`;
 
   beforeAll(async () => {
-    if (!grpcurl.available) {
-      if (required) {
-        throw new Error(
-          `grpcurl.py is required in CI (${grpcurl.reason}): apt-get install python3-grpcio python3-protobuf`,
-        );
-      }
-      return;
-    }
-    const started = await startServer(await createSqliteStorage({ path: join(tmp, "grpcurl.db") }));
+    const started = await startServer(await createSqliteStorage({ path: join(tmp, "buf-curl.db") }));
     server = started.server;
-    address = `127.0.0.1:${started.port}`;
+    url = `http://127.0.0.1:${started.port}`;
   });
   afterAll(async () => {
     await server?.shutdown({ graceMs: 100 });
   });
 
-  it.skipIf(!grpcurl.available && !required)(
-    "lists, describes, creates, gets and lists models",
-    async () => {
-      const list = await runGrpcurl([address, "list"]);
-      expect(list.stdout.split("\n")).toEqual(
-        expect.arrayContaining(["modelregistry.v1.ModelService", "grpc.health.v1.Health"]),
-      );
-      const describeModel = await runGrpcurl([address, "describe", "modelregistry.v1.Model"]);
-      expect(describeModel.code, describeModel.stderr).toBe(0);
-      expect(describeModel.stdout).toContain("create_time");
+  it("lists every service and method, checks health, creates, gets and lists models", async () => {
+    const services = await runBufCurl(["--list-services", url]);
+    expect(services.code, services.stderr).toBe(0);
+    expect(services.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["modelregistry.v1.ModelService", "grpc.health.v1.Health"]),
+    );
+    // Resolves every listed service's schema through reflection.
+    const methods = await runBufCurl(["--list-methods", url]);
+    expect(methods.code, methods.stderr).toBe(0);
+    expect(methods.stdout.split("\n")).toEqual(
+      expect.arrayContaining(["modelregistry.v1.ModelService/WatchModels", "grpc.health.v1.Health/Check"]),
+    );
+    const health = await runBufCurl([`${url}/grpc.health.v1.Health/Check`]);
+    expect(health.code, health.stderr).toBe(0);
+    expect(JSON.parse(health.stdout)).toEqual({ status: "SERVING" });
 
-      const created = await runGrpcurl([
-        "-d",
-        '{"model":{"name":"test-model","version":"1.0.0","framework":"pytorch","metadata":{"k":"v"}}}',
-        address,
-        "modelregistry.v1.ModelService/CreateModel",
-      ]);
-      expect(created.code, created.stderr).toBe(0);
-      const model = JSON.parse(created.stdout).model as { id: string; createTime: string };
-      expect(model.createTime).toMatch(/^\d{4}-\d\d-\d\dT/);
+    const created = await runBufCurl([
+      "-d",
+      '{"model":{"name":"test-model","version":"1.0.0","framework":"pytorch","metadata":{"k":"v"}}}',
+      method("CreateModel"),
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    const model = JSON.parse(created.stdout).model as { id: string; createTime: string };
+    expect(model.createTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
 
-      const got = await runGrpcurl([
-        "-d",
-        JSON.stringify({ id: model.id }),
-        address,
-        "modelregistry.v1.ModelService/GetModel",
-      ]);
-      expect(got.code, got.stderr).toBe(0);
-      expect(JSON.parse(got.stdout).model).toMatchObject({
-        id: model.id,
-        name: "test-model",
-        metadata: { k: "v" },
-      });
+    // The request from stdin, as `buf curl -d @-` reads it.
+    const got = await runBufCurl(["-d", "@-", method("GetModel")], {
+      stdin: JSON.stringify({ id: model.id }),
+    });
+    expect(got.code, got.stderr).toBe(0);
+    expect(JSON.parse(got.stdout).model).toMatchObject({
+      id: model.id,
+      name: "test-model",
+      metadata: { k: "v" },
+      createTime: model.createTime,
+    });
 
-      const listed = await runGrpcurl([
-        "-d",
-        '{"filter":"framework = pytorch"}',
-        address,
-        "modelregistry.v1.ModelService/ListModels",
-      ]);
-      expect(listed.code, listed.stderr).toBe(0);
-      expect(JSON.parse(listed.stdout).models.map((m: { id: string }) => m.id)).toEqual([model.id]);
+    const listed = await runBufCurl(["-d", '{"filter":"framework = pytorch"}', method("ListModels")]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).models.map((m: { id: string }) => m.id)).toEqual([model.id]);
+  }, 30_000);
 
-      const missing = await runGrpcurl([
-        "-d",
-        '{"id":"0000-nope"}',
-        address,
-        "modelregistry.v1.ModelService/GetModel",
-      ]);
-      expect(missing.code).toBe(64 + Code.NOT_FOUND);
-    },
-    30_000,
-  );
+  it("gets the gRPC status and its google.rpc details", async () => {
+    const missing = await runBufCurl(["-d", '{"id":"0000-nope"}', method("GetModel")]);
+    expect(missing.code, missing.stderr).toBe(exitCodeFor(Code.NOT_FOUND));
+    const error = JSON.parse(missing.stderr) as { code: string; details: { type: string; value: string }[] };
+    expect(error.code).toBe("not_found");
+    expect(error.details.map((d) => d.type)).toEqual(["google.rpc.ErrorInfo"]);
+    expect(ErrorInfo.fromBinary(Buffer.from(error.details[0]?.value ?? "", "base64"))).toMatchObject({
+      reason: "MODEL_NOT_FOUND",
+      domain: "modelreg.dev",
+    });
+
+    const invalid = await runBufCurl(["-d", '{"model":{"name":"","version":"1"}}', method("CreateModel")]);
+    expect(invalid.code, invalid.stderr).toBe(exitCodeFor(Code.INVALID_ARGUMENT));
+    expect(JSON.parse(invalid.stderr).details.map((d: { type: string }) => d.type)).toContain(
+      "google.rpc.BadRequest",
+    );
+  }, 30_000);
 });

@@ -1,8 +1,8 @@
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import * as grpc from "@grpc/grpc-js";
-import { getFileDescriptorSet, ModelService } from "@modelreg/proto";
-import { HealthImplementation } from "grpc-health-check";
+import { getFileDescriptorSet, Health, ModelService } from "@modelreg/proto";
 import { type Authorize, bindModelService } from "./grpc-service";
+import { addHealthService } from "./health";
 import { createDefaultLogger, type Logger } from "./logger";
 import { addReflectionService } from "./reflection";
 import { ModelServiceHandlers, type StreamSettings } from "./service";
@@ -106,7 +106,6 @@ export interface RegistryServer {
 }
 
 const serviceNames = [ModelService.typeName];
-const healthServiceName = "grpc.health.v1.Health";
 
 /**
  * Creates the Model Registry gRPC server: ModelService over `storage`, plus
@@ -169,11 +168,10 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   });
   server.addService(definition, implementation);
 
-  const health = new HealthImplementation({ "": "NOT_SERVING", [ModelService.typeName]: "NOT_SERVING" });
-  health.addToServer(server);
+  const health = addHealthService(server, { "": "NOT_SERVING", [ModelService.typeName]: "NOT_SERVING" });
   addReflectionService(server, {
     fileDescriptorSet: getFileDescriptorSet(),
-    services: () => [...serviceNames, healthServiceName],
+    services: () => [...serviceNames, Health.typeName],
   });
 
   let serving = false;
@@ -252,10 +250,12 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
         logger.info({ graceMs }, "gRPC server shutting down");
         if (healthTimer) clearInterval(healthTimer);
         setServing(false);
-        // Open watches never end by themselves, and grpc-js's tryShutdown
+        // Open watches (WatchModels, and health Watch, which has just sent
+        // NOT_SERVING) never end by themselves, and grpc-js's tryShutdown
         // would wait for them: they end now with UNAVAILABLE, and clients
         // resume them on another replica.
         endWatches();
+        health.close();
         handlers.close();
         await new Promise<void>((resolve) => {
           const force = setTimeout(() => {
