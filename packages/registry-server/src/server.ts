@@ -1,12 +1,24 @@
-import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import * as grpc from "@grpc/grpc-js";
-import { getFileDescriptorSet, Health, ModelService } from "@modelreg/proto";
-import { type Authorize, bindModelService } from "./grpc-service";
+import { getFileDescriptorSet, Health, type Logger, ModelService } from "@modelreg/proto";
+import type { Authorize } from "./authorize";
+import { bindModelService } from "./grpc/model-service";
 import { addHealthService } from "./health";
-import { createDefaultLogger, type Logger } from "./logger";
+import { closeHttpServer, listenHttpHealth } from "./http-health";
+import type { ServerInterceptor } from "./interceptors";
+import { createDefaultLogger } from "./logger";
 import { addReflectionService } from "./reflection";
-import { ModelServiceHandlers, type StreamSettings } from "./service";
+import {
+  bindGrpcServer,
+  checkServerOptions,
+  drainGrpcServer,
+  grpcServerOptions,
+  serverCredentials,
+} from "./server-options";
+import { createModelService } from "./service/model-service";
+import type { StreamSettings } from "./service/settings";
 import type { StorageAdapter } from "./storage/adapter";
+import { StorageHealth } from "./storage-health";
 
 /** TLS material for the gRPC port. */
 export interface TlsOptions {
@@ -34,8 +46,19 @@ export interface RegistryServerOptions {
   insecure?: boolean;
   /** A pino-compatible logger. Default: JSON lines on stdout at `LOG_LEVEL` (info). */
   logger?: Logger;
-  /** Runs before every ModelService call; refuse with UNAUTHENTICATED / PERMISSION_DENIED. */
+  /**
+   * Runs before every ModelService call, streams included; refuse with
+   * UNAUTHENTICATED / PERMISSION_DENIED, or return the caller's `Principal`
+   * for handlers and interceptors to read as `context.principal`.
+   */
   authorize?: Authorize;
+  /**
+   * Wrap every ModelService call, unary and streaming (tracing, metrics,
+   * authentication of your own), outermost first. They run inside the
+   * server's error policy and `authorize`, so they see the handler's own
+   * errors and the principal. Default: none.
+   */
+  interceptors?: readonly ServerInterceptor[];
   /** Largest request accepted, in bytes. Default 4 MiB. */
   maxReceiveMessageBytes?: number;
   /** Largest response sent, in bytes. Default 16 MiB. */
@@ -118,51 +141,17 @@ const serviceNames = [ModelService.typeName];
  * ```
  */
 export function createRegistryServer(options: RegistryServerOptions): RegistryServer {
-  if (!options?.storage) throw new TypeError("createRegistryServer: `storage` is required");
-  if (!options.tls && options.insecure !== true) {
-    throw new TypeError(
-      "createRegistryServer: pass `tls` certificates, or `insecure: true` to serve plaintext",
-    );
-  }
+  checkServerOptions(options);
   const port = options.port ?? 9090;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new TypeError(`createRegistryServer: \`port\` must be an integer from 0 to 65535 (got ${port})`);
-  }
-  const { responseCacheBytes } = options;
-  if (
-    responseCacheBytes !== undefined &&
-    !(Number.isSafeInteger(responseCacheBytes) && responseCacheBytes >= 0)
-  ) {
-    throw new TypeError(
-      `createRegistryServer: \`responseCacheBytes\` must be a whole number of bytes, 0 or more (got ${responseCacheBytes})`,
-    );
-  }
-  const logger = options.logger ?? createDefaultLogger();
   const host = options.host ?? "0.0.0.0";
-  const keepalive = options.keepalive ?? {};
-  const grpcOptions: grpc.ServerOptions = {
-    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 4 * 1024 * 1024,
-    "grpc.max_send_message_length": options.maxSendMessageBytes ?? 16 * 1024 * 1024,
-    "grpc.keepalive_timeout_ms": keepalive.timeoutMs ?? 20_000,
-    "grpc.keepalive_permit_without_calls": 1,
-    ...(keepalive.timeMs === undefined ? {} : { "grpc.keepalive_time_ms": keepalive.timeMs }),
-    ...(keepalive.maxConnectionIdleMs === undefined
-      ? {}
-      : { "grpc.max_connection_idle_ms": keepalive.maxConnectionIdleMs }),
-    ...(keepalive.maxConnectionAgeMs === undefined
-      ? {}
-      : { "grpc.max_connection_age_ms": keepalive.maxConnectionAgeMs }),
-    ...(keepalive.maxConnectionAgeGraceMs === undefined
-      ? {}
-      : { "grpc.max_connection_age_grace_ms": keepalive.maxConnectionAgeGraceMs }),
-    ...options.grpcOptions,
-  };
-
-  const server = new grpc.Server(grpcOptions);
-  const handlers = new ModelServiceHandlers(options.storage, options.streams);
-  const { definition, implementation, endWatches } = bindModelService(handlers, {
+  const logger = options.logger ?? createDefaultLogger();
+  const credentials = serverCredentials(options.tls);
+  const server = new grpc.Server(grpcServerOptions(options));
+  const service = createModelService(options.storage, options.streams);
+  const { definition, implementation, endWatches } = bindModelService(service, {
     logger,
     authorize: options.authorize,
+    interceptors: options.interceptors,
     watchStallTimeoutMs: options.streams?.watchStallTimeoutMs,
     responseCacheBytes: options.responseCacheBytes,
   });
@@ -174,72 +163,25 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     services: () => [...serviceNames, Health.typeName],
   });
 
-  let serving = false;
-  let stopping: Promise<void> | undefined;
-  let healthTimer: NodeJS.Timeout | undefined;
-  let httpServer: HttpServer | undefined;
-
-  const setServing = (value: boolean) => {
-    if (serving === value) return;
-    serving = value;
-    const status = value ? "SERVING" : "NOT_SERVING";
+  const storageHealth = new StorageHealth(options.storage, logger, (status) => {
     health.setStatus("", status);
     health.setStatus(ModelService.typeName, status);
-    logger.info({ status }, "health status changed");
-  };
-
-  const checkStorage = async () => {
-    try {
-      await options.storage.ping();
-      if (!stopping) setServing(true);
-    } catch (error) {
-      if (serving) logger.warn({ err: error }, "storage is unreachable");
-      setServing(false);
-    }
-  };
-
-  const credentials = options.tls
-    ? grpc.ServerCredentials.createSsl(
-        options.tls.ca ?? null,
-        [{ cert_chain: options.tls.cert, private_key: options.tls.key }],
-        options.tls.requireClientCert ?? options.tls.ca !== undefined,
-      )
-    : grpc.ServerCredentials.createInsecure();
+  });
+  let stopping: Promise<void> | undefined;
+  let httpServer: HttpServer | undefined;
 
   return {
     grpcServer: server,
 
     async listen() {
       logger.info({ port, host }, "gRPC server starting");
-      const boundPort = await new Promise<number>((resolve, reject) => {
-        server.bindAsync(`${host.includes(":") ? `[${host}]` : host}:${port}`, credentials, (error, bound) =>
-          error ? reject(error) : resolve(bound),
-        );
-      });
-      await checkStorage();
-      healthTimer = setInterval(checkStorage, options.healthCheckIntervalMs ?? 5000);
-      healthTimer.unref();
-
-      const result: ListenResult = { port: boundPort };
+      const result: ListenResult = { port: await bindGrpcServer(server, host, port, credentials) };
+      await storageHealth.start(options.healthCheckIntervalMs ?? 5000);
       if (options.httpPort !== undefined) {
-        httpServer = createHttpServer((req, res) => {
-          const path = req.url?.split("?")[0];
-          const ready = path === "/readyz" ? serving : path === "/healthz" ? !stopping : undefined;
-          res.setHeader("content-type", "application/json");
-          if (ready === undefined || req.method !== "GET") {
-            res.writeHead(404).end(JSON.stringify({ error: "not found; try GET /healthz or /readyz" }));
-            return;
-          }
-          res.writeHead(ready ? 200 : 503).end(JSON.stringify({ status: ready ? "SERVING" : "NOT_SERVING" }));
-        });
-        const http = httpServer;
-        result.httpPort = await new Promise<number>((resolve, reject) => {
-          http.once("error", reject);
-          http.listen(options.httpPort, host, () => {
-            const address = http.address();
-            resolve(typeof address === "object" && address ? address.port : 0);
-          });
-        });
+        const probes = { ready: () => storageHealth.serving, live: () => !stopping };
+        const http = await listenHttpHealth(options.httpPort, host, probes);
+        httpServer = http.server;
+        result.httpPort = http.port;
       }
       logger.info({ ...result }, "gRPC server listening");
       return result;
@@ -248,27 +190,16 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     shutdown({ graceMs = 10_000 } = {}) {
       stopping ??= (async () => {
         logger.info({ graceMs }, "gRPC server shutting down");
-        if (healthTimer) clearInterval(healthTimer);
-        setServing(false);
+        storageHealth.stop();
         // Open watches (WatchModels, and health Watch, which has just sent
         // NOT_SERVING) never end by themselves, and grpc-js's tryShutdown
         // would wait for them: they end now with UNAVAILABLE, and clients
         // resume them on another replica.
         endWatches();
         health.close();
-        handlers.close();
-        await new Promise<void>((resolve) => {
-          const force = setTimeout(() => {
-            logger.warn({ graceMs }, "calls still running after the grace period; closing connections");
-            server.forceShutdown();
-            resolve();
-          }, graceMs);
-          server.tryShutdown(() => {
-            clearTimeout(force);
-            resolve();
-          });
-        });
-        await new Promise<void>((resolve) => (httpServer ? httpServer.close(() => resolve()) : resolve()));
+        service.close();
+        await drainGrpcServer(server, graceMs, logger);
+        await closeHttpServer(httpServer);
         logger.info("gRPC server stopped");
       })();
       return stopping;

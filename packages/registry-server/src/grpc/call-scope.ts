@@ -2,6 +2,13 @@ import type * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
 import type { CallContext, MethodInfo } from "../context";
 
+/**
+ * A cancel this close to the deadline is the deadline's doing: the client
+ * cancels at its own deadline, which our copy (its remaining time, sent and
+ * rounded) reaches at about the same moment, in either order.
+ */
+const deadlineSlackMs = 250;
+
 /** Longest delay `setTimeout` keeps; a later deadline is left to grpc-js, which cancels the call then. */
 const maxTimerMs = 2 ** 31 - 1;
 
@@ -67,8 +74,8 @@ export class CallScope {
   readonly #onCancelled = () => {
     this.cancelled = true;
     const { deadline } = this.context;
-    // grpc-js also cancels a call whose deadline passed: that is not the caller's doing.
-    this.abort(deadline !== undefined && Date.now() >= deadline ? deadlineExceeded() : cancelledByCaller());
+    const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
+    this.abort(expired ? deadlineExceeded() : cancelledByCaller());
   };
 
   /** Aborts the call's signal with `reason`, unless it is aborted already. */

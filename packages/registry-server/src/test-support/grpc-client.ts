@@ -40,8 +40,7 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
     metadata: Record<string, string> = {},
     timeoutMs = 10_000,
   ): Promise<T> {
-    const md = new grpc.Metadata();
-    for (const [key, value] of Object.entries(metadata)) md.set(key, value);
+    const md = toMetadata(metadata);
     return new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, grpc.requestCallback<T> | undefined>)[
         name
@@ -76,8 +75,8 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
    * `ended` resolves with the error that ended the stream, or `undefined`
    * for a clean end.
    */
-  function watch(request: object) {
-    const stream = stub.WatchModels(request, new grpc.Metadata(), {});
+  function watch(request: object, metadata: Record<string, string> = {}) {
+    const stream = stub.WatchModels(request, toMetadata(metadata), {});
     const received: WatchModelsResponse[] = [];
     const ended = new Promise<RegistryError | undefined>((resolve) => {
       stream.on("data", (message: WatchModelsResponse) => received.push(message));
@@ -105,10 +104,11 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
   function importModels(
     items: readonly (object | Buffer)[],
     timeoutMs = 30_000,
+    metadata: Record<string, string> = {},
   ): Promise<ImportModelsResponse> {
     return new Promise((resolve, reject) => {
       const stream = stub.ImportModels(
-        new grpc.Metadata(),
+        toMetadata(metadata),
         { deadline: Date.now() + timeoutMs },
         (error, response) => {
           if (error) reject(toRegistryError(error));
@@ -121,6 +121,12 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
   }
 
   return { call, watch, importModels, close: () => client.close(), raw: client };
+}
+
+function toMetadata(entries: Record<string, string>): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  for (const [key, value] of Object.entries(entries)) metadata.set(key, value);
+  return metadata;
 }
 
 /** The RegistryError a grpc-js ServiceError carries, details included. */
