@@ -5,7 +5,11 @@
  */
 import * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError, WatchModelsResponse } from "@modelreg/proto";
-import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
+import {
+  createRegistryClient,
+  createRegistryTransport,
+  type RegistryClient,
+} from "@modelreg/registry-client";
 import { createMemoryStorage } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry } from "../../../test-support/registry";
@@ -334,6 +338,13 @@ describe.each(expressVersions)("streaming routes on $name", ({ express }) => {
   });
 });
 
+/** A transport for stand-in clients whose unary calls the test never makes. */
+function unusedTransport(resources: Resources) {
+  const transport = createRegistryTransport({ target: "127.0.0.1:1", insecure: true });
+  resources.add(() => transport.close());
+  return transport;
+}
+
 describe("a watch through the gateway across a registry restart", () => {
   it("the HTTP stream continues without a gap or a duplicate", async () => {
     const resources = new Resources();
@@ -401,7 +412,7 @@ describe("watch failures through the gateway", () => {
   it("an error after the first byte is the stream's last message: an SSE error event, an NDJSON error line", async () => {
     // A stand-in client: the registry has no way to fail a watch with PERMISSION_DENIED on demand.
     const client = {
-      call: () => Promise.reject(new Error("not used")),
+      transport: unusedTransport(resources),
       async *watchModels() {
         yield WatchModelsResponse.create({ revision: 41n });
         throw new RegistryError(Code.PERMISSION_DENIED, "The token no longer allows watching.");
@@ -434,7 +445,7 @@ describe("watch failures through the gateway", () => {
 
   it("answers 501 for the streaming routes with a client that cannot stream", async () => {
     const base = await startGateway(resources, anyExpress, {
-      client: { call: () => Promise.reject(new Error("not used")) },
+      client: { transport: unusedTransport(resources) },
     });
     await expectError(await fetch(`${base}/api/v1/models:watch`), 501, "UNIMPLEMENTED");
     const response = await fetch(`${base}/api/v1/models:import`, {

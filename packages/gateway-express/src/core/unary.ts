@@ -1,6 +1,7 @@
 /** The unary routes: a JSON body in, one gRPC call, the response message out as JSON. */
 import { Code, RegistryError } from "@modelreg/proto";
 import type { JsonValue } from "@protobuf-ts/runtime";
+import { type RpcTransport, stackIntercept } from "@protobuf-ts/runtime-rpc";
 import { HttpError } from "./errors";
 import type { JsonCache } from "./json-cache";
 import { jsonResponse, jsonTextResponse } from "./json-response";
@@ -16,36 +17,42 @@ export interface UnaryCallOptions {
   readonly metadata: Readonly<Record<string, string>>;
 }
 
-/** What {@link invokeUnary} needs of the registry client: its generic unary call. */
+/** What {@link invokeUnary} needs of the registry client: its protobuf-ts transport (`createRegistryClient(...).transport`). */
 export interface UnaryClient {
-  call(
-    method: string,
-    request: object,
-    options?: { timeoutMs?: number; signal?: AbortSignal; metadata?: Record<string, string> },
-  ): Promise<object>;
+  readonly transport: RpcTransport;
 }
 
 /** Whether `client` can make the gateway's unary calls (checked once, at start-up). */
 export function isUnaryClient(client: unknown): client is UnaryClient {
-  return typeof client === "object" && client !== null && typeof Reflect.get(client, "call") === "function";
+  const transport =
+    typeof client === "object" && client !== null ? Reflect.get(client, "transport") : undefined;
+  return (
+    typeof transport === "object" &&
+    transport !== null &&
+    typeof Reflect.get(transport, "unary") === "function"
+  );
 }
 
 /**
  * The one place the gateway makes a unary gRPC call: `method` is the
  * generated `MethodInfo`, `message` a request message of its input type.
+ * Goes through the transport's interceptors, as the generated client does.
  * Resolves with the response message; rejects with a `RegistryError`.
  */
-export function invokeUnary(
+export async function invokeUnary(
   client: UnaryClient,
   method: ServiceMethod,
   message: object,
   options: UnaryCallOptions,
 ): Promise<object> {
-  return client.call(method.name, message, {
-    timeoutMs: options.timeoutMs,
-    signal: options.signal,
-    metadata: { ...options.metadata },
+  const { transport } = client;
+  const rpcOptions = transport.mergeOptions({
+    timeout: options.timeoutMs,
+    abort: options.signal,
+    meta: { ...options.metadata },
   });
+  const call = stackIntercept("unary", transport, method, rpcOptions, message);
+  return call.response;
 }
 
 const utf8 = new TextDecoder();
