@@ -5,7 +5,12 @@
 import * as grpc from "@grpc/grpc-js";
 import { AddModelTagsRequest, AddModelTagsResponse, Code, type Model, RegistryError } from "@modelreg/proto";
 import { afterEach, describe, expect, it } from "vitest";
-import { createMemoryStorage, createRegistryServer, type StorageAdapter } from "./index";
+import {
+  createMemoryStorage,
+  createRegistryServer,
+  type RegistryServerOptions,
+  type StorageAdapter,
+} from "./index";
 import { createTestClient } from "./test-support/grpc-client";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -52,9 +57,10 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function start(storage: StorageAdapter) {
+async function start(storage: StorageAdapter, streams: RegistryServerOptions["streams"] = {}) {
   const server = createRegistryServer({
     storage,
+    streams,
     insecure: true,
     host: "127.0.0.1",
     port: 0,
@@ -145,5 +151,25 @@ describe("abandoned calls", () => {
     watch.cancel();
     await until(() => signal?.aborted === true);
     expect(RegistryError.from(signal?.reason).code).toBe(Code.CANCELLED);
+  });
+
+  it("an expired import writes no further batch", async () => {
+    const storage = createMemoryStorage();
+    const { client } = await start(storage, { importBatchSize: 1 });
+    const insertMany = storage.insertMany.bind(storage);
+    const batches: AbortSignal[] = [];
+    storage.insertMany = async (items, options) => {
+      const signal = options?.signal ?? new AbortController().signal;
+      batches.push(signal);
+      await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+      return insertMany(items); // the stalled batch commits regardless
+    };
+    const items = ["a", "b", "c"].map((name) => ({ model: { name, version: "1" } }));
+    await expect(client.importModels(items, 300)).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
+    await until(() => batches[0]?.aborted === true);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(batches).toHaveLength(1);
+    const { models } = await client.call<{ models: Model[] }>("ListModels", {});
+    expect(models.map((m) => m.name).sort()).toEqual(["a", "m"]);
   });
 });

@@ -1,8 +1,8 @@
 import { CreateModelRequest, GetModelRequest, ModelService, WatchModelsRequest } from "@modelreg/proto";
 import { describe, expect, it } from "vitest";
 import { EncodedModelCache } from "../encoded-cache";
+import { createMemoryStorage } from "../index";
 import { createModelService } from "../service/model-service";
-import { createMemoryStorage } from "../storage/memory";
 import { bindService, clientStreaming, serverStreaming, unary } from "./bind";
 import { OpenStreams } from "./call-scope";
 import { bindModelService } from "./model-service";
