@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { exitCodeFor, runBufCurl } from "../../../packages/registry-server/src/test-support/buf-curl";
+import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
 import {
   connectPostgres,

@@ -10,8 +10,8 @@ import {
 } from "@modelreg/proto";
 import { BinaryReader, MessageType, ScalarType, WireType } from "@protobuf-ts/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { addReflectionService } from "./reflection";
-import { exitCodeFor, runBufCurl } from "./test-support/buf-curl";
 
 // ---------------------------------------------------------------- a test server
 

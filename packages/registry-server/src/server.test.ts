@@ -4,10 +4,10 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { Code, ErrorInfo, type Model, RegistryError } from "@modelreg/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { createRegistryServer, type Logger, type RegistryServer, type StorageAdapter } from "./index";
 import { createMemoryStorage } from "./storage/memory";
 import { createSqliteStorage } from "./storage/sqlite";
-import { exitCodeFor, runBufCurl } from "./test-support/buf-curl";
 import { createTestClient } from "./test-support/grpc-client";
 
 type Client = ReturnType<typeof createTestClient>;
