@@ -5,8 +5,8 @@
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 
-/** `<repo root>/node_modules/.bin/buf`; this file is `<root>/packages/registry-server/src/test-support/buf-curl.ts`. */
-export const bufBinary = resolve(import.meta.dirname, "../../../../node_modules/.bin/buf");
+/** `<repo root>/node_modules/.bin/buf`; this file is `<root>/test-support/buf-curl.ts`. */
+export const bufBinary = resolve(import.meta.dirname, "../node_modules/.bin/buf");
 
 /** What a `buf curl` run printed and how it exited. */
 export interface BufCurlResult {
