@@ -7,7 +7,7 @@ import {
   type HealthListResponse,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@modelreg/proto";
-import { serviceDefinition } from "./grpc/definition";
+import { grpcServiceDefinition } from "./grpc/definition";
 
 // grpc.health.v1.Health (https://github.com/grpc/grpc/blob/master/doc/health-checking.md)
 // on the generated protobuf-ts description, so the server needs no .proto
@@ -76,7 +76,7 @@ export function addHealthService(server: grpc.Server, initial: Record<string, He
     callback(null, answer);
   };
 
-  server.addService(serviceDefinition(Health), { Check: check, Watch: watch, List: list });
+  server.addService(grpcServiceDefinition(Health, "decoded"), { Check: check, Watch: watch, List: list });
 
   return {
     setStatus(service, status) {

@@ -6,7 +6,7 @@ import {
   ServerReflectionV1alpha,
 } from "@modelreg/proto";
 import { BinaryReader, WireType } from "@protobuf-ts/runtime";
-import { serviceDefinition } from "./grpc/definition";
+import { grpcServiceDefinition } from "./grpc/definition";
 
 // gRPC server reflection (grpc.reflection.v1 and v1alpha) served straight
 // from a serialized FileDescriptorSet. Every file goes out as the ORIGINAL
@@ -214,7 +214,7 @@ export function addReflectionService(server: grpc.Server, options: ReflectionSer
   };
 
   for (const service of REFLECTION_SERVICES) {
-    server.addService(serviceDefinition(service), { ServerReflectionInfo: handler });
+    server.addService(grpcServiceDefinition(service, "decoded"), { ServerReflectionInfo: handler });
   }
 }
 

@@ -2,7 +2,7 @@ import type * as grpc from "@grpc/grpc-js";
 import type { IMessageType } from "@protobuf-ts/runtime";
 import type { CallContext, MethodInfo } from "../context";
 import { type RequestStream, serveClientStream } from "./client-stream";
-import { rawRequestDefinition } from "./definition";
+import { grpcServiceDefinition } from "./definition";
 import type { BindingRuntime, MethodBinding } from "./runtime";
 import { type ResponseStream, serveServerStream } from "./server-stream";
 import { serveUnary } from "./unary";
@@ -77,5 +77,5 @@ export function bindService(
     }
     implementation[method.name] = binding.implement(method, runtime);
   }
-  return { definition: rawRequestDefinition(service), implementation };
+  return { definition: grpcServiceDefinition(service, "raw"), implementation };
 }

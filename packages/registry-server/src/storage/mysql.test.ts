@@ -5,7 +5,11 @@ import { afterAll, describe, expect, it } from "vitest";
 import { describeUrl, requireService } from "../../../../test-support/services";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
 import { until } from "../../../../test-support/waiting";
-import { expectEveryMethodUnavailable, expectUnavailable } from "../test-support/databases";
+import {
+  expectAbortWhileLockedCommitsNothing,
+  expectEveryMethodUnavailable,
+  expectUnavailable,
+} from "../test-support/databases";
 import { defineStorageConformanceSuite, makeModelRecord } from "../testing/conformance";
 import type { StorageAdapter } from "./adapter";
 import { createMysqlStorage } from "./mysql";
@@ -253,36 +257,16 @@ suite("mysql adapter", () => {
     const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
     const locker = await createConnection({ uri: url, charset: "utf8mb4" });
     try {
-      const record = makeModelRecord({ tags: ["t"], metadata: { k: "v" }, description: "before" });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
-      const history = await adapter.readChanges(0, 10);
-      const writes = [
-        // With a deadline far off too: the abort, not the time limit, stops it.
-        [
-          "replace",
-          (signal: AbortSignal) =>
-            adapter.replace({ ...record, revision: 2, description: "after", tags: ["u"] }, 1, {
-              signal,
-              deadline: Date.now() + 60_000,
-            }),
-        ],
-        ["delete", (signal: AbortSignal) => adapter.delete(record.id, 1, { signal })],
-      ] as const;
-      for (const [what, write] of writes) {
-        await locker.query("begin");
-        await locker.query(`select id from \`${database}\`.models where id = ? for update`, [record.id]);
-        const controller = new AbortController();
-        const outcome = write(controller.signal).catch((e: unknown) => e);
-        await until(async () => (await running(database)) === 1, `the ${what} waits for the row`);
-        controller.abort();
-        // The statement that waits finishes once the lock is freed; the next one is never sent.
-        await locker.query("rollback");
-        const error = await outcome;
-        expect(error, what).toBeInstanceOf(RegistryError);
-        expect((error as RegistryError).code, what).toBe(Code.CANCELLED);
-        expect(await adapter.get(record.id), `${what}: the row is unchanged`).toEqual(record);
-        expect(await adapter.readChanges(0, 10), `${what}: no change was recorded`).toEqual(history);
-      }
+      await expectAbortWhileLockedCommitsNothing(adapter, {
+        lock: async (id) => {
+          await locker.query("begin");
+          await locker.query(`select id from \`${database}\`.models where id = ? for update`, [id]);
+        },
+        release: async () => {
+          await locker.query("rollback");
+        },
+        waiting: () => running(database),
+      });
     } finally {
       await locker.end();
       await adapter.close();

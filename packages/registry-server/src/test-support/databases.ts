@@ -1,5 +1,6 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import { expect } from "vitest";
+import { until } from "../../../../test-support/waiting";
 import type { ModelRecord, StorageAdapter } from "../storage/adapter";
 import { makeModelRecord } from "../testing/conformance";
 /** Asserts that `promise` rejects with a RegistryError whose code is UNAVAILABLE. */
@@ -28,4 +29,54 @@ export async function expectEveryMethodUnavailable(
   );
   await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
   await expectUnavailable(adapter.delete(record.id), "delete");
+}
+
+/** How a test holds and releases a row lock from another session, and sees our statement wait for it. */
+export interface RowLocker {
+  /** Begins a transaction in the other session and locks the model's row (`SELECT ... FOR UPDATE`). */
+  lock(id: string): Promise<void>;
+  /** Rolls that transaction back, releasing the lock. */
+  release(): Promise<void>;
+  /** How many of the adapter's statements wait for a lock now. */
+  waiting(): Promise<number>;
+}
+
+/**
+ * A replace (with a far-off deadline too: the abort, not the time limit,
+ * stops it) and a delete, each waiting behind another session's row lock
+ * when its signal aborts: once the lock is freed the call fails CANCELLED,
+ * and neither the row nor the change history changed.
+ */
+export async function expectAbortWhileLockedCommitsNothing(
+  adapter: StorageAdapter,
+  locker: RowLocker,
+): Promise<void> {
+  const record = makeModelRecord({ tags: ["t"], metadata: { k: "v" }, description: "before" });
+  expect(await adapter.insert(record)).toEqual({ status: "created" });
+  const history = await adapter.readChanges(0, 10);
+  const writes = [
+    [
+      "replace",
+      (signal: AbortSignal) =>
+        adapter.replace({ ...record, revision: 2, description: "after", tags: ["u"] }, 1, {
+          signal,
+          deadline: Date.now() + 60_000,
+        }),
+    ],
+    ["delete", (signal: AbortSignal) => adapter.delete(record.id, 1, { signal })],
+  ] as const;
+  for (const [what, write] of writes) {
+    await locker.lock(record.id);
+    const controller = new AbortController();
+    const outcome = write(controller.signal).catch((e: unknown) => e);
+    await until(async () => (await locker.waiting()) === 1, `the ${what} waits for the row`);
+    controller.abort();
+    // The statement that waits finishes once the lock is freed; the next one is never sent.
+    await locker.release();
+    const error = await outcome;
+    expect(error, what).toBeInstanceOf(RegistryError);
+    expect((error as RegistryError).code, what).toBe(Code.CANCELLED);
+    expect(await adapter.get(record.id), `${what}: the row is unchanged`).toEqual(record);
+    expect(await adapter.readChanges(0, 10), `${what}: no change was recorded`).toEqual(history);
+  }
 }
