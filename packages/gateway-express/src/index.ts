@@ -23,5 +23,6 @@ export type {
   GatewayResponse,
   RateLimitInfo,
 } from "./core/types";
+export type { UnaryClient } from "./core/unary";
 export { createGatewayMiddleware, type GatewayMiddlewareOptions } from "./express";
 export { createGatewayHandler, type GatewayHandler, type GatewayHandlerOptions } from "./node/handler";

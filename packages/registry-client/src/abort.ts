@@ -6,8 +6,21 @@
  */
 const subscriptions = new WeakMap<AbortSignal, { callbacks: Set<() => void>; fire: () => void }>();
 
-/** Runs `callback` when `signal` aborts. Call the returned function when the work ends. */
+/**
+ * Runs `callback` when `signal` aborts, or in a microtask when it already
+ * has (an "abort" listener added then would never fire). Call the returned
+ * function when the work ends.
+ */
 export function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  if (signal.aborted) {
+    let active = true;
+    queueMicrotask(() => {
+      if (active) callback();
+    });
+    return () => {
+      active = false;
+    };
+  }
   let entry = subscriptions.get(signal);
   if (!entry) {
     const callbacks = new Set<() => void>();

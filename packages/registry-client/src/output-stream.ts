@@ -1,10 +1,14 @@
 /**
  * The messages of a server-streaming call as a protobuf-ts `RpcOutputStream`
- * with backpressure: the async iterator holds at most `highWaterMark`
- * unread messages, then pauses the grpc-js call, so HTTP/2 flow control
- * slows the server instead of memory growing. Listeners (`onNext`,
- * `onMessage`) get every message as it arrives; while only listeners are
- * registered nothing is queued.
+ * with backpressure: once iterated, the async iterator holds at most
+ * `highWaterMark` unread messages, then pauses the grpc-js call, so HTTP/2
+ * flow control slows the server instead of memory growing. Before the
+ * iterator exists messages are queued for it as protobuf-ts's own stream
+ * does (a caller awaiting only the call's status must not stall it).
+ * Listeners (`onNext`, `onMessage`) get every message as it arrives; while
+ * only listeners are registered nothing is queued. After the iterator's
+ * `return()` (a `break`), the call is cancelled and what still arrives is
+ * dropped.
  *
  * @internal
  */
@@ -26,6 +30,7 @@ export class CallOutputStream<T extends object> implements RpcOutputStream<T> {
   readonly #highWaterMark: number;
   readonly #control: FlowControl;
   #iterating = false;
+  #returned = false;
   #paused = false;
   #end: { error: Error | undefined } | undefined;
   #wake: (() => void) | undefined;
@@ -44,9 +49,9 @@ export class CallOutputStream<T extends object> implements RpcOutputStream<T> {
   push(message: T): void {
     if (this.#end) return;
     for (const listener of this.#listeners) listener(message, undefined, false);
-    if (!this.#iterating && this.#listeners.size > 0) return;
+    if (this.#returned || (!this.#iterating && this.#listeners.size > 0)) return;
     this.#queue.push(message);
-    if (this.#queue.length >= this.#highWaterMark && !this.#paused) {
+    if (this.#iterating && this.#queue.length >= this.#highWaterMark && !this.#paused) {
       this.#paused = true;
       this.#control.pause();
     }
@@ -91,8 +96,14 @@ export class CallOutputStream<T extends object> implements RpcOutputStream<T> {
     return {
       next: () => this.#next(),
       return: async () => {
-        if (!this.#end) this.#control.cancel();
+        this.#returned = true;
         this.#queue.length = 0;
+        if (!this.#end) this.#control.cancel();
+        // A paused call never emits "end": let it flow so it can finish.
+        if (this.#paused) {
+          this.#paused = false;
+          this.#control.resume();
+        }
         return { done: true, value: undefined };
       },
     };

@@ -79,7 +79,7 @@ export function startServerStreaming<I extends object, O extends object>(
     responses.end(registryError);
     result.fail(registryError);
   };
-  context.metadataFor(options.meta).then((metadata) => {
+  const start = (metadata: grpc.Metadata) => {
     if (signal?.aborted) return fail(abortError(signal));
     const started = context.pool.pick().makeServerStreamRequest(
       pathOf(method),
@@ -117,7 +117,9 @@ export function startServerStreaming<I extends object, O extends object>(
       ended = true;
       finish();
     });
-  }, fail);
+  };
+  // `start` may throw too (a closed client's pool): the stream must end with that error.
+  context.metadataFor(options.meta).then(start).catch(fail);
   return new ServerStreamingCall(
     method,
     options.meta ?? {},
@@ -148,6 +150,15 @@ export function startClientStreaming<I extends object, O extends object>(
     response.rejectPending(failure);
     result.fail(failure);
   };
+  // Writers waiting for "drain"; released once, also when the call ends.
+  const drainWaiters = new Set<() => void>();
+  let settled = false;
+  const releaseWaiters = () => {
+    settled = true;
+    for (const wake of drainWaiters) wake();
+    drainWaiters.clear();
+  };
+  response.promise.then(releaseWaiters, releaseWaiters);
   const ready = context.metadataFor(options.meta).then((metadata) => {
     if (signal?.aborted) throw abortError(signal);
     let trailers: RpcMetadata = {};
@@ -183,15 +194,16 @@ export function startClientStreaming<I extends object, O extends object>(
     async send(message) {
       const call = await ready;
       if (failure) throw failure;
-      if (call.write(message)) return;
+      if (call.write(message) || settled) return;
       // Wait until grpc-js has sent what it holds, or the call has ended.
       await new Promise<void>((resolve) => {
         const done = () => {
           call.off("drain", done);
+          drainWaiters.delete(done);
           resolve();
         };
         call.on("drain", done);
-        response.promise.then(done, done);
+        drainWaiters.add(done);
       });
       if (failure) throw failure;
     },

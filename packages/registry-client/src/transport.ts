@@ -71,6 +71,7 @@ export interface RegistryTransportOptions {
  * connection instead of failing fast with UNAVAILABLE while none is ready.
  */
 export interface RegistryRpcOptions extends RpcOptions {
+  /** Wait for a connection (until the deadline) instead of failing fast with UNAVAILABLE. Default: the transport's `waitForReady`. */
   waitForReady?: boolean;
 }
 

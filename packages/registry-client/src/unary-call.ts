@@ -94,7 +94,8 @@ async function runUnary<I extends object, O extends object>(
     if (signal?.aborted) throw abortError(signal);
     // Fresh metadata per attempt: grpc-js takes ownership of what it sends.
     const metadata = await context.metadataFor(options.meta);
-    if (waitForReady) await waitForConnection(context, deadline);
+    if (waitForReady) await waitForConnection(context, deadline, signal);
+    if (signal?.aborted) throw abortError(signal);
     const outcome = await sendOnce(context, method, input, options, metadata, deadline);
     if (outcome.ok) {
       retry.recordSuccess();
@@ -120,18 +121,24 @@ async function runUnary<I extends object, O extends object>(
   }
 }
 
-function waitForConnection(context: TransportContext, deadline: number): Promise<void> {
-  return new Promise<void>((resolve, reject) =>
-    context.pool.pick().waitForReady(deadline, (error) =>
-      error
-        ? reject(
-            new RegistryError(Code.DEADLINE_EXCEEDED, "No connection became ready before the deadline.", {
-              cause: error,
-            }),
-          )
-        : resolve(),
-    ),
-  );
+/** Waits for the next channel to be READY; rejects DEADLINE_EXCEEDED at `deadline`, CANCELLED when `signal` aborts. */
+function waitForConnection(
+  context: TransportContext,
+  deadline: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const unsubscribe = signal ? onAbort(signal, () => reject(abortError(signal))) : () => {};
+    context.pool.pick().waitForReady(deadline, (error) => {
+      unsubscribe();
+      if (!error) return resolve();
+      reject(
+        new RegistryError(Code.DEADLINE_EXCEEDED, "No connection became ready before the deadline.", {
+          cause: error,
+        }),
+      );
+    });
+  });
 }
 
 function sendOnce<I extends object, O extends object>(

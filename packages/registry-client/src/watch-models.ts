@@ -153,11 +153,12 @@ class Backoff {
     const now = Date.now();
     this.#failingSince ??= now;
     if (now - this.#failingSince >= this.maxDowntimeMs) {
-      throw new RegistryError(
-        error.code,
-        `The watch could not be resumed within ${this.maxDowntimeMs} ms: ${error.message}`,
-        { details: error.details, cause: error },
-      );
+      // A fixed message: the last error's may be grpc-js's text, which names addresses.
+      throw new RegistryError(error.code, `The watch could not be resumed within ${this.maxDowntimeMs} ms.`, {
+        details: error.details,
+        cause: error,
+        ...(error.reason === undefined ? {} : { reason: error.reason }),
+      });
     }
     const attempt = ++this.#attempt;
     // Equal jitter: half fixed, half random, so a loop of failing streams never spins.

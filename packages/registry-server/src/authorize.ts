@@ -25,7 +25,7 @@ export type Authorize = (call: CallInfo) => AuthorizeResult | Promise<AuthorizeR
 
 /** What an {@link Authorize} hook returns: the caller's principal, or nothing. */
 // biome-ignore lint/suspicious/noConfusingVoidType: hooks written before principals returned nothing (void), and still may.
-type AuthorizeResult = Principal | undefined | void;
+export type AuthorizeResult = Principal | undefined | void;
 
 /** The `authorize` hook as an interceptor: refuses the call when it throws, stores what it returns. */
 export function authorizeInterceptor(authorize: Authorize): ServerInterceptor {

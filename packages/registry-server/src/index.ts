@@ -11,9 +11,9 @@
  */
 
 /** The `authorize` hook: refuses calls, or names their caller. */
-export type { Authorize, CallInfo } from "./authorize";
+export type { Authorize, AuthorizeResult, CallInfo } from "./authorize";
 /** What handlers and interceptors know of a call: method, deadline, signal, metadata, peer, principal. */
-export type { CallContext, Principal } from "./context";
+export type { CallContext, MethodInfo, Principal } from "./context";
 export type {
   ComparisonOperator,
   FilterExpression,
@@ -35,6 +35,8 @@ export {
   type StreamOptions,
   type TlsOptions,
 } from "./server";
+/** Tuning of WatchModels and ImportModels, extended by {@link StreamOptions}. */
+export type { StreamSettings } from "./service/settings";
 export type {
   ChangeRecord,
   ChangesPage,

@@ -11,6 +11,7 @@ import {
 import { BinaryReader, MessageType, ScalarType, WireType } from "@protobuf-ts/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
+import { startTestRegistry } from "../../../test-support/registry";
 import { addReflectionService } from "./reflection";
 
 // ---------------------------------------------------------------- a test server
@@ -443,6 +444,24 @@ describe("server reflection protocol (grpc-js client)", () => {
       ).toBe(5);
     } finally {
       stream.cancel();
+    }
+  });
+});
+
+describe("reflection and shutdown", () => {
+  it("an open reflection stream (grpcui, a long-lived grpcurl) does not hold up the registry's shutdown", async () => {
+    const registry = await startTestRegistry();
+    const registryClient = new grpc.Client(registry.address, grpc.credentials.createInsecure());
+    const stream = openStream(registryClient, "v1");
+    try {
+      const listed = await stream.ask({ oneofKind: "listServices", listServices: "*" });
+      expect(listed.messageResponse.oneofKind).toBe("listServicesResponse");
+      const started = Date.now();
+      await registry.server.shutdown({ graceMs: 10_000 });
+      expect(Date.now() - started).toBeLessThan(3000);
+    } finally {
+      stream.cancel();
+      registryClient.close();
     }
   });
 });

@@ -190,7 +190,12 @@ class FileSymbols {
  *
  * @throws TypeError if `fileDescriptorSet` is not a valid FileDescriptorSet.
  */
-export function addReflectionService(server: grpc.Server, options: ReflectionServiceOptions): void {
+export function addReflectionService(
+  server: grpc.Server,
+  options: ReflectionServiceOptions,
+): {
+  /** Ends open reflection streams, and any opened later at once (grpc-js's shutdown would wait for them). */ close(): void;
+} {
   let index: DescriptorIndex;
   try {
     index = indexDescriptorSet(options.fileDescriptorSet);
@@ -198,7 +203,16 @@ export function addReflectionService(server: grpc.Server, options: ReflectionSer
     throw new TypeError(`addReflectionService: invalid FileDescriptorSet (${String(error)})`);
   }
 
-  const handler = (call: grpc.ServerDuplexStream<ServerReflectionRequest, ServerReflectionResponse>) => {
+  type ReflectionCall = grpc.ServerDuplexStream<ServerReflectionRequest, ServerReflectionResponse>;
+  const open = new Set<ReflectionCall>();
+  let closed = false;
+  const handler = (call: ReflectionCall) => {
+    if (closed) {
+      call.end();
+      return;
+    }
+    open.add(call);
+    call.on("close", () => open.delete(call));
     const sent = new Set<string>();
     call.on("data", (request: ServerReflectionRequest) => {
       let messageResponse: MessageResponse;
@@ -216,6 +230,13 @@ export function addReflectionService(server: grpc.Server, options: ReflectionSer
   for (const service of REFLECTION_SERVICES) {
     server.addService(grpcServiceDefinition(service, "decoded"), { ServerReflectionInfo: handler });
   }
+  return {
+    close() {
+      closed = true;
+      for (const call of open) call.end();
+      open.clear();
+    },
+  };
 }
 
 type MessageResponse = ServerReflectionResponse["messageResponse"];

@@ -158,7 +158,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   server.addService(definition, implementation);
 
   const health = addHealthService(server, { "": "NOT_SERVING", [ModelService.typeName]: "NOT_SERVING" });
-  addReflectionService(server, {
+  const reflection = addReflectionService(server, {
     fileDescriptorSet: getFileDescriptorSet(),
     services: () => [...serviceNames, Health.typeName],
   });
@@ -191,12 +191,13 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
       stopping ??= (async () => {
         logger.info({ graceMs }, "gRPC server shutting down");
         storageHealth.stop();
-        // Open watches (WatchModels, and health Watch, which has just sent
-        // NOT_SERVING) never end by themselves, and grpc-js's tryShutdown
-        // would wait for them: they end now with UNAVAILABLE, and clients
-        // resume them on another replica.
+        // Open streams (WatchModels, health Watch, which has just sent
+        // NOT_SERVING, and reflection) never end by themselves, and grpc-js's
+        // tryShutdown would wait for them: they end now, and clients resume
+        // them on another replica.
         endWatches();
         health.close();
+        reflection.close();
         service.close();
         await drainGrpcServer(server, graceMs, logger);
         await closeHttpServer(httpServer);

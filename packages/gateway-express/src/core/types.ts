@@ -77,9 +77,11 @@ export interface GatewayRequestBody {
 
 /** A request as the gateway core sees it, independent of any HTTP framework. */
 export interface GatewayRequest {
+  /** The HTTP method, as the client sent it (HEAD is answered as GET without a body). */
   readonly method: string;
   /** The path without the query string, still percent-encoded. */
   readonly path: string;
+  /** The query string's parameters. */
   readonly query: URLSearchParams;
   /** Lower-case header names. */
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -87,6 +89,7 @@ export interface GatewayRequest {
   readonly body: GatewayRequestBody | undefined;
   /** Aborted when the HTTP client goes away; cancels the gRPC call. */
   readonly signal: AbortSignal;
+  /** The client's address, for the rate limit hook. */
   readonly remoteAddress?: string | undefined;
 }
 

@@ -29,7 +29,8 @@ export function isUnaryClient(client: unknown): client is UnaryClient {
   return (
     typeof transport === "object" &&
     transport !== null &&
-    typeof Reflect.get(transport, "unary") === "function"
+    typeof Reflect.get(transport, "unary") === "function" &&
+    typeof Reflect.get(transport, "mergeOptions") === "function"
   );
 }
 

@@ -140,5 +140,18 @@ export async function dispatchWatch(context: GatewayContext, call: RouteCall): P
     await watch.return?.(undefined);
     return { status: 200, headers, body: "" };
   }
-  return { status: 200, headers, body: "", stream: framesOf(context, call, watch, first, format, state) };
+  const frames = framesOf(context, call, watch, first, format, state);
+  // A generator's return() before its first next() skips its `finally`: end the watch here too,
+  // so an adapter that never sends the stream does not leave the gRPC watch open.
+  const stream: AsyncIterable<string> = {
+    [Symbol.asyncIterator]: () => ({
+      next: () => frames.next(),
+      return: async () => {
+        await frames.return(undefined);
+        await watch.return?.(undefined);
+        return { done: true, value: undefined };
+      },
+    }),
+  };
+  return { status: 200, headers, body: "", stream };
 }

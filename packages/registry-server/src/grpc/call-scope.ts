@@ -47,17 +47,23 @@ export class CallScope {
   readonly context: CallContext;
   /** The caller cancelled: there is nobody left to answer. */
   cancelled = false;
-  readonly #controller = new AbortController();
+  // Made on first use: an AbortController costs ~3.6 µs on Node 20, a
+  // tenth of a GetModel served from memory, and most calls never look.
+  #controller: AbortController | undefined;
+  #reason: RegistryError | undefined;
   readonly #call: SurfaceCall;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #streams: OpenStreams | undefined;
 
   constructor(method: MethodInfo, call: SurfaceCall, streams?: OpenStreams) {
     const deadline = deadlineOf(call);
+    const scope = this;
     this.context = {
       method,
       deadline,
-      signal: this.#controller.signal,
+      get signal() {
+        return scope.#signal();
+      },
       metadata: call.metadata,
       peer: call.getPeer(),
       principal: undefined,
@@ -80,7 +86,17 @@ export class CallScope {
 
   /** Aborts the call's signal with `reason`, unless it is aborted already. */
   abort(reason: RegistryError): void {
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#reason) return;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+  }
+
+  #signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#reason) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
   }
 
   close(): void {

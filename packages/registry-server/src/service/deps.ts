@@ -21,7 +21,8 @@ export interface ServiceDeps {
  * nobody waits for any more stops its database work.
  */
 export function storageOptions(context: CallContext): StorageCallOptions {
-  return { deadline: context.deadline, signal: context.signal };
+  // The context itself: its signal is made only if storage looks at it.
+  return context;
 }
 
 export const notFound = (id: string) =>

@@ -3,6 +3,7 @@ import type { CallContext } from "../context";
 import { toModel } from "../convert";
 import { newModelId } from "../ids";
 import type { InsertResult, ModelRecord } from "../storage/adapter";
+import { pause } from "../storage/stopped";
 import {
   checkId,
   checkMetadata,
@@ -31,17 +32,8 @@ const outputOnlyFields = ["id", "etag", "create_time", "update_time"];
 const maxWriteAttempts = 50;
 
 /** The pause before retry `attempt`; cut short when the call is abandoned. */
-function contentionPause(attempt: number, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, Math.random() * Math.min(100, 2 ** attempt));
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
+const contentionPause = (attempt: number, signal: AbortSignal) =>
+  pause(Math.random() * Math.min(100, 2 ** attempt), signal);
 
 const nowMicros = () => Date.now() * 1000;
 

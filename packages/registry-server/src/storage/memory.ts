@@ -1,4 +1,3 @@
-import { Code, RegistryError } from "@modelreg/proto";
 import { evaluateFilter } from "../filter/evaluate";
 import {
   type ChangeRecord,
@@ -9,10 +8,10 @@ import {
   type ListQuery,
   type ModelRecord,
   type StorageAdapter,
-  type StorageCallOptions,
   type WriteResult,
 } from "./adapter";
 import { compareRecords, compareToCursor } from "./order";
+import { throwIfPastDeadline } from "./stopped";
 
 function copy(record: ModelRecord): ModelRecord {
   return { ...record, tags: [...record.tags], metadata: { ...record.metadata } };
@@ -40,26 +39,6 @@ interface MemoryState {
 }
 
 const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
-
-/**
- * Refuses a call whose deadline has passed or whose signal is aborted,
- * before it reads or changes anything. The deadline goes first: the
- * service aborts the signal when the deadline passes, too.
- */
-function checkCall(method: string, options: StorageCallOptions | undefined): void {
-  if (options?.deadline !== undefined && Date.now() >= options.deadline) {
-    throw new RegistryError(
-      Code.DEADLINE_EXCEEDED,
-      `The call's deadline passed before the in-memory storage ran ${method}.`,
-    );
-  }
-  if (options?.signal?.aborted) {
-    throw new RegistryError(
-      Code.CANCELLED,
-      `The call was cancelled before the in-memory storage ran ${method}.`,
-    );
-  }
-}
 
 function recordChange(state: MemoryState, type: ChangeType, model: ModelRecord): void {
   state.latestRevision++;
@@ -155,9 +134,12 @@ function readChangesPage(state: MemoryState, afterRevision: number, limit: numbe
  * Storage in this process's memory: for tests, demos and ephemeral
  * registries. Nothing survives a restart. Each method runs without awaiting,
  * so JavaScript's single thread makes it atomic (rule 1 of StorageAdapter);
- * `insertMany` is one atomic step too. It claims both capabilities: a call
- * whose deadline has passed or whose signal is aborted is refused before it
- * starts. `list` scans every record: fine for thousands, not for millions.
+ * `insertMany` is one atomic step too. It claims `deadlines` (a call whose
+ * deadline has passed is refused before it starts) but not `cancellation`:
+ * each call finishes at once, so there is no work to stop, and reading the
+ * call's signal would make the server build one for every call (the service
+ * itself stops between storage calls once a call is abandoned). `list` scans
+ * every record: fine for thousands, not for millions.
  */
 export function createMemoryStorage(options: MemoryStorageOptions = {}): StorageAdapter {
   const state: MemoryState = {
@@ -176,42 +158,42 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
   };
 
   return {
-    capabilities: { deadlines: true, cancellation: true },
+    capabilities: { deadlines: true, cancellation: false },
     async insert(record, requestId, call) {
-      checkCall("insert", call);
+      throwIfPastDeadline(call);
       return insertRecord(state, record, requestId);
     },
     async insertMany(items, call) {
-      checkCall("insertMany", call);
+      throwIfPastDeadline(call);
       return items.map(({ record, requestId }) => insertRecord(state, record, requestId));
     },
     async get(id, call) {
-      checkCall("get", call);
+      throwIfPastDeadline(call);
       return byId(id);
     },
     async getByNameVersion(name, version, call) {
-      checkCall("getByNameVersion", call);
+      throwIfPastDeadline(call);
       const id = state.idByNameVersion.get(nameVersionKey(name, version));
       return id === undefined ? undefined : byId(id);
     },
     async getMany(ids, call) {
-      checkCall("getMany", call);
+      throwIfPastDeadline(call);
       return [...new Set(ids)].flatMap((id) => byId(id) ?? []);
     },
     async list(query, call) {
-      checkCall("list", call);
+      throwIfPastDeadline(call);
       return listRecords(state, query);
     },
     async replace(record, expectedRevision, call) {
-      checkCall("replace", call);
+      throwIfPastDeadline(call);
       return replaceRecord(state, record, expectedRevision);
     },
     async delete(id, expectedRevision, call) {
-      checkCall("delete", call);
+      throwIfPastDeadline(call);
       return deleteRecord(state, id, expectedRevision);
     },
     async readChanges(afterRevision, limit, call) {
-      checkCall("readChanges", call);
+      throwIfPastDeadline(call);
       return readChangesPage(state, afterRevision, limit);
     },
     async ping() {},

@@ -1,41 +1,6 @@
 import { Code, RegistryError } from "@modelreg/proto";
-import type { StorageCallOptions } from "../adapter";
+import { deadlineExceeded } from "../stopped";
 import type { SqlErrorKind } from "./dialect";
-
-/** DEADLINE_EXCEEDED: the call's deadline passed before the work was done, or the database cancelled a statement at it. */
-export const deadlineExceeded = (cause?: unknown): RegistryError =>
-  new RegistryError(
-    Code.DEADLINE_EXCEEDED,
-    "The call's deadline passed before the database finished; the statement was cancelled.",
-    cause === undefined ? {} : { cause },
-  );
-
-/** CANCELLED: the call's signal aborted before its transaction committed, so it was rolled back. */
-export const cancelled = (): RegistryError =>
-  new RegistryError(
-    Code.CANCELLED,
-    "The call was cancelled before the database finished it; nothing was changed.",
-  );
-
-/**
- * Why a call whose signal has aborted stops: DEADLINE_EXCEEDED when its
- * deadline has passed (the signal also aborts then), CANCELLED otherwise.
- */
-export function abortedError(options: StorageCallOptions | undefined): RegistryError {
-  const deadline = options?.deadline;
-  return deadline !== undefined && deadline - Date.now() <= 0 ? deadlineExceeded() : cancelled();
-}
-
-/**
- * Throws if the call must not start (another) transaction: its deadline has
- * passed (checked first, so a past deadline is always DEADLINE_EXCEEDED) or
- * its signal has aborted.
- */
-export function throwIfStopped(options: StorageCallOptions | undefined): void {
-  const deadline = options?.deadline;
-  if (deadline !== undefined && deadline - Date.now() <= 0) throw deadlineExceeded();
-  if (options?.signal?.aborted) throw cancelled();
-}
 
 /**
  * The error a caller sees for a driver error of this kind: UNAVAILABLE,

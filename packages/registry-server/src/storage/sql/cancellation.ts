@@ -7,7 +7,7 @@ import type {
   UnknownRow,
 } from "kysely";
 import type { StorageCallOptions } from "../adapter";
-import { abortedError } from "./call-errors";
+import { stoppedError } from "../stopped";
 
 /**
  * A Kysely plugin that fails a transaction's next statement once the call's
@@ -19,28 +19,11 @@ import { abortedError } from "./call-errors";
 export function stopOnAbort(signal: AbortSignal, options: StorageCallOptions): KyselyPlugin {
   return {
     transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-      if (signal.aborted) throw abortedError(options);
+      if (signal.aborted) throw stoppedError(options);
       return args.node;
     },
     transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
       return Promise.resolve(args.result);
     },
   };
-}
-
-/**
- * Sleeps `ms`, or less if `signal` aborts meanwhile (the caller then checks
- * it): a retry's pause should not outlast the call.
- */
-export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,8 +1,9 @@
 import { RegistryError } from "@modelreg/proto";
 import type { Kysely, Transaction } from "kysely";
 import type { StorageCallOptions } from "../adapter";
-import { abortedError, throwIfStopped, translate } from "./call-errors";
-import { sleep, stopOnAbort } from "./cancellation";
+import { pause, stoppedError, throwIfStopped } from "../stopped";
+import { translate } from "./call-errors";
+import { stopOnAbort } from "./cancellation";
 import type { SqlDialect } from "./dialect";
 import type { RegistryDatabase } from "./schema";
 
@@ -12,7 +13,7 @@ export const maxTransactionAttempts = 5;
 /** A jittered pause before the next attempt: 5-10 ms, doubling up to 80-160 ms; cut short by an abort. */
 const backoff = (attempt: number, signal: AbortSignal | undefined) => {
   const base = 5 * 2 ** Math.min(attempt - 1, 4);
-  return sleep(base + Math.random() * base, signal);
+  return pause(base + Math.random() * base, signal);
 };
 
 /** Whether an operation only reads (and gets the dialect's snapshot isolation) or writes. */
@@ -51,7 +52,7 @@ function attempt<T>(
       // Only the body's statements are guarded: `undo` must run even after an abort.
       const result = await body(signal ? trx.withPlugin(stopOnAbort(signal, options)) : trx);
       // The body's last statement may have been running when the signal aborted: no commit then.
-      if (signal?.aborted) throw abortedError(options);
+      if (signal?.aborted) throw stoppedError(options);
       return result;
     } finally {
       // A broken connection fails this too; the body's error is the one to report.

@@ -1,0 +1,62 @@
+/**
+ * When a storage call must stop (its deadline passed, its signal aborted),
+ * the errors it stops with, and an abortable pause: shared by every adapter
+ * and by the service's own retry loops.
+ */
+import { Code, RegistryError } from "@modelreg/proto";
+import type { StorageCallOptions } from "./adapter";
+
+/** DEADLINE_EXCEEDED: the call's deadline passed before the storage finished (or the database cancelled a statement at it). */
+export const deadlineExceeded = (cause?: unknown): RegistryError =>
+  new RegistryError(
+    Code.DEADLINE_EXCEEDED,
+    "The call's deadline passed before the storage finished; nothing more was done.",
+    cause === undefined ? {} : { cause },
+  );
+
+/** CANCELLED: the call's signal aborted before the storage finished; what was not committed was not made. */
+export const cancelled = (): RegistryError =>
+  new RegistryError(
+    Code.CANCELLED,
+    "The call was cancelled before the storage finished; nothing more was done.",
+  );
+
+/**
+ * Why a call whose signal has aborted stops: DEADLINE_EXCEEDED when its
+ * deadline has passed (the signal also aborts then), CANCELLED otherwise.
+ */
+export function stoppedError(options: StorageCallOptions | undefined): RegistryError {
+  const deadline = options?.deadline;
+  return deadline !== undefined && deadline - Date.now() <= 0 ? deadlineExceeded() : cancelled();
+}
+
+/**
+ * Throws if the call must not start (more) work: its deadline has passed
+ * (checked first, so a past deadline is always DEADLINE_EXCEEDED) or its
+ * signal has aborted.
+ */
+export function throwIfStopped(options: StorageCallOptions | undefined): void {
+  const deadline = options?.deadline;
+  if (deadline !== undefined && deadline - Date.now() <= 0) throw deadlineExceeded();
+  if (options?.signal?.aborted) throw cancelled();
+}
+
+/** Throws DEADLINE_EXCEEDED if the call's deadline has passed; leaves its signal alone. */
+export function throwIfPastDeadline(options: StorageCallOptions | undefined): void {
+  const deadline = options?.deadline;
+  if (deadline !== undefined && deadline - Date.now() <= 0) throw deadlineExceeded();
+}
+
+/** Sleeps `ms`, or less if `signal` aborts meanwhile (the caller then checks it): a retry's pause should not outlast the call. */
+export function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
