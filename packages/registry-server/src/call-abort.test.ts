@@ -57,10 +57,15 @@ afterEach(async () => {
   for (const stop of stops.splice(0)) await stop();
 });
 
-async function start(storage: StorageAdapter, streams: RegistryServerOptions["streams"] = {}) {
+async function start(
+  storage: StorageAdapter,
+  streams: RegistryServerOptions["streams"] = {},
+  interceptors: RegistryServerOptions["interceptors"] = [],
+) {
   const server = createRegistryServer({
     storage,
     streams,
+    interceptors,
     insecure: true,
     host: "127.0.0.1",
     port: 0,
@@ -119,6 +124,26 @@ describe("abandoned calls", () => {
     expect(stalling.calls).toEqual(["get"]); // the read finished, the write never started
     const { model: after } = await client.call<{ model: Model }>("GetModel", { id: model.id });
     expect(after.tags).toEqual([]);
+  });
+
+  it("the signal survives an interceptor that passes on a spread copy of the context", async () => {
+    const stalling = stallingStorage();
+    const copied: string[] = [];
+    const { addTag } = await start(stalling.storage, {}, [
+      (next) => (call) => {
+        copied.push(call.method.name);
+        return next({ ...call, context: { ...call.context, principal: { subject: "ana", roles: [] } } });
+      },
+    ]);
+    stalling.stallNextGet();
+    const call = addTag(10_000);
+    await until(() => stalling.calls.length === 1);
+    call.cancel();
+    expect(await call.result).toBe(Code.CANCELLED);
+    await until(() => stalling.signal()?.aborted === true);
+    expect(copied).toContain("AddModelTags");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(stalling.calls).toEqual(["get"]);
   });
 
   it("an expired call aborts its storage work at the deadline and makes no further storage call", async () => {

@@ -47,15 +47,27 @@ export type ServerCallHandler = (call: ServerCall) => Promise<unknown>;
  */
 export type ServerInterceptor = (next: ServerCallHandler) => ServerCallHandler;
 
-/** `terminal` wrapped in `interceptors`, the first one outermost. */
+/**
+ * `terminal` wrapped in `interceptors`, the first one outermost. `adopt`
+ * turns whatever context an interceptor passes on into the call's own (a
+ * spread copy keeps its fields and gets the call's signal back) before the
+ * next one, or the handler, sees it.
+ */
 export function applyInterceptors(
   interceptors: readonly ServerInterceptor[],
   terminal: ServerCallHandler,
+  adopt: (context: CallContext) => CallContext = (context) => context,
 ): ServerCallHandler {
-  let handler = terminal;
+  const adopting =
+    (next: ServerCallHandler): ServerCallHandler =>
+    (call) => {
+      const context = adopt(call.context);
+      return next(context === call.context ? call : { ...call, context });
+    };
+  let handler = adopting(terminal);
   for (let i = interceptors.length - 1; i >= 0; i--) {
     const interceptor = interceptors[i];
-    if (interceptor) handler = interceptor(handler);
+    if (interceptor) handler = adopting(interceptor(handler));
   }
   return handler;
 }

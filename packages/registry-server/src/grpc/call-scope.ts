@@ -38,6 +38,36 @@ function deadlineOf(call: SurfaceCall): number | undefined {
 }
 
 /**
+ * A call's {@link CallContext}. `signal` is a getter on the prototype,
+ * made the first time something reads it: an AbortSignal costs Node 20
+ * several microseconds to make and more to collect (its registries), most
+ * calls never look at it, and an own getter would make every context a
+ * slow dictionary object. A copy made by spreading (`{ ...context,
+ * principal }`) has no `signal`; {@link CallScope.adopt} gives it back.
+ */
+class ScopedContext implements CallContext {
+  readonly method: MethodInfo;
+  readonly deadline: number | undefined;
+  readonly metadata: grpc.Metadata;
+  readonly peer: string;
+  readonly principal: CallContext["principal"];
+  readonly #scope: CallScope;
+
+  constructor(scope: CallScope, fields: Omit<CallContext, "signal">) {
+    this.method = fields.method;
+    this.deadline = fields.deadline;
+    this.metadata = fields.metadata;
+    this.peer = fields.peer;
+    this.principal = fields.principal;
+    this.#scope = scope;
+  }
+
+  get signal(): AbortSignal {
+    return this.#scope.signal();
+  }
+}
+
+/**
  * One call's {@link CallContext} and what keeps its signal true: aborted on
  * the `cancelled` event, by a timer at the deadline, or at shutdown for the
  * streams registered with {@link OpenStreams}. `close()` when the call has
@@ -57,17 +87,13 @@ export class CallScope {
 
   constructor(method: MethodInfo, call: SurfaceCall, streams?: OpenStreams) {
     const deadline = deadlineOf(call);
-    const scope = this;
-    this.context = {
+    this.context = new ScopedContext(this, {
       method,
       deadline,
-      get signal() {
-        return scope.#signal();
-      },
       metadata: call.metadata,
       peer: call.getPeer(),
       principal: undefined,
-    };
+    });
     this.#call = call;
     call.on("cancelled", this.#onCancelled);
     const delay = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
@@ -91,7 +117,17 @@ export class CallScope {
     this.#controller?.abort(reason);
   }
 
-  #signal(): AbortSignal {
+  /**
+   * `context` as this call's {@link ScopedContext}: itself when it is one
+   * of this call's, else a new one with its fields (an interceptor passed on
+   * a spread copy, which lost the `signal` getter).
+   */
+  adopt(context: CallContext): CallContext {
+    return context instanceof ScopedContext ? context : new ScopedContext(this, context);
+  }
+
+  /** The call's signal, made on first use. */
+  signal(): AbortSignal {
     if (!this.#controller) {
       this.#controller = new AbortController();
       if (this.#reason) this.#controller.abort(this.#reason);

@@ -63,7 +63,7 @@ export function serveCall<T extends object | undefined>(
   const last: ServerCallHandler = request.ok
     ? (call) => terminal(request.message, call.context)
     : () => Promise.reject(request.error);
-  const handler = applyInterceptors(runtime.interceptors, last);
+  const handler = applyInterceptors(runtime.interceptors, last, (context) => scope.adopt(context));
   const { context } = scope;
   return runHandler(handler, {
     method: context.method,
