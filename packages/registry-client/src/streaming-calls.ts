@@ -132,6 +132,60 @@ export function startServerStreaming<I extends object, O extends object>(
 }
 
 /**
+ * The requests of a client-streaming call: `send()` resolves once grpc-js
+ * accepts more (backpressure), `complete()` half-closes. Writers waiting for
+ * "drain" are released once, also when the call ends.
+ */
+class CallInputStream<I extends object> implements RpcInputStream<I> {
+  readonly #ready: Promise<grpc.ClientWritableStream<I>>;
+  readonly #failure: () => RegistryError | undefined;
+  readonly #waiters = new Set<() => void>();
+  #settled = false;
+
+  constructor(
+    ready: Promise<grpc.ClientWritableStream<I>>,
+    ended: Promise<unknown>,
+    failure: () => RegistryError | undefined,
+  ) {
+    this.#ready = ready;
+    this.#failure = failure;
+    const release = () => {
+      this.#settled = true;
+      for (const wake of this.#waiters) wake();
+      this.#waiters.clear();
+    };
+    ended.then(release, release);
+  }
+
+  async send(message: I): Promise<void> {
+    const call = await this.#ready;
+    this.#throwIfFailed();
+    if (call.write(message) || this.#settled) return;
+    // Wait until grpc-js has sent what it holds, or the call has ended.
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        call.off("drain", done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      call.on("drain", done);
+      this.#waiters.add(done);
+    });
+    this.#throwIfFailed();
+  }
+
+  async complete(): Promise<void> {
+    const call = await this.#ready;
+    if (!this.#failure()) call.end();
+  }
+
+  #throwIfFailed(): void {
+    const failure = this.#failure();
+    if (failure) throw failure;
+  }
+}
+
+/**
  * Starts a client-streaming call. `requests.send()` resolves once grpc-js
  * accepts more (backpressure) and rejects with the call's error once it has
  * ended; `complete()` half-closes the stream.
@@ -150,15 +204,6 @@ export function startClientStreaming<I extends object, O extends object>(
     response.rejectPending(failure);
     result.fail(failure);
   };
-  // Writers waiting for "drain"; released once, also when the call ends.
-  const drainWaiters = new Set<() => void>();
-  let settled = false;
-  const releaseWaiters = () => {
-    settled = true;
-    for (const wake of drainWaiters) wake();
-    drainWaiters.clear();
-  };
-  response.promise.then(releaseWaiters, releaseWaiters);
   const ready = context.metadataFor(options.meta).then((metadata) => {
     if (signal?.aborted) throw abortError(signal);
     let trailers: RpcMetadata = {};
@@ -190,28 +235,7 @@ export function startClientStreaming<I extends object, O extends object>(
     return call;
   });
   ready.catch(fail);
-  const requests: RpcInputStream<I> = {
-    async send(message) {
-      const call = await ready;
-      if (failure) throw failure;
-      if (call.write(message) || settled) return;
-      // Wait until grpc-js has sent what it holds, or the call has ended.
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          call.off("drain", done);
-          drainWaiters.delete(done);
-          resolve();
-        };
-        call.on("drain", done);
-        drainWaiters.add(done);
-      });
-      if (failure) throw failure;
-    },
-    async complete() {
-      const call = await ready;
-      if (!failure) call.end();
-    },
-  };
+  const requests = new CallInputStream<I>(ready, response.promise, () => failure);
   return new ClientStreamingCall(
     method,
     options.meta ?? {},
