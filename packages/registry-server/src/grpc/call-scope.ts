@@ -1,6 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
 import type { CallContext, MethodInfo } from "../context";
+import { abandoned } from "../storage/stopped";
 
 /**
  * A cancel this close to the deadline is the deadline's doing: the client
@@ -65,6 +66,11 @@ class ScopedContext implements CallContext {
   get signal(): AbortSignal {
     return this.#scope.signal();
   }
+
+  /** Whether the call was abandoned, without making the signal (see `abandoned` in storage/stopped.ts). */
+  [abandoned](): boolean {
+    return this.#scope.aborted;
+  }
 }
 
 /**
@@ -109,6 +115,11 @@ export class CallScope {
     const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
     this.abort(expired ? deadlineExceeded() : cancelledByCaller());
   };
+
+  /** Whether the call's signal has aborted (or would be, once made). */
+  get aborted(): boolean {
+    return this.#reason !== undefined;
+  }
 
   /** Aborts the call's signal with `reason`, unless it is aborted already. */
   abort(reason: RegistryError): void {

@@ -22,6 +22,22 @@ export const cancelled = (): RegistryError =>
   );
 
 /**
+ * An options object may answer "has the call been abandoned?" under this key
+ * without making its signal: the server's call contexts do, since their
+ * AbortSignal is made on first read and one costs Node 20 ~15 µs of CPU and
+ * garbage collection per call. Other options objects just have `signal`.
+ *
+ * @internal
+ */
+export const abandoned: unique symbol = Symbol("modelreg.abandoned");
+
+/** Whether the call's signal has aborted, asked without making a lazy signal. */
+export function isAborted(options: StorageCallOptions | undefined): boolean {
+  const probe = (options as { [abandoned]?: () => boolean } | undefined)?.[abandoned];
+  return probe ? probe.call(options) : options?.signal?.aborted === true;
+}
+
+/**
  * Why a call whose signal has aborted stops: DEADLINE_EXCEEDED when its
  * deadline has passed (the signal also aborts then), CANCELLED otherwise.
  */
@@ -38,7 +54,7 @@ export function stoppedError(options: StorageCallOptions | undefined): RegistryE
 export function throwIfStopped(options: StorageCallOptions | undefined): void {
   const deadline = options?.deadline;
   if (deadline !== undefined && deadline - Date.now() <= 0) throw deadlineExceeded();
-  if (options?.signal?.aborted) throw cancelled();
+  if (isAborted(options)) throw cancelled();
 }
 
 /** Throws DEADLINE_EXCEEDED if the call's deadline has passed; leaves its signal alone. */

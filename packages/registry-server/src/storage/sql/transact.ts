@@ -1,7 +1,7 @@
 import { RegistryError } from "@modelreg/proto";
 import type { Kysely, Transaction } from "kysely";
 import type { StorageCallOptions } from "../adapter";
-import { pause, stoppedError, throwIfStopped } from "../stopped";
+import { isAborted, pause, stoppedError, throwIfStopped } from "../stopped";
 import { translate } from "./call-errors";
 import { stopOnAbort } from "./cancellation";
 import type { SqlDialect } from "./dialect";
@@ -39,7 +39,8 @@ function attempt<T>(
   body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
 ): Promise<T> {
   const deadline = options?.deadline;
-  const signal = options?.signal;
+  // Only a write reads the signal (for its per-statement check): reading it makes a lazy one.
+  const signal = mode === "write" ? options?.signal : undefined;
   let builder = db.transaction();
   if (mode === "read" && dialect.readIsolation) builder = builder.setIsolationLevel(dialect.readIsolation);
   return builder.execute(async (trx) => {
@@ -52,10 +53,10 @@ function attempt<T>(
       // Only the body's statements are guarded: `undo` must run even after an abort. Writes
       // are guarded per statement; a read's few short statements only at its start and end
       // (the plugin costs a Kysely executor per transaction, ~5% of a SQLite GetModel).
-      const guarded = signal && mode === "write" ? trx.withPlugin(stopOnAbort(signal, options)) : trx;
+      const guarded = signal ? trx.withPlugin(stopOnAbort(signal, options ?? {})) : trx;
       const result = await body(guarded);
       // The body's last statement may have been running when the signal aborted: no commit then.
-      if (signal?.aborted) throw stoppedError(options);
+      if (isAborted(options)) throw stoppedError(options);
       return result;
     } finally {
       // A broken connection fails this too; the body's error is the one to report.
