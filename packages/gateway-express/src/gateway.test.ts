@@ -404,6 +404,18 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
       expect(seen).not.toHaveProperty("grpc-metadata-foo");
     });
 
+    it("Grpc-Metadata-Authorization and -Cookie cannot set what their own headers carry: 400, and no call", async () => {
+      for (const name of ["grpc-metadata-authorization", "grpc-metadata-cookie"]) {
+        const requestId = `req-reserved-${name.slice(14)}`;
+        const response = await fetch(`${base}/api/v1/models`, {
+          headers: { authorization: "Bearer real", [name]: "Bearer forged", "x-request-id": requestId },
+        });
+        const body = await expectError(response, 400, "INVALID_ARGUMENT");
+        expect(body.error.message).toContain(name);
+        expect(seenMetadata.has(requestId)).toBe(false);
+      }
+    });
+
     it("Cookie is forwarded with forwardCookies: true", async () => {
       await fetch(`${cookieBase}/api/v1/models`, {
         headers: { cookie: "session=abc", "x-request-id": "req-cookie-1" },

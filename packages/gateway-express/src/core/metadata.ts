@@ -70,9 +70,17 @@ function checkForwardable(header: string, key: string, value: string): void {
 }
 
 /**
+ * Metadata that only its own HTTP header may set: a proxy in front of the
+ * gateway that checks `Authorization` (or strips `Cookie`) must not be
+ * bypassed by the same credential sent as `Grpc-Metadata-Authorization`.
+ */
+const reservedKeys: ReadonlySet<string> = new Set(["authorization", "cookie"]);
+
+/**
  * The gRPC metadata of a call: the request id, `Authorization`,
  * `Grpc-Metadata-<name>` as `<name>`, and `Cookie` if `forwardCookies`.
- * Nothing else is forwarded.
+ * Nothing else is forwarded; `Grpc-Metadata-Authorization` and
+ * `Grpc-Metadata-Cookie` are refused (400).
  */
 export function metadataOf(
   request: GatewayRequest,
@@ -85,8 +93,17 @@ export function metadataOf(
     const text = Array.isArray(value) ? value.join(", ") : value;
     let key: string;
     if (name === "authorization" || (name === "cookie" && forwardCookies)) key = name;
-    else if (name.startsWith("grpc-metadata-") && name.length > 14) key = name.slice(14);
-    else continue;
+    else if (name.startsWith("grpc-metadata-") && name.length > 14) {
+      key = name.slice(14);
+      if (reservedKeys.has(key)) {
+        const own = key === "authorization" ? "Authorization" : "Cookie";
+        throw new RegistryError(
+          Code.INVALID_ARGUMENT,
+          `The ${name} header is not forwarded: send ${key} in the ${own} header itself.`,
+          { violations: [{ field: name, description: `send ${key} in the ${own} header` }] },
+        );
+      }
+    } else continue;
     // The request id is the gateway's to set: logs on both sides must agree.
     if (key === "x-request-id") continue;
     checkForwardable(name, key, text);
