@@ -1,7 +1,7 @@
 import type * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
 import type { CallContext, MethodInfo } from "../context";
-import { abandoned } from "../storage/stopped";
+import { abandoned, cancelled, deadlineExceeded } from "../storage/stopped";
 
 /**
  * A cancel this close to the deadline is the deadline's doing: the client
@@ -13,9 +13,6 @@ const deadlineSlackMs = 250;
 /** Longest delay `setTimeout` keeps; a later deadline is left to grpc-js, which cancels the call then. */
 const maxTimerMs = 2 ** 31 - 1;
 
-const cancelledByCaller = () => new RegistryError(Code.CANCELLED, "The call was cancelled by the caller.");
-const deadlineExceeded = () =>
-  new RegistryError(Code.DEADLINE_EXCEEDED, "The deadline expired before the operation completed.");
 /** With a reason, so the public-error policy keeps the message (UNAVAILABLE is otherwise scrubbed). */
 const shuttingDown = () =>
   new RegistryError(
@@ -113,7 +110,7 @@ export class CallScope {
     this.cancelled = true;
     const { deadline } = this.context;
     const expired = deadline !== undefined && Date.now() >= deadline - deadlineSlackMs;
-    this.abort(expired ? deadlineExceeded() : cancelledByCaller());
+    this.abort(expired ? deadlineExceeded() : cancelled());
   };
 
   /** Whether the call's signal has aborted (or would be, once made). */

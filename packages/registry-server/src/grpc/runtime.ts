@@ -1,5 +1,5 @@
 import type * as grpc from "@grpc/grpc-js";
-import { Code, type Logger, RegistryError, toPublicError } from "@modelreg/proto";
+import { Code, type Logger, RegistryError } from "@modelreg/proto";
 import type { IMessageType } from "@protobuf-ts/runtime";
 import { type CallContext, type MethodInfo, methodPath } from "../context";
 import type { EncodedModelCache } from "../encoded-cache";
@@ -90,6 +90,6 @@ export function answer(
     callback(null, encode ? encode(response) : response);
   } catch (error) {
     // Past the interceptors, so the policy is applied here, logging included.
-    callback(toGrpcError(toPublicError(error, runtime.logger, { method: methodPath(method) })));
+    callback(toGrpcError(error, runtime.logger, { method: methodPath(method) }));
   }
 }

@@ -27,12 +27,13 @@ export interface GrpcError {
 }
 
 /**
- * The gRPC status of `error`: the public-error policy (without logging:
- * the error policy interceptor did that), then the numeric code, the message
- * and the `google.rpc.Status` in `grpc-status-details-bin`.
+ * The gRPC status of `error`: the public-error policy (logging only when
+ * given a logger: errors that passed the error policy interceptor were
+ * logged there), then the numeric code, the message and the
+ * `google.rpc.Status` in `grpc-status-details-bin`.
  */
-export function toGrpcError(error: unknown): GrpcError {
-  const publicError = toPublicError(error, undefined);
+export function toGrpcError(error: unknown, logger?: Logger, fields?: Record<string, unknown>): GrpcError {
+  const publicError = toPublicError(error, logger, fields);
   const metadata = new grpc.Metadata();
   if (publicError.details.length > 0) {
     metadata.set("grpc-status-details-bin", Buffer.from(Status.toBinary(publicError.toStatus())));

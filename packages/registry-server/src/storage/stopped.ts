@@ -1,25 +1,23 @@
 /**
- * When a storage call must stop (its deadline passed, its signal aborted),
- * the errors it stops with, and an abortable pause: shared by every adapter
- * and by the service's own retry loops.
+ * When a call must stop (its deadline passed, its signal aborted), the
+ * errors it stops with, and an abortable pause: shared by the server's call
+ * scope (the reasons its signal aborts with), every adapter and the
+ * service's own retry loops.
  */
 import { Code, RegistryError } from "@modelreg/proto";
 import type { StorageCallOptions } from "./adapter";
 
-/** DEADLINE_EXCEEDED: the call's deadline passed before the storage finished (or the database cancelled a statement at it). */
+/** DEADLINE_EXCEEDED: the call's deadline passed before it finished (or the database cancelled a statement at it). */
 export const deadlineExceeded = (cause?: unknown): RegistryError =>
   new RegistryError(
     Code.DEADLINE_EXCEEDED,
-    "The call's deadline passed before the storage finished; nothing more was done.",
+    "The call's deadline passed before it finished; nothing more was done.",
     cause === undefined ? {} : { cause },
   );
 
-/** CANCELLED: the call's signal aborted before the storage finished; what was not committed was not made. */
+/** CANCELLED: the caller cancelled the call before it finished; what was not committed was not made. */
 export const cancelled = (): RegistryError =>
-  new RegistryError(
-    Code.CANCELLED,
-    "The call was cancelled before the storage finished; nothing more was done.",
-  );
+  new RegistryError(Code.CANCELLED, "The call was cancelled before it finished; nothing more was done.");
 
 /**
  * An options object may answer "has the call been abandoned?" under this key
