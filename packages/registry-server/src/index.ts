@@ -10,6 +10,8 @@
  * @packageDocumentation
  */
 
+/** Admission control: concurrent calls, a short queue, RESOURCE_EXHAUSTED beyond (`RegistryServerOptions.admission`). */
+export type { AdmissionOptions, AdmissionStats } from "./admission";
 /** The `authorize` hook: refuses calls, or names their caller. */
 export type { Authorize, AuthorizeResult, CallInfo } from "./authorize";
 /** What handlers and interceptors know of a call: method, deadline, signal, metadata, peer, principal. */

@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { resolveAdmission } from "./admission";
 import type { RegistryServerOptions, TlsOptions } from "./server";
 
 /** Throws TypeError for options the server cannot start with, naming the option. */
@@ -29,6 +30,7 @@ export function checkServerOptions(options: RegistryServerOptions): void {
   ) {
     throw new TypeError("createRegistryServer: `interceptors` must be an array of functions");
   }
+  resolveAdmission(options.admission);
 }
 
 /** grpc-js options: message limits, keepalive (accepting the registry client's idle pings), then `grpcOptions`. */

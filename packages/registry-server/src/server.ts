@@ -1,6 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import * as grpc from "@grpc/grpc-js";
 import { getFileDescriptorSet, Health, type Logger, ModelService } from "@modelreg/proto";
+import { Admission, type AdmissionOptions, type AdmissionStats, resolveAdmission } from "./admission";
 import type { Authorize } from "./authorize";
 import { bindModelService } from "./grpc/model-service";
 import { addHealthService } from "./health";
@@ -74,6 +75,13 @@ export interface RegistryServerOptions {
    * repeatedly is encoded once per revision. 0 disables it. Default 8 MiB.
    */
   responseCacheBytes?: number;
+  /**
+   * Admission control: calls served at once, a short queue, and
+   * RESOURCE_EXHAUSTED (with a retry delay) for calls beyond both; see
+   * {@link AdmissionOptions}. On by default (64 at once, 192 queued for at
+   * most 1000 ms); `false` turns it off.
+   */
+  admission?: AdmissionOptions | false;
   /** The streaming methods (WatchModels, ImportModels); see {@link StreamOptions}. */
   streams?: StreamOptions;
   /** Extra grpc-js server options, applied last. */
@@ -126,6 +134,8 @@ export interface RegistryServer {
   shutdown(options?: { graceMs?: number }): Promise<void>;
   /** The grpc-js server, to add your own services before `listen()`. */
   readonly grpcServer: grpc.Server;
+  /** Calls running and queued now, and refused so far, by admission control; `undefined` when it is off. */
+  admissionStats(): AdmissionStats | undefined;
 }
 
 const serviceNames = [ModelService.typeName];
@@ -148,12 +158,15 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   const credentials = serverCredentials(options.tls);
   const server = new grpc.Server(grpcServerOptions(options));
   const service = createModelService(options.storage, options.streams);
+  const limits = resolveAdmission(options.admission);
+  const admission = limits && new Admission(limits);
   const { definition, implementation, endWatches } = bindModelService(service, {
     logger,
     authorize: options.authorize,
     interceptors: options.interceptors,
     watchStallTimeoutMs: options.streams?.watchStallTimeoutMs,
     responseCacheBytes: options.responseCacheBytes,
+    admission,
   });
   server.addService(definition, implementation);
 
@@ -172,6 +185,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
 
   return {
     grpcServer: server,
+    admissionStats: () => admission?.stats,
 
     async listen() {
       logger.info({ port, host }, "gRPC server starting");

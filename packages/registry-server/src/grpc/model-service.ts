@@ -15,6 +15,7 @@ import {
   UpdateModelRequest,
   WatchModelsRequest,
 } from "@modelreg/proto";
+import { type Admission, admissionInterceptor } from "../admission";
 import { type Authorize, authorizeInterceptor } from "../authorize";
 import { EncodedModelCache } from "../encoded-cache";
 import type { ServerInterceptor } from "../interceptors";
@@ -31,6 +32,8 @@ export interface ModelServiceBindingOptions {
   readonly interceptors?: readonly ServerInterceptor[] | undefined;
   readonly watchStallTimeoutMs?: number | undefined;
   readonly responseCacheBytes?: number | undefined;
+  /** Admission control, outermost: a refused call reaches neither the error policy nor `authorize`. */
+  readonly admission?: Admission | undefined;
 }
 
 /** Every ModelService method and its handler: a method missing here fails at start-up. */
@@ -70,6 +73,7 @@ export function bindModelService(
   const { logger, authorize } = options;
   const openStreams = new OpenStreams();
   const interceptors: ServerInterceptor[] = [
+    ...(options.admission ? [admissionInterceptor(options.admission)] : []),
     errorPolicy(logger),
     ...(authorize ? [authorizeInterceptor(authorize)] : []),
     ...(options.interceptors ?? []),
