@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -10,10 +10,26 @@ export interface TestCertificates {
   serverKey: Buffer;
   clientCert: Buffer;
   clientKey: Buffer;
+  /** The extra client certificates asked for, by the name they were asked under. */
+  clients: Record<string, { cert: Buffer; key: Buffer }>;
 }
 
-/** Makes fresh certificates with the openssl CLI (in a temporary folder, removed afterwards). */
-export function makeTestCertificates(): TestCertificates {
+/** An extra client certificate: its subject's common name, and subject alternative names if any. */
+export interface ClientCertificateRequest {
+  /** The subject's CN. */
+  commonName: string;
+  /** openssl's spelling, for example `URI:spiffe://example.org/trainer,DNS:trainer`. */
+  subjectAltName?: string;
+}
+
+/**
+ * Makes fresh certificates with the openssl CLI (in a temporary folder,
+ * removed afterwards): the CA, the server's, the client `modelreg test
+ * client`, and one more client certificate per entry of `clients`.
+ */
+export function makeTestCertificates(
+  clients: Record<string, ClientCertificateRequest> = {},
+): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), "modelreg-certs-"));
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   try {
@@ -32,23 +48,34 @@ export function makeTestCertificates(): TestCertificates {
       "-out",
       "ca.pem",
     );
-    for (const [name, extension] of [
-      ["server", "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth"],
-      ["client", "extendedKeyUsage=clientAuth"],
-    ] as const) {
+    const extra = Object.entries(clients).map(([name, request], i) => ({
+      file: `extra${i}`,
+      name,
+      cn: request.commonName,
+      extension: `${request.subjectAltName ? `subjectAltName=${request.subjectAltName}\n` : ""}extendedKeyUsage=clientAuth`,
+    }));
+    for (const { file: name, cn, extension } of [
+      {
+        file: "server",
+        cn: "modelreg test server",
+        extension: "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+      },
+      { file: "client", cn: "modelreg test client", extension: "extendedKeyUsage=clientAuth" },
+      ...extra,
+    ]) {
       openssl(
         "req",
         "-newkey",
         "rsa:2048",
         "-nodes",
         "-subj",
-        `/CN=modelreg test ${name}`,
+        `/CN=${cn}`,
         "-keyout",
         `${name}.key`,
         "-out",
         `${name}.csr`,
       );
-      execFileSync("sh", ["-c", `printf '${extension}\\n' > ${name}.ext`], { cwd: dir });
+      writeFileSync(join(dir, `${name}.ext`), `${extension}\n`);
       openssl(
         "x509",
         "-req",
@@ -74,6 +101,9 @@ export function makeTestCertificates(): TestCertificates {
       serverKey: read("server.key"),
       clientCert: read("client.pem"),
       clientKey: read("client.key"),
+      clients: Object.fromEntries(
+        extra.map(({ file, name }) => [name, { cert: read(`${file}.pem`), key: read(`${file}.key`) }]),
+      ),
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

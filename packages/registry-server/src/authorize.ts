@@ -1,3 +1,4 @@
+import type { PeerCertificate } from "node:tls";
 import type * as grpc from "@grpc/grpc-js";
 import { methodPath, type Principal } from "./context";
 import type { ServerInterceptor } from "./interceptors";
@@ -10,6 +11,8 @@ export interface CallInfo {
   readonly metadata: grpc.Metadata;
   /** The caller's address. */
   readonly peer: string;
+  /** The client certificate verified by mutual TLS, if any (see `CallContext.peerCertificate`). */
+  readonly peerCertificate: PeerCertificate | undefined;
 }
 
 /**
@@ -35,6 +38,10 @@ export function authorizeInterceptor(authorize: Authorize): ServerInterceptor {
       method: methodPath(context.method),
       metadata: context.metadata,
       peer: context.peer,
+      // A getter: the certificate is read only by a hook that looks at it.
+      get peerCertificate() {
+        return context.peerCertificate;
+      },
     });
     if (!principal) return next(call);
     return next({ ...call, context: { ...context, principal } });

@@ -1,3 +1,4 @@
+import type { PeerCertificate } from "node:tls";
 import type * as grpc from "@grpc/grpc-js";
 import type { ModelService } from "@modelreg/proto";
 
@@ -44,6 +45,12 @@ export interface CallContext {
   readonly peer: string;
   /** The authenticated caller, when an `authorize` hook or an interceptor established one. */
   readonly principal: Principal | undefined;
+  /**
+   * The client certificate the TLS handshake verified against the server's
+   * `tls.ca` (mutual TLS), with its `subject` and `subjectaltname`;
+   * `undefined` over plaintext or without one. Read on first use.
+   */
+  readonly peerCertificate: PeerCertificate | undefined;
 }
 
 /** The full gRPC path of a method, for example `/modelregistry.v1.ModelService/CreateModel`. */

@@ -12,6 +12,12 @@
 
 /** Admission control: concurrent calls, a short queue, RESOURCE_EXHAUSTED beyond (`RegistryServerOptions.admission`). */
 export type { AdmissionOptions, AdmissionStats } from "./admission";
+/** The auth file of the built-in authorizer: the hash it stores for a bearer token. */
+export { hashToken } from "./auth/auth-file";
+/** The roles, and the one table of the role each ModelService method needs. */
+export { checkMethodRoles, hasRole, methodRoles, type Role, roles } from "./auth/roles";
+/** The built-in authorizer: bearer tokens and client certificates mapped to principals and roles by a file. */
+export { createTokenAuth, type TokenAuth, type TokenAuthOptions } from "./auth/token-auth";
 /** The `authorize` hook: refuses calls, or names their caller. */
 export type { Authorize, AuthorizeResult, CallInfo } from "./authorize";
 /** What handlers and interceptors know of a call: method, deadline, signal, metadata, peer, principal. */

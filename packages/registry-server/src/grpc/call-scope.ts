@@ -1,3 +1,4 @@
+import type { PeerCertificate } from "node:tls";
 import type * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
 import type { CallContext, MethodInfo } from "../context";
@@ -23,7 +24,10 @@ const shuttingDown = () =>
 
 /** What every kind of grpc-js server call has (grpc-js does not export its `ServerSurfaceCall`). */
 interface SurfaceCall
-  extends Pick<grpc.ServerUnaryCall<unknown, unknown>, "getDeadline" | "getPeer" | "metadata"> {
+  extends Pick<
+    grpc.ServerUnaryCall<unknown, unknown>,
+    "getDeadline" | "getPeer" | "metadata" | "getAuthContext"
+  > {
   on(event: "cancelled", listener: () => void): unknown;
   removeListener(event: "cancelled", listener: () => void): unknown;
 }
@@ -51,7 +55,7 @@ class ScopedContext implements CallContext {
   readonly principal: CallContext["principal"];
   readonly #scope: CallScope;
 
-  constructor(scope: CallScope, fields: Omit<CallContext, "signal">) {
+  constructor(scope: CallScope, fields: Omit<CallContext, "signal" | "peerCertificate">) {
     this.method = fields.method;
     this.deadline = fields.deadline;
     this.metadata = fields.metadata;
@@ -62,6 +66,10 @@ class ScopedContext implements CallContext {
 
   get signal(): AbortSignal {
     return this.#scope.signal();
+  }
+
+  get peerCertificate(): PeerCertificate | undefined {
+    return this.#scope.peerCertificate();
   }
 
   /** Whether the call was abandoned, without making the signal (see `abandoned` in storage/stopped.ts). */
@@ -84,6 +92,8 @@ export class CallScope {
   // tenth of a GetModel served from memory, and most calls never look.
   #controller: AbortController | undefined;
   #reason: RegistryError | undefined;
+  // `null` until read: grpc-js parses the certificate anew on every ask.
+  #peerCertificate: PeerCertificate | undefined | null = null;
   readonly #call: SurfaceCall;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #streams: OpenStreams | undefined;
@@ -132,6 +142,14 @@ export class CallScope {
    */
   adopt(context: CallContext): CallContext {
     return context instanceof ScopedContext ? context : new ScopedContext(this, context);
+  }
+
+  /** The client certificate mutual TLS verified, read on first use. */
+  peerCertificate(): PeerCertificate | undefined {
+    if (this.#peerCertificate === null) {
+      this.#peerCertificate = this.#call.getAuthContext()?.sslPeerCertificate;
+    }
+    return this.#peerCertificate;
   }
 
   /** The call's signal, made on first use. */

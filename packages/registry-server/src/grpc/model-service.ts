@@ -16,6 +16,7 @@ import {
   WatchModelsRequest,
 } from "@modelreg/proto";
 import { type Admission, admissionInterceptor } from "../admission";
+import { checkMethodRoles, methodRoles } from "../auth/roles";
 import { type Authorize, authorizeInterceptor } from "../authorize";
 import { EncodedModelCache } from "../encoded-cache";
 import type { ServerInterceptor } from "../interceptors";
@@ -71,6 +72,8 @@ export function bindModelService(
   endWatches(): void;
 } {
   const { logger, authorize } = options;
+  // Every method must have its role, whether or not this server checks roles.
+  checkMethodRoles(methodRoles);
   const openStreams = new OpenStreams();
   const interceptors: ServerInterceptor[] = [
     ...(options.admission ? [admissionInterceptor(options.admission)] : []),

@@ -14,7 +14,11 @@ type Methods = (typeof ModelService.methods)[number];
  * calls go over a real socket and failures come back as RegistryError
  * decoded from the wire status (code, message, grpc-status-details-bin).
  */
-export function createTestClient(address: string, options: grpc.ChannelOptions = {}) {
+export function createTestClient(
+  address: string,
+  options: grpc.ChannelOptions = {},
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+) {
   const definition: Record<string, grpc.MethodDefinition<object | Buffer, object>> = {};
   for (const method of ModelService.methods) {
     definition[method.name] = {
@@ -32,7 +36,7 @@ export function createTestClient(address: string, options: grpc.ChannelOptions =
     definition as grpc.ServiceDefinition,
     ModelService.typeName,
   );
-  const client = new Client(address, grpc.credentials.createInsecure(), options);
+  const client = new Client(address, credentials, options);
 
   function call<T = Record<string, unknown>>(
     name: Methods["name"],

@@ -1,0 +1,214 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { type FSWatcher, type StatWatcher, unwatchFile, watch, watchFile } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import type { PeerCertificate } from "node:tls";
+import { Code, type Logger, ModelService, RegistryError } from "@modelreg/proto";
+import type { Authorize, CallInfo } from "../authorize";
+import { methodPath, type Principal } from "../context";
+import { type AuthFile, parseAuthFile } from "./auth-file";
+import { certificateNames } from "./certificate";
+import { checkMethodRoles, hasRole, methodRoles, type Role } from "./roles";
+
+/** Options for {@link createTokenAuth}. */
+export interface TokenAuthOptions {
+  /** Path of the auth file (JSON: `tokens` and `certificates`; see the README). */
+  readonly file: string;
+  /** Where reloads are logged (never a token, nor a hash). Default: nowhere. */
+  readonly logger?: Logger;
+  /** Reload when the file changes on disk. Default true. */
+  readonly watch?: boolean;
+  /** How often the file is also polled for changes (a safety net under the watch), in ms. Default 2000. */
+  readonly pollIntervalMs?: number;
+}
+
+/** The built-in authorizer; see {@link createTokenAuth}. */
+export interface TokenAuth {
+  /** The hook to pass as `createRegistryServer({ authorize })`. */
+  readonly authorize: Authorize;
+  /**
+   * Reads the file again (the reference deployment calls it on SIGHUP).
+   * Resolves once the new entries apply; rejects with a TypeError naming
+   * the bad entry, keeping the entries it had. Calls in flight are not
+   * affected either way.
+   */
+  reload(): Promise<void>;
+  /** How many tokens and certificates apply now. */
+  counts(): { tokens: number; certificates: number };
+  /** Stops watching the file. */
+  close(): void;
+}
+
+/** Whether the hash of a presented token matches none, touching every entry (no early exit). */
+function findToken(file: AuthFile, hash: Buffer): Principal | undefined {
+  let found: Principal | undefined;
+  for (const entry of file.tokens) {
+    if (timingSafeEqual(entry.hash, hash) && !found) found = entry.principal;
+  }
+  return found;
+}
+
+const mustSendCredentials = () =>
+  new RegistryError(
+    Code.UNAUTHENTICATED,
+    "This registry needs credentials: send the header `Authorization: Bearer <token>`, or a client certificate it knows.",
+    { reason: "CREDENTIALS_MISSING" },
+  );
+
+/** The principal a bearer token names, or UNAUTHENTICATED. */
+function tokenPrincipal(file: AuthFile, values: readonly (string | Buffer)[]): Principal {
+  if (values.length !== 1) {
+    throw new RegistryError(Code.UNAUTHENTICATED, "Send one `Authorization` header, not several.", {
+      reason: "CREDENTIALS_AMBIGUOUS",
+    });
+  }
+  const match = /^Bearer +([^\s]+) *$/i.exec(String(values[0]));
+  if (!match?.[1]) {
+    throw new RegistryError(Code.UNAUTHENTICATED, "The `Authorization` header must read `Bearer <token>`.", {
+      reason: "CREDENTIALS_MALFORMED",
+    });
+  }
+  const principal = findToken(file, createHash("sha256").update(match[1], "utf8").digest());
+  if (!principal) {
+    throw new RegistryError(
+      Code.UNAUTHENTICATED,
+      "The bearer token is not valid here (unknown, or revoked); ask for a token of this registry.",
+      { reason: "TOKEN_UNKNOWN" },
+    );
+  }
+  return principal;
+}
+
+/** The principal of a verified client certificate: its first name the file lists, else its own name without roles. */
+function certificatePrincipal(file: AuthFile, certificate: PeerCertificate): Principal {
+  const names = certificateNames(certificate);
+  for (const name of names) {
+    const entry = file.certificates.find((c) => c.name === name);
+    if (entry) return entry.principal;
+  }
+  return { subject: names[0] ?? "(a client certificate without a name)", roles: [] };
+}
+
+/** Who calls: a bearer token first, else the verified client certificate; UNAUTHENTICATED without either. */
+function identify(file: AuthFile, call: CallInfo): Principal {
+  const authorization = call.metadata.get("authorization");
+  if (authorization.length > 0) return tokenPrincipal(file, authorization);
+  const certificate = call.peerCertificate;
+  if (certificate) return certificatePrincipal(file, certificate);
+  throw mustSendCredentials();
+}
+
+/** The `authorize` hook over the file `current()` returns, checking {@link methodRoles}. */
+function authorizer(current: () => AuthFile): Authorize {
+  checkMethodRoles(methodRoles);
+  const required = new Map<string, { name: string; role: Role }>(
+    ModelService.methods.map((m) => [methodPath(m), { name: m.name, role: methodRoles[m.name] as Role }]),
+  );
+  return (call) => {
+    const principal = identify(current(), call);
+    const method = required.get(call.method);
+    if (!method) {
+      throw new RegistryError(
+        Code.PERMISSION_DENIED,
+        `${call.method} is not a method this registry authorizes.`,
+      );
+    }
+    if (!hasRole(principal, method.role)) {
+      const held = principal.roles.length > 0 ? `it has ${principal.roles.join(", ")}` : "it has no role";
+      throw new RegistryError(
+        Code.PERMISSION_DENIED,
+        `${principal.subject} may not call ${method.name}: that needs the ${method.role} role, and ${held}.`,
+        { reason: "ROLE_MISSING" },
+      );
+    }
+    return principal;
+  };
+}
+
+/**
+ * Watches `file` for changes: its directory (an editor or a Kubernetes
+ * volume replaces a file by renaming another over it, which a watch of the
+ * file itself misses), and a stat poll as a safety net. `changed` is
+ * called, debounced, on any sign of change.
+ */
+function watchAuthFile(file: string, pollIntervalMs: number, changed: () => void): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const soon = () => {
+    clearTimeout(timer);
+    timer = setTimeout(changed, 50);
+    timer.unref();
+  };
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(file), { persistent: false }, soon);
+    watcher.on("error", () => watcher?.close());
+  } catch {
+    // Left to the poll.
+  }
+  const poller: StatWatcher = watchFile(file, { persistent: false, interval: pollIntervalMs }, soon);
+  return () => {
+    clearTimeout(timer);
+    watcher?.close();
+    poller.removeAllListeners();
+    unwatchFile(file, soon);
+  };
+}
+
+/**
+ * The built-in authorizer: bearer tokens and client certificates mapped to
+ * principals and roles by a JSON auth file, each ModelService method
+ * needing the role {@link methodRoles} gives it. Resolves once the file
+ * has loaded (rejects with a TypeError naming the bad entry if it is not
+ * valid). The file is reloaded when it changes and on `reload()`; a bad
+ * version is logged and ignored, the last good one staying in force.
+ *
+ * ```ts
+ * const auth = await createTokenAuth({ file: "/etc/modelreg/auth.json", logger });
+ * const server = createRegistryServer({ storage, tls, authorize: auth.authorize });
+ * process.on("SIGHUP", () => void auth.reload().catch(() => {}));
+ * ```
+ */
+export async function createTokenAuth(options: TokenAuthOptions): Promise<TokenAuth> {
+  const path = resolve(options.file);
+  const { logger } = options;
+  const load = async (): Promise<{ text: string; parsed: AuthFile }> => {
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (cause) {
+      throw new TypeError(`auth file ${path}: cannot read it (${(cause as NodeJS.ErrnoException).code})`);
+    }
+    try {
+      return { text, parsed: parseAuthFile(text) };
+    } catch (error) {
+      throw new TypeError(`auth file ${path}: ${(error as Error).message}`);
+    }
+  };
+  let { text: currentText, parsed: current } = await load();
+  const counts = () => ({ tokens: current.tokens.length, certificates: current.certificates.length });
+  // One reload at a time, so an older read never replaces a newer one.
+  let queue: Promise<unknown> = Promise.resolve();
+  const reload = (): Promise<void> => {
+    const run = queue.then(async () => {
+      const next = await load();
+      if (next.text === currentText) return;
+      currentText = next.text;
+      current = next.parsed;
+      logger?.info({ file: path, ...counts() }, "auth file reloaded");
+    });
+    queue = run.catch(() => {});
+    return run;
+  };
+  const stop =
+    options.watch === false
+      ? () => {}
+      : watchAuthFile(path, options.pollIntervalMs ?? 2000, () => {
+          reload().catch((error: unknown) =>
+            logger?.error(
+              { file: path, err: { message: (error as Error).message } },
+              "auth file not reloaded; the previous version stays in force",
+            ),
+          );
+        });
+  return { authorize: authorizer(() => current), reload, counts, close: stop };
+}
