@@ -5,6 +5,7 @@
 import { type Logger, type RegistryError, toPublicError } from "@modelreg/proto";
 import { errorBody, httpStatusOf } from "./http-status";
 import { jsonResponse } from "./json-response";
+import { retryAfterHeader } from "./retry-after";
 import type { GatewayResponse } from "./types";
 
 /**
@@ -39,7 +40,7 @@ export function errorResponse(
   if (error instanceof HttpError)
     return jsonResponse(error.status, errorBody(error.error, error.status), error.headers);
   const publicError = toPublicError(error, logger, { ...fields });
-  return jsonResponse(httpStatusOf(publicError.code), errorBody(publicError));
+  return jsonResponse(httpStatusOf(publicError.code), errorBody(publicError), retryAfterHeader(publicError));
 }
 
 /** The error body for a failure in a stream that has started, after the same policy. */

@@ -5,6 +5,7 @@
  * a {@link GatewayRequest} and write back the {@link GatewayResponse}.
  */
 import { Code, RegistryError } from "@modelreg/proto";
+import { GatewayAdmission, resolveGatewayAdmission } from "./admission";
 import { errorResponse, HttpError } from "./errors";
 import { dispatchImport } from "./import";
 import { JsonCache } from "./json-cache";
@@ -31,6 +32,7 @@ function contextOf(options: GatewayOptions): GatewayContext {
   if (!options?.client || !isUnaryClient(options.client)) {
     throw new TypeError("createGateway: `client` must be a registry client (createRegistryClient)");
   }
+  const admission = resolveGatewayAdmission(options.admission);
   return {
     client: options.client,
     logger: options.logger,
@@ -39,6 +41,7 @@ function contextOf(options: GatewayOptions): GatewayContext {
     maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
     forwardCookies: options.forwardCookies === true,
     modelJson: new JsonCache(modelJsonCacheBytes),
+    admission: admission && new GatewayAdmission(admission),
   };
 }
 
@@ -70,9 +73,10 @@ async function dispatch(context: GatewayContext, options: GatewayOptions, call: 
     );
   }
   await checkRateLimit(options.rateLimit, call);
+  // Watches are not counted against admission: each lasts long and holds no more than its stream.
   if (route.serverStreaming) return dispatchWatch(context, call);
-  if (route.clientStreaming) return dispatchImport(context, call);
-  return dispatchUnary(context, call);
+  const serve = () => (route.clientStreaming ? dispatchImport(context, call) : dispatchUnary(context, call));
+  return context.admission ? context.admission.run(request.signal, serve) : serve();
 }
 
 /** 404 for an unknown path, 405 (with `Allow`) for a known path with another method. */

@@ -6,6 +6,7 @@
  */
 import type { Logger } from "@modelreg/proto";
 import type { RegistryClient } from "@modelreg/registry-client";
+import type { GatewayAdmission, GatewayAdmissionOptions } from "./admission";
 import type { JsonCache } from "./json-cache";
 import type { Route } from "./routes";
 import type { UnaryClient } from "./unary";
@@ -57,6 +58,12 @@ export interface GatewayOptions {
   logger?: Logger;
   /** Serve the OpenAPI 3.1 document of the routes at `GET /api/v1/openapi.json`. Default true. */
   openApi?: boolean;
+  /**
+   * Admission control: requests served at once, a short queue, and 429 with
+   * `Retry-After` beyond both; see {@link GatewayAdmissionOptions}. On by
+   * default (64 at once, 192 queued for at most 1000 ms); `false` turns it off.
+   */
+  admission?: GatewayAdmissionOptions | false;
 }
 
 /**
@@ -124,6 +131,8 @@ export interface GatewayContext {
   readonly forwardCookies: boolean;
   /** JSON of single-model answers, per model revision. */
   readonly modelJson: JsonCache;
+  /** The slots and queue of `options.admission`; undefined when it is off. */
+  readonly admission: GatewayAdmission | undefined;
 }
 
 /** One request matched to its route. @internal */
