@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCertificates } from "../../../test-support/certs";
 import { startTestRegistry } from "../../../test-support/registry";
 import { startTcpProxy } from "../../../test-support/tcp-proxy";
+import { until } from "../../../test-support/waiting";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
 
 const startServer = (
@@ -234,7 +235,74 @@ describe("connections", () => {
     }
   });
 
-  it("reconnects after the server restarts, and retried reads succeed", async () => {
+  it("fails fast while nothing listens: UNAVAILABLE in well under a second, reads included", async () => {
+    const client = createRegistryClient({ target: "127.0.0.1:1", insecure: true });
+    try {
+      for (const call of [
+        () => client.getModel({ id: "x" }),
+        () => client.listModels(),
+        () => client.getModel({ id: "x" }),
+      ]) {
+        const started = performance.now();
+        const error = await rejection(call());
+        // Before: ~6 s, three 2-second waits of the retries for a connection.
+        expect(performance.now() - started).toBeLessThan(1000);
+        expect(error.code).toBe(Code.UNAVAILABLE);
+      }
+    } finally {
+      client.close();
+    }
+  });
+
+  it("a call with waitForReady waits for the registry to come up", async () => {
+    const storage = createMemoryStorage();
+    // A port that nothing listens on any more.
+    const { server: gone, port } = await startServer(storage);
+    await gone.shutdown({ graceMs: 0 });
+    const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
+    let second: Awaited<ReturnType<typeof startServer>> | undefined;
+    const starting = setTimeout(async () => {
+      second = await startServer(storage, { port });
+    }, 500);
+    try {
+      const page = await client.listModels({}, { waitForReady: true, timeoutMs: 10_000 });
+      expect(page.models).toEqual([]);
+      expect(second).toBeDefined();
+    } finally {
+      clearTimeout(starting);
+      client.close();
+      await second?.server.shutdown({ graceMs: 100 });
+    }
+  });
+
+  it("onReadyChange reports the first READY connection at once, its loss, and its return", async () => {
+    const { server, port } = await startServer();
+    const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
+    const changes: { ready: boolean; at: number }[] = [];
+    const stop = client.onReadyChange((ready) => changes.push({ ready, at: Date.now() }));
+    try {
+      // No call made: watching alone connects.
+      await until(() => changes.length === 1, "the first READY", { timeoutMs: 5000 });
+      expect(changes[0]?.ready).toBe(true);
+      await server.shutdown({ graceMs: 0 });
+      await until(() => changes.length === 2, "the loss", { timeoutMs: 5000 });
+      expect(changes[1]?.ready).toBe(false);
+      const back = await startServer(createMemoryStorage(), { port });
+      const listening = Date.now();
+      await until(() => changes.length === 3, "the return", { timeoutMs: 5000 });
+      expect(changes[2]?.ready).toBe(true);
+      // grpc-js retries a refused connection at most ~1.2 s apart (the client's backoff cap).
+      expect((changes[2]?.at ?? 0) - listening).toBeLessThan(2500);
+      stop();
+      await back.server.shutdown({ graceMs: 0 });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(changes).toHaveLength(3);
+    } finally {
+      client.close();
+    }
+  });
+
+  it("reconnects after the server restarts; a read that waits for it succeeds", async () => {
     const storage = createMemoryStorage();
     const first = await startServer(storage);
     const client = createRegistryClient({
@@ -249,7 +317,7 @@ describe("connections", () => {
         second = await startServer(storage, { port: first.port });
       }, 300);
       let second: Awaited<ReturnType<typeof startServer>> | undefined;
-      const got = await client.getModel({ id: model.id }, { timeoutMs: 10_000 });
+      const got = await client.getModel({ id: model.id }, { timeoutMs: 10_000, waitForReady: true });
       expect(got.id).toBe(model.id);
       clearTimeout(restarted);
       await second?.server.shutdown({ graceMs: 100 });

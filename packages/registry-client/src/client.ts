@@ -109,6 +109,14 @@ export interface RegistryClient {
   readonly transport: RegistryTransport;
   /** Waits until every pooled connection is READY; fails with UNAVAILABLE after `timeoutMs` (default 10 s). */
   connect(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Calls `listener(true)` as soon as the first pooled connection is READY
+   * (at once if one already is), and `listener(false)` when the last READY
+   * one is lost; meanwhile idle connections keep connecting, so a registry
+   * that comes back is found within about a second. For a "connected" log
+   * line or a readiness probe. Returns the function that stops it.
+   */
+  onReadyChange(listener: (ready: boolean) => void): () => void;
   /** The targets and the state of each pooled connection. */
   channels(): ChannelInfo[];
   /** The configured targets. */
@@ -188,6 +196,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     watchModels: (request, watchOptions) => watchModels({ service, transport }, request, watchOptions),
     importModels: (items, importOptions) => importModels(service, items, importOptions),
     connect: (connectOptions) => transport.connect(connectOptions),
+    onReadyChange: (listener) => transport.onReadyChange(listener),
     channels: () => transport.channels(),
     close: () => transport.close(),
   };

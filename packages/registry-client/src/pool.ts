@@ -111,6 +111,43 @@ export class ChannelPool {
     });
   }
 
+  /** Whether any channel is READY now. */
+  anyReady(): boolean {
+    return this.#channels.some(
+      (c) => c.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
+    );
+  }
+
+  /**
+   * Calls `listener` when the pool's readiness flips: `true` as soon as the
+   * first channel becomes READY (at once if one already is), `false` when
+   * the last READY one is lost. Keeps idle channels connecting meanwhile.
+   * Returns the function that stops watching; closing the pool stops it too.
+   */
+  onReadyChange(listener: (ready: boolean) => void): () => void {
+    let stopped = false;
+    let ready = false;
+    const check = () => {
+      if (stopped || this.#closed || this.anyReady() === ready) return;
+      ready = !ready;
+      listener(ready);
+    };
+    const watch = (channel: ReturnType<grpc.Client["getChannel"]>) => {
+      if (stopped || this.#closed) return;
+      // `true`: an IDLE channel starts connecting, so that readiness is seen without a call.
+      const state = channel.getConnectivityState(true);
+      channel.watchConnectivityState(state, Number.POSITIVE_INFINITY, () => {
+        check();
+        watch(channel);
+      });
+    };
+    for (const { client } of this.#channels) watch(client.getChannel());
+    queueMicrotask(check);
+    return () => {
+      stopped = true;
+    };
+  }
+
   info(): ChannelInfo[] {
     return this.#channels.map(({ target, client }) => ({
       target,

@@ -105,9 +105,11 @@ function channelOptionsOf(options: RegistryTransportOptions): grpc.ChannelOption
     "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 16 * 1024 * 1024,
     // Retries are ours (idempotency-aware, budgeted); grpc-js's own would double them.
     "grpc.enable_retries": 0,
-    // Reconnect soon after a registry restart (grpc-js waits 1 s, then longer).
+    // Find a registry that comes back within about a second: grpc-js's own
+    // backoff (1 s, growing to 120 s) left a gateway failing for minutes
+    // after the registry was back. A refused connection attempt costs little.
     "grpc.initial_reconnect_backoff_ms": 250,
-    "grpc.max_reconnect_backoff_ms": 5000,
+    "grpc.max_reconnect_backoff_ms": 1000,
     ...options.channelOptions,
   };
 }
@@ -201,6 +203,16 @@ export class RegistryTransport implements RpcTransport {
   /** Resolves when any connection is READY, at `deadline` (epoch ms), or when `signal` aborts; never rejects. */
   waitForAnyReady(deadline: number, signal?: AbortSignal): Promise<void> {
     return this.#pool.waitForAnyReady(deadline, signal);
+  }
+
+  /**
+   * Calls `listener(true)` as soon as the first pooled connection is READY
+   * (at once if one already is) and `listener(false)` when the last READY
+   * one is lost; meanwhile idle connections keep connecting. Returns the
+   * function that stops it.
+   */
+  onReadyChange(listener: (ready: boolean) => void): () => void {
+    return this.#pool.onReadyChange(listener);
   }
 
   /** The targets and the state of each pooled connection. */

@@ -112,9 +112,10 @@ async function runUnary<I extends object, O extends object>(
       throw error;
     }
     if (neverSent) {
-      // No connection: wait for one (a restarting registry) rather than
-      // spending attempts on calls that fail at once.
-      await pool.waitForAnyReady(Math.min(deadline, Date.now() + retry.maxBackoffMs), signal);
+      // No connection on that channel. Another replica's READY one takes the
+      // retry at once; with none, fail fast (UNAVAILABLE now, not after the
+      // backoffs) unless the caller asked to wait, which the next attempt does.
+      if (!waitForReady && !pool.anyReady()) throw error;
     } else {
       await sleep(backoff, signal);
     }
