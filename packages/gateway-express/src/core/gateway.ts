@@ -9,6 +9,7 @@ import { GatewayAdmission, resolveGatewayAdmission } from "./admission";
 import { errorResponse, HttpError } from "./errors";
 import { dispatchImport } from "./import";
 import { JsonCache } from "./json-cache";
+import { apiHeaders } from "./json-response";
 import { requestIdOf } from "./metadata";
 import { buildRoutes, matchRoute, type RouteMatch } from "./routes";
 import { openApiResponder } from "./serve-openapi";
@@ -135,7 +136,7 @@ export function createGateway(options: GatewayOptions): Gateway {
       },
       "request",
     );
-    return { ...response, headers: { ...response.headers, "x-request-id": requestId } };
+    return { ...response, headers: { ...response.headers, ...apiHeaders, "x-request-id": requestId } };
   }
 
   return { handle };

@@ -2,6 +2,16 @@ import type { GatewayResponse } from "./types";
 
 const jsonHeaders = { "content-type": "application/json; charset=utf-8" } as const;
 
+/**
+ * Headers on every answer of the gateway, errors and streams included: no
+ * content sniffing (a JSON body is never run as HTML), and no caching of
+ * answers that may be per-caller or change at any time.
+ */
+export const apiHeaders: Readonly<Record<string, string>> = {
+  "x-content-type-options": "nosniff",
+  "cache-control": "no-store",
+};
+
 /** A JSON response whose body is already serialized (a cached answer, the OpenAPI document). */
 export function jsonTextResponse(
   status: number,

@@ -378,7 +378,7 @@ function responseOf(route: Route, registry: SchemaRegistry): Schema {
     return {
       description: `A stream of messages, each ${what}: one JSON object per line (application/x-ndjson, the default), or one server-sent event per message with Accept: text/event-stream. The response starts once the stream is established, so a refused request is an ordinary JSON error; a failure after that is the last message of the stream, in the error body's shape. No deadline applies.`,
       headers: {
-        "Cache-Control": { description: "Always `no-cache`.", schema: { type: "string" } },
+        "Cache-Control": { description: "Always `no-store`.", schema: { type: "string" } },
         "X-Accel-Buffering": {
           description: "Always `no`, so that proxies such as nginx pass each message on at once.",
           schema: { type: "string" },

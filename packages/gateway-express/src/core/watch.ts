@@ -133,7 +133,6 @@ export async function dispatchWatch(context: GatewayContext, call: RouteCall): P
   state.established = true;
   const headers = {
     "content-type": streamContentTypes[format],
-    "cache-control": "no-cache",
     "x-accel-buffering": "no",
   };
   if (request.method.toUpperCase() === "HEAD") {

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, RegistryError, toPublicError } from "@modelreg/proto";
 import { createGateway } from "../core/gateway";
 import { errorBody, httpStatusOf } from "../core/http-status";
+import { apiHeaders } from "../core/json-response";
 import type { GatewayOptions } from "../core/types";
 import { requestBodyOf } from "./body";
 import { sendResponse } from "./send";
@@ -35,6 +36,7 @@ export type GatewayHandler = (
 function sendError(res: ServerResponse, status: number, error: RegistryError): void {
   res.statusCode = status;
   res.setHeader("content-type", "application/json; charset=utf-8");
+  for (const [name, value] of Object.entries(apiHeaders)) res.setHeader(name, value);
   res.end(JSON.stringify(errorBody(error, status)));
 }
 
