@@ -1,18 +1,87 @@
 // The API Gateway process: REST/JSON on GATEWAY_PORT (8080), every call
 // forwarded over gRPC to the registry at REGISTRY_ADDRESS. Stops cleanly on
 // SIGINT/SIGTERM, closing its gRPC connections.
-import type { Server } from "node:http";
-import { createGatewayMiddleware } from "@modelreg/gateway-express";
-import { createRegistryClient } from "@modelreg/registry-client";
-import express from "express";
+import { type Server, STATUS_CODES } from "node:http";
+import { createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
+import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import express, { type ErrorRequestHandler, type Response } from "express";
 import { pino } from "pino";
 import { ConfigError, envFile, envInt, envString } from "./env";
 
 const logger = pino({ base: { service: "gateway" }, level: envString("LOG_LEVEL", "info") });
 
+/** What every answer of this process carries, as the gateway's own API answers do. */
+const apiHeaders = { "x-content-type-options": "nosniff", "cache-control": "no-store" } as const;
+
+function sendJsonError(res: Response, status: number, error: RegistryError): void {
+  res.status(status).set(apiHeaders).json(errorBody(error, status));
+}
+
+/** gRPC codes for the HTTP statuses Express's own errors carry (body parsers, bad URLs). */
+const codeByStatus: Readonly<Record<number, Code>> = {
+  400: Code.INVALID_ARGUMENT,
+  401: Code.UNAUTHENTICATED,
+  403: Code.PERMISSION_DENIED,
+  404: Code.NOT_FOUND,
+  408: Code.DEADLINE_EXCEEDED,
+  413: Code.INVALID_ARGUMENT,
+  415: Code.INVALID_ARGUMENT,
+  429: Code.RESOURCE_EXHAUSTED,
+};
+
+/**
+ * Errors from Express or middleware before the gateway, as the JSON error
+ * body: a 4xx keeps its status with the standard reason phrase (never the
+ * error's own message, which may be an engine's); anything else is a 500, logged.
+ */
+const jsonErrorHandler: ErrorRequestHandler = (error: unknown, req, res, next) => {
+  if (res.headersSent) return next(error);
+  const declared = (error as { status?: unknown; statusCode?: unknown } | null)?.status;
+  const status = typeof declared === "number" && declared >= 400 && declared < 500 ? declared : 500;
+  if (status === 500) logger.error({ err: error, method: req.method, path: req.path }, "unhandled error");
+  const message =
+    status === 500 ? "Internal error." : `${STATUS_CODES[status] ?? "Bad request"}: the request was refused.`;
+  sendJsonError(res, status, new RegistryError(codeByStatus[status] ?? Code.INTERNAL, message));
+};
+
+/**
+ * Logs `Connected to Model Registry gRPC service` as soon as a connection
+ * to the registry is READY (again after it was lost), and a warning every
+ * 5 s while none is. Returns the function that stops it.
+ */
+function watchRegistry(client: RegistryClient, address: string): () => void {
+  let attempt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const warnUntilReady = () => {
+    timer = setInterval(() => {
+      attempt++;
+      logger.warn(
+        { address, attempt, channels: client.channels() },
+        "Model Registry not reachable yet; retrying",
+      );
+    }, 5000);
+    timer.unref();
+  };
+  const stop = client.onReadyChange((ready) => {
+    clearInterval(timer);
+    if (ready) {
+      logger.info({ address, channels: client.channels() }, "Connected to Model Registry gRPC service");
+    } else {
+      logger.warn({ address }, "Lost the connection to the Model Registry; reconnecting");
+      warnUntilReady();
+    }
+  });
+  warnUntilReady();
+  return () => {
+    clearInterval(timer);
+    stop();
+  };
+}
+
 async function main() {
   const port = envInt("GATEWAY_PORT", 8080, 0, 65535);
-  const host = envString("GATEWAY_HOST", "0.0.0.0");
+  // Loopback unless told otherwise: put TLS (a reverse proxy) in front, or set GATEWAY_HOST=0.0.0.0.
+  const host = envString("GATEWAY_HOST", "127.0.0.1");
   const address = envString("REGISTRY_ADDRESS", "localhost:9090");
   const ca = envFile("REGISTRY_TLS_CA_FILE");
   const cert = envFile("REGISTRY_TLS_CERT_FILE");
@@ -30,40 +99,40 @@ async function main() {
   const app = express();
   app.disable("x-powered-by");
   app.get("/healthz", (_req, res) => {
-    res.json({ status: "ok" });
+    res.set(apiHeaders).json({ status: "ok" });
   });
   app.use(createGatewayMiddleware({ client, logger }));
+  // Everything the gateway does not serve is JSON too: a 404 for other
+  // paths, and the error body for what fails before or around it.
+  app.use((req, res) => {
+    sendJsonError(
+      res,
+      404,
+      new RegistryError(Code.NOT_FOUND, `No route for ${req.method} ${req.path.slice(0, 200)}.`),
+    );
+  });
+  app.use(jsonErrorHandler);
 
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
     s.once("error", reject);
   });
   const bound = server.address();
-  logger.info({ port: typeof bound === "object" && bound ? bound.port : port }, "API gateway listening");
+  logger.info(
+    { host, port: typeof bound === "object" && bound ? bound.port : port },
+    "API gateway listening",
+  );
 
-  // Connect in the background: the gateway serves (503 for registry calls)
-  // until the registry is reachable, and keeps trying.
+  // The gateway serves at once (503 for registry calls, answered without
+  // waiting) and logs when the first connection to the registry is READY.
   logger.info({ address }, "Connecting to Model Registry gRPC service...");
+  const stopWatching = watchRegistry(client, address);
   let stopping = false;
-  (async () => {
-    for (let attempt = 1; !stopping; attempt++) {
-      try {
-        await client.connect({ timeoutMs: 5000 });
-        logger.info({ address, channels: client.channels() }, "Connected to Model Registry gRPC service");
-        return;
-      } catch (error) {
-        logger.warn(
-          { address, attempt, reason: (error as Error).message },
-          "Model Registry not reachable yet; retrying",
-        );
-      }
-    }
-  })();
-
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
       if (stopping) return;
       stopping = true;
+      stopWatching();
       logger.info({ signal }, "stopping");
       server.close(() => {
         client.close();

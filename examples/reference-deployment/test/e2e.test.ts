@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { normalizeOutput, readTranscript, runShell } from "../../../test-support/transcripts";
+import { until } from "../../../test-support/waiting";
 import {
   connectPostgres,
   http,
@@ -129,6 +130,12 @@ describe("the reference deployment", () => {
 
     const restarted = startRegistryOn(database, String(registryPort));
     await restarted.ready;
+    // Without a connection the gateway answers 503 at once; it logs when it has one again (within ~1 s).
+    await until(
+      () => gateway.logs.filter((l) => l.msg === "Connected to Model Registry gRPC service").length === 2,
+      "the gateway reconnected",
+      { timeoutMs: 10_000 },
+    );
     const again = await http(base, "GET", `/api/v1/models/${String(keep.json.id)}`);
     expect(again.status).toBe(200);
     expect(again.json.name).toBe("kept");
