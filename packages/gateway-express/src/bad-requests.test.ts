@@ -513,6 +513,26 @@ const cases: readonly Case[] = [
     status: 400,
     field: "afterRevision",
   },
+  ...["-5", "1.5", "1e3", "0x10", " 1", "9223372036854775808", "18446744073709551616"].map((value) => ({
+    name: `watch with afterRevision=${value}`,
+    path: `/api/v1/models:watch?afterRevision=${encodeURIComponent(value)}`,
+    status: 400,
+    field: "afterRevision",
+    message: /afterRevision: must be a revision, a non-negative integer/,
+  })),
+  {
+    name: "watch with after_revision=-1 (the proto name)",
+    path: "/api/v1/models:watch?after_revision=-1",
+    status: 400,
+    field: "after_revision",
+  },
+  {
+    name: "watch with a negative Last-Event-ID",
+    path: "/api/v1/models:watch",
+    headers: { "last-event-id": "-5" },
+    status: 400,
+    field: "Last-Event-ID",
+  },
   {
     name: "watch with a non-numeric Last-Event-ID",
     path: "/api/v1/models:watch",

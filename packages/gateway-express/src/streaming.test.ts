@@ -141,7 +141,7 @@ describe.each(expressVersions)("streaming routes on $name", ({ express }) => {
       expect(response.status).toBe(200);
       expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
       expect(response.headers.get("cache-control")).toBe("no-store");
-    expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
       expect(response.headers.get("x-accel-buffering")).toBe("no");
       expect(response.headers.get("x-request-id")).toBeTruthy();
       const stream = new StreamReader(response);

@@ -172,9 +172,20 @@ describe("watchModels against a real registry", () => {
     expect((error as RegistryError).code).toBe(Code.INVALID_ARGUMENT);
   });
 
-  it("refuses a malformed afterRevision before calling", () => {
-    expect(() => client.watchModels({ afterRevision: -1 }).next()).toThrow(TypeError);
-  });
+  it.each([-1, 1.5, "-5", "1.5", "abc", "1e3", "9223372036854775808", "18446744073709551616", 2n ** 63n])(
+    "refuses the malformed afterRevision %s with INVALID_ARGUMENT before calling",
+    (afterRevision) => {
+      let error: unknown;
+      try {
+        client.watchModels({ afterRevision });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(RegistryError);
+      expect((error as RegistryError).code).toBe(Code.INVALID_ARGUMENT);
+      expect((error as RegistryError).message).toMatch(/afterRevision. must be a non-negative integer/);
+    },
+  );
 });
 
 describe.each([

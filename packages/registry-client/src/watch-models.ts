@@ -87,8 +87,12 @@ function toRevision(value: bigint | number | string | undefined): bigint | undef
   else if (typeof value === "number" && Number.isSafeInteger(value)) revision = BigInt(value);
   else if (typeof value === "string" && /^\d{1,19}$/.test(value)) revision = BigInt(value);
   if (revision === undefined || revision < 0n || revision > 0x7fff_ffff_ffff_ffffn) {
-    throw new TypeError(
-      `watchModels: \`afterRevision\` must be a non-negative integer (a bigint, a safe integer number or a decimal string); got ${typeof value === "bigint" ? `${value}n` : JSON.stringify(value)}`,
+    // INVALID_ARGUMENT, not a TypeError: the value often comes from a caller (a query string, a file).
+    const got = typeof value === "bigint" ? `${value}n` : JSON.stringify(value)?.slice(0, 40);
+    throw new RegistryError(
+      Code.INVALID_ARGUMENT,
+      `watchModels: \`afterRevision\` must be a non-negative integer of at most 2^63-1 (a bigint, a safe integer number or a decimal string); got ${got}`,
+      { violations: [{ field: "after_revision", description: "must be a non-negative integer revision" }] },
     );
   }
   return revision;

@@ -84,6 +84,21 @@ export function parseLastEventId(value: string): bigint {
   return BigInt(value.trim());
 }
 
+/**
+ * A query parameter naming a revision (`afterRevision`): a non-negative
+ * integer that fits the contract's int64, else INVALID_ARGUMENT naming it.
+ */
+export function parseRevisionParameter(name: string, value: string): bigint {
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 0x7fff_ffff_ffff_ffffn) {
+    throw new RegistryError(
+      Code.INVALID_ARGUMENT,
+      `Invalid request: ${name}: must be a revision, a non-negative integer of at most 9223372036854775807 (got "${value.slice(0, 40)}").`,
+      { violations: [{ field: name, description: "must be a non-negative integer revision" }] },
+    );
+  }
+  return BigInt(value);
+}
+
 /** One line of an NDJSON body, numbered from 1 as an editor shows it. */
 export interface NdjsonLine {
   readonly number: number;

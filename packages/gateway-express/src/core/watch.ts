@@ -13,6 +13,7 @@ import {
   encodeWatchMessage,
   negotiateStreamFormat,
   parseLastEventId,
+  parseRevisionParameter,
   type StreamFormat,
   streamContentTypes,
 } from "./streaming";
@@ -36,6 +37,10 @@ async function watchRequestOf(context: GatewayContext, call: RouteCall): Promise
     throw new RegistryError(Code.INVALID_ARGUMENT, `Invalid request: body: ${description}`, {
       violations: [{ field: "body", description }],
     });
+  }
+  // Checked here rather than by the proto3 JSON reader, which takes -5 (and reports others in its words).
+  for (const name of ["afterRevision", "after_revision"]) {
+    for (const value of request.query.getAll(name)) if (value !== "") parseRevisionParameter(name, value);
   }
   // The route's input type is WatchModelsRequest: the gateway sends only WatchModels as a server stream.
   const message = toRequestMessage(route, {
