@@ -1,9 +1,16 @@
-// The Model Registry process: ModelService over gRPC on REGISTRY_PORT (9090),
-// data in DATABASE_URL (a SQLite file by default; postgres:// and mysql:// for
-// replicas on a shared database). Stops cleanly on SIGINT/SIGTERM.
+// The Model Registry process: ModelService over gRPC on REGISTRY_HOST:REGISTRY_PORT
+// (127.0.0.1:9090), data in DATABASE_URL (a SQLite file by default; postgres://
+// and mysql:// for replicas on a shared database). AUTH_TOKENS_FILE turns on
+// tokens and roles (reloaded on change and on SIGHUP). Stops cleanly on SIGINT/SIGTERM.
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { createMemoryStorage, createRegistryServer, type StorageAdapter } from "@modelreg/registry-server";
+import {
+  createMemoryStorage,
+  createRegistryServer,
+  createTokenAuth,
+  type StorageAdapter,
+  type TokenAuth,
+} from "@modelreg/registry-server";
 import { createMysqlStorage } from "@modelreg/registry-server/storage/mysql";
 import { createPostgresStorage } from "@modelreg/registry-server/storage/postgres";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
@@ -34,9 +41,51 @@ async function openStorage(url: string): Promise<StorageAdapter> {
   throw new ConfigError("DATABASE_URL must be sqlite:PATH, memory:, postgres://... or mysql://...");
 }
 
+/** Whether `host` is reachable only from this machine. */
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(?:\.\d{1,3}){3}$/.test(host);
+}
+
+/**
+ * The authorizer of AUTH_TOKENS_FILE (which also maps the client
+ * certificates of mutual TLS to roles), reloaded on SIGHUP; or none, with a
+ * warning when the registry is reachable from other machines without any
+ * authentication.
+ */
+async function startAuth(host: string, mutualTls: boolean): Promise<TokenAuth | undefined> {
+  const file = envString("AUTH_TOKENS_FILE", "");
+  if (!file) {
+    if (!mutualTls && !isLoopback(host)) {
+      logger.warn(
+        { host },
+        "anyone who can reach this host may read, change and delete every model: set AUTH_TOKENS_FILE (and TLS_CA_FILE for client certificates), or REGISTRY_HOST=127.0.0.1",
+      );
+    }
+    return undefined;
+  }
+  let auth: TokenAuth;
+  try {
+    auth = await createTokenAuth({ file, logger });
+  } catch (error) {
+    throw new ConfigError(`AUTH_TOKENS_FILE: ${(error as Error).message}`);
+  }
+  logger.info({ file, ...auth.counts(), clientCertificates: mutualTls }, "tokens and roles on");
+  process.on("SIGHUP", () => {
+    auth.reload().then(
+      () => logger.info({ file, signal: "SIGHUP", ...auth.counts() }, "auth file read again"),
+      (error: unknown) =>
+        logger.error(
+          { file, signal: "SIGHUP", err: { message: (error as Error).message } },
+          "auth file not reloaded; the previous version stays in force",
+        ),
+    );
+  });
+  return auth;
+}
+
 async function main() {
   const port = envInt("REGISTRY_PORT", 9090, 0, 65535);
-  const host = envString("REGISTRY_HOST", "0.0.0.0");
+  const host = envString("REGISTRY_HOST", "127.0.0.1");
   const cert = envFile("TLS_CERT_FILE");
   const key = envFile("TLS_KEY_FILE");
   const ca = envFile("TLS_CA_FILE");
@@ -46,11 +95,13 @@ async function main() {
 
   const storage = await openStorage(envString("DATABASE_URL", "sqlite:./data/registry.db"));
   if (!cert) logger.warn("serving plaintext gRPC; set TLS_CERT_FILE and TLS_KEY_FILE for TLS");
+  const auth = await startAuth(host, Boolean(cert && ca));
   const server = createRegistryServer({
     storage,
     host,
     port,
     logger,
+    ...(auth ? { authorize: auth.authorize } : {}),
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : { insecure: true }),
     ...(httpPort === undefined ? {} : { httpPort }),
     healthCheckIntervalMs: envInt("HEALTH_CHECK_INTERVAL_MS", 5000, 100, 3_600_000),
@@ -63,6 +114,7 @@ async function main() {
       if (stopping) return;
       stopping = true;
       logger.info({ signal }, "stopping");
+      auth?.close();
       server
         .shutdown({ graceMs: envInt("SHUTDOWN_GRACE_MS", 10_000, 0, 600_000) })
         .then(() => storage.close())
