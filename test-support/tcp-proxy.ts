@@ -3,8 +3,9 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 /**
  * A TCP forwarder on 127.0.0.1 in front of a real server (a database, a
  * registry), for tests in any package: it counts the connections that go
- * through it, and can cut them, to simulate a server or network that goes
- * away and comes back.
+ * through it, and can cut them (the server goes away: connections reset) or
+ * partition them (the network goes silent: nothing arrives, nothing closes),
+ * and bring them back.
  */
 export interface TcpProxy {
   /** The port it listens on. */
@@ -20,8 +21,65 @@ export interface TcpProxy {
   cut(): void;
   /** Forwards new connections again after {@link cut}. */
   restore(): void;
+  /**
+   * A silent network partition, as when packets are dropped (not refused):
+   * until {@link heal}, open connections stay open but forward nothing in
+   * either direction, and new connections are accepted but get nothing (a
+   * userland proxy cannot drop SYNs; to the client it looks like a server
+   * that never answers). Nothing is lost: bytes, half-closes and closes are
+   * held back in order, as TCP retransmission would deliver them once the
+   * network is back.
+   */
+  partition(): void;
+  /**
+   * Ends a {@link partition}: what was held back is delivered in order,
+   * connections made meanwhile reach the server (unless their client gave
+   * up), and forwarding goes on.
+   */
+  heal(): void;
   /** Stops listening (the port is closed: new connections are refused) and resets every open connection. */
   close(): Promise<void>;
+}
+
+/** What one direction of a connection has not delivered yet: bytes, then perhaps its end or a reset. */
+type Held = Buffer | "end" | "reset";
+
+/** One direction of a forwarded connection. */
+class Direction {
+  readonly queue: Held[] = [];
+  constructor(
+    readonly from: Socket,
+    public to: Socket | undefined,
+  ) {}
+
+  push(item: Held, partitioned: boolean): void {
+    this.queue.push(item);
+    if (!partitioned) this.flush();
+  }
+
+  /** Delivers what is held, keeping to the receiver's pace (the sender pauses while its buffer is full). */
+  flush(): void {
+    const to = this.to;
+    if (to === undefined) return;
+    for (let item = this.queue.shift(); item !== undefined; item = this.queue.shift()) {
+      if (item === "end") to.end();
+      // A close after an end: the receiver closes once it reads the end.
+      else if (item === "reset") {
+        if (!to.writableEnded) to.destroy();
+      } else if (!to.write(item) && !this.from.isPaused()) {
+        this.from.pause();
+        to.once("drain", () => this.from.resume());
+      }
+    }
+  }
+}
+
+/** A client connection and, once it reaches the server, its upstream connection. */
+interface Link {
+  readonly client: Socket;
+  upstream: Socket | undefined;
+  readonly toUpstream: Direction;
+  toClient: Direction | undefined;
 }
 
 /** Starts forwarding a free port on 127.0.0.1 to `target`. */
@@ -30,27 +88,55 @@ export async function startTcpProxy(target: {
   readonly port: number;
 }): Promise<TcpProxy> {
   const sockets = new Set<Socket>();
+  const links = new Set<Link>();
   let accepted = 0;
   let cut = false;
+  let partitioned = false;
   const track = (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => socket.destroy());
   };
-  const server: Server = createServer((client) => {
+  /** Forwards `from`'s bytes, end and reset into `direction`; held while partitioned. */
+  const feed = (from: Socket, direction: Direction) => {
+    from.on("data", (chunk: Buffer) => direction.push(chunk, partitioned));
+    from.on("end", () => direction.push("end", partitioned));
+    from.on("close", () => direction.push("reset", partitioned));
+  };
+  const reachServer = (link: Link) => {
+    const upstream = connect(target.port, target.host);
+    track(upstream);
+    link.upstream = upstream;
+    link.toUpstream.to = upstream;
+    upstream.on("close", () => {
+      if (link.client.destroyed) links.delete(link);
+    });
+    link.toClient = new Direction(upstream, link.client);
+    feed(upstream, link.toClient);
+    link.toUpstream.flush();
+  };
+  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     if (cut) {
       client.on("error", () => {});
       client.resetAndDestroy();
       return;
     }
     accepted++;
-    const upstream = connect(target.port, target.host);
     track(client);
-    track(upstream);
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.on("close", () => upstream.destroy());
-    upstream.on("close", () => client.destroy());
+    const link: Link = {
+      client,
+      upstream: undefined,
+      toUpstream: new Direction(client, undefined),
+      toClient: undefined,
+    };
+    links.add(link);
+    const forget = () => {
+      if (client.destroyed && (link.upstream === undefined || link.upstream.destroyed)) links.delete(link);
+    };
+    client.on("close", forget);
+    feed(client, link.toUpstream);
+    // Its SYN "was dropped": the server hears of it once the network is back.
+    if (!partitioned) reachServer(link);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -60,6 +146,7 @@ export async function startTcpProxy(target: {
   if (address === null || typeof address === "string") throw new Error("the proxy has no TCP port");
   const resetAll = () => {
     for (const socket of sockets) socket.resetAndDestroy();
+    links.clear();
   };
   let closed: Promise<void> | undefined;
   return {
@@ -73,6 +160,21 @@ export async function startTcpProxy(target: {
     },
     restore() {
       cut = false;
+    },
+    partition() {
+      partitioned = true;
+    },
+    heal() {
+      partitioned = false;
+      for (const link of links) {
+        // A client that gave up during the partition stopped retransmitting its SYN.
+        if (link.upstream === undefined) {
+          if (!link.client.destroyed) reachServer(link);
+          continue;
+        }
+        link.toUpstream.flush();
+        link.toClient?.flush();
+      }
     },
     close() {
       closed ??= new Promise<void>((resolve) => {
