@@ -1,7 +1,16 @@
+import { connect } from "node:net";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CompiledQuery, Kysely, MysqlDialect, sql } from "kysely";
-import { createPool } from "mysql2";
+import { type Connection, createConnection, createPool } from "mysql2";
 import { checkRetainChanges, type StorageAdapter } from "./adapter";
+import {
+  type CircuitBreakerOptions,
+  type CircuitSettings,
+  checkCircuitOptions,
+  checkMs,
+  createDatabaseCircuit,
+  SocketTracker,
+} from "./sql/circuit";
 import { classifyMysqlError } from "./sql/classify";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
@@ -21,6 +30,75 @@ export interface MysqlStorageOptions {
   pool?: {
     /** Most connections open at once. Default 10. */
     connectionLimit?: number;
+    /** How long connecting may take before the call fails UNAVAILABLE. Default 2000 ms. */
+    connectTimeoutMs?: number;
+    /**
+     * TCP keepalive on every database connection: how long a connection is
+     * idle before the first keepalive probe (then one a second; ten
+     * unanswered drop it). Default 5000 ms.
+     */
+    keepAliveInitialDelayMs?: number;
+  };
+  /**
+   * Failing fast while the database cannot be reached (a partition, packets
+   * dropped): see {@link CircuitBreakerOptions}.
+   */
+  circuitBreaker?: CircuitBreakerOptions;
+}
+
+/** Where mysql2 connects, as it hands its connection settings to a `stream` factory. */
+interface StreamTarget {
+  readonly config: { readonly host?: string; readonly port?: number; readonly socketPath?: string };
+}
+
+/**
+ * The circuit breaker's probe: `select 1 from models` on a connection of its
+ * own, outside the pool, so that a pool busy with slow calls is never taken
+ * for an unreachable database. The connection is kept between probes, and
+ * dropped when a probe fails or takes too long.
+ */
+function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDelay: number) {
+  let connection: Connection | undefined;
+  const drop = (dropped: Connection | undefined) => {
+    if (dropped === undefined) return;
+    if (connection === dropped) connection = undefined;
+    dropped.destroy();
+  };
+  return {
+    run: async (signal: AbortSignal) => {
+      let current = connection;
+      const onAbort = () => drop(current);
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        if (current === undefined) {
+          const fresh = createConnection({
+            uri,
+            connectTimeout: settings.probeTimeoutMs,
+            enableKeepAlive: true,
+            keepAliveInitialDelay,
+          });
+          fresh.on("error", () => drop(fresh));
+          current = connection = fresh;
+        }
+        const querying = current;
+        await new Promise<void>((resolve, reject) => {
+          querying.query("select 1 from models limit 1", (error) => (error ? reject(error) : resolve()));
+        });
+      } catch (error) {
+        drop(current);
+        throw error;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+    /** Ends the connection politely, and drops it if the server does not answer within the probe timeout. */
+    close: () => {
+      const last = connection;
+      connection = undefined;
+      if (last === undefined) return;
+      const force = setTimeout(() => last.destroy(), settings.probeTimeoutMs).unref();
+      last.end(() => clearTimeout(force));
+    },
   };
 }
 
@@ -63,12 +141,30 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
   if (typeof options?.uri !== "string" || options.uri === "") {
     throw new TypeError("createMysqlStorage: `uri` must be a mysql:// URL");
   }
-  const retainChanges = checkRetainChanges(options.retainChanges, "createMysqlStorage");
+  const caller = "createMysqlStorage";
+  const retainChanges = checkRetainChanges(options.retainChanges, caller);
+  const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
+  const keepAliveInitialDelay = checkMs(
+    options.pool?.keepAliveInitialDelayMs,
+    5000,
+    "pool.keepAliveInitialDelayMs",
+    caller,
+  );
+  const sockets = new SocketTracker();
   const pool = createPool({
     uri: options.uri,
     charset: "utf8mb4",
     connectionLimit: options.pool?.connectionLimit ?? 10,
-    enableKeepAlive: true,
+    connectTimeout: checkMs(options.pool?.connectTimeoutMs, 2000, "pool.connectTimeoutMs", caller),
+    // What mysql2 does without a `stream` factory, with each socket tracked,
+    // so that they can all be dropped at once when the database is unreachable.
+    stream: ({ config }: StreamTarget) => {
+      if (config.socketPath !== undefined) return sockets.track(connect(config.socketPath));
+      const socket = sockets.track(connect(config.port ?? 3306, config.host ?? "localhost"));
+      socket.setNoDelay(true);
+      socket.once("connect", () => socket.setKeepAlive(true, keepAliveInitialDelay));
+      return socket;
+    },
   });
   // mysql2 removes a pooled connection that fails, but listens for its
   // `error` only once; a second event would crash the process.
@@ -98,7 +194,9 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
     }
     throw error;
   }
+  const probe = createProbe(options.uri, circuitSettings, keepAliveInitialDelay);
   return createSqlStorage(db, {
+    circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),
     lockingReads: true,
     retainChanges,
     classify: classifyMysqlError,
@@ -117,6 +215,9 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
         await sql`set ${variable} = default`.execute(trx);
       };
     },
-    close: () => db.destroy(),
+    close: async () => {
+      probe.close();
+      await db.destroy();
+    },
   });
 }

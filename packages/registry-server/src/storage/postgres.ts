@@ -1,7 +1,16 @@
+import { Socket } from "node:net";
 import { Code, RegistryError } from "@modelreg/proto";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import { checkRetainChanges, type StorageAdapter } from "./adapter";
+import {
+  type CircuitBreakerOptions,
+  type CircuitSettings,
+  checkCircuitOptions,
+  checkMs,
+  createDatabaseCircuit,
+  SocketTracker,
+} from "./sql/circuit";
 import { classifyPostgresError } from "./sql/classify";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
@@ -31,10 +40,21 @@ export interface PostgresStorageOptions {
     idleTimeoutMs?: number;
     /**
      * How long a call waits to connect (or for a free connection) before it
-     * fails UNAVAILABLE. Default 10 000 ms.
+     * fails UNAVAILABLE. Default 2000 ms.
      */
     connectionTimeoutMs?: number;
+    /**
+     * TCP keepalive on every database connection: how long a connection is
+     * idle before the first keepalive probe (then one a second; ten
+     * unanswered drop it). Default 5000 ms.
+     */
+    keepAliveInitialDelayMs?: number;
   };
+  /**
+   * Failing fast while the database cannot be reached (a partition, packets
+   * dropped): see {@link CircuitBreakerOptions}.
+   */
+  circuitBreaker?: CircuitBreakerOptions;
 }
 
 /**
@@ -103,6 +123,53 @@ async function prepareSchema(db: Kysely<RegistryDatabase>, schema: string | unde
 }
 
 /**
+ * The circuit breaker's probe: `select 1 from models` on a connection of its
+ * own, outside the pool, so that a pool busy with slow calls is never taken
+ * for an unreachable database. The connection is kept between probes, and
+ * dropped when a probe fails or takes too long.
+ */
+function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
+  let client: pg.Client | undefined;
+  const drop = (dropped: pg.Client | undefined) => {
+    if (dropped === undefined) return;
+    if (client === dropped) client = undefined;
+    dropped.connection.stream.destroy();
+  };
+  return {
+    run: async (signal: AbortSignal) => {
+      let current = client;
+      const onAbort = () => drop(current);
+      signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        if (current === undefined) {
+          const fresh = new pg.Client({ ...connection, connectionTimeoutMillis: settings.probeTimeoutMs });
+          fresh.on("error", () => drop(fresh));
+          current = client = fresh;
+          await fresh.connect();
+        }
+        await current.query("select 1 from models limit 1");
+      } catch (error) {
+        drop(current);
+        throw error;
+      } finally {
+        signal.removeEventListener("abort", onAbort);
+      }
+    },
+    /** Ends the connection politely, and drops it if the server does not answer within the probe timeout. */
+    close: () => {
+      const last = client;
+      client = undefined;
+      if (last === undefined) return;
+      const force = setTimeout(() => last.connection.stream.destroy(), settings.probeTimeoutMs).unref();
+      last.end().then(
+        () => clearTimeout(force),
+        () => {},
+      );
+    },
+  };
+}
+
+/**
  * PostgreSQL, through a `pg` connection pool. Runs the schema migrations
  * before it resolves (once, even when several replicas start together: the
  * migrator holds an advisory lock). Requires the optional peer dependency
@@ -132,13 +199,32 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     throw new TypeError("createPostgresStorage: `schema` must be a name of 1 to 63 bytes");
   }
 
-  const retainChanges = checkRetainChanges(options.retainChanges, "createPostgresStorage");
-  const pool = new pg.Pool({
+  const caller = "createPostgresStorage";
+  const retainChanges = checkRetainChanges(options.retainChanges, caller);
+  const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
+  const connection: pg.ClientConfig = {
     ...withSearchPath(options.connectionString, schema),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: checkMs(
+      options.pool?.keepAliveInitialDelayMs,
+      5000,
+      "pool.keepAliveInitialDelayMs",
+      caller,
+    ),
+  };
+  const sockets = new SocketTracker();
+  const pool = new pg.Pool({
+    ...connection,
     max: options.pool?.max ?? 10,
     idleTimeoutMillis: options.pool?.idleTimeoutMs ?? 10_000,
-    connectionTimeoutMillis: options.pool?.connectionTimeoutMs ?? 10_000,
-    keepAlive: true,
+    connectionTimeoutMillis: checkMs(
+      options.pool?.connectionTimeoutMs,
+      2000,
+      "pool.connectionTimeoutMs",
+      caller,
+    ),
+    // pg connects the socket it is given; tracked, so they can all be dropped at once.
+    stream: () => sockets.track(new Socket()),
   });
   // An idle connection that fails (server restart, network drop) is reported
   // here; without a listener it would crash the process. The pool drops it.
@@ -165,7 +251,9 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
     }
     throw error;
   }
+  const probe = createProbe(connection, circuitSettings);
   return createSqlStorage(db, {
+    circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),
     lockingReads: true,
     retainChanges,
     classify: classifyPostgresError,
@@ -177,6 +265,9 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       await sql`select set_config('statement_timeout', ${String(ms)}, true)`.execute(trx);
       return undefined;
     },
-    close: () => db.destroy(),
+    close: async () => {
+      probe.close();
+      await db.destroy();
+    },
   });
 }

@@ -1,4 +1,5 @@
 import type { Transaction } from "kysely";
+import type { CircuitBreaker } from "../circuit-breaker";
 import type { RegistryDatabase } from "./schema";
 
 /**
@@ -38,5 +39,12 @@ export interface SqlDialect {
   readonly retainChanges: number;
   /** Isolation for read-only transactions: a consistent snapshot across the statements that read one record. */
   readonly readIsolation?: "repeatable read" | "serializable";
+  /**
+   * For a database across a network: every call runs through it (failing at
+   * once while the database is known to be unreachable), `ping` is its probe,
+   * and a call that fails UNAVAILABLE makes it probe at once. Absent for
+   * SQLite, which runs in-process: contention there is not a partition.
+   */
+  readonly circuit?: CircuitBreaker;
   readonly close: () => Promise<void>;
 }

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { StorageAdapter, StorageCapabilities } from "../adapter";
 import { translate } from "./call-errors";
 import { createChangeRecorder, readChanges } from "./changes";
+import { databaseUnreachable } from "./circuit";
 import type { SqlDialect } from "./dialect";
 import { createReads } from "./reads";
 import type { RegistryDatabase } from "./schema";
@@ -39,6 +40,11 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
       transact(options, "read", (trx) => readChanges(trx, afterRevision, limit)),
 
     async ping() {
+      const { circuit } = dialect;
+      if (circuit !== undefined) {
+        if (!(await circuit.probe())) throw circuit.openError() ?? databaseUnreachable(undefined);
+        return;
+      }
       try {
         await db.selectFrom("models").select("id").limit(1).execute();
       } catch (error) {
@@ -47,6 +53,7 @@ export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDiale
     },
 
     close() {
+      dialect.circuit?.dispose();
       closed ??= dialect.close();
       return closed;
     },

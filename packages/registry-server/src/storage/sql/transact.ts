@@ -1,4 +1,4 @@
-import { RegistryError } from "@modelreg/proto";
+import { Code, RegistryError } from "@modelreg/proto";
 import type { Kysely, Transaction } from "kysely";
 import type { StorageCallOptions } from "../adapter";
 import { isAborted, pause, stoppedError, throwIfStopped } from "../stopped";
@@ -30,6 +30,13 @@ export type Transact = <T>(
   body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
 ) => Promise<T>;
 
+/** Whether the circuit breaker already failed the call (the database is unreachable): it must do no more. */
+type Abandoned = () => boolean;
+
+/** Thrown inside a call the circuit breaker failed, to roll it back; its caller has had its error. */
+const abandonedByCircuit = () =>
+  new RegistryError(Code.UNAVAILABLE, "The call was failed when the database became unreachable.");
+
 /** One attempt: a transaction with the deadline as statement time limit, and the signal checked per statement of a write, at the end of a read. */
 function attempt<T>(
   db: Kysely<RegistryDatabase>,
@@ -37,6 +44,7 @@ function attempt<T>(
   options: StorageCallOptions | undefined,
   mode: TransactionMode,
   body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
+  abandoned: Abandoned | undefined,
 ): Promise<T> {
   const deadline = options?.deadline;
   // Only a write reads the signal (for its per-statement check): reading it makes a lazy one.
@@ -44,6 +52,8 @@ function attempt<T>(
   let builder = db.transaction();
   if (mode === "read" && dialect.readIsolation) builder = builder.setIsolationLevel(dialect.readIsolation);
   return builder.execute(async (trx) => {
+    // It may have waited for a connection while the circuit opened.
+    if (abandoned?.()) throw abandonedByCircuit();
     const undo =
       dialect.limitStatementTime && deadline !== undefined
         ? // Measured again here: waiting for a pooled connection took some of it.
@@ -57,6 +67,7 @@ function attempt<T>(
       const result = await body(guarded);
       // The body's last statement may have been running when the signal aborted: no commit then.
       if (isAborted(options)) throw stoppedError(options);
+      if (abandoned?.()) throw abandonedByCircuit();
       return result;
     } finally {
       // A broken connection fails this too; the body's error is the one to report.
@@ -72,13 +83,22 @@ function attempt<T>(
  * serialization check is run again, up to {@link maxTransactionAttempts}
  * times, then fails ABORTED; other driver errors are translated (see
  * `translate`). `read` transactions get the dialect's snapshot isolation.
+ * With the dialect's `circuit`, calls run through it: they fail at once
+ * while the database is known to be unreachable, and a call that finds it
+ * unreachable has the circuit probe at once.
  */
 export function createTransact(db: Kysely<RegistryDatabase>, dialect: SqlDialect): Transact {
-  return async (options, mode, body) => {
+  const { circuit } = dialect;
+  const run = async <T>(
+    options: StorageCallOptions | undefined,
+    mode: TransactionMode,
+    body: (trx: Transaction<RegistryDatabase>) => Promise<T>,
+    abandoned?: Abandoned,
+  ): Promise<T> => {
     for (let n = 1; ; n++) {
       throwIfStopped(options);
       try {
-        return await attempt(db, dialect, options, mode, body);
+        return await attempt(db, dialect, options, mode, body, abandoned);
       } catch (error) {
         if (error instanceof RegistryError) throw error;
         const kind = dialect.classify(error);
@@ -86,8 +106,11 @@ export function createTransact(db: Kysely<RegistryDatabase>, dialect: SqlDialect
           await backoff(n, options?.signal);
           continue;
         }
+        if (kind === "unavailable") void circuit?.probe();
         throw translate(error, kind);
       }
     }
   };
+  if (circuit === undefined) return run;
+  return (options, mode, body) => circuit.run((abandoned) => run(options, mode, body, abandoned));
 }
