@@ -23,6 +23,14 @@ export function checkServerOptions(options: RegistryServerOptions): void {
       `createRegistryServer: \`responseCacheBytes\` must be a whole number of bytes, 0 or more (got ${responseCacheBytes})`,
     );
   }
+  for (const name of ["healthCheckIntervalMs", "healthCheckTimeoutMs"] as const) {
+    const ms = options[name];
+    if (ms !== undefined && !(Number.isSafeInteger(ms) && ms >= 1 && ms <= 3_600_000)) {
+      throw new TypeError(
+        `createRegistryServer: \`${name}\` must be a whole number of milliseconds from 1 to 3600000 (got ${ms})`,
+      );
+    }
+  }
   const interceptors: unknown = options.interceptors;
   if (
     interceptors !== undefined &&

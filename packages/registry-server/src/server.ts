@@ -66,8 +66,19 @@ export interface RegistryServerOptions {
   maxSendMessageBytes?: number;
   /** Keepalive and connection limits; see {@link KeepaliveOptions}. */
   keepalive?: KeepaliveOptions;
-  /** How often the storage is pinged to keep health status current. Default 5000 ms. */
+  /**
+   * How often storage is pinged to keep health status (gRPC health, `/readyz`)
+   * current: between the end of one ping and the next, while SERVING; at
+   * least every 250 ms while NOT_SERVING, so readiness returns soon after
+   * storage does. Default 500 ms.
+   */
   healthCheckIntervalMs?: number;
+  /**
+   * A ping that takes longer counts as failed: NOT_SERVING. With the default
+   * interval, readiness turns NOT_SERVING within ~1.5 s of storage going
+   * silent. Default 1000 ms.
+   */
+  healthCheckTimeoutMs?: number;
   /** Also serve HTTP `GET /healthz` and `/readyz` on this port (0 picks one). Default: no HTTP server. */
   httpPort?: number;
   /**
@@ -190,7 +201,10 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     async listen() {
       logger.info({ port, host }, "gRPC server starting");
       const result: ListenResult = { port: await bindGrpcServer(server, host, port, credentials) };
-      await storageHealth.start(options.healthCheckIntervalMs ?? 5000);
+      await storageHealth.start({
+        intervalMs: options.healthCheckIntervalMs ?? 500,
+        timeoutMs: options.healthCheckTimeoutMs ?? 1000,
+      });
       if (options.httpPort !== undefined) {
         const probes = { ready: () => storageHealth.serving, live: () => !stopping };
         const http = await listenHttpHealth(options.httpPort, host, probes);

@@ -4,10 +4,31 @@ import type { StorageAdapter } from "./storage/adapter";
 /** A status the server reports for itself. */
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
+/** While NOT_SERVING, storage is pinged at least this often, so readiness returns soon after storage does. */
+export const recoveryPingIntervalMs = 250;
+
+/** How often storage is pinged, and how long a ping may take. */
+export interface HealthCheckTiming {
+  /** Between the end of one ping and the start of the next, while SERVING. */
+  readonly intervalMs: number;
+  /** A ping not answered in this time counts as failed. */
+  readonly timeoutMs: number;
+}
+
+/** Rejects if `promise` has not settled within `ms`. */
+function timeLimited(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`storage did not answer its ping within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Whether the server can serve: SERVING while storage answers its pings
- * (every `intervalMs` once started), NOT_SERVING while it fails and for
- * good once stopped. Tells `onChange` of each change.
+ * within `timeoutMs` (every `intervalMs` once started; every
+ * {@link recoveryPingIntervalMs} at most while NOT_SERVING), NOT_SERVING
+ * while it fails and for good once stopped. Tells `onChange` of each change.
  */
 export class StorageHealth {
   readonly #storage: StorageAdapter;
@@ -27,24 +48,28 @@ export class StorageHealth {
     return this.#serving;
   }
 
-  /** Pings storage now, then every `intervalMs`. */
-  async start(intervalMs: number): Promise<void> {
-    await this.#check();
-    if (this.#stopped) return;
-    this.#timer = setInterval(() => void this.#check(), intervalMs);
-    this.#timer.unref();
+  /** Pings storage now, then again `intervalMs` after each ping ends (sooner while NOT_SERVING). */
+  async start(timing: HealthCheckTiming): Promise<void> {
+    const next = () => {
+      if (this.#stopped) return;
+      const wait = this.#serving ? timing.intervalMs : Math.min(timing.intervalMs, recoveryPingIntervalMs);
+      this.#timer = setTimeout(() => void this.#check(timing.timeoutMs).then(next), wait);
+      this.#timer.unref();
+    };
+    await this.#check(timing.timeoutMs);
+    next();
   }
 
   /** NOT_SERVING from now on; pings stop. */
   stop(): void {
     this.#stopped = true;
-    clearInterval(this.#timer);
+    clearTimeout(this.#timer);
     this.#set(false);
   }
 
-  async #check(): Promise<void> {
+  async #check(timeoutMs: number): Promise<void> {
     try {
-      await this.#storage.ping();
+      await timeLimited(this.#storage.ping(), timeoutMs);
       if (!this.#stopped) this.#set(true);
     } catch (error) {
       if (this.#serving) this.#logger.warn({ err: error }, "storage is unreachable");
