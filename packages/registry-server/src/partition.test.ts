@@ -1,0 +1,270 @@
+// A silent network partition between the registry and its database (packets
+// dropped, nothing refused or reset), through a real gRPC server and a TCP
+// proxy in front of real PostgreSQL and MariaDB: calls fail UNAVAILABLE and
+// readiness turns NOT_SERVING within 2 s, and both recover within 1 s of the
+// network returning.
+import { randomBytes } from "node:crypto";
+import * as grpc from "@grpc/grpc-js";
+import { Code, RegistryError } from "@modelreg/proto";
+import { createConnection as createMysqlConnection } from "mysql2/promise";
+import pg from "pg";
+import { describe, expect, it } from "vitest";
+import { describeUrl, requireService } from "../../../test-support/services";
+import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
+import { createRegistryServer } from "./server";
+import type { StorageAdapter } from "./storage/adapter";
+import { createMysqlStorage } from "./storage/mysql";
+import { createPostgresStorage } from "./storage/postgres";
+import { createTestClient } from "./test-support/grpc-client";
+
+const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** The acceptance's bounds: failing (and NOT_SERVING) after the partition, recovering after the heal. */
+const failWithinMs = 2000;
+const recoverWithinMs = 1000;
+
+/** A session outside the proxy that can hold the registry's tables, so a call is surely in flight. */
+interface Locker {
+  lock(): Promise<void>;
+  unlock(): Promise<void>;
+  end(): Promise<void>;
+}
+
+/** A database to test: how to reach it through a proxy, how to hold its models table, how to clean up. */
+interface Database {
+  readonly name: string;
+  readonly available: boolean;
+  readonly url: string;
+  /** A fresh, empty registry behind `proxy`, a locker for its models table, and cleanup. */
+  open(proxy: TcpProxy): Promise<{ storage: StorageAdapter; locker: Locker; drop(): Promise<void> }>;
+}
+
+const postgres: Database = {
+  name: "PostgreSQL",
+  url: postgresUrl,
+  available: await requireService({
+    service: "PostgreSQL",
+    file: "partition.test.ts",
+    where: describeUrl(postgresUrl),
+    envVar: "MODELREG_TEST_POSTGRES_URL",
+    howToStart: "see postgres.test.ts",
+    probe: async () => {
+      const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
+      client.on("error", () => {});
+      await client.connect();
+      await client.end();
+    },
+  }),
+  async open(proxy) {
+    const schema = `modelreg_partition_${randomBytes(6).toString("hex")}`;
+    const viaProxy = new URL(postgresUrl);
+    viaProxy.port = String(proxy.port);
+    const storage = await createPostgresStorage({ connectionString: viaProxy.toString(), schema });
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    return {
+      storage,
+      locker: {
+        lock: async () => {
+          await admin.query("begin");
+          await admin.query(`lock table "${schema}".models in access exclusive mode`);
+        },
+        unlock: async () => {
+          await admin.query("rollback");
+        },
+        end: () => admin.end(),
+      },
+      drop: async () => {
+        await admin.query(`drop schema if exists "${schema}" cascade`).catch(() => {});
+        await admin.end().catch(() => {});
+      },
+    };
+  },
+};
+
+const mariadb: Database = {
+  name: "MariaDB",
+  url: mysqlUrl,
+  available: await requireService({
+    service: "MariaDB/MySQL",
+    file: "partition.test.ts",
+    where: describeUrl(mysqlUrl),
+    envVar: "MODELREG_TEST_MYSQL_URL",
+    howToStart: "see mysql.test.ts",
+    probe: async () => {
+      const connection = await createMysqlConnection({ uri: mysqlUrl, connectTimeout: 3000 });
+      await connection.end();
+    },
+  }),
+  async open(proxy) {
+    const database = `modelreg_partition_${randomBytes(6).toString("hex")}`;
+    const admin = await createMysqlConnection({ uri: mysqlUrl });
+    await admin.query(`create database \`${database}\``);
+    const viaProxy = new URL(mysqlUrl);
+    viaProxy.port = String(proxy.port);
+    viaProxy.pathname = `/${database}`;
+    const storage = await createMysqlStorage({ uri: viaProxy.toString() });
+    const lockerUrl = new URL(mysqlUrl);
+    lockerUrl.pathname = `/${database}`;
+    const locking = await createMysqlConnection({ uri: lockerUrl.toString() });
+    return {
+      storage,
+      locker: {
+        lock: async () => {
+          await locking.query("lock tables models write");
+        },
+        unlock: async () => {
+          await locking.query("unlock tables");
+        },
+        end: () => locking.end(),
+      },
+      drop: async () => {
+        await locking.end().catch(() => {});
+        await admin.query(`drop database if exists \`${database}\``).catch(() => {});
+        await admin.end().catch(() => {});
+      },
+    };
+  },
+};
+
+/** The gRPC health Check status of the whole server: 1 SERVING, 2 NOT_SERVING. */
+function healthCheck(client: grpc.Client): Promise<number> {
+  return new Promise<number>((resolve, reject) =>
+    client.makeUnaryRequest(
+      "/grpc.health.v1.Health/Check",
+      (v: Buffer) => v,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 1000 },
+      (error, response) => (error ? reject(error) : resolve(response?.[1] ?? 0)),
+    ),
+  );
+}
+
+/** Milliseconds from `since` until `condition` holds (checked every 20 ms); throws after `limitMs` more. */
+async function msUntil(since: number, condition: () => Promise<boolean>, what: string, limitMs: number) {
+  const giveUp = Date.now() + limitMs;
+  for (;;) {
+    if (await condition().catch(() => false)) return Date.now() - since;
+    if (Date.now() > giveUp) throw new Error(`${what} did not happen within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The error a call fails with, and when it failed. */
+async function failure(call: Promise<unknown>) {
+  const error = await call.then(
+    () => new Error("the call succeeded"),
+    (e: unknown) => e,
+  );
+  return { error, at: Date.now() };
+}
+
+function expectDatabaseUnreachable(error: unknown, what: string, database: Database) {
+  expect(error, what).toBeInstanceOf(RegistryError);
+  const registryError = error as RegistryError;
+  expect(registryError.code, what).toBe(Code.UNAVAILABLE);
+  expect(registryError.reason, what).toBe("DATABASE_UNAVAILABLE");
+  expect(registryError.message, what).toMatch(/database is (unreachable|unavailable)/);
+  // Nothing of where the database is.
+  const { hostname, port } = new URL(database.url);
+  expect(registryError.message, what).not.toContain(hostname);
+  expect(registryError.message, what).not.toContain(port || "543");
+}
+
+for (const database of [postgres, mariadb]) {
+  (database.available ? describe : describe.skip)(`a silent partition from ${database.name}`, () => {
+    it("fails calls and readiness within 2 s, and recovers within 1 s of the network returning", async () => {
+      const target = new URL(database.url);
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+      const { storage, locker, drop } = await database.open(proxy);
+      // The defaults, as an operator gets them.
+      const server = createRegistryServer({
+        storage,
+        insecure: true,
+        host: "127.0.0.1",
+        port: 0,
+        httpPort: 0,
+        logger: quiet,
+      });
+      const { port, httpPort } = await server.listen();
+      const client = createTestClient(`127.0.0.1:${port}`);
+      const health = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const ready = async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status;
+      const get = (id: string, timeoutMs = 10_000) =>
+        client.call<{ model: { id: string; description: string } }>("GetModel", { id }, {}, timeoutMs);
+      try {
+        const model = { name: "partitioned", version: "1", framework: "onnx", description: "before" };
+        const { model: created } = await client.call<{ model: { id: string } }>("CreateModel", { model });
+        expect(await healthCheck(health)).toBe(1);
+        expect(await ready()).toBe(200);
+
+        // A call surely in flight when the network goes: it waits for the table lock.
+        await locker.lock();
+        const inFlight = failure(get(created.id));
+        await new Promise((r) => setTimeout(r, 200));
+
+        const partitionedAt = Date.now();
+        proxy.partition();
+        // Its answer can no longer come back.
+        await locker.unlock();
+        const first = await failure(get(created.id));
+        const stuck = await inFlight;
+        const notServingMs = await msUntil(
+          partitionedAt,
+          async () => (await healthCheck(health)) === 2 && (await ready()) === 503,
+          "NOT_SERVING",
+          failWithinMs + 3000,
+        );
+        expectDatabaseUnreachable(first.error, "a call made after the partition", database);
+        expectDatabaseUnreachable(stuck.error, "the call in flight", database);
+        const firstMs = first.at - partitionedAt;
+        const stuckMs = stuck.at - partitionedAt;
+        expect(firstMs, "the first call's failure, ms after the partition").toBeLessThan(failWithinMs);
+        expect(stuckMs, "the in-flight call's failure, ms after the partition").toBeLessThan(failWithinMs);
+        expect(notServingMs, "NOT_SERVING, ms after the partition").toBeLessThan(failWithinMs);
+
+        // Known unreachable: a call (a write too) fails at once, not after a timeout.
+        const meanwhile = Date.now();
+        const write = await failure(client.call("CreateModel", { model: { ...model, version: "2" } }));
+        expectDatabaseUnreachable(write.error, "a write while unreachable", database);
+        expect(write.at - meanwhile, "a write while unreachable fails at once").toBeLessThan(500);
+
+        const healedAt = Date.now();
+        proxy.heal();
+        const recoveredMs = await msUntil(
+          healedAt,
+          async () => (await get(created.id, 500)).model.id === created.id,
+          "a call succeeding",
+          recoverWithinMs + 3000,
+        );
+        const servingMs = await msUntil(
+          healedAt,
+          async () => (await healthCheck(health)) === 1 && (await ready()) === 200,
+          "SERVING",
+          recoverWithinMs + 3000,
+        );
+        process.stdout.write(
+          `[partition ${database.name}] first UNAVAILABLE ${firstMs} ms, in-flight call failed ` +
+            `${stuckMs} ms, NOT_SERVING ${notServingMs} ms after the partition; ` +
+            `call OK ${recoveredMs} ms, SERVING ${servingMs} ms after the heal\n`,
+        );
+        expect(recoveredMs, "a call succeeds again, ms after the heal").toBeLessThan(recoverWithinMs);
+        expect(servingMs, "SERVING again, ms after the heal").toBeLessThan(recoverWithinMs);
+        // The write acknowledged before the partition is there; writes work again.
+        expect((await get(created.id)).model.description).toBe("before");
+        await client.call("CreateModel", { model: { ...model, version: "3" } });
+      } finally {
+        health.close();
+        client.close?.();
+        await server.shutdown({ graceMs: 0 });
+        await storage.close();
+        await proxy.close();
+        await locker.end().catch(() => {});
+        await drop();
+      }
+    });
+  });
+}
