@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Code, type Model } from "@modelreg/proto";
 import { afterAll, expect, it } from "vitest";
 import { spawnReadmeExample } from "../../../test-support/readme-examples";
+import { hashToken } from "./index";
 import { createTestClient } from "./test-support/grpc-client";
 
 const readme = resolve(import.meta.dirname, "../README.md");
@@ -82,4 +83,37 @@ it("runs the README's interceptor example: it logs each call with its principal,
       ms: expect.any(Number),
     },
   ]);
+}, 30_000);
+
+it("runs the README's tokens example: a reader may list but not create, and nobody without a token", async () => {
+  const reader = "reader-token-of-the-readme";
+  const file = join(tmp, "auth.json");
+  writeFileSync(
+    file,
+    JSON.stringify({ tokens: [{ sha256: hashToken(reader), subject: "dashboard", roles: ["reader"] }] }),
+  );
+  const child = spawnReadmeExample(readme, "tokens", { PORT: "0", AUTH_FILE: file });
+  const exited = new Promise<number | null>((r) => child.once("exit", r));
+  const port = await new Promise<number>((resolvePort, reject) => {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.msg === "gRPC server listening") resolvePort(Number(entry.port));
+    });
+    child.once("exit", (code) => reject(new Error(`example exited early (${code})`)));
+  });
+
+  const client = createTestClient(`127.0.0.1:${port}`);
+  const headers = { authorization: `Bearer ${reader}` };
+  await expect(client.call("ListModels", {}, headers)).resolves.toMatchObject({ models: [] });
+  await expect(
+    client.call("CreateModel", { model: { name: "m", version: "1" } }, headers),
+  ).rejects.toMatchObject({
+    code: Code.PERMISSION_DENIED,
+    message: "dashboard may not call CreateModel: that needs the writer role, and it has reader.",
+  });
+  await expect(client.call("ListModels", {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+  client.close();
+
+  child.kill("SIGTERM");
+  expect(await exited).toBe(0);
 }, 30_000);
