@@ -70,13 +70,15 @@ export interface RegistryServerOptions {
    * How often storage is pinged to keep health status (gRPC health, `/readyz`)
    * current: between the end of one ping and the next, while SERVING; at
    * least every 250 ms while NOT_SERVING, so readiness returns soon after
-   * storage does. Default 500 ms.
+   * storage does. Default 250 ms.
    */
   healthCheckIntervalMs?: number;
   /**
-   * A ping that takes longer counts as failed: NOT_SERVING. With the default
-   * interval, readiness turns NOT_SERVING within ~1.5 s of storage going
-   * silent. Default 1000 ms.
+   * A ping that takes longer counts as failed: NOT_SERVING. A bound for
+   * adapters that have none of their own; the PostgreSQL and MySQL adapters'
+   * pings time out sooner (`circuitBreaker.probeTimeoutMs`, 750 ms), so
+   * readiness turns NOT_SERVING within ~1 s of the database going silent.
+   * Default 1000 ms.
    */
   healthCheckTimeoutMs?: number;
   /** Also serve HTTP `GET /healthz` and `/readyz` on this port (0 picks one). Default: no HTTP server. */
@@ -202,7 +204,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
       logger.info({ port, host }, "gRPC server starting");
       const result: ListenResult = { port: await bindGrpcServer(server, host, port, credentials) };
       await storageHealth.start({
-        intervalMs: options.healthCheckIntervalMs ?? 500,
+        intervalMs: options.healthCheckIntervalMs ?? 250,
         timeoutMs: options.healthCheckTimeoutMs ?? 1000,
       });
       if (options.httpPort !== undefined) {

@@ -15,11 +15,16 @@ export interface HealthCheckTiming {
   readonly timeoutMs: number;
 }
 
-/** Rejects if `promise` has not settled within `ms`. */
+/**
+ * Rejects if `promise` has not settled within `ms`, checked once more after
+ * the event loop's poll phase: an answer that arrived while the loop was
+ * blocked past the timeout counts.
+ */
 function timeLimited(promise: Promise<void>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`storage did not answer its ping within ${ms} ms`)), ms);
+    const error = new Error(`storage did not answer its ping within ${ms} ms`);
+    timer = setTimeout(() => setImmediate(() => reject(error)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

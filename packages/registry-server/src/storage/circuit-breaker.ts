@@ -35,17 +35,28 @@ class ProbeTimeout extends Error {
 function probeWithTimeout(probe: CircuitBreakerOptions["probe"], ms: number): Promise<void> {
   const controller = new AbortController();
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      const error = new ProbeTimeout(ms);
-      controller.abort(error);
-      reject(error);
-    }, ms);
+    let settled = false;
+    // Checked once more after the event loop's poll phase: when the loop was
+    // blocked past the timeout, an answer that arrived meanwhile is read
+    // then, and a busy process is not taken for an unreachable database.
+    const timer = setTimeout(
+      () =>
+        setImmediate(() => {
+          if (settled) return;
+          const error = new ProbeTimeout(ms);
+          controller.abort(error);
+          reject(error);
+        }),
+      ms,
+    );
     probe(controller.signal).then(
       () => {
+        settled = true;
         clearTimeout(timer);
         resolve();
       },
       (error: unknown) => {
+        settled = true;
         clearTimeout(timer);
         reject(error);
       },

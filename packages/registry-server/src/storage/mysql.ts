@@ -52,9 +52,9 @@ interface StreamTarget {
 }
 
 /**
- * The circuit breaker's probe: `select 1 from models` on a connection of its
- * own, outside the pool, so that a pool busy with slow calls is never taken
- * for an unreachable database. The connection is kept between probes, and
+ * The circuit breaker's probe: `select 1` on a connection of its own,
+ * outside the pool and touching no table, so that a pool busy with slow
+ * calls or a table lock is never taken for an unreachable database. The connection is kept between probes, and
  * dropped when a probe fails or takes too long.
  */
 function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDelay: number) {
@@ -82,7 +82,7 @@ function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDel
         }
         const querying = current;
         await new Promise<void>((resolve, reject) => {
-          querying.query("select 1 from models limit 1", (error) => (error ? reject(error) : resolve()));
+          querying.query("select 1", (error) => (error ? reject(error) : resolve()));
         });
       } catch (error) {
         drop(current);

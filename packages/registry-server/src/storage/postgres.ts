@@ -123,9 +123,9 @@ async function prepareSchema(db: Kysely<RegistryDatabase>, schema: string | unde
 }
 
 /**
- * The circuit breaker's probe: `select 1 from models` on a connection of its
- * own, outside the pool, so that a pool busy with slow calls is never taken
- * for an unreachable database. The connection is kept between probes, and
+ * The circuit breaker's probe: `select 1` on a connection of its own,
+ * outside the pool and touching no table, so that a pool busy with slow
+ * calls or a table lock is never taken for an unreachable database. The connection is kept between probes, and
  * dropped when a probe fails or takes too long.
  */
 function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
@@ -147,7 +147,7 @@ function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
           current = client = fresh;
           await fresh.connect();
         }
-        await current.query("select 1 from models limit 1");
+        await current.query("select 1");
       } catch (error) {
         drop(current);
         throw error;

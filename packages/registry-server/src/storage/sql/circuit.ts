@@ -8,9 +8,9 @@ import { CircuitBreaker } from "../circuit-breaker";
  */
 export interface CircuitBreakerOptions {
   /**
-   * How long a health probe (a trivial query on a connection of its own,
-   * outside the pool) may take before the database counts as unreachable
-   * and calls start failing at once. Default 1000 ms.
+   * How long a probe (`select 1` on a connection of its own, outside the
+   * pool) may take before the database counts as unreachable and calls
+   * start failing at once. Default 750 ms.
    */
   probeTimeoutMs?: number;
   /**
@@ -63,7 +63,7 @@ export class SocketTracker {
 
 /** What the database server adapters give {@link createDatabaseCircuit}. */
 export interface DatabaseCircuitParts {
-  /** A trivial query on a connection outside the pool, dropped when `signal` aborts. */
+  /** `select 1` on a connection outside the pool, dropped when `signal` aborts. */
   readonly probe: (signal: AbortSignal) => Promise<void>;
   /** The pool's sockets, all dropped when the circuit opens. */
   readonly sockets: SocketTracker;
@@ -84,7 +84,7 @@ export function checkCircuitOptions(
     throw new TypeError(`${caller}: \`circuitBreaker\` must be an object`);
   }
   return {
-    probeTimeoutMs: checkMs(options?.probeTimeoutMs, 1000, "circuitBreaker.probeTimeoutMs", caller),
+    probeTimeoutMs: checkMs(options?.probeTimeoutMs, 750, "circuitBreaker.probeTimeoutMs", caller),
     retryIntervalMs: checkMs(options?.retryIntervalMs, 250, "circuitBreaker.retryIntervalMs", caller),
   };
 }
