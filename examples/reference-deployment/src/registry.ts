@@ -104,7 +104,7 @@ async function main() {
     ...(auth ? { authorize: auth.authorize } : {}),
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : { insecure: true }),
     ...(httpPort === undefined ? {} : { httpPort }),
-    healthCheckIntervalMs: envInt("HEALTH_CHECK_INTERVAL_MS", 500, 50, 3_600_000),
+    healthCheckIntervalMs: envInt("HEALTH_CHECK_INTERVAL_MS", 250, 50, 3_600_000),
     healthCheckTimeoutMs: envInt("HEALTH_CHECK_TIMEOUT_MS", 1000, 50, 3_600_000),
   });
   await server.listen();
