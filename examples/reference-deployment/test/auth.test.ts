@@ -199,6 +199,20 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
       expect(await registry.exited).toBe(0);
     }
   }, 60_000);
+
+  it("refuses to start with an auth file that is not valid, naming the entry", async () => {
+    const file = writeAuthFile("broken.json", {
+      tokens: [{ ...token(readerToken, "dashboard", "reader"), token: readerToken }],
+    });
+    const registry = startRegistry("memory:", { AUTH_TOKENS_FILE: file });
+    await expect(registry.ready).rejects.toThrow("registry exited (1) before it was ready");
+    expect(await registry.exited).toBe(1);
+    const error = registry.logs.find((l) => l.level === 50);
+    expect(error?.msg).toBe(
+      `AUTH_TOKENS_FILE: auth file ${file}: tokens[0]: holds a plain "token"; store only its "sha256" (hashToken(token)), and replace the token, which the file has exposed`,
+    );
+    expect(JSON.stringify(registry.logs)).not.toContain(readerToken);
+  }, 60_000);
 });
 
 describe("the registry's listen address", () => {
