@@ -39,7 +39,7 @@ export interface TokenAuth {
   close(): void;
 }
 
-/** Whether the hash of a presented token matches none, touching every entry (no early exit). */
+/** The principal of the entry `hash` equals, compared in constant time with every entry (no early exit). */
 function findToken(file: AuthFile, hash: Buffer): Principal | undefined {
   let found: Principal | undefined;
   for (const entry of file.tokens) {
