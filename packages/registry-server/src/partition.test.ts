@@ -13,6 +13,7 @@ import { describeUrl, requireService } from "../../../test-support/services";
 import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
 import { createRegistryServer } from "./server";
 import type { StorageAdapter } from "./storage/adapter";
+import { createMemoryStorage } from "./storage/memory";
 import { createMysqlStorage } from "./storage/mysql";
 import { createPostgresStorage } from "./storage/postgres";
 import { createTestClient } from "./test-support/grpc-client";
@@ -258,7 +259,50 @@ for (const database of [postgres, mariadb]) {
         await client.call("CreateModel", { model: { ...model, version: "3" } });
       } finally {
         health.close();
-        client.close?.();
+        client.close();
+        await server.shutdown({ graceMs: 0 });
+        await storage.close();
+        await proxy.close();
+        await locker.end().catch(() => {});
+        await drop();
+      }
+    });
+
+    it("a busy database is not a partition: calls held by a table lock past the probe timeout, the pool full, still succeed and readiness stays SERVING", async () => {
+      const target = new URL(database.url);
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+      const { storage, locker, drop } = await database.open(proxy);
+      const server = createRegistryServer({
+        storage,
+        insecure: true,
+        host: "127.0.0.1",
+        port: 0,
+        logger: quiet,
+      });
+      const { port } = await server.listen();
+      const client = createTestClient(`127.0.0.1:${port}`);
+      const health = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      try {
+        const model = { name: "busy", version: "1", framework: "onnx" };
+        const { model: created } = await client.call<{ model: { id: string } }>("CreateModel", { model });
+        await locker.lock();
+        // More calls than the pool has connections (10), all waiting for the lock.
+        const waiting = Array.from({ length: 12 }, () =>
+          client.call<{ model: { id: string } }>("GetModel", { id: created.id }),
+        );
+        const statuses: number[] = [];
+        // Twice the probe timeout, with pings every 250 ms.
+        for (const until = Date.now() + 1500; Date.now() < until; ) {
+          statuses.push(await healthCheck(health));
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await locker.unlock();
+        const answers = await Promise.all(waiting);
+        expect(answers.map((a) => a.model.id)).toEqual(answers.map(() => created.id));
+        expect(new Set(statuses)).toEqual(new Set([1]));
+      } finally {
+        health.close();
+        client.close();
         await server.shutdown({ graceMs: 0 });
         await storage.close();
         await proxy.close();
@@ -268,3 +312,45 @@ for (const database of [postgres, mariadb]) {
     });
   });
 }
+
+describe("fail-fast options", () => {
+  it("are checked, with a TypeError naming the option", async () => {
+    for (const bad of [0, -1, 1.5, Number.NaN, "100"]) {
+      await expect(
+        createPostgresStorage({
+          connectionString: postgresUrl,
+          circuitBreaker: { probeTimeoutMs: bad as number },
+        }),
+      ).rejects.toThrow(/`circuitBreaker.probeTimeoutMs` must be a whole number of milliseconds/);
+      await expect(
+        createMysqlStorage({ uri: mysqlUrl, circuitBreaker: { retryIntervalMs: bad as number } }),
+      ).rejects.toThrow(/createMysqlStorage: `circuitBreaker.retryIntervalMs` must be/);
+      await expect(
+        createPostgresStorage({
+          connectionString: postgresUrl,
+          pool: { connectionTimeoutMs: bad as number },
+        }),
+      ).rejects.toThrow(/`pool.connectionTimeoutMs` must be/);
+      await expect(
+        createMysqlStorage({ uri: mysqlUrl, pool: { keepAliveInitialDelayMs: bad as number } }),
+      ).rejects.toThrow(/`pool.keepAliveInitialDelayMs` must be/);
+      expect(() =>
+        createRegistryServer({
+          storage: createMemoryStorage(),
+          insecure: true,
+          healthCheckTimeoutMs: bad as number,
+        }),
+      ).toThrow(/createRegistryServer: `healthCheckTimeoutMs` must be a whole number of milliseconds/);
+      expect(() =>
+        createRegistryServer({
+          storage: createMemoryStorage(),
+          insecure: true,
+          healthCheckIntervalMs: bad as number,
+        }),
+      ).toThrow(TypeError);
+    }
+    await expect(createMysqlStorage({ uri: mysqlUrl, circuitBreaker: "fast" as never })).rejects.toThrow(
+      /`circuitBreaker` must be an object/,
+    );
+  });
+});
