@@ -420,7 +420,11 @@ const errorResponses: readonly (readonly [string, string, string])[] = [
     "ALREADY_EXISTS (the (name, version) pair is taken) or ABORTED (the etag no longer matches).",
   ],
   ["PayloadTooLarge", "413", "The request body is larger than the gateway accepts."],
-  ["UnsupportedMediaType", "415", "The request body is not JSON; send Content-Type: application/json."],
+  [
+    "UnsupportedMediaType",
+    "415",
+    "The request body is not JSON (send Content-Type: application/json), or its Content-Encoding is not gzip, deflate or br.",
+  ],
   ["TooManyRequests", "429", "RESOURCE_EXHAUSTED: too many requests; slow down and retry later."],
   ["InternalServerError", "500", "INTERNAL, UNKNOWN or DATA_LOSS: a server error."],
   [

@@ -21,8 +21,67 @@ const stringFormMessages = new Set([
   "google.protobuf.Duration",
 ]);
 
-/** Parses a JSON body, refusing `__proto__` keys (prototype pollution) anywhere in it. */
+/**
+ * How deeply a JSON body may nest objects and arrays. The contract's
+ * messages nest a few levels; a deeper body is an attack or a mistake, and
+ * past a few thousand levels it would exhaust the parser's stack.
+ */
+export const maxJsonDepth = 64;
+
+const notJson = (description: string) =>
+  new RegistryError(Code.INVALID_ARGUMENT, `The request body is not valid JSON: ${description}.`, {
+    violations: [{ field: "body", description: `is not valid JSON: ${description}` }],
+  });
+
+const tooDeep = () =>
+  new RegistryError(
+    Code.INVALID_ARGUMENT,
+    `The request body nests objects and arrays more than ${maxJsonDepth} levels deep; send at most ${maxJsonDepth}.`,
+    { violations: [{ field: "body", description: `nests more than ${maxJsonDepth} levels deep` }] },
+  );
+
+/** Refuses JSON text that nests deeper than {@link maxJsonDepth}, before it is parsed. */
+function checkDepth(text: string): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      // A backslash escapes the next character (a quote, or another backslash).
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > maxJsonDepth) throw tooDeep();
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
+
+/**
+ * Where and why JSON.parse stopped, in our words: the engine's message
+ * quotes the body and its wording changes between Node versions. Node 20
+ * gives a position for some errors and only the offending character for others.
+ */
+function syntaxErrorOf(text: string, error: unknown): RegistryError {
+  const message = error instanceof Error ? error.message : "";
+  if (/end of JSON input/.test(message)) return notJson("it ends before the JSON value is complete");
+  const token = /^Unexpected token '(.)'/u.exec(message)?.[1];
+  const position = /\bposition (\d+)/.exec(message)?.[1];
+  const at = position === undefined ? undefined : Number(position);
+  const found = token ?? (at === undefined ? undefined : text.slice(at, at + 1));
+  let where = "";
+  if (at !== undefined) {
+    const before = text.slice(0, at);
+    where = ` at line ${before.split("\n").length}, column ${at - before.lastIndexOf("\n")}`;
+  }
+  if (found === "") return notJson("it ends before the JSON value is complete");
+  if (found === undefined) return notJson("it is not a JSON value");
+  return notJson(`unexpected ${JSON.stringify(found)}${where}`);
+}
+
+/** Parses a JSON body, refusing deep nesting and `__proto__` keys (prototype pollution) anywhere in it. */
 export function parseJsonBody(text: string): JsonValue {
+  checkDepth(text);
   let polluted = false;
   let parsed: JsonValue;
   try {
@@ -31,13 +90,7 @@ export function parseJsonBody(text: string): JsonValue {
       return value;
     }) as JsonValue;
   } catch (error) {
-    throw new RegistryError(
-      Code.INVALID_ARGUMENT,
-      `The request body is not valid JSON: ${(error as Error).message}`,
-      {
-        violations: [{ field: "body", description: "is not valid JSON" }],
-      },
-    );
+    throw syntaxErrorOf(text, error);
   }
   if (polluted) throw invalid("body", 'must not contain the key "__proto__"');
   return parsed;

@@ -72,10 +72,11 @@ export interface GatewayOptions {
  */
 export interface GatewayRequestBody {
   /**
-   * The whole body. A body longer than `maxBytes` is still consumed, but
-   * only its first `maxBytes + 1` bytes are kept, so the caller sees that it
-   * is too long. Rejects with an INVALID_ARGUMENT `RegistryError` when the
-   * body cannot be read.
+   * The whole body, decoded if it came compressed. Stop reading once it
+   * passes `maxBytes` (or declares more in Content-Length): resolve with
+   * the bytes read so far, more than `maxBytes`, and the core answers 413.
+   * Rejects with an INVALID_ARGUMENT `RegistryError` when the body cannot
+   * be read.
    */
   bytes(maxBytes: number): Promise<Uint8Array>;
   /** The body as it arrives, never held whole (the NDJSON import). */

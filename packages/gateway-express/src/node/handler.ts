@@ -10,7 +10,7 @@ import { errorBody, httpStatusOf } from "../core/http-status";
 import { apiHeaders } from "../core/json-response";
 import type { GatewayOptions } from "../core/types";
 import { requestBodyOf } from "./body";
-import { sendResponse } from "./send";
+import { closeIfBodyUnread, sendResponse } from "./send";
 
 /** Options for {@link createGatewayHandler}. */
 export interface GatewayHandlerOptions extends GatewayOptions {
@@ -33,7 +33,8 @@ export type GatewayHandler = (
 ) => void;
 
 /** A JSON error written directly, for what never reaches the core. */
-function sendError(res: ServerResponse, status: number, error: RegistryError): void {
+function sendError(req: IncomingMessage, res: ServerResponse, status: number, error: RegistryError): void {
+  closeIfBodyUnread(req, res);
   res.statusCode = status;
   res.setHeader("content-type", "application/json; charset=utf-8");
   for (const [name, value] of Object.entries(apiHeaders)) res.setHeader(name, value);
@@ -75,7 +76,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
     const method = req.method ?? "GET";
     if (!pathname.startsWith(prefix)) {
       if (next) next();
-      else sendError(res, 404, new RegistryError(Code.NOT_FOUND, `No route for ${method} ${pathname}.`));
+      else sendError(req, res, 404, new RegistryError(Code.NOT_FOUND, `No route for ${method} ${pathname}.`));
       return;
     }
     const controller = new AbortController();
@@ -102,7 +103,7 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
           return;
         }
         const publicError = toPublicError(error, options.logger, { method, path: pathname });
-        sendError(res, httpStatusOf(publicError.code), publicError);
+        sendError(req, res, httpStatusOf(publicError.code), publicError);
       });
   };
 }

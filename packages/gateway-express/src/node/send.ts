@@ -1,11 +1,22 @@
 /** Writing the core's response to a node:http response: whole, or streamed with backpressure. */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { GatewayResponse } from "../core/types";
+import { leavesBodyUnread } from "./body";
+
+/**
+ * Closes an HTTP/1.1 connection after the answer when the request's body
+ * was left unread (refused as too large, or answered before it arrived):
+ * node would otherwise read all of it, however long, to reuse the connection.
+ */
+export function closeIfBodyUnread(req: IncomingMessage, res: ServerResponse): void {
+  if (req.httpVersionMajor === 1 && leavesBodyUnread(req)) res.setHeader("connection", "close");
+}
 
 /** Status and headers, added to those other middleware set (CORS, security headers). */
-function writeHead(res: ServerResponse, response: GatewayResponse): void {
+function writeHead(req: IncomingMessage, res: ServerResponse, response: GatewayResponse): void {
   res.statusCode = response.status;
   for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+  closeIfBodyUnread(req, res);
 }
 
 /** Resolves when the socket can take more, or the response closed. */
@@ -27,12 +38,13 @@ function drained(res: ServerResponse): Promise<void> {
  * stream, and through it the gRPC call). Stops when the client goes away.
  */
 async function sendStream(
+  req: IncomingMessage,
   res: ServerResponse,
   response: GatewayResponse,
   stream: AsyncIterable<string>,
   signal: AbortSignal,
 ): Promise<void> {
-  writeHead(res, response);
+  writeHead(req, res, response);
   res.flushHeaders();
   const iterator = stream[Symbol.asyncIterator]();
   try {
@@ -61,7 +73,7 @@ export async function sendResponse(
     await response.stream?.[Symbol.asyncIterator]().return?.();
     return;
   }
-  if (response.stream) return sendStream(res, response, response.stream, signal);
-  writeHead(res, response);
+  if (response.stream) return sendStream(req, res, response, response.stream, signal);
+  writeHead(req, res, response);
   res.end(req.method === "HEAD" ? undefined : response.body);
 }
