@@ -232,6 +232,9 @@ describe("the auth file", () => {
     replaceFile(file, '{ "tokens": [ { "sha256": "nothex", "subject": "x", "roles": ["admin"] } ] }');
     await until(() => logs.some((line) => line.includes("auth file not reloaded")), "the error is logged");
     expect(logs.find((line) => line.includes("auth file not reloaded"))).toContain("tokens[0]");
+    // Seen by the watch and by the poll, read twice each, logged once.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(logs.filter((line) => line.includes("auth file not reloaded"))).toHaveLength(1);
     await client.call("ListModels", {}, bearer(newToken));
   });
 

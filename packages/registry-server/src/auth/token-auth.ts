@@ -169,46 +169,87 @@ function watchAuthFile(file: string, pollIntervalMs: number, changed: () => void
  * ```
  */
 export async function createTokenAuth(options: TokenAuthOptions): Promise<TokenAuth> {
-  const path = resolve(options.file);
-  const { logger } = options;
-  const load = async (): Promise<{ text: string; parsed: AuthFile }> => {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (cause) {
-      throw new TypeError(`auth file ${path}: cannot read it (${(cause as NodeJS.ErrnoException).code})`);
-    }
-    try {
-      return { text, parsed: parseAuthFile(text) };
-    } catch (error) {
-      throw new TypeError(`auth file ${path}: ${(error as Error).message}`);
-    }
-  };
-  let { text: currentText, parsed: current } = await load();
-  const counts = () => ({ tokens: current.tokens.length, certificates: current.certificates.length });
-  // One reload at a time, so an older read never replaces a newer one.
-  let queue: Promise<unknown> = Promise.resolve();
-  const reload = (): Promise<void> => {
-    const run = queue.then(async () => {
-      const next = await load();
-      if (next.text === currentText) return;
-      currentText = next.text;
-      current = next.parsed;
-      logger?.info({ file: path, ...counts() }, "auth file reloaded");
-    });
-    queue = run.catch(() => {});
-    return run;
-  };
+  const source = new AuthFileSource(resolve(options.file), options.logger);
+  await source.reload();
   const stop =
     options.watch === false
       ? () => {}
-      : watchAuthFile(path, options.pollIntervalMs ?? 2000, () => {
-          reload().catch((error: unknown) =>
-            logger?.error(
-              { file: path, err: { message: (error as Error).message } },
-              "auth file not reloaded; the previous version stays in force",
-            ),
-          );
-        });
-  return { authorize: authorizer(() => current), reload, counts, close: stop };
+      : watchAuthFile(source.path, options.pollIntervalMs ?? 2000, () => source.reloadOnChange());
+  return {
+    authorize: authorizer(() => source.current),
+    reload: () => source.reload(),
+    counts: () => source.counts(),
+    close: stop,
+  };
+}
+
+/** The auth file's last good version, and reloads of it one at a time (an older read never wins). */
+class AuthFileSource {
+  #current: AuthFile | undefined;
+  #text: string | undefined;
+  /** The last version refused, and the last one logged: a refusal is logged once, not at each look. */
+  #refused: string | undefined;
+  #logged: string | undefined;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly path: string,
+    readonly logger: Logger | undefined,
+  ) {}
+
+  get current(): AuthFile {
+    if (!this.#current) throw new Error("AuthFileSource: read before the first load");
+    return this.#current;
+  }
+
+  counts() {
+    return { tokens: this.current.tokens.length, certificates: this.current.certificates.length };
+  }
+
+  /** Reads the file; applies it if it is valid and new, else rejects with a TypeError naming the bad entry. */
+  reload(): Promise<void> {
+    const run = this.#queue.then(() => this.#load());
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** A reload for a change seen on disk: a failure is read once more (a file caught half-written), then logged. */
+  reloadOnChange(): void {
+    this.reload()
+      .catch(() => new Promise((r) => setTimeout(r, 250).unref()).then(() => this.reload()))
+      .catch((error: unknown) => {
+        if (this.#refused !== undefined && this.#refused === this.#logged) return;
+        this.#logged = this.#refused;
+        this.logger?.error(
+          { file: this.path, err: { message: (error as Error).message } },
+          "auth file not reloaded; the previous version stays in force",
+        );
+      });
+  }
+
+  async #load(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, "utf8");
+    } catch (cause) {
+      this.#refused = undefined;
+      throw new TypeError(
+        `auth file ${this.path}: cannot read it (${(cause as NodeJS.ErrnoException).code})`,
+      );
+    }
+    if (text === this.#text) return;
+    let parsed: AuthFile;
+    try {
+      parsed = parseAuthFile(text);
+    } catch (error) {
+      this.#refused = text;
+      throw new TypeError(`auth file ${this.path}: ${(error as Error).message}`);
+    }
+    const first = this.#current === undefined;
+    this.#current = parsed;
+    this.#text = text;
+    this.#refused = undefined;
+    this.#logged = undefined;
+    if (!first) this.logger?.info({ file: this.path, ...this.counts() }, "auth file reloaded");
+  }
 }
