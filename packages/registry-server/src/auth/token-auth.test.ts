@@ -236,6 +236,13 @@ describe("the auth file", () => {
     await new Promise((r) => setTimeout(r, 1000));
     expect(logs.filter((line) => line.includes("auth file not reloaded"))).toHaveLength(1);
     await client.call("ListModels", {}, bearer(newToken));
+
+    // Edited in place (no rename), it is seen too.
+    writeFileSync(file, JSON.stringify({ tokens: [entry(readerToken, "reader-bot", "reader")] }));
+    await until(async () => {
+      await client.call("ListModels", {}, bearer(readerToken));
+      return true;
+    }, "the edited file applies");
   });
 
   it("is read again on reload(), which rejects a broken version and keeps the last good one", async () => {
