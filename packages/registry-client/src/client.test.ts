@@ -179,7 +179,8 @@ describe("deadlines and cancellation", () => {
   });
 
   it("leaves no listener on a shared AbortSignal after 10,000 calls", async () => {
-    const { server, port } = await startServer();
+    // 500 calls at once: more than the server's default admission (64 + 64 queued) takes.
+    const { server, port } = await startServer(createMemoryStorage(), { admission: { maxQueuedCalls: 500 } });
     const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true, poolSize: 2 });
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
@@ -489,7 +490,50 @@ describe("metadata and interceptors", () => {
     }
   });
 
+  it("token sends authorization: Bearer on every call, watch and import included, a function's value per call", async () => {
+    const seen: string[] = [];
+    const { server, port } = await startServer(createMemoryStorage(), {
+      authorize: ({ method, metadata }) => {
+        const authorization = String(metadata.get("authorization")[0] ?? "");
+        seen.push(`${method.split("/").pop()} ${authorization}`);
+        if (!/^Bearer t-\d$/.test(authorization)) throw new RegistryError(Code.UNAUTHENTICATED, "no token");
+      },
+    });
+    let issued = 0;
+    const client = createRegistryClient({
+      target: `127.0.0.1:${port}`,
+      insecure: true,
+      token: async () => `t-${++issued}`,
+    });
+    const fixed = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true, token: "t-0" });
+    const none = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
+    try {
+      await client.createModel({ model: { name: "tok", version: "1" } });
+      const watch = client.watchModels();
+      expect((await watch.next()).done).toBe(false);
+      await watch.return?.(undefined);
+      await client.importModels([{ model: { name: "tok", version: "2" } }]);
+      await fixed.listModels();
+      expect(seen).toEqual([
+        "CreateModel Bearer t-1",
+        "WatchModels Bearer t-2",
+        "ImportModels Bearer t-3",
+        "ListModels Bearer t-0",
+      ]);
+      expect((await rejection(none.listModels())).code).toBe(Code.UNAUTHENTICATED);
+      // A call's own authorization wins (the gateway forwards its caller's).
+      await client.listModels({}, { metadata: { authorization: "Bearer t-9" } });
+      expect(seen.at(-1)).toBe("ListModels Bearer t-9");
+    } finally {
+      client.close();
+      fixed.close();
+      none.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+
   it("validates its options", () => {
+    expect(() => createRegistryClient({ target: "x:1", insecure: true, token: "a\r\nb" })).toThrow(/token/);
     expect(() => createRegistryClient({ target: "", insecure: true })).toThrow(/target/);
     expect(() => createRegistryClient({ target: "localhost:9090" })).toThrow(/insecure: true/);
     expect(() => createRegistryClient({ target: "localhost:9090", insecure: true, poolSize: 0 })).toThrow(

@@ -35,6 +35,7 @@ export {
   type RegistryRpcOptions,
   RegistryTransport,
   type RegistryTransportOptions,
+  type TokenSource,
 } from "./transport";
 export type {
   WatchOptions,

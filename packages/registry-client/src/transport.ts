@@ -32,6 +32,9 @@ export interface ClientTlsOptions {
 /** Headers for every call: fixed, or a function called per call (a token that refreshes). */
 export type MetadataSource = RpcMetadata | (() => RpcMetadata | Promise<RpcMetadata>);
 
+/** A bearer token: fixed, or a function called per call (a token that refreshes). */
+export type TokenSource = string | (() => string | Promise<string>);
+
 /** Options for {@link createRegistryTransport} (and for `createRegistryClient`, which builds one). */
 export interface RegistryTransportOptions {
   /** `host:port` of the registry, several replicas as an array or a comma-separated list. */
@@ -54,6 +57,14 @@ export interface RegistryTransportOptions {
   waitForReady?: boolean;
   /** Headers for every call (an auth token), or a function called per call that returns them. */
   metadata?: MetadataSource;
+  /**
+   * A bearer token sent as `authorization: Bearer <token>` on every call,
+   * streams and their reconnects included; a function is called per call
+   * (an empty string sends none). An `authorization` header in `metadata`
+   * or in a call's options wins. Send tokens over TLS only: on a plaintext
+   * connection anyone on the path can read and replay them.
+   */
+  token?: TokenSource;
   /**
    * protobuf-ts interceptors, outermost first, for every call: unary calls
    * and both kinds of stream. An interceptor sees one logical call; retries
@@ -114,6 +125,38 @@ function channelOptionsOf(options: RegistryTransportOptions): grpc.ChannelOption
   };
 }
 
+/** The `authorization` header of `token`, checked once if fixed. */
+function authorizationOf(token: TokenSource | undefined): (() => Promise<RpcMetadata>) | undefined {
+  if (token === undefined) return undefined;
+  const valid = (value: unknown): value is string => typeof value === "string" && !/[\r\n]/.test(value);
+  const header = (value: string): RpcMetadata => (value === "" ? {} : { authorization: `Bearer ${value}` });
+  if (typeof token === "function") {
+    return async () => {
+      const value = await token();
+      if (valid(value)) return header(value);
+      throw new RegistryError(
+        Code.INVALID_ARGUMENT,
+        "The client's `token` function must return a string without line breaks.",
+      );
+    };
+  }
+  if (!valid(token))
+    throw new TypeError("createRegistryClient: `token` must be a string without line breaks");
+  const fixed = header(token);
+  return async () => fixed;
+}
+
+/** How a call's headers are made: the client's function's, the token, then the call's own. */
+function metadataFunction(
+  source: MetadataSource | undefined,
+  token: TokenSource | undefined,
+): TransportContext["metadataFor"] {
+  const authorization = authorizationOf(token);
+  const dynamic = typeof source === "function" ? source : undefined;
+  if (!authorization && !dynamic) return async (meta) => toGrpcMetadata(meta);
+  return async (meta) => toGrpcMetadata({ ...(await authorization?.()), ...(await dynamic?.()), ...meta });
+}
+
 /**
  * A protobuf-ts `RpcTransport` over grpc-js for the Model Registry: a pool
  * of connections per replica, keepalive, a default deadline, budgeted
@@ -149,10 +192,7 @@ export class RegistryTransport implements RpcTransport {
       retry: new RetryPolicy(options.retry === false ? { maxAttempts: 1 } : options.retry),
       defaultTimeoutMs: options.defaultTimeoutMs ?? 30_000,
       waitForReady: options.waitForReady ?? false,
-      metadataFor:
-        typeof source === "function"
-          ? async (meta) => toGrpcMetadata({ ...(await source()), ...meta })
-          : async (meta) => toGrpcMetadata(meta),
+      metadataFor: metadataFunction(source, options.token),
     };
   }
 
