@@ -6,7 +6,7 @@
  */
 
 /** Options of {@link CircuitBreaker}. */
-export interface CircuitBreakerOptions {
+export interface CircuitBreakerConfig {
   /**
    * Tests the dependency: resolves if it answers, rejects if not. `signal`
    * aborts when the probe has taken `probeTimeoutMs`; the probe should then
@@ -32,7 +32,7 @@ class ProbeTimeout extends Error {
 }
 
 /** Runs `probe` with a timeout that aborts it and rejects. */
-function probeWithTimeout(probe: CircuitBreakerOptions["probe"], ms: number): Promise<void> {
+function probeWithTimeout(probe: CircuitBreakerConfig["probe"], ms: number): Promise<void> {
   const controller = new AbortController();
   return new Promise<void>((resolve, reject) => {
     let settled = false;
@@ -72,7 +72,7 @@ function probeWithTimeout(probe: CircuitBreakerOptions["probe"], ms: number): Pr
  * succeeds closes it. One probe at a time.
  */
 export class CircuitBreaker {
-  readonly #options: CircuitBreakerOptions;
+  readonly #options: CircuitBreakerConfig;
   /** The cause of the opening, while open. */
   #openCause: { readonly error: unknown } | undefined;
   #probing: Promise<boolean> | undefined;
@@ -81,7 +81,7 @@ export class CircuitBreaker {
   /** Fails each call in flight, by the caller's waiting promise. */
   readonly #inFlight = new Set<(error: Error) => void>();
 
-  constructor(options: CircuitBreakerOptions) {
+  constructor(options: CircuitBreakerConfig) {
     this.#options = options;
   }
 

@@ -16,6 +16,9 @@ import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
 
+/** Failing fast while the database cannot be reached: `createMysqlStorage({ circuitBreaker })`. */
+export type { CircuitBreakerOptions };
+
 /** Options for {@link createMysqlStorage}. */
 export interface MysqlStorageOptions {
   /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */

@@ -1,4 +1,3 @@
-import { Socket } from "node:net";
 import { Code, RegistryError } from "@modelreg/proto";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
@@ -15,6 +14,9 @@ import { classifyPostgresError } from "./sql/classify";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
+
+/** Failing fast while the database cannot be reached: `createPostgresStorage({ circuitBreaker })`. */
+export type { CircuitBreakerOptions };
 
 /** Options for {@link createPostgresStorage}. */
 export interface PostgresStorageOptions {
@@ -223,8 +225,6 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
       "pool.connectionTimeoutMs",
       caller,
     ),
-    // pg connects the socket it is given; tracked, so they can all be dropped at once.
-    stream: () => sockets.track(new Socket()),
   });
   // An idle connection that fails (server restart, network drop) is reported
   // here; without a listener it would crash the process. The pool drops it.
@@ -234,6 +234,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   // failed query reports it and the pool discards the client on release.
   pool.on("connect", (client) => {
     client.on("error", () => {});
+    // Tracked, so that every connection can be dropped at once when the database is unreachable.
+    sockets.track(client.connection.stream);
   });
 
   const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });

@@ -1,4 +1,4 @@
-import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CircuitBreaker } from "../circuit-breaker";
 
@@ -39,16 +39,16 @@ export function databaseUnreachable(cause: unknown): RegistryError {
 }
 
 /**
- * The sockets a connection pool opened (through the driver's `stream`
- * factory), so that they can all be dropped at once when the database is
+ * The sockets of a connection pool's connections (from the driver's
+ * `stream` factory or its pool's connect event), so that they can all be dropped at once when the database is
  * found unreachable: a connection that hangs in a partition must not be
  * handed out again, or hold a call, once the network is back.
  */
 export class SocketTracker {
-  readonly #sockets = new Set<Socket>();
+  readonly #sockets = new Set<Duplex>();
 
   /** Records `socket` until it closes; returns it. */
-  track(socket: Socket): Socket {
+  track<S extends Duplex>(socket: S): S {
     this.#sockets.add(socket);
     socket.once("close", () => this.#sockets.delete(socket));
     return socket;
