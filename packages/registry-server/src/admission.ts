@@ -11,11 +11,18 @@ import type { ServerInterceptor } from "./interceptors";
  * storage. WatchModels streams are not counted (a watch lasts for hours and
  * would hold a slot for good); an ImportModels stream holds one slot until it
  * ends. Health checks and reflection are separate services, never limited.
+ *
+ * A slot is given back at the end of the event-loop turn in which its call
+ * ended, not at once: with a storage that answers without waiting (SQLite,
+ * memory) each call is over before grpc-js hands over the next, so calls
+ * piled up in front of the server (in socket buffers, read in one go) would
+ * otherwise never be seen together, and a CPU-bound server would take
+ * every one of them however long they waited.
  */
 export interface AdmissionOptions {
   /** Calls served at once; the rest wait in the queue. Default 64. */
   maxConcurrentCalls?: number;
-  /** Calls that may wait for a slot; one more is refused at once. 0: no queue. Default 192. */
+  /** Calls that may wait for a slot; one more is refused at once. 0: no queue. Default 64. */
   maxQueuedCalls?: number;
   /**
    * Longest wait in the queue: a call still waiting then is refused with
@@ -59,7 +66,7 @@ export function resolveAdmission(
   };
   return {
     maxConcurrentCalls: whole("maxConcurrentCalls", 64, 1),
-    maxQueuedCalls: whole("maxQueuedCalls", 192, 0),
+    maxQueuedCalls: whole("maxQueuedCalls", 64, 0),
     maxQueueWaitMs: whole("maxQueueWaitMs", 1000, 1),
     retryDelayMs: whole("retryDelayMs", 1000, 0),
   };
@@ -84,6 +91,8 @@ export class Admission {
   readonly #queue = new Set<Waiter>();
   #inFlight = 0;
   #refused = 0;
+  /** Slots of calls that ended in this event-loop turn, given back at its end. */
+  #ended = 0;
 
   constructor(limits: Required<AdmissionOptions>) {
     this.#limits = limits;
@@ -140,12 +149,18 @@ export class Admission {
     });
   }
 
-  /** Frees a slot: the oldest waiter takes it over, or it stays free. */
+  /** Frees a slot at the end of this event-loop turn: the oldest waiter takes it over, or it stays free. */
   release(): void {
-    const next = this.#queue.values().next();
-    if (next.done) this.#inFlight--;
-    else next.value.admit();
+    if (this.#ended++ === 0) setImmediate(this.#giveBack);
   }
+
+  readonly #giveBack = () => {
+    for (; this.#ended > 0; this.#ended--) {
+      const next = this.#queue.values().next();
+      if (next.done) this.#inFlight--;
+      else next.value.admit();
+    }
+  };
 }
 
 /** Runs `next` holding a slot taken for it, and gives the slot back when the call ends, however it ends. */

@@ -91,7 +91,7 @@ export interface RegistryServerOptions {
   /**
    * Admission control: calls served at once, a short queue, and
    * RESOURCE_EXHAUSTED (with a retry delay) for calls beyond both; see
-   * {@link AdmissionOptions}. On by default (64 at once, 192 queued for at
+   * {@link AdmissionOptions}. On by default (64 at once, 64 queued for at
    * most 1000 ms); `false` turns it off.
    */
   admission?: AdmissionOptions | false;

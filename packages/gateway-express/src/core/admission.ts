@@ -16,7 +16,7 @@ import { HttpError } from "./errors";
 export interface GatewayAdmissionOptions {
   /** Requests served at once; the rest wait in the queue. Default 64. */
   maxConcurrentRequests?: number;
-  /** Requests that may wait for a slot; one more is refused at once. 0: no queue. Default 192. */
+  /** Requests that may wait for a slot; one more is refused at once. 0: no queue. Default 64. */
   maxQueuedRequests?: number;
   /** Longest wait in the queue; a request still waiting then is refused with 429. Default 1000 ms. */
   maxQueueWaitMs?: number;
@@ -44,7 +44,7 @@ export function resolveGatewayAdmission(
   };
   return {
     maxConcurrentRequests: whole("maxConcurrentRequests", 64, 1),
-    maxQueuedRequests: whole("maxQueuedRequests", 192, 0),
+    maxQueuedRequests: whole("maxQueuedRequests", 64, 0),
     maxQueueWaitMs: whole("maxQueueWaitMs", 1000, 1),
     retryAfterSeconds: whole("retryAfterSeconds", 1, 0),
   };

@@ -61,7 +61,7 @@ export interface GatewayOptions {
   /**
    * Admission control: requests served at once, a short queue, and 429 with
    * `Retry-After` beyond both; see {@link GatewayAdmissionOptions}. On by
-   * default (64 at once, 192 queued for at most 1000 ms); `false` turns it off.
+   * default (64 at once, 64 queued for at most 1000 ms); `false` turns it off.
    */
   admission?: GatewayAdmissionOptions | false;
 }
