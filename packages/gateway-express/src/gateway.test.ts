@@ -1,5 +1,5 @@
 import { setTimeout as delay } from "node:timers/promises";
-import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
+import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
 import { createMemoryStorage, type StorageAdapter } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGatewayMiddleware } from "./index";
@@ -35,6 +35,9 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
   beforeAll(async () => {
     const main = await startRegistry(resources, {
       authorize: ({ metadata }) => {
+        if (metadata.get("authorization")[0] === "Bearer expired") {
+          throw new RegistryError(Code.UNAUTHENTICATED, "The token has expired.");
+        }
         const [requestId] = metadata.get("x-request-id");
         if (typeof requestId !== "string") return;
         const entries = Object.entries(metadata.getMap()).map(([k, v]) => [k, String(v)] as const);
@@ -95,6 +98,18 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
     expect(response.status, await response.clone().text()).toBe(200);
     return (await response.json()) as ModelJson;
   }
+
+  it("a 401 names the Bearer scheme in WWW-Authenticate, on unary calls and the watch", async () => {
+    for (const path of ["/api/v1/models", "/api/v1/models:watch"]) {
+      const response = await fetch(`${base}${path}`, { headers: { authorization: "Bearer expired" } });
+      const error = await expectError(response, 401, "UNAUTHENTICATED");
+      expect(error.error.message).toBe("The token has expired.");
+      expect(response.headers.get("www-authenticate")).toBe("Bearer");
+    }
+    const ok = await fetch(`${base}/api/v1/models?pageSize=1`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("www-authenticate")).toBeNull();
+  });
 
   describe("routes", () => {
     let seeded: ModelJson;

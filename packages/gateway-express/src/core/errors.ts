@@ -40,7 +40,10 @@ export function errorResponse(
   if (error instanceof HttpError)
     return jsonResponse(error.status, errorBody(error.error, error.status), error.headers);
   const publicError = toPublicError(error, logger, { ...fields });
-  return jsonResponse(httpStatusOf(publicError.code), errorBody(publicError), retryAfterHeader(publicError));
+  const status = httpStatusOf(publicError.code);
+  // RFC 9110, section 15.5.2: a 401 names the scheme that would be accepted.
+  const challenge: Record<string, string> = status === 401 ? { "www-authenticate": "Bearer" } : {};
+  return jsonResponse(status, errorBody(publicError), { ...retryAfterHeader(publicError), ...challenge });
 }
 
 /** The error body for a failure in a stream that has started, after the same policy. */
