@@ -78,6 +78,17 @@ function watchRegistry(client: RegistryClient, address: string): () => void {
   };
 }
 
+/** Admission control from GATEWAY_MAX_CONCURRENT_REQUESTS (0 turns it off), _MAX_QUEUED_REQUESTS, _MAX_QUEUE_WAIT_MS. */
+function admissionFromEnv() {
+  const maxConcurrentRequests = envInt("GATEWAY_MAX_CONCURRENT_REQUESTS", 64, 0, 1_000_000);
+  if (maxConcurrentRequests === 0) return false as const;
+  return {
+    maxConcurrentRequests,
+    maxQueuedRequests: envInt("GATEWAY_MAX_QUEUED_REQUESTS", 64, 0, 1_000_000),
+    maxQueueWaitMs: envInt("GATEWAY_MAX_QUEUE_WAIT_MS", 1000, 1, 600_000),
+  };
+}
+
 async function main() {
   const port = envInt("GATEWAY_PORT", 8080, 0, 65535);
   // Loopback unless told otherwise: put TLS (a reverse proxy) in front, or set GATEWAY_HOST=0.0.0.0.
@@ -101,7 +112,7 @@ async function main() {
   app.get("/healthz", (_req, res) => {
     res.set(apiHeaders).json({ status: "ok" });
   });
-  app.use(createGatewayMiddleware({ client, logger }));
+  app.use(createGatewayMiddleware({ client, logger, admission: admissionFromEnv() }));
   // Everything the gateway does not serve is JSON too: a 404 for other
   // paths, and the error body for what fails before or around it.
   app.use((req, res) => {

@@ -83,6 +83,17 @@ async function startAuth(host: string, mutualTls: boolean): Promise<TokenAuth | 
   return auth;
 }
 
+/** Admission control from REGISTRY_MAX_CONCURRENT_CALLS (0 turns it off), _MAX_QUEUED_CALLS, _MAX_QUEUE_WAIT_MS. */
+function admissionFromEnv() {
+  const maxConcurrentCalls = envInt("REGISTRY_MAX_CONCURRENT_CALLS", 64, 0, 1_000_000);
+  if (maxConcurrentCalls === 0) return false as const;
+  return {
+    maxConcurrentCalls,
+    maxQueuedCalls: envInt("REGISTRY_MAX_QUEUED_CALLS", 64, 0, 1_000_000),
+    maxQueueWaitMs: envInt("REGISTRY_MAX_QUEUE_WAIT_MS", 1000, 1, 600_000),
+  };
+}
+
 async function main() {
   const port = envInt("REGISTRY_PORT", 9090, 0, 65535);
   const host = envString("REGISTRY_HOST", "127.0.0.1");
@@ -104,6 +115,7 @@ async function main() {
     ...(auth ? { authorize: auth.authorize } : {}),
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : { insecure: true }),
     ...(httpPort === undefined ? {} : { httpPort }),
+    admission: admissionFromEnv(),
     healthCheckIntervalMs: envInt("HEALTH_CHECK_INTERVAL_MS", 250, 50, 3_600_000),
     healthCheckTimeoutMs: envInt("HEALTH_CHECK_TIMEOUT_MS", 1000, 50, 3_600_000),
   });
