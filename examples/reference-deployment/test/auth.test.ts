@@ -78,8 +78,19 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
       expect(JSON.stringify(forbidden.json)).toContain("needs the writer role");
       const anonymous = await http(base, "POST", "/api/v1/models", model);
       expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get("www-authenticate")).toBe("Bearer");
       expect(JSON.stringify(anonymous.json)).toContain("Authorization: Bearer <token>");
       expect((await http(base, "GET", "/api/v1/models")).status).toBe(401);
+      // A watch is refused before it starts, as any other call, and a reader may watch.
+      expect((await http(base, "GET", "/api/v1/models:watch")).status).toBe(401);
+      const watching = new AbortController();
+      const watch = await fetch(`${base}/api/v1/models:watch`, {
+        headers: { ...bearer(readerToken), accept: "text/event-stream" },
+        signal: watching.signal,
+      });
+      watching.abort();
+      expect(watch.status).toBe(200);
+      expect(watch.headers.get("content-type")).toMatch(/^text\/event-stream/);
 
       // A writer's token in Grpc-Metadata-Authorization does not replace the reader's Authorization,
       // nor stand in for a missing one: both are refused, and nothing is created.
