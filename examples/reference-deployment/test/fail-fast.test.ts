@@ -41,6 +41,8 @@ describe("the gateway with the registry down", () => {
       ["GET", "/api/v1/models"],
       ["GET", "/api/v1/models/m-1"],
       ["GET", "/api/v1/models"],
+      ["GET", "/api/v1/models:watch"],
+      ["GET", "/api/v1/models:batchGet?ids=m-1"],
     ] as const) {
       const answer = await timed(base, method, path);
       expect(answer.status).toBe(503);
