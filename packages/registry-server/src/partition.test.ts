@@ -201,6 +201,8 @@ for (const database of [postgres, mariadb]) {
         const { model: created } = await client.call<{ model: { id: string } }>("CreateModel", { model });
         expect(await healthCheck(health)).toBe(1);
         expect(await ready()).toBe(200);
+        // Several pooled connections, idle when the network goes.
+        await Promise.all(Array.from({ length: 6 }, () => get(created.id)));
 
         // A call surely in flight when the network goes: it waits for the table lock.
         await locker.lock();

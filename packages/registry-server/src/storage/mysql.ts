@@ -61,6 +61,7 @@ interface StreamTarget {
  * dropped when a probe fails or takes too long.
  */
 function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDelay: number) {
+  let closed = false;
   let connection: Connection | undefined;
   const drop = (dropped: Connection | undefined) => {
     if (dropped === undefined) return;
@@ -69,6 +70,7 @@ function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDel
   };
   return {
     run: async (signal: AbortSignal) => {
+      if (closed) throw new Error("the storage is closed");
       let current = connection;
       const onAbort = () => drop(current);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -96,6 +98,7 @@ function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDel
     },
     /** Ends the connection politely, and drops it if the server does not answer within the probe timeout. */
     close: () => {
+      closed = true;
       const last = connection;
       connection = undefined;
       if (last === undefined) return;

@@ -131,6 +131,7 @@ async function prepareSchema(db: Kysely<RegistryDatabase>, schema: string | unde
  * dropped when a probe fails or takes too long.
  */
 function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
+  let closed = false;
   let client: pg.Client | undefined;
   const drop = (dropped: pg.Client | undefined) => {
     if (dropped === undefined) return;
@@ -139,6 +140,7 @@ function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
   };
   return {
     run: async (signal: AbortSignal) => {
+      if (closed) throw new Error("the storage is closed");
       let current = client;
       const onAbort = () => drop(current);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -159,6 +161,7 @@ function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
     },
     /** Ends the connection politely, and drops it if the server does not answer within the probe timeout. */
     close: () => {
+      closed = true;
       const last = client;
       client = undefined;
       if (last === undefined) return;
