@@ -94,8 +94,19 @@ export class Admission {
   /** Slots of calls that ended in this event-loop turn, given back at its end. */
   #ended = 0;
 
+  /** The refusals, made once: under overload thousands a second are sent, all alike. */
+  readonly #full: RegistryError;
+  readonly #waitedTooLong: RegistryError;
+
   constructor(limits: Required<AdmissionOptions>) {
     this.#limits = limits;
+    const { maxQueueWaitMs, retryDelayMs } = limits;
+    const retryIn = `retry in ${retryDelayMs} ms`;
+    this.#full = overloaded(`The registry is at capacity; ${retryIn}.`, retryDelayMs);
+    this.#waitedTooLong = overloaded(
+      `The registry is at capacity: no call slot came free within ${maxQueueWaitMs} ms; ${retryIn}.`,
+      retryDelayMs,
+    );
   }
 
   get stats(): AdmissionStats {
@@ -111,16 +122,15 @@ export class Admission {
 
   /**
    * Waits for a slot: resolves holding one, or rejects without one (queue
-   * full, waited too long, or `signal` aborted: the call was cancelled or
-   * its deadline passed).
+   * full, waited too long, or the call's signal aborted: it was cancelled or
+   * its deadline passed). The signal is made only for a call that queues.
    */
-  wait(signal: AbortSignal): Promise<void> {
-    const { maxQueuedCalls, maxQueueWaitMs, retryDelayMs } = this.#limits;
-    const retryIn = `retry in ${retryDelayMs} ms`;
-    if (this.#queue.size >= maxQueuedCalls) {
+  wait(call: { readonly signal: AbortSignal }): Promise<void> {
+    if (this.#queue.size >= this.#limits.maxQueuedCalls) {
       this.#refused++;
-      return Promise.reject(overloaded(`The registry is at capacity; ${retryIn}.`, retryDelayMs));
+      return Promise.reject(this.#full);
     }
+    const { signal } = call;
     return new Promise<void>((resolve, reject) => {
       const done = () => {
         clearTimeout(timer);
@@ -140,9 +150,8 @@ export class Admission {
       const onAbort = () => waiter.leave(signal.reason);
       const timer = setTimeout(() => {
         this.#refused++;
-        const message = `The registry is at capacity: no call slot came free within ${maxQueueWaitMs} ms; ${retryIn}.`;
-        waiter.leave(overloaded(message, retryDelayMs));
-      }, maxQueueWaitMs);
+        waiter.leave(this.#waitedTooLong);
+      }, this.#limits.maxQueueWaitMs);
       if (signal.aborted) return waiter.leave(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#queue.add(waiter);
@@ -182,6 +191,6 @@ export function admissionInterceptor(admission: Admission): ServerInterceptor {
   return (next) => (call) => {
     if (call.method.serverStreaming) return next(call);
     if (admission.tryAcquire()) return holding(admission, () => next(call));
-    return admission.wait(call.context.signal).then(() => holding(admission, () => next(call)));
+    return admission.wait(call.context).then(() => holding(admission, () => next(call)));
   };
 }
