@@ -71,8 +71,19 @@ export class GatewayAdmission {
   readonly #queue = new Set<() => void>();
   #inFlight = 0;
 
+  /** The refusals, made once: under overload thousands a second are sent, all alike. */
+  readonly #full: HttpError;
+  readonly #waitedTooLong: HttpError;
+
   constructor(limits: Required<GatewayAdmissionOptions>) {
     this.#limits = limits;
+    const { maxQueueWaitMs, retryAfterSeconds } = limits;
+    const retryIn = `retry in ${retryAfterSeconds} s`;
+    this.#full = overloaded(`The gateway is at capacity; ${retryIn}.`, retryAfterSeconds);
+    this.#waitedTooLong = overloaded(
+      `The gateway is at capacity: no slot came free within ${maxQueueWaitMs} ms; ${retryIn}.`,
+      retryAfterSeconds,
+    );
   }
 
   /** Runs `serve` holding a slot, once one is free; rejects with a 429 {@link HttpError} when none comes. */
@@ -89,11 +100,7 @@ export class GatewayAdmission {
   }
 
   #wait(signal: AbortSignal): Promise<void> {
-    const { maxQueuedRequests, maxQueueWaitMs, retryAfterSeconds } = this.#limits;
-    const retryIn = `retry in ${retryAfterSeconds} s`;
-    if (this.#queue.size >= maxQueuedRequests) {
-      return Promise.reject(overloaded(`The gateway is at capacity; ${retryIn}.`, retryAfterSeconds));
-    }
+    if (this.#queue.size >= this.#limits.maxQueuedRequests) return Promise.reject(this.#full);
     return new Promise<void>((resolve, reject) => {
       const leave = (error: unknown) => {
         done();
@@ -109,10 +116,7 @@ export class GatewayAdmission {
         this.#queue.delete(admit);
       };
       const onAbort = () => leave(goneAway());
-      const timer = setTimeout(() => {
-        const message = `The gateway is at capacity: no slot came free within ${maxQueueWaitMs} ms; ${retryIn}.`;
-        leave(overloaded(message, retryAfterSeconds));
-      }, maxQueueWaitMs);
+      const timer = setTimeout(() => leave(this.#waitedTooLong), this.#limits.maxQueueWaitMs);
       if (signal.aborted) return leave(goneAway());
       signal.addEventListener("abort", onAbort, { once: true });
       this.#queue.add(admit);
