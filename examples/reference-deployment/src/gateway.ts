@@ -2,6 +2,7 @@
 // forwarded over gRPC to the registry at REGISTRY_ADDRESS. Stops cleanly on
 // SIGINT/SIGTERM, closing its gRPC connections.
 import { type Server, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import { createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
 import express, { type ErrorRequestHandler, type Response } from "express";
@@ -43,6 +44,37 @@ const jsonErrorHandler: ErrorRequestHandler = (error: unknown, req, res, next) =
     status === 500 ? "Internal error." : `${STATUS_CODES[status] ?? "Bad request"}: the request was refused.`;
   sendJsonError(res, status, new RegistryError(codeByStatus[status] ?? Code.INTERNAL, message));
 };
+
+/**
+ * A request node cannot parse (a malformed request line or header, headers
+ * too large, a request that took too long) answered with the JSON error
+ * body too; node's default is a bare 400 without a body.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (error.code === "ECONNRESET" || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const status =
+    error.code === "HPE_HEADER_OVERFLOW" ? 431 : error.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+  const message =
+    status === 431
+      ? "The request's headers are too large."
+      : status === 408
+        ? "The request took too long to arrive."
+        : "The request is not valid HTTP/1.1.";
+  const body = JSON.stringify(
+    errorBody(
+      new RegistryError(status === 408 ? Code.DEADLINE_EXCEEDED : Code.INVALID_ARGUMENT, message),
+      status,
+    ),
+  );
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nX-Content-Type-Options: nosniff\r\n` +
+      `Cache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
 
 /**
  * Logs `Connected to Model Registry gRPC service` as soon as a connection
@@ -128,6 +160,7 @@ async function main() {
     const s = app.listen(port, host, () => resolve(s));
     s.once("error", reject);
   });
+  server.on("clientError", answerClientError);
   const bound = server.address();
   logger.info(
     { host, port: typeof bound === "object" && bound ? bound.port : port },

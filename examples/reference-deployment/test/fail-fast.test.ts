@@ -2,7 +2,7 @@
 // not after the client's retries), finds the registry within about a second
 // of it listening, and answers everything else in JSON too.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +18,17 @@ async function freePort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/** Sends `request` as raw bytes and reads the answer until the server closes the connection. */
+function rawExchange(port: number, request: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write(request));
+    const chunks: Buffer[] = [];
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => resolve(Buffer.concat(chunks).toString("utf8")));
+  });
 }
 
 /** The time one request takes, and its answer. */
@@ -103,6 +114,28 @@ describe("answers outside the API", () => {
       }
       const health = await fetch(`${base}/healthz`);
       expect(await health.json()).toEqual({ status: "ok" });
+    } finally {
+      gateway.child.kill("SIGTERM");
+      await gateway.exited;
+    }
+  }, 30_000);
+
+  it("a request node cannot parse is a JSON 400 (431 for headers too large), not a bare status line", async () => {
+    const gateway = startGateway(`127.0.0.1:${await freePort()}`);
+    const port = Number((await gateway.ready).port);
+    try {
+      const cases = [
+        ["GET / HTTP/1.1\r\nHost: x\r\nNot a header\r\n\r\n", 400],
+        [`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(32 * 1024)}\r\n\r\n`, 431],
+      ] as const;
+      for (const [request, status] of cases) {
+        const raw = await rawExchange(port, request);
+        const [head = "", body = ""] = raw.split("\r\n\r\n");
+        expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+        expect(head).toMatch(/\r\nContent-Type: application\/json; charset=utf-8\r\n/);
+        expect(head).toMatch(/\r\nX-Content-Type-Options: nosniff\r\n/);
+        expect(JSON.parse(body)).toMatchObject({ error: { code: status, status: "INVALID_ARGUMENT" } });
+      }
     } finally {
       gateway.child.kill("SIGTERM");
       await gateway.exited;
