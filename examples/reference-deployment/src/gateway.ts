@@ -1,7 +1,7 @@
 // The API Gateway process: REST/JSON on GATEWAY_PORT (8080), every call
 // forwarded over gRPC to the registry at REGISTRY_ADDRESS. Stops cleanly on
 // SIGINT/SIGTERM, closing its gRPC connections.
-import { type Server, STATUS_CODES } from "node:http";
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
@@ -10,6 +10,9 @@ import { pino } from "pino";
 import { ConfigError, envFile, envInt, envString } from "./env";
 
 const logger = pino({ base: { service: "gateway" }, level: envString("LOG_LEVEL", "info") });
+
+/** The largest request body (or NDJSON line) the gateway reads: its default, 1 MiB. */
+const maxBodyBytes = 1024 * 1024;
 
 /** What every answer of this process carries, as the gateway's own API answers do. */
 const apiHeaders = { "x-content-type-options": "nosniff", "cache-control": "no-store" } as const;
@@ -144,7 +147,7 @@ async function main() {
   app.get("/healthz", (_req, res) => {
     res.set(apiHeaders).json({ status: "ok" });
   });
-  app.use(createGatewayMiddleware({ client, logger, admission: admissionFromEnv() }));
+  app.use(createGatewayMiddleware({ client, logger, admission: admissionFromEnv(), maxBodyBytes }));
   // Everything the gateway does not serve is JSON too: a 404 for other
   // paths, and the error body for what fails before or around it.
   app.use((req, res) => {
@@ -161,6 +164,12 @@ async function main() {
     s.once("error", reject);
   });
   server.on("clientError", answerClientError);
+  // `Expect: 100-continue` (curl sends it for bodies over 1 MiB): say "continue" only to a body
+  // the gateway would read; a larger one gets its 413 before the client sends any of it.
+  server.on("checkContinue", (req: IncomingMessage, res: ServerResponse) => {
+    if (!(Number(req.headers["content-length"]) > maxBodyBytes)) res.writeContinue();
+    app(req, res);
+  });
   const bound = server.address();
   logger.info(
     { host, port: typeof bound === "object" && bound ? bound.port : port },

@@ -142,6 +142,24 @@ describe("answers outside the API", () => {
     }
   }, 30_000);
 
+  it("Expect: 100-continue gets no go-ahead for a body over the limit: the 413 comes first", async () => {
+    const gateway = startGateway(`127.0.0.1:${await freePort()}`);
+    const port = Number((await gateway.ready).port);
+    try {
+      const head = (length: number) =>
+        `POST /api/v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+      const refused = await rawExchange(port, head(2 * 1024 * 1024));
+      expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+      expect(refused).toContain('"code":413');
+      // A body within the limit is asked for, then answered (503: no registry here).
+      const accepted = await rawExchange(port, `${head(2)}{}`);
+      expect(accepted).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 503 /);
+    } finally {
+      gateway.child.kill("SIGTERM");
+      await gateway.exited;
+    }
+  }, 30_000);
+
   it("listens on loopback by default", async () => {
     const gateway = startGateway(`127.0.0.1:${await freePort()}`, { GATEWAY_HOST: "" });
     try {
