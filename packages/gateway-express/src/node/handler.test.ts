@@ -59,8 +59,12 @@ describe("createGatewayHandler on a plain node:http server", () => {
   it("answers an unknown id, an unknown route and a path outside the prefix with the JSON error body", async () => {
     const missing = await expectError(await fetch(`${base}/api/v1/models/no-such-model`), 404, "NOT_FOUND");
     expect(missing.error.message).toContain("no-such-model");
-    await expectError(await fetch(`${base}/api/v1/widgets`), 404, "NOT_FOUND");
-    await expectError(await fetch(`${base}/elsewhere`), 404, "NOT_FOUND");
+    for (const path of ["/api/v1/widgets", "/elsewhere"]) {
+      const response = await fetch(`${base}${path}`);
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      await expectError(response, 404, "NOT_FOUND");
+    }
   });
 
   it("streams the watch as NDJSON, without null for the progress message's event", async () => {
