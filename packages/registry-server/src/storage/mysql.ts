@@ -127,6 +127,43 @@ function describeServer(uri: string): string {
 const SESSION_SQL_MODE = "set session sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION'";
 
 /**
+ * The `mysql2` pool, with bounded connecting, TCP keepalive, and every
+ * connection's socket tracked in `sockets`.
+ */
+function createTrackedPool(
+  options: MysqlStorageOptions,
+  sockets: SocketTracker,
+  keepAliveInitialDelay: number,
+) {
+  const pool = createPool({
+    uri: options.uri,
+    charset: "utf8mb4",
+    connectionLimit: options.pool?.connectionLimit ?? 10,
+    connectTimeout: checkMs(
+      options.pool?.connectTimeoutMs,
+      2000,
+      "pool.connectTimeoutMs",
+      "createMysqlStorage",
+    ),
+    // What mysql2 does without a `stream` factory, with each socket tracked,
+    // so that they can all be dropped at once when the database is unreachable.
+    stream: ({ config }: StreamTarget) => {
+      if (config.socketPath !== undefined) return sockets.track(connect(config.socketPath));
+      const socket = sockets.track(connect(config.port ?? 3306, config.host ?? "localhost"));
+      socket.setNoDelay(true);
+      socket.once("connect", () => socket.setKeepAlive(true, keepAliveInitialDelay));
+      return socket;
+    },
+  });
+  // mysql2 removes a pooled connection that fails, but listens for its
+  // `error` only once; a second event would crash the process.
+  pool.on("connection", (connection) => {
+    connection.on("error", () => {});
+  });
+  return pool;
+}
+
+/**
  * MySQL 8.0.17+ or MariaDB 10.2+, through a `mysql2` connection pool (utf8mb4
  * end to end, so 4-byte UTF-8 is stored exactly). Runs the schema migrations
  * before it resolves (once, even when several replicas start together: the
@@ -157,26 +194,7 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
     caller,
   );
   const sockets = new SocketTracker();
-  const pool = createPool({
-    uri: options.uri,
-    charset: "utf8mb4",
-    connectionLimit: options.pool?.connectionLimit ?? 10,
-    connectTimeout: checkMs(options.pool?.connectTimeoutMs, 2000, "pool.connectTimeoutMs", caller),
-    // What mysql2 does without a `stream` factory, with each socket tracked,
-    // so that they can all be dropped at once when the database is unreachable.
-    stream: ({ config }: StreamTarget) => {
-      if (config.socketPath !== undefined) return sockets.track(connect(config.socketPath));
-      const socket = sockets.track(connect(config.port ?? 3306, config.host ?? "localhost"));
-      socket.setNoDelay(true);
-      socket.once("connect", () => socket.setKeepAlive(true, keepAliveInitialDelay));
-      return socket;
-    },
-  });
-  // mysql2 removes a pooled connection that fails, but listens for its
-  // `error` only once; a second event would crash the process.
-  pool.on("connection", (connection) => {
-    connection.on("error", () => {});
-  });
+  const pool = createTrackedPool(options, sockets, keepAliveInitialDelay);
 
   const db = new Kysely<RegistryDatabase>({
     dialect: new MysqlDialect({

@@ -175,6 +175,44 @@ function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
 }
 
 /**
+ * The `pg` pool, with its options checked: bounded connecting, TCP keepalive,
+ * and every connection's socket tracked in `sockets`. Also returns the
+ * connection settings, for the circuit breaker's probe.
+ */
+function createPool(options: PostgresStorageOptions, sockets: SocketTracker) {
+  const caller = "createPostgresStorage";
+  const pool = options.pool ?? {};
+  const connection: pg.ClientConfig = {
+    ...withSearchPath(options.connectionString, options.schema),
+    keepAlive: true,
+    keepAliveInitialDelayMillis: checkMs(
+      pool.keepAliveInitialDelayMs,
+      5000,
+      "pool.keepAliveInitialDelayMs",
+      caller,
+    ),
+  };
+  const created = new pg.Pool({
+    ...connection,
+    max: pool.max ?? 10,
+    idleTimeoutMillis: pool.idleTimeoutMs ?? 10_000,
+    connectionTimeoutMillis: checkMs(pool.connectionTimeoutMs, 2000, "pool.connectionTimeoutMs", caller),
+  });
+  // An idle connection that fails (server restart, network drop) is reported
+  // here; without a listener it would crash the process. The pool drops it.
+  created.on("error", () => {});
+  // A checked-out connection also emits `error` on the client (after failing
+  // its queries) when it breaks between two statements of a transaction; the
+  // failed query reports it and the pool discards the client on release.
+  created.on("connect", (client) => {
+    client.on("error", () => {});
+    // Tracked, so that every connection can be dropped at once when the database is unreachable.
+    sockets.track(client.connection.stream);
+  });
+  return { pool: created, connection };
+}
+
+/**
  * PostgreSQL, through a `pg` connection pool. Runs the schema migrations
  * before it resolves (once, even when several replicas start together: the
  * migrator holds an advisory lock). Requires the optional peer dependency
@@ -207,40 +245,8 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   const caller = "createPostgresStorage";
   const retainChanges = checkRetainChanges(options.retainChanges, caller);
   const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
-  const connection: pg.ClientConfig = {
-    ...withSearchPath(options.connectionString, schema),
-    keepAlive: true,
-    keepAliveInitialDelayMillis: checkMs(
-      options.pool?.keepAliveInitialDelayMs,
-      5000,
-      "pool.keepAliveInitialDelayMs",
-      caller,
-    ),
-  };
   const sockets = new SocketTracker();
-  const pool = new pg.Pool({
-    ...connection,
-    max: options.pool?.max ?? 10,
-    idleTimeoutMillis: options.pool?.idleTimeoutMs ?? 10_000,
-    connectionTimeoutMillis: checkMs(
-      options.pool?.connectionTimeoutMs,
-      2000,
-      "pool.connectionTimeoutMs",
-      caller,
-    ),
-  });
-  // An idle connection that fails (server restart, network drop) is reported
-  // here; without a listener it would crash the process. The pool drops it.
-  pool.on("error", () => {});
-  // A checked-out connection also emits `error` on the client (after failing
-  // its queries) when it breaks between two statements of a transaction; the
-  // failed query reports it and the pool discards the client on release.
-  pool.on("connect", (client) => {
-    client.on("error", () => {});
-    // Tracked, so that every connection can be dropped at once when the database is unreachable.
-    sockets.track(client.connection.stream);
-  });
-
+  const { pool, connection } = createPool(options, sockets);
   const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
     const current = await prepareSchema(db, schema);
