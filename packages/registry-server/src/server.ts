@@ -69,7 +69,7 @@ export interface RegistryServerOptions {
   /**
    * How often storage is pinged to keep health status (gRPC health, `/readyz`)
    * current: between the end of one ping and the next, while SERVING; at
-   * least every 250 ms while NOT_SERVING, so readiness returns soon after
+   * least every 100 ms while NOT_SERVING, so readiness returns soon after
    * storage does. Default 250 ms.
    */
   healthCheckIntervalMs?: number;

@@ -5,7 +5,7 @@ import type { StorageAdapter } from "./storage/adapter";
 export type ServingStatus = "SERVING" | "NOT_SERVING";
 
 /** While NOT_SERVING, storage is pinged at least this often, so readiness returns soon after storage does. */
-export const recoveryPingIntervalMs = 250;
+export const recoveryPingIntervalMs = 100;
 
 /** How often storage is pinged, and how long a ping may take. */
 export interface HealthCheckTiming {

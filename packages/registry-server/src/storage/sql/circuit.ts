@@ -15,7 +15,7 @@ export interface CircuitBreakerOptions {
   probeTimeoutMs?: number;
   /**
    * While the database is unreachable, how often a probe tests whether it is
-   * back; the first that answers lets calls through again. Default 250 ms.
+   * back; the first that answers lets calls through again. Default 100 ms.
    */
   retryIntervalMs?: number;
 }
@@ -85,7 +85,7 @@ export function checkCircuitOptions(
   }
   return {
     probeTimeoutMs: checkMs(options?.probeTimeoutMs, 750, "circuitBreaker.probeTimeoutMs", caller),
-    retryIntervalMs: checkMs(options?.retryIntervalMs, 250, "circuitBreaker.retryIntervalMs", caller),
+    retryIntervalMs: checkMs(options?.retryIntervalMs, 100, "circuitBreaker.retryIntervalMs", caller),
   };
 }
 
