@@ -80,12 +80,24 @@ describe("gateway admission control", () => {
       retryDelay: "1s",
     });
     expect(body.error.details).toContainEqual(expect.objectContaining({ reason: "OVERLOADED" }));
-    expect(holding.state.reads).toBe(2); // neither the queued nor the refused request reached the registry
+    expect(refused.headers.get("x-request-id")).toMatch(/^[0-9a-f-]{36}$/);
+    expect(refused.headers.get("x-content-type-options")).toBe("nosniff");
+    // A create while full is refused too, its body unread and the registry never called.
+    const create = await get("/api/v1/models", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "refused", version: "1" }),
+    });
+    expect(create.headers.get("retry-after")).toBe("1");
+    await expectError(create, 429, "RESOURCE_EXHAUSTED");
+    expect(holding.state.reads).toBe(2); // neither the queued nor the refused requests reached the registry
 
     holding.release(1);
     await until(() => holding.state.reads === 3, "the queued request runs once a slot frees");
     holding.release();
     expect((await Promise.all([...running, queued])).map((r) => r.status)).toEqual([200, 200, 200]);
+    const listed = await (await get("/api/v1/models")).json();
+    expect(listed.models.map((m: { name: string }) => m.name)).toEqual(["m"]); // "refused" was never created
   });
 
   it("refuses a request that waited maxQueueWaitMs for a slot with 429", async () => {

@@ -11,6 +11,9 @@
  */
 import { Any, Code, Duration, RegistryError, RetryInfo } from "@modelreg/proto";
 import { HttpError } from "./errors";
+import { errorBody } from "./http-status";
+import { apiHeaders, jsonTextResponse } from "./json-response";
+import type { GatewayResponse } from "./types";
 
 /** Limits of {@link GatewayAdmission}; see `GatewayOptions.admission`. */
 export interface GatewayAdmissionOptions {
@@ -75,6 +78,10 @@ export class GatewayAdmission {
   readonly #full: HttpError;
   readonly #waitedTooLong: HttpError;
 
+  /** The body and headers of {@link refusal}, serialized once. */
+  readonly #fullJson: string;
+  readonly #fullHeaders: Readonly<Record<string, string>>;
+
   constructor(limits: Required<GatewayAdmissionOptions>) {
     this.#limits = limits;
     const { maxQueueWaitMs, retryAfterSeconds } = limits;
@@ -84,6 +91,21 @@ export class GatewayAdmission {
       `The gateway is at capacity: no slot came free within ${maxQueueWaitMs} ms; ${retryIn}.`,
       retryAfterSeconds,
     );
+    this.#fullJson = JSON.stringify(errorBody(this.#full.error, 429));
+    this.#fullHeaders = { ...this.#full.headers, ...apiHeaders };
+  }
+
+  /** Every slot is taken and the queue is full: a request now would be refused. */
+  get full(): boolean {
+    return (
+      this.#inFlight >= this.#limits.maxConcurrentRequests &&
+      this.#queue.size >= this.#limits.maxQueuedRequests
+    );
+  }
+
+  /** The 429 a request gets while the gateway is {@link full}, as the core would answer it. */
+  refusal(requestId: string): GatewayResponse {
+    return jsonTextResponse(429, this.#fullJson, { ...this.#fullHeaders, "x-request-id": requestId });
   }
 
   /** Runs `serve` holding a slot, once one is free; rejects with a 429 {@link HttpError} when none comes. */

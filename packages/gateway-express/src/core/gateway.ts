@@ -103,6 +103,22 @@ function refuseUnmatched(request: GatewayRequest, matched: Exclude<RouteMatch, {
  * theirs (`createGatewayMiddleware`, `createGatewayHandler`).
  */
 export function createGateway(options: GatewayOptions): Gateway {
+  return { handle: buildGateway(options).handle };
+}
+
+/** A gateway, and the answer to a request it is too full to take, if it is. @internal */
+export interface GatewayCore extends Gateway {
+  /**
+   * The 429 for a request while the gateway is full (every slot taken, the
+   * queue full), to be sent without reading the body or building a
+   * request: refusing costs the least it can. `undefined` when the gateway
+   * has room, or the request is not one admission control counts.
+   */
+  refuseIfFull(method: string, path: string, headers: GatewayRequest["headers"]): GatewayResponse | undefined;
+}
+
+/** {@link createGateway} with the early refusal the node:http handler uses. @internal */
+export function buildGateway(options: GatewayOptions): GatewayCore {
   const context = contextOf(options);
   const routes = buildRoutes();
   const openApi = options.openApi === false ? undefined : openApiResponder(routes);
@@ -139,5 +155,13 @@ export function createGateway(options: GatewayOptions): Gateway {
     return { ...response, headers: { ...response.headers, ...apiHeaders, "x-request-id": requestId } };
   }
 
-  return { handle };
+  function refuseIfFull(method: string, path: string, headers: GatewayRequest["headers"]) {
+    const { admission } = context;
+    if (!admission?.full) return undefined;
+    const matched = matchRoute(routes, method, path);
+    if (matched.kind !== "found" || matched.route.serverStreaming) return undefined;
+    return admission.refusal(requestIdOf(headers));
+  }
+
+  return { handle, refuseIfFull };
 }

@@ -5,10 +5,10 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, RegistryError, toPublicError } from "@modelreg/proto";
-import { createGateway } from "../core/gateway";
+import { buildGateway } from "../core/gateway";
 import { errorBody, httpStatusOf } from "../core/http-status";
 import { apiHeaders } from "../core/json-response";
-import type { GatewayOptions } from "../core/types";
+import type { GatewayOptions, GatewayResponse } from "../core/types";
 import { requestBodyOf } from "./body";
 import { closeIfBodyUnread, sendResponse } from "./send";
 
@@ -41,6 +41,14 @@ function sendError(req: IncomingMessage, res: ServerResponse, status: number, er
   res.end(JSON.stringify(errorBody(error, status)));
 }
 
+/** A whole response written at once (the 429 of a full gateway); a body left unread closes the connection. */
+function sendRefusal(req: IncomingMessage, res: ServerResponse, response: GatewayResponse): void {
+  res.statusCode = response.status;
+  for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+  closeIfBodyUnread(req, res);
+  res.end(response.body);
+}
+
 /**
  * Splits the request target as Express's router does. Not `new URL(target, base)`:
  * it reads `//host/api/v1/...` as a host plus `/api/v1/...` (serving a path
@@ -67,7 +75,7 @@ function splitTarget(target: string): { pathname: string; search: string } {
  * ```
  */
 export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHandler {
-  const gateway = createGateway(options);
+  const gateway = buildGateway(options);
   const prefix = options.pathPrefix ?? "/api/v1/";
 
   return function modelregGateway(req, res, next) {
@@ -77,6 +85,12 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
     if (!pathname.startsWith(prefix)) {
       if (next) next();
       else sendError(req, res, 404, new RegistryError(Code.NOT_FOUND, `No route for ${method} ${pathname}.`));
+      return;
+    }
+    // Full: answered before anything is read or built for the request (the 429 a queued one would get).
+    const refusal = gateway.refuseIfFull(method, pathname, req.headers);
+    if (refusal) {
+      sendRefusal(req, res, refusal);
       return;
     }
     const controller = new AbortController();
