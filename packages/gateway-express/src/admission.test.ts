@@ -96,8 +96,8 @@ describe("gateway admission control", () => {
     await until(() => holding.state.reads === 3, "the queued request runs once a slot frees");
     holding.release();
     expect((await Promise.all([...running, queued])).map((r) => r.status)).toEqual([200, 200, 200]);
-    const listed = await (await get("/api/v1/models")).json();
-    expect(listed.models.map((m: { name: string }) => m.name)).toEqual(["m"]); // "refused" was never created
+    const listed = (await (await get("/api/v1/models")).json()) as { models: { name: string }[] };
+    expect(listed.models.map((m) => m.name)).toEqual(["m"]); // "refused" was never created
   });
 
   it("refuses a request that waited maxQueueWaitMs for a slot with 429", async () => {
