@@ -315,6 +315,54 @@ for (const database of [postgres, mariadb]) {
   });
 }
 
+describe("storage that stops answering its pings (any adapter)", () => {
+  it("turns NOT_SERVING once a ping outlasts healthCheckTimeoutMs, and SERVING soon after pings answer again", async () => {
+    const memory = createMemoryStorage();
+    let silent = false;
+    const hanging: (() => void)[] = [];
+    // A ping that never settles while `silent`: no error, no answer, as a partition looks.
+    const storage: StorageAdapter = Object.assign(Object.create(memory) as StorageAdapter, {
+      ping: () => (silent ? new Promise<void>((resolve) => hanging.push(resolve)) : memory.ping()),
+    });
+    const server = createRegistryServer({
+      storage,
+      insecure: true,
+      host: "127.0.0.1",
+      port: 0,
+      logger: quiet,
+    });
+    const { port } = await server.listen();
+    const health = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    try {
+      expect(await healthCheck(health)).toBe(1);
+      const silentAt = Date.now();
+      silent = true;
+      // Default interval 250 ms + timeout 1000 ms.
+      const notServingMs = await msUntil(
+        silentAt,
+        async () => (await healthCheck(health)) === 2,
+        "NOT_SERVING",
+        5000,
+      );
+      expect(notServingMs).toBeGreaterThanOrEqual(1000);
+      expect(notServingMs).toBeLessThan(failWithinMs);
+      const answeringAt = Date.now();
+      silent = false;
+      const servingMs = await msUntil(
+        answeringAt,
+        async () => (await healthCheck(health)) === 1,
+        "SERVING",
+        5000,
+      );
+      expect(servingMs).toBeLessThan(recoverWithinMs);
+    } finally {
+      for (const resolve of hanging) resolve();
+      health.close();
+      await server.shutdown({ graceMs: 0 });
+    }
+  });
+});
+
 describe("fail-fast options", () => {
   it("are checked, with a TypeError naming the option", async () => {
     for (const bad of [0, -1, 1.5, Number.NaN, "100"]) {
