@@ -17,6 +17,7 @@ import { createMemoryStorage } from "./storage/memory";
 import { createMysqlStorage } from "./storage/mysql";
 import { createPostgresStorage } from "./storage/postgres";
 import { createTestClient } from "./test-support/grpc-client";
+import { makeModelRecord } from "./testing/conformance";
 
 const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
@@ -263,6 +264,42 @@ for (const database of [postgres, mariadb]) {
         health.close();
         client.close();
         await server.shutdown({ graceMs: 0 });
+        await storage.close();
+        await proxy.close();
+        await locker.end().catch(() => {});
+        await drop();
+      }
+    });
+
+    it("an adapter used without the server (nothing pings it) still fails a stuck call and recovers", async () => {
+      const target = new URL(database.url);
+      const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port) });
+      const { storage, locker, drop } = await database.open(proxy);
+      try {
+        const record = makeModelRecord();
+        expect(await storage.insert(record)).toEqual({ status: "created" });
+        expect((await storage.get(record.id))?.id).toBe(record.id);
+        const partitionedAt = Date.now();
+        proxy.partition();
+        // No deadline: only the circuit can end it.
+        const stuck = await failure(storage.get(record.id));
+        expectDatabaseUnreachable(stuck.error, "a call with no deadline", database);
+        // Probed again once the last probe is 500 ms old (checked every 125 ms while calls wait); 750 ms each.
+        expect(stuck.at - partitionedAt).toBeLessThan(failWithinMs);
+        const healedAt = Date.now();
+        proxy.heal();
+        const recoveredMs = await msUntil(
+          healedAt,
+          async () => (await storage.get(record.id))?.id === record.id,
+          "a call succeeding",
+          5000,
+        );
+        process.stdout.write(
+          `[partition ${database.name}, adapter alone] stuck call failed ${stuck.at - partitionedAt} ms ` +
+            `after the partition; call OK ${recoveredMs} ms after the heal\n`,
+        );
+        expect(recoveredMs).toBeLessThan(recoverWithinMs);
+      } finally {
         await storage.close();
         await proxy.close();
         await locker.end().catch(() => {});

@@ -65,18 +65,29 @@ function probeWithTimeout(probe: CircuitBreakerConfig["probe"], ms: number): Pro
 }
 
 /**
+ * While closed, a call starts a probe if none started for this long: so an
+ * adapter nobody pings (no health check) still finds a silent database.
+ */
+const probeStaleMs = 500;
+
+/**
  * Closed: calls run. A failed (or too slow) probe opens it: the calls in
  * flight fail at once with `openError`, `onOpen` runs, and every call fails
  * at once until a probe succeeds. While open, a probe runs every
  * `retryIntervalMs` (and whenever {@link probe} is called); the first that
- * succeeds closes it. One probe at a time.
+ * succeeds closes it. One probe at a time. While closed, probes run when
+ * {@link probe} is called (the server's health check) and, when that has
+ * not happened for half a second, on the next call or while calls are in flight.
  */
 export class CircuitBreaker {
   readonly #options: CircuitBreakerConfig;
   /** The cause of the opening, while open. */
   #openCause: { readonly error: unknown } | undefined;
   #probing: Promise<boolean> | undefined;
+  /** When the last probe started (`performance.now()`). */
+  #probedAt = Number.NEGATIVE_INFINITY;
   #retryTimer: NodeJS.Timeout | undefined;
+  #watchdog: NodeJS.Timeout | undefined;
   #disposed = false;
   /** Fails each call in flight, by the caller's waiting promise. */
   readonly #inFlight = new Set<(error: Error) => void>();
@@ -99,6 +110,8 @@ export class CircuitBreaker {
   run<T>(call: (abandoned: () => boolean) => Promise<T>): Promise<T> {
     const open = this.#openCause;
     if (open !== undefined) return Promise.reject(this.#options.openError(open.error));
+    // Nobody has probed lately (no health check pings): calls keep it probing.
+    if (performance.now() - this.#probedAt > probeStaleMs) void this.probe();
     return new Promise<T>((resolve, reject) => {
       let settled = false;
       const fail = (error: Error) => {
@@ -106,6 +119,7 @@ export class CircuitBreaker {
         reject(error);
       };
       this.#inFlight.add(fail);
+      this.#watch();
       call(() => settled).then(
         (value) => {
           if (settled) return;
@@ -128,6 +142,7 @@ export class CircuitBreaker {
    * dependency answered, after opening or closing the circuit accordingly.
    */
   probe(): Promise<boolean> {
+    if (this.#probing === undefined) this.#probedAt = performance.now();
     this.#probing ??= this.#runProbe().finally(() => {
       this.#probing = undefined;
     });
@@ -144,6 +159,21 @@ export class CircuitBreaker {
   dispose(): void {
     this.#disposed = true;
     clearTimeout(this.#retryTimer);
+    clearInterval(this.#watchdog);
+  }
+
+  /** While calls are in flight, probes at least every {@link probeStaleMs} (a call may be stuck). */
+  #watch(): void {
+    if (this.#watchdog !== undefined || this.#disposed) return;
+    this.#watchdog = setInterval(() => {
+      if (this.#inFlight.size === 0 || this.#disposed) {
+        clearInterval(this.#watchdog);
+        this.#watchdog = undefined;
+      } else if (performance.now() - this.#probedAt > probeStaleMs) {
+        void this.probe();
+      }
+    }, probeStaleMs / 4);
+    this.#watchdog.unref();
   }
 
   async #runProbe(): Promise<boolean> {
