@@ -60,14 +60,20 @@ const waitOnRefusal = values["on-refusal"] === "wait";
 
 /** One answer: `ok`, `refused` (with the delay it asks for, in ms) or a failure's label. */
 type Answer = { kind: "ok" } | { kind: "refused"; retryMs: number } | { kind: "failed"; label: string };
-type Call = () => Promise<Answer>;
+/** One call by virtual client `client` (over its own connection, for HTTP). */
+type Call = (client: number) => Promise<Answer>;
 
 function httpCall(): { call: Call; close: () => void } {
-  const agent: Agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+  // One keep-alive connection per client, as 2,000 browsers or services would have.
+  const agents: Agent[] = Array.from(
+    { length: concurrency },
+    () => new http.Agent({ keepAlive: true, maxSockets: 1 }),
+  );
   const [host, port] = target.split(":");
   const path = `/api/v1/models/${MODEL_ID}`;
-  const call: Call = () =>
+  const call: Call = (client) =>
     new Promise((resolve) => {
+      const agent = agents[client % agents.length];
       const req = httpRequest({ host, port: Number(port), path, agent }, (res) => {
         let length = 0;
         res.on("data", (chunk: Buffer) => {
@@ -87,7 +93,12 @@ function httpCall(): { call: Call; close: () => void } {
       );
       req.end();
     });
-  return { call, close: () => agent.destroy() };
+  return {
+    call,
+    close: () => {
+      for (const agent of agents) agent.destroy();
+    },
+  };
 }
 
 /** The delay of a RESOURCE_EXHAUSTED status's RetryInfo, in ms (1000 without one). */
@@ -167,8 +178,20 @@ function outcome(latencies: number[]): Outcome {
 }
 
 const { call, close } = values.protocol === "grpc" ? grpcCall() : httpCall();
-const first = await call();
+const first = await call(0);
 if (first.kind !== "ok") throw new Error(`the first GetModel answered ${JSON.stringify(first)}`);
+
+// Every client's connection is open before the storm, 64 at a time, as behind a proxy's pool. A
+// storm of new connections is another problem: Node stops accepting while its event loop is
+// saturated (in a trial, 1,900 of 2,000 connections still sat in the kernel's accept queue after
+// 5 s, with or without admission control).
+if (values.protocol !== "grpc") {
+  let next = 1;
+  const opener = async () => {
+    for (let i = next++; i < concurrency; i = next++) await call(i);
+  };
+  await Promise.all(Array.from({ length: 64 }, opener));
+}
 
 const ok: number[] = [];
 const refused: number[] = [];
@@ -181,13 +204,25 @@ setTimeout(() => {
   cpuAtStart = process.cpuUsage();
 }, warmupMs);
 
-async function client(): Promise<void> {
+/** OVERLOAD_SERIES=1: every answer as [second, kind, latency], summarised per second on stderr. */
+const series: [number, number, number][] | undefined = process.env.OVERLOAD_SERIES ? [] : undefined;
+
+const answersPerClient: number[] = [];
+async function client(index = 0): Promise<void> {
+  answersPerClient[index] = 0;
   for (;;) {
     const begin = performance.now();
-    const answer = await call();
+    const answer = await call(index);
     const done = performance.now();
+    answersPerClient[index] = (answersPerClient[index] ?? 0) + 1;
     if (done >= windowEnd) return; // answers after the window are not counted
     const recorded = done >= windowStart;
+    if (series)
+      series.push([
+        Math.floor((done - started) / 1000),
+        answer.kind === "ok" ? 0 : answer.kind === "refused" ? 1 : 2,
+        done - begin,
+      ]);
     if (answer.kind === "ok") {
       if (recorded) ok.push(done - begin);
     } else if (answer.kind === "refused") {
@@ -197,7 +232,7 @@ async function client(): Promise<void> {
   }
 }
 
-for (let i = 0; i < concurrency; i++) void client();
+for (let i = 0; i < concurrency; i++) void client(i);
 await new Promise((r) => setTimeout(r, windowEnd - performance.now()));
 const cpu = process.cpuUsage(cpuAtStart);
 const report: LoadReport = {
@@ -208,6 +243,19 @@ const report: LoadReport = {
   loadCpuPct: Math.round(((cpu.user + cpu.system) / 1000 / durationMs) * 100),
 };
 console.log(JSON.stringify(report));
+if (series) {
+  const counts = [...answersPerClient].sort((a, b) => a - b);
+  console.error(
+    `answers per client: min ${counts[0]} p1 ${counts[Math.floor(counts.length * 0.01)]} p10 ${counts[Math.floor(counts.length * 0.1)]} median ${counts[Math.floor(counts.length / 2)]} max ${counts.at(-1)}; clients with none: ${counts.filter((c) => c === 0).length}`,
+  );
+  for (let second = 0; second <= Math.ceil((windowEnd - started) / 1000); second++) {
+    const of = (kind: number) => series.filter(([s, k]) => s === second && k === kind).map(([, , l]) => l);
+    const [admitted, refusedIn] = [outcome(of(0)), outcome(of(1))];
+    console.error(
+      `s${second}: ok ${admitted.count} p50 ${admitted.p50Ms} p99 ${admitted.p99Ms}; refused ${refusedIn.count} p50 ${refusedIn.p50Ms} p99 ${refusedIn.p99Ms}`,
+    );
+  }
+}
 // Calls still open (the slowest, with admission off) are left to the exit.
 close();
 process.exit(0);
