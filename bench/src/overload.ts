@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
     paths: { type: "string", default: "gateway,grpc" },
     dist: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
-    "base-port": { type: "string", default: "47400" },
+    "base-port": { type: "string", default: "21400" },
     "registry-limits": { type: "string", default: "" },
     "gateway-limits": { type: "string", default: "" },
     out: { type: "string", default: join(benchDir, "results", "overload") },
@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
 });
 if (args.help) {
   console.log(`npm run bench:overload -- [--unloaded 64] [--overload 2000] [--duration-ms 8000] [--warmup-ms 2000]
-  [--rounds 1] [--no-storm] [--dist] [--no-pin] [--base-port 47400] [--out bench/results/overload]
+  [--rounds 1] [--no-storm] [--dist] [--no-pin] [--base-port 21400] [--out bench/results/overload]
   [--registry-limits 64,64,1000] [--gateway-limits 64,64,1000]   admission on with these (at once, queued, wait ms)
   --no-storm  skip the rows where refused clients retry at once instead of waiting Retry-After
   --dist      run the packages' built dist/ (default: their TypeScript sources through tsx)`);
