@@ -431,6 +431,31 @@ describe("retries", () => {
     }
   });
 
+  it("does not retry a registry that answered its database is unreachable", async () => {
+    let attempts = 0;
+    const { server, port } = await startServer(createMemoryStorage(), {
+      authorize: () => {
+        attempts++;
+        throw new RegistryError(Code.UNAVAILABLE, "The model database is unreachable.", {
+          reason: "DATABASE_UNAVAILABLE",
+        });
+      },
+    });
+    const client = createRegistryClient({
+      target: `127.0.0.1:${port}`,
+      insecure: true,
+      retry: { maxAttempts: 3, initialBackoffMs: 10, budget: { maxTokens: 100 } },
+    });
+    try {
+      const error = await rejection(client.getModel({ id: "x" }));
+      expect([error.code, error.reason]).toEqual([Code.UNAVAILABLE, "DATABASE_UNAVAILABLE"]);
+      expect(attempts).toBe(1);
+    } finally {
+      client.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+
   it("stops retrying when the retry budget runs low", async () => {
     let attempts = 0;
     const { server, port } = await startServer(createMemoryStorage(), {

@@ -1,6 +1,11 @@
-import { Code } from "@modelreg/proto";
+import { Code, type RegistryError } from "@modelreg/proto";
 
-/** How failed calls are retried. Only idempotent calls that failed with UNAVAILABLE are retried. */
+/**
+ * How failed calls are retried. Only idempotent calls that failed with
+ * UNAVAILABLE are retried, and not when the registry answered that its
+ * database is unreachable (reason `DATABASE_UNAVAILABLE`): it says so only
+ * once it has found out, so a retry would wait for the same answer.
+ */
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 4; 1 disables retries. */
   maxAttempts?: number;
@@ -41,13 +46,14 @@ export class RetryPolicy {
   }
 
   /**
-   * Whether a call that failed with `code` on attempt `attempt` (1-based) may
+   * Whether a call that failed with `error` on attempt `attempt` (1-based) may
    * be retried now. `neverSent` marks a failure to connect: the request never
    * reached a server, so it does not draw on the budget (as gRPC's
    * transparent retries), though `maxAttempts` still bounds it.
    */
-  shouldRetry(code: Code, attempt: number, neverSent: boolean): boolean {
-    if (code !== Code.UNAVAILABLE || attempt >= this.maxAttempts) return false;
+  shouldRetry(error: RegistryError, attempt: number, neverSent: boolean): boolean {
+    if (error.code !== Code.UNAVAILABLE || attempt >= this.maxAttempts) return false;
+    if (error.reason === "DATABASE_UNAVAILABLE") return false;
     return neverSent || this.#tokens > this.#maxTokens / 2;
   }
 

@@ -104,11 +104,7 @@ async function runUnary<I extends object, O extends object>(
     const { error, neverSent } = outcome;
     if (error.code === Code.UNAVAILABLE && !neverSent) retry.recordFailure();
     const backoff = retry.backoffMs(attempt);
-    if (
-      !idempotent ||
-      !retry.shouldRetry(error.code, attempt, neverSent) ||
-      Date.now() + backoff >= deadline
-    ) {
+    if (!idempotent || !retry.shouldRetry(error, attempt, neverSent) || Date.now() + backoff >= deadline) {
       throw error;
     }
     if (neverSent) {
