@@ -117,6 +117,28 @@ describe("gateway admission control", () => {
     expect(holding.state.reads).toBe(1);
   });
 
+  it("a queued request whose client goes away leaves the queue, and never reaches the registry", async () => {
+    const { holding, arrived, get } = await start({ maxConcurrentRequests: 1, maxQueuedRequests: 1 });
+    const running = get();
+    await until(() => holding.held() === 1, "the first request reaches storage");
+    const controller = new AbortController();
+    const gone = get(undefined, { signal: controller.signal }).catch(() => "aborted");
+    await until(() => arrived.count === 2, "the second request arrives and queues");
+    controller.abort();
+    expect(await gone).toBe("aborted");
+    // Its place in the queue is free again (once the gateway saw the socket close): the next
+    // request waits there instead of getting a 429.
+    await new Promise((r) => setTimeout(r, 300));
+    const next = get();
+    await until(() => arrived.count === 3, "the third request arrives");
+    holding.release();
+    await until(() => holding.held() === 1, "the queued request runs");
+    holding.release();
+    expect((await running).status).toBe(200);
+    expect((await next).status).toBe(200);
+    expect(holding.state.reads).toBe(2); // the request that went away never read
+  });
+
   it("does not count a watch against the limit", async () => {
     const { holding, get } = await start({ maxConcurrentRequests: 1, maxQueuedRequests: 0 });
     const controller = new AbortController();
