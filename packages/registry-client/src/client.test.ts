@@ -236,7 +236,7 @@ describe("connections", () => {
     }
   });
 
-  it("fails fast while nothing listens: UNAVAILABLE in well under a second, reads included", async () => {
+  it("fails fast while nothing listens: UNAVAILABLE at once (not after ~6 s), reads included", async () => {
     const client = createRegistryClient({ target: "127.0.0.1:1", insecure: true });
     try {
       for (const call of [
@@ -247,7 +247,9 @@ describe("connections", () => {
         const started = performance.now();
         const error = await rejection(call());
         // Before: ~6 s, three 2-second waits of the retries for a connection.
-        expect(performance.now() - started).toBeLessThan(1000);
+        // Measured 1-73 ms; the bound leaves room for a loaded 2-core CI machine.
+        const elapsed = performance.now() - started;
+        expect(elapsed, `UNAVAILABLE after ${elapsed.toFixed(0)} ms`).toBeLessThan(2000);
         expect(error.code).toBe(Code.UNAVAILABLE);
       }
     } finally {
@@ -261,18 +263,19 @@ describe("connections", () => {
     const { server: gone, port } = await startServer(storage);
     await gone.shutdown({ graceMs: 0 });
     const client = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
-    let second: Awaited<ReturnType<typeof startServer>> | undefined;
-    const starting = setTimeout(async () => {
-      second = await startServer(storage, { port });
-    }, 500);
+    // Started half a second into the call; awaited before the checks, so a
+    // failure to start (the port taken) fails the test instead of going unhandled.
+    const starting = new Promise((resolve) => setTimeout(resolve, 500)).then(() =>
+      startServer(storage, { port }),
+    );
+    starting.catch(() => {});
     try {
       const page = await client.listModels({}, { waitForReady: true, timeoutMs: 10_000 });
       expect(page.models).toEqual([]);
-      expect(second).toBeDefined();
+      await expect(starting).resolves.toBeDefined();
     } finally {
-      clearTimeout(starting);
       client.close();
-      await second?.server.shutdown({ graceMs: 100 });
+      await (await starting.catch(() => undefined))?.server.shutdown({ graceMs: 100 });
     }
   });
 
@@ -553,6 +556,91 @@ describe("metadata and interceptors", () => {
       client.close();
       fixed.close();
       none.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+
+  it("an authorization in metadata, in any case, replaces the token's: exactly one header is sent", async () => {
+    const seen: string[][] = [];
+    const { server, port } = await startServer(createMemoryStorage(), {
+      authorize: ({ metadata }) => {
+        seen.push(metadata.get("authorization").map(String));
+      },
+    });
+    const fixed = createRegistryClient({
+      target: `127.0.0.1:${port}`,
+      insecure: true,
+      token: "from-token",
+      metadata: { Authorization: "Bearer from-metadata" },
+    });
+    const dynamic = createRegistryClient({
+      target: `127.0.0.1:${port}`,
+      insecure: true,
+      token: async () => "from-token",
+      metadata: async () => ({ AUTHORIZATION: "Bearer from-function" }),
+    });
+    try {
+      await fixed.listModels();
+      await dynamic.listModels();
+      await dynamic.listModels({}, { metadata: { Authorization: "Bearer from-call" } });
+      expect(seen).toEqual([["Bearer from-metadata"], ["Bearer from-function"], ["Bearer from-call"]]);
+    } finally {
+      fixed.close();
+      dynamic.close();
+      await server.shutdown({ graceMs: 100 });
+    }
+  });
+
+  it("refuses a token that is not RFC 6750 token68 without ever echoing it", async () => {
+    const secret = "s3cr\u00e9t";
+    let thrown: unknown;
+    try {
+      createRegistryClient({ target: "x:1", insecure: true, token: secret });
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(TypeError);
+    expect(String((thrown as Error).message)).toMatch(/`token`/);
+    expect(JSON.stringify(thrown) + String(thrown)).not.toContain("s3cr");
+    let authorized = 0;
+    const { server, port } = await startServer(createMemoryStorage(), {
+      authorize: () => {
+        authorized++;
+      },
+    });
+    const tokens = [secret, "a b", "tab\tbad", "x\u0000y", "=abc", "\u2603"];
+    const client = createRegistryClient({
+      target: `127.0.0.1:${port}`,
+      insecure: true,
+      token: async () => tokens.shift() ?? "",
+    });
+    const header = createRegistryClient({ target: `127.0.0.1:${port}`, insecure: true });
+    try {
+      for (let i = 0; i < 6; i++) {
+        const error = await rejection(client.listModels());
+        expect(error.code).toBe(Code.INVALID_ARGUMENT);
+        expect(error.message).toMatch(/token/);
+        expect(error.cause).toBeUndefined();
+      }
+      // A bad authorization given as a header: refused too, no cause carrying it.
+      const error = await rejection(
+        header.listModels({}, { metadata: { authorization: `Bearer ${secret}` } }),
+      );
+      expect(error.code).toBe(Code.INVALID_ARGUMENT);
+      expect(error.cause).toBeUndefined();
+      expect(error.message).not.toContain("s3cr");
+      expect(authorized).toBe(0);
+      // Token68 with padding passes.
+      const padded = createRegistryClient({
+        target: `127.0.0.1:${port}`,
+        insecure: true,
+        token: "aB9-._~+/==",
+      });
+      await padded.listModels().finally(() => padded.close());
+      expect(authorized).toBe(1);
+    } finally {
+      client.close();
+      header.close();
       await server.shutdown({ graceMs: 100 });
     }
   });

@@ -125,10 +125,20 @@ function channelOptionsOf(options: RegistryTransportOptions): grpc.ChannelOption
   };
 }
 
-/** The `authorization` header of `token`, checked once if fixed. */
+/** RFC 6750 `b64token` (token68): the only characters a bearer token may have. */
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/**
+ * The `authorization` header of `token`, checked once if fixed. A token that
+ * is not token68 is refused without ever being echoed (no message or
+ * `cause` carries it, so it cannot reach a log): a fixed one with a
+ * TypeError here, a function's value with INVALID_ARGUMENT on that call
+ * (it is the client's own bad input; the server never sees it).
+ */
 function authorizationOf(token: TokenSource | undefined): (() => Promise<RpcMetadata>) | undefined {
   if (token === undefined) return undefined;
-  const valid = (value: unknown): value is string => typeof value === "string" && !/[\r\n]/.test(value);
+  const valid = (value: unknown): value is string =>
+    typeof value === "string" && (value === "" || TOKEN68.test(value));
   const header = (value: string): RpcMetadata => (value === "" ? {} : { authorization: `Bearer ${value}` });
   if (typeof token === "function") {
     return async () => {
@@ -136,17 +146,31 @@ function authorizationOf(token: TokenSource | undefined): (() => Promise<RpcMeta
       if (valid(value)) return header(value);
       throw new RegistryError(
         Code.INVALID_ARGUMENT,
-        "The client's `token` function must return a string without line breaks.",
+        "The client's `token` function must return a bearer token of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / and trailing =).",
       );
     };
   }
-  if (!valid(token))
-    throw new TypeError("createRegistryClient: `token` must be a string without line breaks");
+  if (!valid(token)) {
+    throw new TypeError(
+      "createRegistryClient: `token` must be a bearer token of RFC 6750 token68 characters (A-Z a-z 0-9 - . _ ~ + / and trailing =)",
+    );
+  }
   const fixed = header(token);
   return async () => fixed;
 }
 
-/** How a call's headers are made: the client's function's, the token, then the call's own. */
+/** `meta` with lowercase keys; of keys differing only in case, the later wins. */
+function lowercased(meta: RpcMetadata | undefined): RpcMetadata {
+  const out: RpcMetadata = {};
+  for (const [key, value] of Object.entries(meta ?? {})) out[key.toLowerCase()] = value;
+  return out;
+}
+
+/**
+ * How a call's headers are made: the token, the client's function's, then
+ * the call's own, later winning per key whatever its case (so an
+ * `authorization` in `metadata` or the call's options replaces the token's).
+ */
 function metadataFunction(
   source: MetadataSource | undefined,
   token: TokenSource | undefined,
@@ -154,7 +178,12 @@ function metadataFunction(
   const authorization = authorizationOf(token);
   const dynamic = typeof source === "function" ? source : undefined;
   if (!authorization && !dynamic) return async (meta) => toGrpcMetadata(meta);
-  return async (meta) => toGrpcMetadata({ ...(await authorization?.()), ...(await dynamic?.()), ...meta });
+  return async (meta) =>
+    toGrpcMetadata({
+      ...(await authorization?.()),
+      ...lowercased(await dynamic?.()),
+      ...lowercased(meta),
+    });
 }
 
 /**
