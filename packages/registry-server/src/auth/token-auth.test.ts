@@ -5,9 +5,10 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
 import { Code, type Logger, RegistryError } from "@modelreg/proto";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { makeTestCertificates } from "../../../../test-support/certs";
 import { until } from "../../../../test-support/waiting";
 import {
@@ -194,11 +195,15 @@ describe("client certificates (mutual TLS)", () => {
     expect(denied.message).toBe(
       "CN=modelreg test client may not call CreateModel: that needs the writer role, and it has reader.",
     );
+    // A certificate the file does not list (a gateway's own, say) counts as no credentials,
+    // and the refusal does not name it.
     const unlisted = await rejection(stranger.call("ListModels", {}));
-    expect([unlisted.code, unlisted.message]).toEqual([
-      Code.PERMISSION_DENIED,
-      "CN=stranger may not call ListModels: that needs the reader role, and it has no role.",
+    expect([unlisted.code, unlisted.reason, unlisted.message]).toEqual([
+      Code.UNAUTHENTICATED,
+      "CERTIFICATE_UNKNOWN",
+      "This registry does not know the client certificate: send the header `Authorization: Bearer <token>`, or a client certificate it lists.",
     ]);
+    expect(unlisted.message).not.toContain("stranger");
     await stranger.call("ListModels", {}, bearer(readerToken));
     expect(principals).toEqual(["URI:spiffe://example.org/trainer", "CN=modelreg test client", "reader-bot"]);
   });
@@ -245,6 +250,39 @@ describe("the auth file", () => {
     }, "the edited file applies");
   });
 
+  it("logs the same broken edit again after the file went back to the version in force", async () => {
+    const good = { tokens: [entry(readerToken, "reader-bot", "reader")] };
+    const broken = '{ "tokens": [ { "sha256": "nothex", "subject": "x", "roles": ["admin"] } ] }';
+    const { file, client, logs } = await startWithFile(good);
+    const refusals = () => logs.filter((line) => line.includes("auth file not reloaded")).length;
+    replaceFile(file, broken);
+    await until(() => refusals() === 1, "the broken edit is logged");
+    replaceFile(file, good);
+    // The good text is the one in force: nothing is reloaded, but the refusal is forgotten.
+    await sleep(800);
+    await client.call("ListModels", {}, bearer(readerToken));
+    replaceFile(file, broken);
+    await until(() => refusals() === 2, "the same broken edit, made again, is logged again");
+    await sleep(800);
+    expect(refusals()).toBe(2);
+    expect(logs.some((line) => line.includes("auth file reloaded"))).toBe(false);
+  });
+
+  it("stops the pending second read of a broken file on close(): nothing is read or logged after", async () => {
+    const { file, auth, logs } = await startWithFile({
+      tokens: [entry(readerToken, "reader-bot", "reader")],
+    });
+    const timers = vi.spyOn(globalThis, "setTimeout");
+    cleanups.push(() => timers.mockRestore());
+    replaceFile(file, "{ not json");
+    // The first read of the change fails; the second is due 250 ms later, and close() comes first.
+    await until(() => timers.mock.calls.some(([, ms]) => ms === 250), "the second read is scheduled");
+    auth.close();
+    await sleep(600);
+    expect(logs.filter((line) => line.includes("auth file not reloaded"))).toEqual([]);
+    expect(auth.counts()).toEqual({ tokens: 1, certificates: 0 });
+  });
+
   it("is read again on reload(), which rejects a broken version and keeps the last good one", async () => {
     const file = authFile({ tokens: [entry(readerToken, "reader-bot", "reader")] });
     const auth = await createTokenAuth({ file, watch: false });
@@ -270,6 +308,25 @@ describe("the auth file", () => {
     await expect(auth.reload()).rejects.toThrow(`auth file ${file}: tokens[0]: unknown field "extra"`);
     expect(auth.counts()).toEqual({ tokens: 1, certificates: 0 });
     await client.call("CreateModel", { model: { name: "b", version: "1" } }, bearer(readerToken));
+  });
+
+  it("refuses options that are not valid with a TypeError naming the option", async () => {
+    const file = authFile({ tokens: [] });
+    const cases: [unknown, string][] = [
+      [{}, "`file` must be"],
+      [{ file: 42 }, "`file` must be"],
+      [{ file: " " }, "`file` must be"],
+      [{ file, watch: "yes" }, "`watch` must be true or false"],
+      [{ file, pollIntervalMs: 0 }, "`pollIntervalMs` must be"],
+      [{ file, pollIntervalMs: "2000" }, "`pollIntervalMs` must be"],
+      [{ file, pollIntervalMs: Number.NaN }, "`pollIntervalMs` must be"],
+      [{ file, pollIntervalMs: 1.5 }, "`pollIntervalMs` must be"],
+    ];
+    for (const [options, message] of cases) {
+      const refused = createTokenAuth(options as Parameters<typeof createTokenAuth>[0]);
+      await expect(refused).rejects.toThrow(TypeError);
+      await expect(refused).rejects.toThrow(`createTokenAuth: ${message}`);
+    }
   });
 
   it("refuses to start with a file that is missing or not valid, naming the entry", async () => {

@@ -79,14 +79,21 @@ function tokenPrincipal(file: AuthFile, values: readonly (string | Buffer)[]): P
   return principal;
 }
 
-/** The principal of a verified client certificate: its first name the file lists, else its own name without roles. */
+/**
+ * The principal of a verified client certificate: its first name the file
+ * lists. A certificate the file does not list (a gateway's own, say) counts
+ * as no credentials: UNAUTHENTICATED, without the certificate's name.
+ */
 function certificatePrincipal(file: AuthFile, certificate: PeerCertificate): Principal {
-  const names = certificateNames(certificate);
-  for (const name of names) {
+  for (const name of certificateNames(certificate)) {
     const entry = file.certificates.find((c) => c.name === name);
     if (entry) return entry.principal;
   }
-  return { subject: names[0] ?? "(a client certificate without a name)", roles: [] };
+  throw new RegistryError(
+    Code.UNAUTHENTICATED,
+    "This registry does not know the client certificate: send the header `Authorization: Bearer <token>`, or a client certificate it lists.",
+    { reason: "CERTIFICATE_UNKNOWN" },
+  );
 }
 
 /** Who calls: a bearer token first, else the verified client certificate; UNAUTHENTICATED without either. */
@@ -169,6 +176,7 @@ function watchAuthFile(file: string, pollIntervalMs: number, changed: () => void
  * ```
  */
 export async function createTokenAuth(options: TokenAuthOptions): Promise<TokenAuth> {
+  checkOptions(options);
   const source = new AuthFileSource(resolve(options.file), options.logger);
   await source.reload();
   const stop =
@@ -179,8 +187,30 @@ export async function createTokenAuth(options: TokenAuthOptions): Promise<TokenA
     authorize: authorizer(() => source.current),
     reload: () => source.reload(),
     counts: () => source.counts(),
-    close: stop,
+    close: () => {
+      stop();
+      source.close();
+    },
   };
+}
+
+/** Throws a TypeError naming the first option of `createTokenAuth` that is not valid. */
+function checkOptions(options: TokenAuthOptions): void {
+  const { file, watch, pollIntervalMs } = (options ?? {}) as Partial<TokenAuthOptions>;
+  if (typeof file !== "string" || file.trim() === "") {
+    throw new TypeError("createTokenAuth: `file` must be the path of the auth file (a non-empty string)");
+  }
+  if (watch !== undefined && typeof watch !== "boolean") {
+    throw new TypeError("createTokenAuth: `watch` must be true or false");
+  }
+  if (
+    pollIntervalMs !== undefined &&
+    (typeof pollIntervalMs !== "number" || !Number.isInteger(pollIntervalMs) || pollIntervalMs < 1)
+  ) {
+    throw new TypeError(
+      "createTokenAuth: `pollIntervalMs` must be a whole number of milliseconds, at least 1",
+    );
+  }
 }
 
 /** The auth file's last good version, and reloads of it one at a time (an older read never wins). */
@@ -191,6 +221,9 @@ class AuthFileSource {
   #refused: string | undefined;
   #logged: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
+  /** The pending second read of a change seen on disk; cleared by close(). */
+  #retry: NodeJS.Timeout | undefined;
+  #closed = false;
 
   constructor(
     readonly path: string,
@@ -213,11 +246,33 @@ class AuthFileSource {
     return run;
   }
 
+  /** Stops the pending retry of reloadOnChange(), and any later one. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
+  }
+
+  /** Resolves after `ms`, or never once closed (nothing is then read again, nor logged). */
+  #later(ms: number): Promise<void> {
+    return new Promise((resolveLater) => {
+      if (this.#closed) return;
+      clearTimeout(this.#retry);
+      this.#retry = setTimeout(() => {
+        this.#retry = undefined;
+        resolveLater();
+      }, ms);
+      this.#retry.unref();
+    });
+  }
+
   /** A reload for a change seen on disk: a failure is read once more (a file caught half-written), then logged. */
   reloadOnChange(): void {
+    if (this.#closed) return;
     this.reload()
-      .catch(() => new Promise((r) => setTimeout(r, 250).unref()).then(() => this.reload()))
+      .catch(() => this.#later(250).then(() => this.reload()))
       .catch((error: unknown) => {
+        if (this.#closed) return;
         if (this.#refused !== undefined && this.#refused === this.#logged) return;
         this.#logged = this.#refused;
         this.logger?.error(
@@ -237,7 +292,12 @@ class AuthFileSource {
         `auth file ${this.path}: cannot read it (${(cause as NodeJS.ErrnoException).code})`,
       );
     }
-    if (text === this.#text) return;
+    if (text === this.#text) {
+      // Back to the version in force: a broken edit made again later is new, and logged again.
+      this.#refused = undefined;
+      this.#logged = undefined;
+      return;
+    }
     let parsed: AuthFile;
     try {
       parsed = parseAuthFile(text);
