@@ -52,8 +52,14 @@ function isLoopback(host: string): boolean {
  * warning when the registry is reachable from other machines without any
  * authentication.
  */
-async function startAuth(host: string, mutualTls: boolean): Promise<TokenAuth | undefined> {
+async function startAuth(host: string, tls: boolean, mutualTls: boolean): Promise<TokenAuth | undefined> {
   const file = envString("AUTH_TOKENS_FILE", "");
+  if (file && !tls && !isLoopback(host)) {
+    logger.warn(
+      { host },
+      "bearer tokens reach this registry in the clear over plaintext gRPC: set TLS_CERT_FILE and TLS_KEY_FILE, or REGISTRY_HOST=127.0.0.1",
+    );
+  }
   if (!file) {
     if (!mutualTls && !isLoopback(host)) {
       logger.warn(
@@ -102,11 +108,15 @@ async function main() {
   const ca = envFile("TLS_CA_FILE");
   if ((cert === undefined) !== (key === undefined))
     throw new ConfigError("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither");
+  if (ca !== undefined && cert === undefined)
+    throw new ConfigError(
+      "TLS_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE: client certificates are checked only over TLS",
+    );
   const httpPort = process.env.REGISTRY_HTTP_PORT ? envInt("REGISTRY_HTTP_PORT", 0, 0, 65535) : undefined;
 
   const storage = await openStorage(envString("DATABASE_URL", "sqlite:./data/registry.db"));
   if (!cert) logger.warn("serving plaintext gRPC; set TLS_CERT_FILE and TLS_KEY_FILE for TLS");
-  const auth = await startAuth(host, Boolean(cert && ca));
+  const auth = await startAuth(host, Boolean(cert), Boolean(cert && ca));
   const server = createRegistryServer({
     storage,
     host,

@@ -168,6 +168,7 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
   it("knows a mutual-TLS client by its certificate's subject", async () => {
     const certs = makeTestCertificates({
       trainer: { commonName: "trainer", subjectAltName: "URI:spiffe://example.org/trainer" },
+      gateway: { commonName: "modelreg-gateway" },
     });
     const pem = (name: string, content: Buffer) => {
       writeFileSync(join(tmp, name), content);
@@ -193,7 +194,18 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
       tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
     });
     const trainer = client({ target, insecure: false, tls: { ca: certs.ca, ...trainerCert } });
+    // A gateway presenting its own certificate, which the file leaves out: its callers send tokens.
+    const gateway = startGateway(target, {
+      REGISTRY_TLS_CA_FILE: join(tmp, "ca.pem"),
+      REGISTRY_TLS_CERT_FILE: pem("gateway.pem", (certs.clients.gateway as { cert: Buffer }).cert),
+      REGISTRY_TLS_KEY_FILE: pem("gateway.key", (certs.clients.gateway as { key: Buffer }).key),
+    });
     try {
+      const anonymous = await http(`http://127.0.0.1:${(await gateway.ready).port}`, "GET", "/api/v1/models");
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.headers.get("www-authenticate")).toBe("Bearer");
+      expect(JSON.stringify(anonymous.json)).toContain("CERTIFICATE_UNKNOWN");
+      expect(JSON.stringify(anonymous.json)).not.toContain("modelreg-gateway");
       expect((await known.listModels({})).models).toEqual([]);
       const denied = await rejection(known.createModel({ model: { name: "m", version: "1" } }));
       expect([denied.code, denied.message]).toEqual([
@@ -206,8 +218,10 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
     } finally {
       known.close();
       trainer.close();
+      gateway.child.kill("SIGTERM");
       registry.child.kill("SIGTERM");
       expect(await registry.exited).toBe(0);
+      await gateway.exited;
     }
   }, 60_000);
 
@@ -223,6 +237,32 @@ describe("tokens and roles (AUTH_TOKENS_FILE)", () => {
       `AUTH_TOKENS_FILE: auth file ${file}: tokens[0]: holds a plain "token"; store only its "sha256" (hashToken(token)), and replace the token, which the file has exposed`,
     );
     expect(JSON.stringify(registry.logs)).not.toContain(readerToken);
+  }, 60_000);
+});
+
+describe("the registry's TLS settings", () => {
+  it("refuses TLS_CA_FILE without TLS_CERT_FILE and TLS_KEY_FILE, instead of serving plaintext", async () => {
+    const ca = join(tmp, "lone-ca.pem");
+    writeFileSync(ca, makeTestCertificates().ca);
+    const registry = startRegistry("memory:", { TLS_CA_FILE: ca });
+    await expect(registry.ready).rejects.toThrow("registry exited (1) before it was ready");
+    expect(await registry.exited).toBe(1);
+    expect(registry.logs.find((l) => l.level === 50)?.msg).toBe(
+      "TLS_CA_FILE needs TLS_CERT_FILE and TLS_KEY_FILE: client certificates are checked only over TLS",
+    );
+  }, 60_000);
+
+  it("warns that bearer tokens travel in the clear with AUTH_TOKENS_FILE over plaintext off loopback", async () => {
+    const clear = (l: { msg: string }) => l.msg.startsWith("bearer tokens reach this registry in the clear");
+    const file = writeAuthFile("clear.json", { tokens: [token(readerToken, "dashboard", "reader")] });
+    const open = startRegistry("memory:", { REGISTRY_HOST: "0.0.0.0", AUTH_TOKENS_FILE: file });
+    const local = startRegistry("memory:", { AUTH_TOKENS_FILE: file });
+    await Promise.all([open.ready, local.ready]);
+    expect(open.logs.find(clear)).toMatchObject({ level: 40, host: "0.0.0.0" });
+    expect(open.logs.find(clear)?.msg).toContain("TLS_CERT_FILE");
+    expect(local.logs.some(clear)).toBe(false);
+    for (const p of [open, local]) p.child.kill("SIGTERM");
+    expect(await Promise.all([open.exited, local.exited])).toEqual([0, 0]);
   }, 60_000);
 });
 
