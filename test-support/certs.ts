@@ -22,6 +22,87 @@ export interface ClientCertificateRequest {
   subjectAltName?: string;
 }
 
+type OpenSsl = (...args: string[]) => Buffer;
+
+/** One certificate to sign: the files' base name, the subject's CN and the extensions (openssl's extfile). */
+interface Signing {
+  file: string;
+  cn: string;
+  extension: string;
+}
+
+/** The self-signed test CA, as `ca.pem` and `ca.key`. */
+function makeCa(openssl: OpenSsl): void {
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=modelreg test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  );
+}
+
+/** A key and a certificate signed by the CA, as `<file>.key` and `<file>.pem` in `dir`. */
+function signCertificate(openssl: OpenSsl, dir: string, { file, cn, extension }: Signing): void {
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    `/CN=${cn}`,
+    "-keyout",
+    `${file}.key`,
+    "-out",
+    `${file}.csr`,
+  );
+  writeFileSync(join(dir, `${file}.ext`), `${extension}\n`);
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    `${file}.csr`,
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-days",
+    "1",
+    "-extfile",
+    `${file}.ext`,
+    "-out",
+    `${file}.pem`,
+  );
+}
+
+/** The signings for the server, the client `modelreg test client`, and each extra client asked for. */
+function signings(clients: Record<string, ClientCertificateRequest>): (Signing & { name?: string })[] {
+  const extra = Object.entries(clients).map(([name, request], i) => ({
+    file: `extra${i}`,
+    name,
+    cn: request.commonName,
+    extension: `${request.subjectAltName ? `subjectAltName=${request.subjectAltName}\n` : ""}extendedKeyUsage=clientAuth`,
+  }));
+  return [
+    {
+      file: "server",
+      cn: "modelreg test server",
+      extension: "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
+    },
+    { file: "client", cn: "modelreg test client", extension: "extendedKeyUsage=clientAuth" },
+    ...extra,
+  ];
+}
+
 /**
  * Makes fresh certificates with the openssl CLI (in a temporary folder,
  * removed afterwards): the CA, the server's, the client `modelreg test
@@ -31,69 +112,11 @@ export function makeTestCertificates(
   clients: Record<string, ClientCertificateRequest> = {},
 ): TestCertificates {
   const dir = mkdtempSync(join(tmpdir(), "modelreg-certs-"));
-  const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+  const openssl: OpenSsl = (...args) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   try {
-    openssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=modelreg test CA",
-      "-keyout",
-      "ca.key",
-      "-out",
-      "ca.pem",
-    );
-    const extra = Object.entries(clients).map(([name, request], i) => ({
-      file: `extra${i}`,
-      name,
-      cn: request.commonName,
-      extension: `${request.subjectAltName ? `subjectAltName=${request.subjectAltName}\n` : ""}extendedKeyUsage=clientAuth`,
-    }));
-    for (const { file: name, cn, extension } of [
-      {
-        file: "server",
-        cn: "modelreg test server",
-        extension: "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth",
-      },
-      { file: "client", cn: "modelreg test client", extension: "extendedKeyUsage=clientAuth" },
-      ...extra,
-    ]) {
-      openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        `/CN=${cn}`,
-        "-keyout",
-        `${name}.key`,
-        "-out",
-        `${name}.csr`,
-      );
-      writeFileSync(join(dir, `${name}.ext`), `${extension}\n`);
-      openssl(
-        "x509",
-        "-req",
-        "-in",
-        `${name}.csr`,
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "1",
-        "-extfile",
-        `${name}.ext`,
-        "-out",
-        `${name}.pem`,
-      );
-    }
+    makeCa(openssl);
+    const all = signings(clients);
+    for (const signing of all) signCertificate(openssl, dir, signing);
     const read = (file: string) => readFileSync(join(dir, file));
     return {
       ca: read("ca.pem"),
@@ -102,7 +125,9 @@ export function makeTestCertificates(
       clientCert: read("client.pem"),
       clientKey: read("client.key"),
       clients: Object.fromEntries(
-        extra.map(({ file, name }) => [name, { cert: read(`${file}.pem`), key: read(`${file}.key`) }]),
+        all.flatMap(({ file, name }) =>
+          name === undefined ? [] : [[name, { cert: read(`${file}.pem`), key: read(`${file}.key`) }]],
+        ),
       ),
     };
   } finally {

@@ -94,26 +94,32 @@ it("runs the README's tokens example: a reader may list but not create, and nobo
   );
   const child = spawnReadmeExample(readme, "tokens", { PORT: "0", AUTH_FILE: file });
   const exited = new Promise<number | null>((r) => child.once("exit", r));
-  const port = await new Promise<number>((resolvePort, reject) => {
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const entry = JSON.parse(line) as Record<string, unknown>;
-      if (entry.msg === "gRPC server listening") resolvePort(Number(entry.port));
+  // Killed whatever happens, so a failed assertion leaves no process behind.
+  try {
+    const port = await new Promise<number>((resolvePort, reject) => {
+      createInterface({ input: child.stdout }).on("line", (line) => {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.msg === "gRPC server listening") resolvePort(Number(entry.port));
+      });
+      child.once("exit", (code) => reject(new Error(`example exited early (${code})`)));
     });
-    child.once("exit", (code) => reject(new Error(`example exited early (${code})`)));
-  });
 
-  const client = createTestClient(`127.0.0.1:${port}`);
-  const headers = { authorization: `Bearer ${reader}` };
-  await expect(client.call("ListModels", {}, headers)).resolves.toMatchObject({ models: [] });
-  await expect(
-    client.call("CreateModel", { model: { name: "m", version: "1" } }, headers),
-  ).rejects.toMatchObject({
-    code: Code.PERMISSION_DENIED,
-    message: "dashboard may not call CreateModel: that needs the writer role, and it has reader.",
-  });
-  await expect(client.call("ListModels", {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
-  client.close();
-
-  child.kill("SIGTERM");
+    const client = createTestClient(`127.0.0.1:${port}`);
+    try {
+      const headers = { authorization: `Bearer ${reader}` };
+      await expect(client.call("ListModels", {}, headers)).resolves.toMatchObject({ models: [] });
+      await expect(
+        client.call("CreateModel", { model: { name: "m", version: "1" } }, headers),
+      ).rejects.toMatchObject({
+        code: Code.PERMISSION_DENIED,
+        message: "dashboard may not call CreateModel: that needs the writer role, and it has reader.",
+      });
+      await expect(client.call("ListModels", {})).rejects.toMatchObject({ code: Code.UNAUTHENTICATED });
+    } finally {
+      client.close();
+    }
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+  }
   expect(await exited).toBe(0);
 }, 30_000);
