@@ -65,8 +65,9 @@ describe("the gateway with the registry down", () => {
     console.log(
       `503 with the registry down: ${timings.map((t) => `${t.toFixed(0)} ms`).join(", ")} (the gateway's own figures: ${served.join(", ")})`,
     );
-    // A functional bound with room for a loaded machine; the answer takes milliseconds.
-    for (const ms of timings) expect(ms).toBeLessThan(1000);
+    // Measured 1-73 ms, against ~6 s before the fix: a bound that still
+    // catches that, with room for a loaded 2-core CI machine.
+    for (const ms of timings) expect(ms).toBeLessThan(2000);
 
     const registry = startRegistry(`sqlite:${join(tmp, "late.db")}`, { REGISTRY_PORT: String(port) });
     const listening = await registry.ready;
@@ -84,7 +85,8 @@ describe("the gateway with the registry down", () => {
     await waitForLog(gateway.logs, "Lost the connection to the Model Registry; reconnecting");
     const again = await timed(base, "GET", "/api/v1/models");
     expect(again.status).toBe(503);
-    expect(again.ms).toBeLessThan(1000);
+    console.log(`503 after the registry stopped: ${again.ms.toFixed(0)} ms`);
+    expect(again.ms).toBeLessThan(2000);
 
     gateway.child.kill("SIGTERM");
     expect(await gateway.exited).toBe(0);
