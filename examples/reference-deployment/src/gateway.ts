@@ -3,7 +3,7 @@
 // SIGINT/SIGTERM, closing its gRPC connections.
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
-import { createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
+import { challengeHeaders, createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
 import express, { type ErrorRequestHandler, type Response } from "express";
 import { pino } from "pino";
@@ -18,7 +18,10 @@ const maxBodyBytes = 1024 * 1024;
 const apiHeaders = { "x-content-type-options": "nosniff", "cache-control": "no-store" } as const;
 
 function sendJsonError(res: Response, status: number, error: RegistryError): void {
-  res.status(status).set(apiHeaders).json(errorBody(error, status));
+  res
+    .status(status)
+    .set({ ...apiHeaders, ...challengeHeaders(status) })
+    .json(errorBody(error, status));
 }
 
 /** gRPC codes for the HTTP statuses Express's own errors carry (body parsers, bad URLs). */

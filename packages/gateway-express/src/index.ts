@@ -14,7 +14,7 @@
 /** The gateway's admission control (`GatewayOptions.admission`): requests at once, a short queue, 429 beyond. */
 export type { GatewayAdmissionOptions } from "./core/admission";
 export { createGateway } from "./core/gateway";
-export { type ErrorBody, errorBody, httpStatusOf } from "./core/http-status";
+export { challengeHeaders, type ErrorBody, errorBody, httpStatusOf } from "./core/http-status";
 export { buildOpenApiDocument, type OpenApiInfo } from "./core/openapi";
 export type {
   Gateway,

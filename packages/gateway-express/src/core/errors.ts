@@ -3,7 +3,7 @@
  * modelreg's one public-error policy (`toPublicError`).
  */
 import { type Logger, type RegistryError, toPublicError } from "@modelreg/proto";
-import { errorBody, httpStatusOf } from "./http-status";
+import { challengeHeaders, errorBody, httpStatusOf } from "./http-status";
 import { jsonResponse } from "./json-response";
 import { retryAfterHeader } from "./retry-after";
 import type { GatewayResponse } from "./types";
@@ -41,9 +41,10 @@ export function errorResponse(
     return jsonResponse(error.status, errorBody(error.error, error.status), error.headers);
   const publicError = toPublicError(error, logger, { ...fields });
   const status = httpStatusOf(publicError.code);
-  // RFC 9110, section 15.5.2: a 401 names the scheme that would be accepted.
-  const challenge: Record<string, string> = status === 401 ? { "www-authenticate": "Bearer" } : {};
-  return jsonResponse(status, errorBody(publicError), { ...retryAfterHeader(publicError), ...challenge });
+  return jsonResponse(status, errorBody(publicError), {
+    ...retryAfterHeader(publicError),
+    ...challengeHeaders(status),
+  });
 }
 
 /** The error body for a failure in a stream that has started, after the same policy. */

@@ -30,6 +30,14 @@ export function httpStatusOf(code: Code): number {
   return httpStatusByCode[code] ?? 500;
 }
 
+/**
+ * Headers an error answer with `status` must carry: a 401 names the scheme
+ * that would be accepted (RFC 9110, section 15.5.2), `www-authenticate: Bearer`.
+ */
+export function challengeHeaders(status: number): Record<string, string> {
+  return status === 401 ? { "www-authenticate": "Bearer" } : {};
+}
+
 /** The error body of Google's REST APIs (AIP-193): `{"error":{"code","message","status","details"}}`. */
 export interface ErrorBody {
   error: { code: number; message: string; status: string; details: JsonValue[] };

@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, RegistryError, toPublicError } from "@modelreg/proto";
 import { buildGateway } from "../core/gateway";
-import { errorBody, httpStatusOf } from "../core/http-status";
+import { challengeHeaders, errorBody, httpStatusOf } from "../core/http-status";
 import { apiHeaders } from "../core/json-response";
 import type { GatewayOptions, GatewayResponse } from "../core/types";
 import { requestBodyOf } from "./body";
@@ -37,7 +37,8 @@ function sendError(req: IncomingMessage, res: ServerResponse, status: number, er
   closeIfBodyUnread(req, res);
   res.statusCode = status;
   res.setHeader("content-type", "application/json; charset=utf-8");
-  for (const [name, value] of Object.entries(apiHeaders)) res.setHeader(name, value);
+  const headers = { ...apiHeaders, ...challengeHeaders(status) };
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
   res.end(JSON.stringify(errorBody(error, status)));
 }
 
