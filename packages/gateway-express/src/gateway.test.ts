@@ -47,7 +47,11 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
     registryClient = main.client;
     base = await startGateway(resources, express, {
       client: main.client,
-      rateLimit: (request) => request.headers["x-test-throttle"] === undefined,
+      rateLimit: (request) => {
+        const throttle = request.headers["x-test-throttle"];
+        if (throttle === undefined) return true;
+        return throttle === "7" ? { retryAfterSeconds: 7 } : false;
+      },
     });
     cookieBase = await startGateway(resources, express, { client: main.client, forwardCookies: true });
 
@@ -355,6 +359,10 @@ describe.each(expressVersions)("the gateway on $name", ({ express }) => {
     it("429: refused by the rateLimit hook", async () => {
       const response = await fetch(`${base}/api/v1/models`, { headers: { "x-test-throttle": "1" } });
       await expectError(response, 429, "RESOURCE_EXHAUSTED");
+      expect(response.headers.get("retry-after")).toBeNull();
+      const timed = await fetch(`${base}/api/v1/models`, { headers: { "x-test-throttle": "7" } });
+      await expectError(timed, 429, "RESOURCE_EXHAUSTED");
+      expect(timed.headers.get("retry-after")).toBe("7");
     });
 
     it("503: the registry is down", async () => {

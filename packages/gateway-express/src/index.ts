@@ -24,6 +24,7 @@ export type {
   GatewayRequestBody,
   GatewayResponse,
   RateLimitInfo,
+  RateLimitRefusal,
 } from "./core/types";
 export type { UnaryClient } from "./core/unary";
 export { createGatewayMiddleware, type GatewayMiddlewareOptions } from "./express";

@@ -4,7 +4,7 @@
  * Framework-neutral: adapters (node:http, Express) turn their requests into
  * a {@link GatewayRequest} and write back the {@link GatewayResponse}.
  */
-import { Code, RegistryError } from "@modelreg/proto";
+import { Any, Code, Duration, RegistryError, RetryInfo } from "@modelreg/proto";
 import { GatewayAdmission, resolveGatewayAdmission } from "./admission";
 import { errorResponse, HttpError } from "./errors";
 import { dispatchImport } from "./import";
@@ -59,9 +59,18 @@ async function checkRateLimit(
     headers: request.headers,
     remoteAddress: request.remoteAddress,
   };
-  if (!(await rateLimit(info))) {
-    throw new RegistryError(Code.RESOURCE_EXHAUSTED, "Too many requests; slow down and retry later.");
+  const verdict = await rateLimit(info);
+  if (verdict === true) return;
+  const message = "Too many requests; slow down and retry later.";
+  const seconds = typeof verdict === "object" && verdict !== null ? verdict.retryAfterSeconds : undefined;
+  if (seconds === undefined || !Number.isSafeInteger(seconds) || seconds < 0) {
+    throw new RegistryError(Code.RESOURCE_EXHAUSTED, message);
   }
+  // The RetryInfo detail is what the error answer's `Retry-After` is made from.
+  const retryDelay = Duration.create({ seconds: BigInt(seconds) });
+  throw new RegistryError(Code.RESOURCE_EXHAUSTED, message, {
+    details: [Any.pack(RetryInfo.create({ retryDelay }), RetryInfo)],
+  });
 }
 
 /** A matched request, by the kind of its RPC. */

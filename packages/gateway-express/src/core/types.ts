@@ -23,6 +23,12 @@ export interface GatewayClient extends UnaryClient {
   readonly importModels?: RegistryClient["importModels"];
 }
 
+/** A refusal by the `rateLimit` hook that says when to come back. */
+export interface RateLimitRefusal {
+  /** Seconds until the caller may retry, sent as `Retry-After`. A whole number from 0. */
+  retryAfterSeconds: number;
+}
+
 /** What the rate limit hook sees of a request. */
 export interface RateLimitInfo {
   readonly method: string;
@@ -48,8 +54,11 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Forward the `Cookie` header as gRPC metadata. Default false. */
   forwardCookies?: boolean;
-  /** Return false to refuse a request with 429. */
-  rateLimit?: (request: RateLimitInfo) => boolean | Promise<boolean>;
+  /**
+   * Return false to refuse a request with 429, or `{ retryAfterSeconds }`
+   * (a whole number of seconds) to refuse it with 429 and that `Retry-After`.
+   */
+  rateLimit?: (request: RateLimitInfo) => boolean | RateLimitRefusal | Promise<boolean | RateLimitRefusal>;
   /**
    * One line per request (request id, method, path, RPC, status, duration)
    * at info, unexpected errors at error, an unreachable registry at warn.
