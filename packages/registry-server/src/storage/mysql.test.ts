@@ -178,6 +178,42 @@ suite("mysql adapter", () => {
     }
   });
 
+  it("in a silent partition, each timed-out probe's connection is really dropped, and close() does not hang", async () => {
+    const database = await freshDatabase();
+    const target = new URL(url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
+    const adapter = await createMysqlStorage({
+      uri: uriWith({ database, port: proxy.port }),
+      circuitBreaker: { probeTimeoutMs: 150, retryIntervalMs: 20 },
+    });
+    try {
+      await adapter.ping();
+      proxy.partition();
+      await expect(adapter.ping()).rejects.toThrow();
+      // This process's TCP sockets besides the proxy's client-facing ones
+      // (those stay half-open at the proxy, holding back the FIN they got).
+      const clientSockets = () =>
+        process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length - proxy.open();
+      const before = clientSockets();
+      // Probes go on every ~170 ms (timeout + retry interval) while the circuit is open.
+      const accepted = proxy.accepted();
+      await until(() => proxy.accepted() >= accepted + 6, "six more probes connected", { timeoutMs: 5000 });
+      // A timed-out probe's socket is destroyed: not one more open socket per probe.
+      expect(clientSockets() - before, "sockets left open by six timed-out probes").toBeLessThanOrEqual(1);
+      const closing = adapter.close();
+      const outcome = await Promise.race([
+        closing.then(() => "closed"),
+        new Promise((r) => setTimeout(() => r("hung"), 3000)),
+      ]);
+      expect(outcome, "close() while still partitioned").toBe("closed");
+    } finally {
+      proxy.heal();
+      await proxy.close();
+      await adapter.close().catch(() => {});
+      await dropDatabase(database);
+    }
+  });
+
   it("survives the server killing its idle connections, and reconnects", async () => {
     const database = await freshDatabase();
     const adapter = await createMysqlStorage({ uri: uriWith({ database }) });

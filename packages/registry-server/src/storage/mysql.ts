@@ -1,4 +1,5 @@
 import { connect } from "node:net";
+import type { Duplex } from "node:stream";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CompiledQuery, Kysely, MysqlDialect, sql } from "kysely";
 import { type Connection, createConnection, createPool } from "mysql2";
@@ -55,6 +56,16 @@ interface StreamTarget {
 }
 
 /**
+ * Drops `connection` for good. mysql2's `destroy()` only ends the socket
+ * politely (a partitioned server never answers, so it stays open) and drops
+ * pending callbacks uncalled: its socket (`stream`, untyped) is destroyed too.
+ */
+function destroySocket(connection: Connection): void {
+  connection.destroy();
+  (connection as unknown as { stream?: Duplex }).stream?.destroy();
+}
+
+/**
  * The circuit breaker's probe: `select 1` on a connection of its own,
  * outside the pool and touching no table, so that a pool busy with slow
  * calls or a table lock is never taken for an unreachable database. The connection is kept between probes, and
@@ -66,31 +77,34 @@ function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDel
   const drop = (dropped: Connection | undefined) => {
     if (dropped === undefined) return;
     if (connection === dropped) connection = undefined;
-    dropped.destroy();
+    destroySocket(dropped);
   };
   return {
     run: async (signal: AbortSignal) => {
       if (closed) throw new Error("the storage is closed");
       let current = connection;
-      const onAbort = () => drop(current);
-      signal.addEventListener("abort", onAbort, { once: true });
+      if (current === undefined) {
+        const fresh = createConnection({
+          uri,
+          connectTimeout: settings.probeTimeoutMs,
+          enableKeepAlive: true,
+          keepAliveInitialDelay,
+        });
+        fresh.on("error", () => drop(fresh));
+        current = connection = fresh;
+      }
+      const querying = current;
+      // Settles on the abort itself: a dropped connection never calls back.
+      let onAbort = () => {};
       try {
-        if (current === undefined) {
-          const fresh = createConnection({
-            uri,
-            connectTimeout: settings.probeTimeoutMs,
-            enableKeepAlive: true,
-            keepAliveInitialDelay,
-          });
-          fresh.on("error", () => drop(fresh));
-          current = connection = fresh;
-        }
-        const querying = current;
         await new Promise<void>((resolve, reject) => {
+          onAbort = () => reject(signal.reason ?? new Error("the probe was aborted"));
+          if (signal.aborted) onAbort();
+          signal.addEventListener("abort", onAbort, { once: true });
           querying.query("select 1", (error) => (error ? reject(error) : resolve()));
         });
       } catch (error) {
-        drop(current);
+        drop(querying);
         throw error;
       } finally {
         signal.removeEventListener("abort", onAbort);
@@ -102,7 +116,7 @@ function createProbe(uri: string, settings: CircuitSettings, keepAliveInitialDel
       const last = connection;
       connection = undefined;
       if (last === undefined) return;
-      const force = setTimeout(() => last.destroy(), settings.probeTimeoutMs).unref();
+      const force = setTimeout(() => destroySocket(last), settings.probeTimeoutMs).unref();
       last.end(() => clearTimeout(force));
     },
   };
