@@ -353,14 +353,23 @@ for (const database of [postgres, mariadb]) {
 }
 
 describe("storage that stops answering its pings (any adapter)", () => {
-  it("turns NOT_SERVING once a ping outlasts healthCheckTimeoutMs, and SERVING soon after pings answer again", async () => {
+  it("turns NOT_SERVING once a ping outlasts healthCheckTimeoutMs, starts no second ping beside the hung one, and SERVING soon after pings answer again", async () => {
     const memory = createMemoryStorage();
     let silent = false;
     const hanging: (() => void)[] = [];
-    // A ping that never settles while `silent`: no error, no answer, as a partition looks.
-    const storage: StorageAdapter = Object.assign(Object.create(memory) as StorageAdapter, {
-      ping: () => (silent ? new Promise<void>((resolve) => hanging.push(resolve)) : memory.ping()),
-    });
+    let inFlight = 0;
+    let mostInFlight = 0;
+    // A ping that does not settle while `silent` (no error, no answer, as a partition looks), until the test answers it.
+    const ping = async () => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        await (silent ? new Promise<void>((resolve) => hanging.push(resolve)) : memory.ping());
+      } finally {
+        inFlight--;
+      }
+    };
+    const storage: StorageAdapter = Object.assign(Object.create(memory) as StorageAdapter, { ping });
     const server = createRegistryServer({
       storage,
       insecure: true,
@@ -383,8 +392,15 @@ describe("storage that stops answering its pings (any adapter)", () => {
       );
       expect(notServingMs).toBeGreaterThanOrEqual(1000);
       expect(notServingMs).toBeLessThan(failWithinMs);
+      // Well past several more timeouts: still the one hung ping, none beside it.
+      await new Promise((r) => setTimeout(r, 2500));
+      expect(await healthCheck(health)).toBe(2);
+      expect(hanging.length, "pings started while one hangs").toBe(1);
+      expect(mostInFlight, "pings in flight at once").toBe(1);
+      // The network is back: the hung ping is answered, and so are the next ones.
       const answeringAt = Date.now();
       silent = false;
+      for (const resolve of hanging.splice(0)) resolve();
       const servingMs = await msUntil(
         answeringAt,
         async () => (await healthCheck(health)) === 1,

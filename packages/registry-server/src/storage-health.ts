@@ -33,7 +33,8 @@ function timeLimited(promise: Promise<void>, ms: number): Promise<void> {
  * Whether the server can serve: SERVING while storage answers its pings
  * within `timeoutMs` (every `intervalMs` once started; every
  * {@link recoveryPingIntervalMs} at most while NOT_SERVING), NOT_SERVING
- * while it fails and for good once stopped. Tells `onChange` of each change.
+ * while it fails and for good once stopped. One ping at a time: after one
+ * outlasts its timeout, no other starts until it settles. Tells `onChange` of each change.
  */
 export class StorageHealth {
   readonly #storage: StorageAdapter;
@@ -42,6 +43,8 @@ export class StorageHealth {
   #serving = false;
   #stopped = false;
   #timer: NodeJS.Timeout | undefined;
+  /** The ping under way, until it settles (even after its timeout). */
+  #pending: Promise<void> | undefined;
 
   constructor(storage: StorageAdapter, logger: Logger, onChange: (status: ServingStatus) => void) {
     this.#storage = storage;
@@ -73,8 +76,23 @@ export class StorageHealth {
   }
 
   async #check(timeoutMs: number): Promise<void> {
+    // A ping that outlasted its timeout and has not settled yet: no second
+    // one beside it (one ping at a time), NOT_SERVING until it settles.
+    if (this.#pending !== undefined) {
+      this.#set(false);
+      return;
+    }
+    const ping = Promise.resolve().then(() => this.#storage.ping());
+    const pending = ping.then(
+      () => {},
+      () => {},
+    );
+    this.#pending = pending;
+    void pending.then(() => {
+      if (this.#pending === pending) this.#pending = undefined;
+    });
     try {
-      await timeLimited(this.#storage.ping(), timeoutMs);
+      await timeLimited(ping, timeoutMs);
       if (!this.#stopped) this.#set(true);
     } catch (error) {
       if (this.#serving) this.#logger.warn({ err: error }, "storage is unreachable");
