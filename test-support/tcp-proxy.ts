@@ -82,104 +82,137 @@ interface Link {
   toClient: Direction | undefined;
 }
 
-/** Starts forwarding a free port on 127.0.0.1 to `target`. */
-export async function startTcpProxy(target: {
-  readonly host: string;
-  readonly port: number;
-}): Promise<TcpProxy> {
-  const sockets = new Set<Socket>();
-  const links = new Set<Link>();
-  let accepted = 0;
-  let cut = false;
-  let partitioned = false;
-  const track = (socket: Socket) => {
-    sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => socket.destroy());
-  };
-  /** Forwards `from`'s bytes, end and reset into `direction`; held while partitioned. */
-  const feed = (from: Socket, direction: Direction) => {
-    from.on("data", (chunk: Buffer) => direction.push(chunk, partitioned));
-    from.on("end", () => direction.push("end", partitioned));
-    from.on("close", () => direction.push("reset", partitioned));
-  };
-  const reachServer = (link: Link) => {
-    const upstream = connect(target.port, target.host);
-    track(upstream);
-    link.upstream = upstream;
-    link.toUpstream.to = upstream;
-    upstream.on("close", () => {
-      if (link.client.destroyed) links.delete(link);
-    });
-    link.toClient = new Direction(upstream, link.client);
-    feed(upstream, link.toClient);
-    link.toUpstream.flush();
-  };
-  const server: Server = createServer({ allowHalfOpen: true }, (client) => {
-    if (cut) {
-      client.on("error", () => {});
-      client.resetAndDestroy();
-      return;
-    }
-    accepted++;
-    track(client);
-    const link: Link = {
-      client,
-      upstream: undefined,
-      toUpstream: new Direction(client, undefined),
-      toClient: undefined,
-    };
-    links.add(link);
-    const forget = () => {
-      if (client.destroyed && (link.upstream === undefined || link.upstream.destroyed)) links.delete(link);
-    };
-    client.on("close", forget);
-    feed(client, link.toUpstream);
-    // Its SYN "was dropped": the server hears of it once the network is back.
-    if (!partitioned) reachServer(link);
+/** What a proxy knows of its connections, and whether it is cut or partitioned. */
+interface ProxyState {
+  readonly target: { readonly host: string; readonly port: number };
+  readonly sockets: Set<Socket>;
+  readonly links: Set<Link>;
+  accepted: number;
+  cut: boolean;
+  partitioned: boolean;
+}
+
+/** Records `socket` until it closes; an error destroys it. */
+function track(state: ProxyState, socket: Socket): void {
+  state.sockets.add(socket);
+  socket.on("close", () => state.sockets.delete(socket));
+  socket.on("error", () => socket.destroy());
+}
+
+/** Forwards `from`'s bytes, end and reset into `direction`; held while partitioned. */
+function feed(state: ProxyState, from: Socket, direction: Direction): void {
+  from.on("data", (chunk: Buffer) => direction.push(chunk, state.partitioned));
+  from.on("end", () => direction.push("end", state.partitioned));
+  from.on("close", () => direction.push("reset", state.partitioned));
+}
+
+/** Connects `link` to the server and delivers what its client sent meanwhile. */
+function reachServer(state: ProxyState, link: Link): void {
+  const upstream = connect(state.target.port, state.target.host);
+  track(state, upstream);
+  link.upstream = upstream;
+  link.toUpstream.to = upstream;
+  upstream.on("close", () => {
+    if (link.client.destroyed) state.links.delete(link);
   });
+  link.toClient = new Direction(upstream, link.client);
+  feed(state, upstream, link.toClient);
+  link.toUpstream.flush();
+}
+
+/** A new client connection: reset while cut, else forwarded (once the network is back, if partitioned). */
+function accept(state: ProxyState, client: Socket): void {
+  if (state.cut) {
+    client.on("error", () => {});
+    client.resetAndDestroy();
+    return;
+  }
+  state.accepted++;
+  track(state, client);
+  const link: Link = {
+    client,
+    upstream: undefined,
+    toUpstream: new Direction(client, undefined),
+    toClient: undefined,
+  };
+  state.links.add(link);
+  client.on("close", () => {
+    if (client.destroyed && (link.upstream === undefined || link.upstream.destroyed)) {
+      state.links.delete(link);
+    }
+  });
+  feed(state, client, link.toUpstream);
+  // Its SYN "was dropped": the server hears of it once the network is back.
+  if (!state.partitioned) reachServer(state, link);
+}
+
+/** Ends a partition: connections made meanwhile reach the server, and what was held is delivered. */
+function heal(state: ProxyState): void {
+  state.partitioned = false;
+  for (const link of state.links) {
+    // A client that gave up during the partition stopped retransmitting its SYN.
+    if (link.upstream === undefined) {
+      if (!link.client.destroyed) reachServer(state, link);
+      continue;
+    }
+    link.toUpstream.flush();
+    link.toClient?.flush();
+  }
+}
+
+/** Resets every open connection. */
+function resetAll(state: ProxyState): void {
+  for (const socket of state.sockets) socket.resetAndDestroy();
+  state.links.clear();
+}
+
+/** Listens on a free port on 127.0.0.1; resolves that port. */
+async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("the proxy has no TCP port");
-  const resetAll = () => {
-    for (const socket of sockets) socket.resetAndDestroy();
-    links.clear();
+  return address.port;
+}
+
+/** Starts forwarding a free port on 127.0.0.1 to `target`. */
+export async function startTcpProxy(target: {
+  readonly host: string;
+  readonly port: number;
+}): Promise<TcpProxy> {
+  const state: ProxyState = {
+    target,
+    sockets: new Set(),
+    links: new Set(),
+    accepted: 0,
+    cut: false,
+    partitioned: false,
   };
+  const server = createServer({ allowHalfOpen: true }, (client) => accept(state, client));
+  const port = await listen(server);
   let closed: Promise<void> | undefined;
   return {
-    port: address.port,
-    accepted: () => accepted,
+    port,
+    accepted: () => state.accepted,
     // Each forwarded connection is two sockets: the client's and the upstream one.
-    open: () => [...sockets].filter((s) => s.localPort === address.port).length,
+    open: () => [...state.sockets].filter((s) => s.localPort === port).length,
     cut() {
-      cut = true;
-      resetAll();
+      state.cut = true;
+      resetAll(state);
     },
     restore() {
-      cut = false;
+      state.cut = false;
     },
     partition() {
-      partitioned = true;
+      state.partitioned = true;
     },
-    heal() {
-      partitioned = false;
-      for (const link of links) {
-        // A client that gave up during the partition stopped retransmitting its SYN.
-        if (link.upstream === undefined) {
-          if (!link.client.destroyed) reachServer(link);
-          continue;
-        }
-        link.toUpstream.flush();
-        link.toClient?.flush();
-      }
-    },
+    heal: () => heal(state),
     close() {
       closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
-        resetAll();
+        resetAll(state);
       });
       return closed;
     },
