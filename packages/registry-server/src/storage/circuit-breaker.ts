@@ -2,7 +2,8 @@
  * A circuit breaker for a dependency across a network (a database server):
  * while it is known to be unreachable, calls fail at once instead of each
  * waiting out its own timeout. Probe-driven, so contention is never mistaken
- * for a partition: only a probe that fails or outlasts its timeout opens it.
+ * for a partition: only a probe that fails or outlasts its timeout opens it
+ * (not one the dependency refused for lack of connection slots).
  */
 
 /** Options of {@link CircuitBreaker}. */
@@ -21,6 +22,13 @@ export interface CircuitBreakerConfig {
   readonly openError: (cause: unknown) => Error;
   /** Called when the circuit opens, after the calls in flight were failed (drop their connections). */
   readonly onOpen?: (cause: unknown) => void;
+  /**
+   * Whether a probe's failure still shows the dependency answering (a
+   * database out of connection slots): such a failure never opens the
+   * circuit, and closes it if open, since dropping every pooled connection
+   * would only make it worse. Default: no failure does.
+   */
+  readonly answered?: (error: unknown) => boolean;
 }
 
 /** Why a probe failed when it took too long. */
@@ -180,6 +188,10 @@ export class CircuitBreaker {
     try {
       await probeWithTimeout(this.#options.probe, this.#options.probeTimeoutMs);
     } catch (error) {
+      if (this.#options.answered?.(error) === true) {
+        this.#close();
+        return false;
+      }
       this.#open(error);
       return false;
     }

@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CircuitBreaker } from "../circuit-breaker";
+import { errorChain, stringCode } from "./errors";
 
 /**
  * Fail-fast settings of the database server adapters (PostgreSQL, MySQL):
@@ -89,7 +90,29 @@ export function checkCircuitOptions(
   };
 }
 
-/** The circuit breaker of a database server adapter. */
+/**
+ * PostgreSQL SQLSTATE 53300 (too_many_connections), MySQL / MariaDB
+ * ER_CON_COUNT_ERROR (1040) and ER_TOO_MANY_USER_CONNECTIONS (1203): the
+ * server answered, it is out of connection slots. Not a partition.
+ */
+export function isConnectionLimitError(error: unknown): boolean {
+  return errorChain(error).some((e) => {
+    const code = stringCode(e);
+    return (
+      code === "53300" ||
+      code === "ER_CON_COUNT_ERROR" ||
+      code === "ER_TOO_MANY_USER_CONNECTIONS" ||
+      e.errno === 1040 ||
+      e.errno === 1203
+    );
+  });
+}
+
+/**
+ * The circuit breaker of a database server adapter: only network-level
+ * failures and timeouts of its probe open it; a server out of connection
+ * slots is reachable (dropping every pooled connection would make it worse).
+ */
 export function createDatabaseCircuit(
   settings: CircuitSettings,
   parts: DatabaseCircuitParts,
@@ -99,5 +122,6 @@ export function createDatabaseCircuit(
     probe: parts.probe,
     openError: databaseUnreachable,
     onOpen: () => parts.sockets.destroyAll(),
+    answered: isConnectionLimitError,
   });
 }
