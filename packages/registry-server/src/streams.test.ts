@@ -255,6 +255,7 @@ describe("WatchModels and the server's life", () => {
       const stalled = watcher.watch({});
       await stalled.waitFor(1);
       stalled.stream.pause(); // reads nothing more; HTTP/2 flow control fills up
+      const pausedAt = Date.now();
       const description = "x".repeat(2000);
       const total = 3000;
       for (let i = 0; i < total; i += 100) {
@@ -266,7 +267,10 @@ describe("WatchModels and the server's life", () => {
       }
       const readWhileStalled = changesRead;
       const heapBefore = process.memoryUsage().heapUsed;
-      await new Promise((r) => setTimeout(r, 300));
+      // Stay paused past the stall timeout (1500 ms from the server's first
+      // blocked write, which came after the pause): resumed earlier, the
+      // watch would drain and go on, and nothing would end it.
+      await new Promise((r) => setTimeout(r, Math.max(300, pausedAt + 2500 - Date.now())));
       // Bounded: the watch read a few pages past what the transport buffered, not all 3000 changes.
       expect(readWhileStalled).toBeLessThan(total);
       expect(changesRead).toBe(readWhileStalled);
