@@ -9,10 +9,11 @@
  * (`GET /api/v1/models:watch`) are not counted; an import holds one slot
  * until it ends.
  */
-import { Any, Code, Duration, RegistryError, RetryInfo } from "@modelreg/proto";
+import { Code, RegistryError } from "@modelreg/proto";
 import { HttpError } from "./errors";
 import { errorBody } from "./http-status";
 import { apiHeaders, jsonTextResponse } from "./json-response";
+import { exhausted, retryAfterHeader } from "./retry-after";
 import type { GatewayResponse } from "./types";
 
 /** Limits of {@link GatewayAdmission}; see `GatewayOptions.admission`. */
@@ -55,12 +56,8 @@ export function resolveGatewayAdmission(
 
 /** 429 with `Retry-After` for a request the gateway has no room for. */
 function overloaded(message: string, retryAfterSeconds: number): HttpError {
-  const retryDelay = Duration.create({ seconds: BigInt(retryAfterSeconds) });
-  const error = new RegistryError(Code.RESOURCE_EXHAUSTED, message, {
-    reason: "OVERLOADED",
-    details: [Any.pack(RetryInfo.create({ retryDelay }), RetryInfo)],
-  });
-  return new HttpError(429, error, { "retry-after": String(retryAfterSeconds) });
+  const error = exhausted(message, retryAfterSeconds, "OVERLOADED");
+  return new HttpError(429, error, retryAfterHeader(error));
 }
 
 /** The request went away while it waited: nobody reads this answer (499, as for a cancelled call). */

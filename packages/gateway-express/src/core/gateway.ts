@@ -4,13 +4,14 @@
  * Framework-neutral: adapters (node:http, Express) turn their requests into
  * a {@link GatewayRequest} and write back the {@link GatewayResponse}.
  */
-import { Any, Code, Duration, RegistryError, RetryInfo } from "@modelreg/proto";
+import { Code, RegistryError } from "@modelreg/proto";
 import { GatewayAdmission, resolveGatewayAdmission } from "./admission";
 import { errorResponse, HttpError } from "./errors";
 import { dispatchImport } from "./import";
 import { JsonCache } from "./json-cache";
 import { apiHeaders } from "./json-response";
 import { requestIdOf } from "./metadata";
+import { exhausted } from "./retry-after";
 import { buildRoutes, matchRoute, type RouteMatch } from "./routes";
 import { openApiResponder } from "./serve-openapi";
 import type {
@@ -66,11 +67,7 @@ async function checkRateLimit(
   if (seconds === undefined || !Number.isSafeInteger(seconds) || seconds < 0) {
     throw new RegistryError(Code.RESOURCE_EXHAUSTED, message);
   }
-  // The RetryInfo detail is what the error answer's `Retry-After` is made from.
-  const retryDelay = Duration.create({ seconds: BigInt(seconds) });
-  throw new RegistryError(Code.RESOURCE_EXHAUSTED, message, {
-    details: [Any.pack(RetryInfo.create({ retryDelay }), RetryInfo)],
-  });
+  throw exhausted(message, seconds);
 }
 
 /** A matched request, by the kind of its RPC. */
