@@ -33,3 +33,19 @@ export async function until(
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
 }
+
+/**
+ * Milliseconds from `since` until `condition` holds, checked every
+ * `intervalMs` (as {@link until}); rejects after `limitMs` more: for tests
+ * that measure how soon something happens, and print it.
+ */
+export async function msUntil(
+  since: number,
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  limitMs: number,
+  intervalMs = 10,
+): Promise<number> {
+  await until(condition, what, { timeoutMs: limitMs, intervalMs });
+  return Date.now() - since;
+}

@@ -6,6 +6,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
+import { msUntil } from "../../../test-support/waiting";
 import {
   connectPostgres,
   http,
@@ -32,16 +33,6 @@ afterAll(async () => {
   await admin?.query(`drop schema if exists "${schema}" cascade`);
   await admin?.end();
 });
-
-/** Milliseconds from `since` until `condition` holds (checked every 20 ms); throws after `limitMs` more. */
-async function msUntil(since: number, condition: () => Promise<boolean>, what: string, limitMs: number) {
-  const giveUp = Date.now() + limitMs;
-  for (;;) {
-    if (await condition().catch(() => false)) return Date.now() - since;
-    if (Date.now() > giveUp) throw new Error(`${what} did not happen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 (admin ? describe : describe.skip)(
   "the reference deployment through a silent partition from PostgreSQL",

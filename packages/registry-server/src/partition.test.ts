@@ -11,6 +11,7 @@ import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { describeUrl, requireService } from "../../../test-support/services";
 import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
+import { msUntil } from "../../../test-support/waiting";
 import { createRegistryServer } from "./server";
 import type { StorageAdapter } from "./storage/adapter";
 import { createMemoryStorage } from "./storage/memory";
@@ -146,16 +147,6 @@ function healthCheck(client: grpc.Client): Promise<number> {
       (error, response) => (error ? reject(error) : resolve(response?.[1] ?? 0)),
     ),
   );
-}
-
-/** Milliseconds from `since` until `condition` holds (checked every 10 ms); throws after `limitMs` more. */
-async function msUntil(since: number, condition: () => Promise<boolean>, what: string, limitMs: number) {
-  const giveUp = Date.now() + limitMs;
-  for (;;) {
-    if (await condition().catch(() => false)) return Date.now() - since;
-    if (Date.now() > giveUp) throw new Error(`${what} did not happen within ${limitMs} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** The error a call fails with, and when it failed. */
