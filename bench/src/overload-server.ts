@@ -19,7 +19,7 @@ import { createRegistryServer, type Logger } from "@modelreg/registry-server";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import express from "express";
 import { modelRecord } from "./fixture";
-import type { StatsMessage } from "./servers/serve";
+import { answerParent } from "./servers/child";
 
 const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -73,18 +73,4 @@ if (values.role === "registry") {
   throw new Error(`--role must be registry or gateway (got ${values.role})`);
 }
 
-process.on("message", (message: { type?: string }) => {
-  if (message.type !== "stats") return;
-  const { user, system } = process.cpuUsage();
-  const stats: StatsMessage = {
-    type: "stats",
-    cpuMicros: user + system,
-    rssBytes: process.memoryUsage().rss,
-  };
-  process.send?.(stats);
-});
-process.on("disconnect", () => {
-  cleanup();
-  process.exit(0);
-});
-process.send?.({ type: "ready" });
+answerParent(() => cleanup());

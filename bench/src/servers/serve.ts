@@ -6,6 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import { startCeiling } from "./ceiling";
+import { answerParent } from "./child";
 import { startConnect } from "./connect";
 import { startExpressGrpcJs } from "./express-grpcjs";
 import { startExpressJson } from "./express-json";
@@ -67,20 +68,4 @@ switch (kind) {
     throw new Error(`unknown server kind ${String(kind)}`);
 }
 
-process.on("message", (message: { type?: string }) => {
-  if (message.type === "stats") {
-    const { user, system } = process.cpuUsage();
-    const stats: StatsMessage = {
-      type: "stats",
-      cpuMicros: user + system,
-      rssBytes: process.memoryUsage().rss,
-    };
-    process.send?.(stats);
-  }
-});
-// The parent going away (or closing the channel) ends this process.
-process.on("disconnect", () => {
-  cleanup();
-  process.exit(0);
-});
-process.send?.({ type: "ready" });
+answerParent(() => cleanup());
