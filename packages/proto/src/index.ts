@@ -55,8 +55,15 @@ export {
   ServerReflectionResponse,
 } from "./gen/grpc/reflection/v1/reflection";
 export { ServerReflection as ServerReflectionV1alpha } from "./gen/grpc/reflection/v1alpha/reflection";
-// The Model resource and its change events.
-export { Model, ModelEvent, ModelEventType } from "./gen/modelregistry/v1/model";
+// The Model resource, its aliases, its change events and its history.
+export {
+  HistoryEntry,
+  Model,
+  ModelAlias,
+  ModelEvent,
+  ModelEventType,
+  ModelLineage,
+} from "./gen/modelregistry/v1/model";
 // The service description (method names, streaming kinds, `google.api.http`
 // rules in `options`) and one request/response pair per method.
 export {
@@ -66,14 +73,22 @@ export {
   BatchGetModelsResponse,
   CreateModelRequest,
   CreateModelResponse,
+  DeleteModelAliasRequest,
+  DeleteModelAliasResponse,
   DeleteModelRequest,
   DeleteModelResponse,
+  GetModelAliasRequest,
+  GetModelAliasResponse,
   GetModelRequest,
   GetModelResponse,
   ImportModelsRequest,
   ImportModelsResponse,
   ImportModelsResult,
   ImportOutcome,
+  ListModelAliasesRequest,
+  ListModelAliasesResponse,
+  ListModelHistoryRequest,
+  ListModelHistoryResponse,
   ListModelsRequest,
   ListModelsResponse,
   LookupModelRequest,
@@ -81,6 +96,8 @@ export {
   ModelService,
   RemoveModelTagsRequest,
   RemoveModelTagsResponse,
+  SetModelAliasRequest,
+  SetModelAliasResponse,
   UpdateModelMetadataRequest,
   UpdateModelMetadataResponse,
   UpdateModelRequest,

@@ -12,15 +12,25 @@ export type FilterExpression =
   | TimeComparison
   | MetadataComparison
   | { readonly kind: "hasTag"; readonly tag: string }
-  | { readonly kind: "hasMetadataKey"; readonly key: string };
+  | { readonly kind: "hasMetadataKey"; readonly key: string }
+  | LineageMembership;
 
 /** Comparison operators. `prefix` is set for `field = "abc*"` (only with `=`/`!=`). */
 export type ComparisonOperator = "=" | "!=" | "<" | "<=" | ">" | ">=";
 
-/** `name`, `version` or `framework` compared with a string. */
+/** A string field of a model (`lineage.run_uri` is the lineage's `runUri`, and so on). */
+export type StringField =
+  | "name"
+  | "version"
+  | "framework"
+  | "artifact_digest"
+  | "lineage.run_uri"
+  | "lineage.code_revision";
+
+/** A string field compared with a string. */
 export interface StringComparison {
   readonly kind: "string";
-  readonly field: "name" | "version" | "framework";
+  readonly field: StringField;
   readonly op: ComparisonOperator;
   readonly value: string;
   /** True for a trailing-`*` prefix match; then `value` is the prefix and `op` is `=` or `!=`. */
@@ -46,4 +56,14 @@ export interface MetadataComparison {
   readonly op: ComparisonOperator;
   readonly value: string;
   readonly prefix: boolean;
+}
+
+/**
+ * `lineage.dataset_uris:"s3://..."` or `lineage.parent_model_ids:"id"`: the
+ * model's lineage lists exactly that value ("has", as `tags:x`).
+ */
+export interface LineageMembership {
+  readonly kind: "hasLineage";
+  readonly field: "dataset_uris" | "parent_model_ids";
+  readonly value: string;
 }

@@ -15,12 +15,54 @@ export interface ModelRecord {
   readonly tags: readonly string[];
   readonly metadata: Readonly<Record<string, string>>;
   readonly artifactUri: string;
+  /** `sha256:` and 64 lower-case hex digits, or `""` when not given. Immutable once set. */
+  readonly artifactDigest: string;
+  /** Where the model came from; every field empty when not given. */
+  readonly lineage: LineageRecord;
   /** 1 on create, +1 on every write. The etag is derived from it. */
   readonly revision: number;
   /** Microseconds since the Unix epoch. */
   readonly createTime: number;
   /** Microseconds since the Unix epoch. */
   readonly updateTime: number;
+}
+
+/** Where a model came from (the Model's `lineage`), as storage holds it. */
+export interface LineageRecord {
+  /** An absolute URI, or `""`. */
+  readonly runUri: string;
+  /** A git commit or tag, or `""`. */
+  readonly codeRevision: string;
+  /** Absolute URIs; unique, sorted ascending by Unicode code point. */
+  readonly datasetUris: readonly string[];
+  /** Model ids; unique, sorted ascending. */
+  readonly parentModelIds: readonly string[];
+}
+
+/** The lineage of a model registered without one. */
+export const emptyLineage: LineageRecord = Object.freeze({
+  runUri: "",
+  codeRevision: "",
+  datasetUris: Object.freeze([]) as readonly string[],
+  parentModelIds: Object.freeze([]) as readonly string[],
+});
+
+/** An alias as storage holds it: a model name's named pointer at one of its versions. */
+export interface AliasRecord {
+  /** The model name it belongs to. */
+  readonly name: string;
+  /** The alias, for example `champion`. Unique per name. */
+  readonly alias: string;
+  /** The version it points at. */
+  readonly version: string;
+  /** The id of the model (name, version) it points at. */
+  readonly modelId: string;
+  /** The revision of the history entry that last set it; its etag is derived from it. */
+  readonly revision: number;
+  /** When it was last set, in microseconds since the Unix epoch. */
+  readonly updateTime: number;
+  /** Who last set it (the call's `actor`). */
+  readonly updatedBy: string;
 }
 
 /** A field ListModels can order by. `id` always breaks ties, ascending. */
@@ -55,20 +97,173 @@ export interface ListQuery {
 }
 
 /** The kind of change a {@link ChangeRecord} reports. */
-export type ChangeType = "created" | "updated" | "deleted";
+export type ChangeType = "created" | "updated" | "deleted" | "alias_set" | "alias_deleted";
 
-/** One committed write, as the change history (WatchModels) holds it. */
+/**
+ * Why a promotion policy refused an alias move or delete (see
+ * {@link SetAliasRequest.check}); stored with the refused entry in the
+ * history and sent to the caller as its error.
+ */
+export interface AliasRefusal {
+  /** PERMISSION_DENIED: the caller lacks the policy's role; FAILED_PRECONDITION: the target lacks evidence. */
+  readonly code: "PERMISSION_DENIED" | "FAILED_PRECONDITION";
+  /** The caller-facing message: what is missing and how to fix it. */
+  readonly message: string;
+  /** The `google.rpc.ErrorInfo` reason, for example `PROMOTION_REQUIREMENTS_UNMET`. */
+  readonly reason: string;
+  /** One `google.rpc.PreconditionFailure` violation per missing item (FAILED_PRECONDITION). */
+  readonly violations: readonly {
+    readonly type: string;
+    readonly subject: string;
+    readonly description: string;
+  }[];
+}
+
+/**
+ * One entry of the history: a committed write (what WatchModels streams),
+ * or an alias move a policy refused (recorded, streamed to nobody).
+ */
 export interface ChangeRecord {
   /**
-   * Position in the history: the previous change's + 1, assigned in the
+   * Position in the history: the previous entry's + 1, assigned in the
    * write's own transaction, so revisions commit in order with no gaps.
    */
   readonly revision: number;
   readonly type: ChangeType;
-  /** The model after the change; for a delete, its last state. */
+  /**
+   * For a model change, the model after it (for a delete, its last state).
+   * For an alias change, the model the alias points at (for a delete, pointed
+   * at) as it was then.
+   */
   readonly model: ModelRecord;
   /** When the change was made, in microseconds since the Unix epoch. */
   readonly commitTime: number;
+  /**
+   * Who made it: the call's {@link StorageCallOptions.actor} (`anonymous`
+   * when the call named none); `""` for entries written before the history
+   * recorded actors.
+   */
+  readonly actor: string;
+  /** The request id of the call that made it, or `""`. */
+  readonly requestId: string;
+  /** Alias changes: the alias after the change (for a delete, its last state). For a refused move, the move asked for. */
+  readonly alias?: AliasRecord | undefined;
+  /** Alias changes: the alias before the change, when it existed. */
+  readonly aliasBefore?: AliasRecord | undefined;
+  /**
+   * Set on an entry that records a refused alias move or delete: it changed
+   * nothing, so WatchModels skips it (it still takes a revision).
+   */
+  readonly refusal?: AliasRefusal | undefined;
+}
+
+/** A {@link ChangeRecord} as ListModelHistory returns it, with the model's state before a change. */
+export interface HistoryRecord extends ChangeRecord {
+  /**
+   * For `updated` and `deleted`: the model after its previous change (absent
+   * when that entry was pruned). Absent for every other type.
+   */
+  readonly before?: ModelRecord | undefined;
+}
+
+/** A ListModelHistory query as the service hands it to storage; every condition is ANDed. */
+export interface HistoryQuery {
+  /** Only entries of this model name (its versions and its aliases). */
+  readonly name?: string | undefined;
+  /** Only entries of this alias (`name` is then set too). */
+  readonly alias?: string | undefined;
+  /** Only entries whose `model.id` is this. */
+  readonly modelId?: string | undefined;
+  /** Only entries made by this actor. */
+  readonly actor?: string | undefined;
+  /** Only entries of these types; absent: every type. */
+  readonly types?: readonly ChangeType[] | undefined;
+  /** true: only refused moves; false: only committed changes; absent: both. */
+  readonly refused?: boolean | undefined;
+  /** Only entries committed at or after this time (microseconds since the epoch). */
+  readonly fromTime?: number | undefined;
+  /** Only entries committed at or before this time (microseconds since the epoch). */
+  readonly toTime?: number | undefined;
+  /** Keyset paging: only entries with a revision below this one. */
+  readonly beforeRevision?: number | undefined;
+  /** How many entries to return at most (1 or more), newest (highest revision) first. */
+  readonly limit: number;
+}
+
+/** What {@link StorageAdapter.setAlias} is asked to do. */
+export interface SetAliasRequest {
+  readonly name: string;
+  readonly alias: string;
+  /** The version of `name` to point at; it must exist. */
+  readonly version: string;
+  /** Compare-and-set: move only if the alias points at this version now; `""`: only if it does not exist. */
+  readonly expectedVersion?: string | undefined;
+  /** Recorded in the history; a second call with the same one gets `requestIdUsed`. */
+  readonly requestId?: string | undefined;
+  /**
+   * The promotion policy: called inside the move's transaction, after the
+   * compare-and-set passed and only when the alias would change, with the
+   * target and the alias's current state, neither of which can change until
+   * the move commits. A refusal it returns is recorded in the history (one
+   * entry with `refusal`) and returned; nothing moves. Whatever it throws
+   * fails the call and records nothing.
+   */
+  readonly check?: ((target: ModelRecord, current: AliasRecord | undefined) => Promise<AliasRefusal | undefined>) | undefined;
+}
+
+/** The outcome of {@link StorageAdapter.setAlias}. */
+export type SetAliasResult =
+  /** The alias was created or moved; one history entry was appended. */
+  | { readonly status: "set"; readonly alias: AliasRecord; readonly target: ModelRecord }
+  /** The alias already pointed at that version (and its expectation held); nothing was appended. */
+  | { readonly status: "unchanged"; readonly alias: AliasRecord; readonly target: ModelRecord }
+  /** `name` has no such `version`. */
+  | { readonly status: "versionNotFound" }
+  /** The alias does not point at `expectedVersion` (or exists, for `""`); `current` is what it points at. */
+  | { readonly status: "aliasChanged"; readonly current: AliasRecord | undefined }
+  /** `check` refused the move; the refusal was recorded with this revision. */
+  | { readonly status: "refused"; readonly refusal: AliasRefusal; readonly revision: number }
+  /** A move was already made with this request id; `alias` is the alias as that move left it. Nothing else was done. */
+  | { readonly status: "requestIdUsed"; readonly alias: AliasRecord };
+
+/** What {@link StorageAdapter.deleteAlias} is asked to do. */
+export interface DeleteAliasRequest {
+  readonly name: string;
+  readonly alias: string;
+  /** Delete only if the alias points at this version now. */
+  readonly expectedVersion?: string | undefined;
+  /** As {@link SetAliasRequest.check}, with the alias's current state and its target. */
+  readonly check?: ((current: AliasRecord, target: ModelRecord) => Promise<AliasRefusal | undefined>) | undefined;
+}
+
+/** The outcome of {@link StorageAdapter.deleteAlias}. */
+export type DeleteAliasResult =
+  | { readonly status: "deleted"; readonly alias: AliasRecord }
+  | { readonly status: "notFound" }
+  | { readonly status: "aliasChanged"; readonly current: AliasRecord }
+  | { readonly status: "refused"; readonly refusal: AliasRefusal; readonly revision: number };
+
+/** The outcome of {@link StorageAdapter.resolveAlias}. */
+export type AliasResolution =
+  | { readonly status: "found"; readonly alias: AliasRecord; readonly model: ModelRecord }
+  /** The alias does not exist (did not, at the read time). */
+  | { readonly status: "notFound" }
+  /** The history of the read time was pruned: the answer is unknown. */
+  | { readonly status: "historyPruned"; readonly prunedThrough: number };
+
+/** A ListModelAliases query: by (name, alias) ascending, strictly after `after`. */
+export interface AliasListQuery {
+  /** Only this name's aliases; absent: every name's. */
+  readonly name?: string | undefined;
+  readonly after?: { readonly name: string; readonly alias: string } | undefined;
+  /** How many aliases to return at most (1 or more). */
+  readonly limit: number;
+}
+
+/** Options for {@link StorageAdapter.delete}. */
+export interface DeleteOptions extends StorageCallOptions {
+  /** Delete the model's aliases with it (each an `alias_deleted` entry first) instead of answering `aliased`. */
+  readonly force?: boolean | undefined;
 }
 
 /** A slice of the change history; see {@link StorageAdapter.readChanges}. */
@@ -83,6 +278,19 @@ export interface ChangesPage {
 
 /** How many changes the built-in adapters keep, at least, by default. */
 export const defaultRetainedChanges = 100_000;
+
+/**
+ * Validates a `retainHistory` option: absent (keep every entry, the
+ * default: the history is an audit log) or a whole number of at least 1.
+ * Entries are pruned only past both this and `retainChanges`.
+ */
+export function checkRetainHistory(value: number | undefined, caller: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`${caller}: \`retainHistory\` must be a whole number of at least 1, or absent to keep every entry`);
+  }
+  return value;
+}
 
 /** Validates a `retainChanges` option: a whole number of at least 1. */
 export function checkRetainChanges(value: number | undefined, caller: string): number {
@@ -110,6 +318,11 @@ export interface StorageCallOptions {
    * running may finish. May be ignored by adapters whose calls are instant.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Who makes the call (the authenticated principal); writes record it in
+   * the history as the entry's `actor`. Absent: `anonymous`.
+   */
+  readonly actor?: string | undefined;
 }
 
 /**
@@ -141,6 +354,12 @@ export type WriteResult =
   /** The stored revision is not the expected one; nothing changed. */
   | { readonly status: "conflict"; readonly currentRevision: number };
 
+/** The outcome of {@link StorageAdapter.delete}: a {@link WriteResult}, or the aliases that keep the model. */
+export type DeleteResult =
+  | WriteResult
+  /** Aliases point at the model and `force` was not set; nothing changed. */
+  | { readonly status: "aliased"; readonly aliases: readonly AliasRecord[] };
+
 /**
  * The storage contract every adapter implements: in-memory, SQLite, and the
  * SQL servers. Kept small on purpose: read-modify-write logic (tag and
@@ -168,10 +387,19 @@ export type WriteResult =
  * 7. Every method takes optional {@link StorageCallOptions} last; an adapter
  *    that honours `deadline` throws DEADLINE_EXCEEDED once it has passed.
  * 8. Every write that changes something (an insert that is `created`, a
- *    replace or delete that is `ok`) appends exactly one {@link ChangeRecord}
- *    in the same atomic step, numbered one past the latest; a write that
- *    fails or changes nothing appends none. Older changes may be pruned, but
- *    at least the latest `retainChanges` (default 100 000) are kept.
+ *    replace that is `ok`, an alias `set` or `deleted`) appends exactly one
+ *    {@link ChangeRecord} in the same atomic step, numbered one past the
+ *    latest (a forced delete appends one `alias_deleted` per alias, then the
+ *    `deleted`); a refused alias move appends one entry with `refusal`; a
+ *    write that fails or changes nothing appends none. Each entry carries
+ *    the call's `actor` (`anonymous` when absent). The entries are the
+ *    change feed and the audit history at once: they are pruned only past
+ *    both the latest `retainChanges` (default 100 000) and the latest
+ *    `retainHistory` (default: none is ever pruned).
+ * 9. Aliases: (name, alias) is unique; an alias always points at an existing
+ *    model (a model with aliases is deleted only with `force`, which deletes
+ *    them in the same step); of concurrent compare-and-set moves with the
+ *    same expectation exactly one is `set`.
  */
 export interface StorageAdapter {
   /** What this adapter claims beyond the rules above; absent means it claims nothing. */
@@ -224,8 +452,40 @@ export interface StorageAdapter {
    */
   replace(record: ModelRecord, expectedRevision: number, options?: StorageCallOptions): Promise<WriteResult>;
 
-  /** Deletes the model, only if its revision is `expectedRevision` when one is given. */
-  delete(id: string, expectedRevision?: number, options?: StorageCallOptions): Promise<WriteResult>;
+  /**
+   * Deletes the model, only if its revision is `expectedRevision` when one
+   * is given, and only if no alias points at it unless `options.force`.
+   */
+  delete(id: string, expectedRevision?: number, options?: DeleteOptions): Promise<DeleteResult>;
+
+  /** Creates or moves an alias atomically (see {@link SetAliasRequest}). */
+  setAlias(request: SetAliasRequest, options?: StorageCallOptions): Promise<SetAliasResult>;
+
+  /** The alias, or `undefined`. */
+  getAlias(name: string, alias: string, options?: StorageCallOptions): Promise<AliasRecord | undefined>;
+
+  /** Aliases ordered by (name, alias) ascending, keyset-paged. */
+  listAliases(query: AliasListQuery, options?: StorageCallOptions): Promise<AliasRecord[]>;
+
+  /** Deletes an alias (see {@link DeleteAliasRequest}); appends one `alias_deleted` entry. */
+  deleteAlias(request: DeleteAliasRequest, options?: StorageCallOptions): Promise<DeleteAliasResult>;
+
+  /**
+   * The alias and the model it points at, from one snapshot. With
+   * `readTime` (microseconds since the epoch): the alias as the latest
+   * committed alias entry at or before that time left it, and the model as
+   * its latest entry at or before that time left it (time travel); `notFound`
+   * if the alias did not exist then, `historyPruned` if no entry tells.
+   */
+  resolveAlias(
+    name: string,
+    alias: string,
+    readTime?: number,
+    options?: StorageCallOptions,
+  ): Promise<AliasResolution>;
+
+  /** History entries matching the query, newest first (see {@link HistoryQuery}). */
+  listHistory(query: HistoryQuery, options?: StorageCallOptions): Promise<HistoryRecord[]>;
 
   /**
    * Up to `limit` changes with a revision greater than `afterRevision`, in

@@ -12,6 +12,7 @@ import { UnknownFieldHandler } from "@protobuf-ts/runtime";
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import { reflectionMergePartial } from "@protobuf-ts/runtime";
 import { MessageType } from "@protobuf-ts/runtime";
+import { Status } from "../../google/rpc/status";
 import { Timestamp } from "../../google/protobuf/timestamp";
 /**
  * A registered machine-learning model: one (name, version) pair with its
@@ -121,6 +122,116 @@ export interface Model {
      * @generated from protobuf field: google.protobuf.Timestamp update_time = 11
      */
     updateTime?: Timestamp;
+    /**
+     * The SHA-256 digest of the artifact's bytes, as `sha256:` followed by 64
+     * lower-case hex digits, so a consumer can check that what it downloaded
+     * from `artifact_uri` is what was registered. Optional, but once set it is
+     * immutable: an update that changes it fails with INVALID_ARGUMENT.
+     * Filterable (`artifact_digest = "sha256:..."`).
+     *
+     * @generated from protobuf field: string artifact_digest = 12
+     */
+    artifactDigest: string;
+    /**
+     * Where the model came from: its training run, code and data, and the
+     * models it was derived from. Filterable, for example
+     * `lineage.dataset_uris:"s3://bucket/train-2026-11"` (the versions trained
+     * on that dataset).
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelLineage lineage = 13
+     */
+    lineage?: ModelLineage;
+}
+/**
+ * Where a model version came from.
+ *
+ * @generated from protobuf message modelregistry.v1.ModelLineage
+ */
+export interface ModelLineage {
+    /**
+     * The training run that produced it, as an absolute URI with a scheme, for
+     * example `mlflow://runs/4f2a...` or `https://wandb.ai/team/proj/runs/abc`.
+     * Up to 2048 characters.
+     *
+     * @generated from protobuf field: string run_uri = 1
+     */
+    runUri: string;
+    /**
+     * The code revision it was trained from, for example a git commit hash or
+     * tag. 1-128 ASCII letters, digits and `.` `_` `-` `/` `+` `:`.
+     *
+     * @generated from protobuf field: string code_revision = 2
+     */
+    codeRevision: string;
+    /**
+     * The datasets it was trained or evaluated on, as absolute URIs (up to 64,
+     * each up to 2048 characters). Set semantics: duplicates are removed.
+     *
+     * @generated from protobuf field: repeated string dataset_uris = 3
+     */
+    datasetUris: string[];
+    /**
+     * The ids of the models it was derived from (fine-tuned, distilled,
+     * merged), up to 16; each must exist when it is set.
+     *
+     * @generated from protobuf field: repeated string parent_model_ids = 4
+     */
+    parentModelIds: string[];
+}
+/**
+ * A named pointer from a model name to one of its versions, for example
+ * `bert@champion -> 1.4.0`. Serving systems resolve the alias (LookupModel
+ * with `alias`) instead of hard-coding a version, so a promotion or a
+ * rollback is one atomic SetModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.ModelAlias
+ */
+export interface ModelAlias {
+    /**
+     * The model name the alias belongs to.
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * The alias: 1-63 lower-case ASCII letters, digits, `-` and `_`, starting
+     * with a letter. `latest` is reserved: it always resolves to the newest
+     * version by create time and cannot be set.
+     *
+     * @generated from protobuf field: string alias = 2
+     */
+    alias: string;
+    /**
+     * The version the alias points at.
+     *
+     * @generated from protobuf field: string version = 3
+     */
+    version: string;
+    /**
+     * The id of the model the alias points at.
+     *
+     * @generated from protobuf field: string model_id = 4
+     */
+    modelId: string;
+    /**
+     * Changes with every move of the alias (AIP-154); a quoted string.
+     *
+     * @generated from protobuf field: string etag = 5
+     */
+    etag: string;
+    /**
+     * When the alias was last set.
+     *
+     * @generated from protobuf field: google.protobuf.Timestamp update_time = 6
+     */
+    updateTime?: Timestamp;
+    /**
+     * Who last set it: the authenticated principal, or `anonymous` when the
+     * registry runs without authentication.
+     *
+     * @generated from protobuf field: string updated_by = 7
+     */
+    updatedBy: string;
 }
 /**
  * One committed change to one model.
@@ -160,6 +271,89 @@ export interface ModelEvent {
      * @generated from protobuf field: google.protobuf.Timestamp commit_time = 5
      */
     commitTime?: Timestamp;
+    /**
+     * The alias, for MODEL_EVENT_TYPE_ALIAS_SET and MODEL_EVENT_TYPE_ALIAS_DELETED.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelAlias alias = 6
+     */
+    alias?: ModelAlias;
+}
+/**
+ * One entry of the registry's audit history (ListModelHistory): a committed
+ * change to a model or an alias, or an alias move that a promotion policy
+ * refused.
+ *
+ * @generated from protobuf message modelregistry.v1.HistoryEntry
+ */
+export interface HistoryEntry {
+    /**
+     * The entry's position in the registry's history; the change's revision
+     * (as in ModelEvent.revision). Strictly increasing, never reused.
+     *
+     * @generated from protobuf field: int64 revision = 1
+     */
+    revision: bigint;
+    /**
+     * When it was committed.
+     *
+     * @generated from protobuf field: google.protobuf.Timestamp commit_time = 2
+     */
+    commitTime?: Timestamp;
+    /**
+     * Who made the change: the authenticated principal, or `anonymous` when
+     * the registry runs without authentication.
+     *
+     * @generated from protobuf field: string actor = 3
+     */
+    actor: string;
+    /**
+     * The request_id of the call that made it, when it carried one.
+     *
+     * @generated from protobuf field: string request_id = 4
+     */
+    requestId: string;
+    /**
+     * What happened.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelEventType type = 5
+     */
+    type: ModelEventType;
+    /**
+     * The model before the change (unset for a create, and for changes whose
+     * previous state was pruned). For alias entries: unset.
+     *
+     * @generated from protobuf field: modelregistry.v1.Model before = 6
+     */
+    before?: Model;
+    /**
+     * The model after the change (unset for a delete). For alias entries: the
+     * model the alias points at (or pointed at, for a delete), as it was then.
+     *
+     * @generated from protobuf field: modelregistry.v1.Model after = 7
+     */
+    after?: Model;
+    /**
+     * For alias entries: the alias before the change (unset when it was
+     * created) and after it (unset when it was deleted). For a refused move,
+     * `alias_after` is the move that was asked for and not made.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelAlias alias_before = 8
+     */
+    aliasBefore?: ModelAlias;
+    /**
+     * See `alias_before`.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelAlias alias_after = 9
+     */
+    aliasAfter?: ModelAlias;
+    /**
+     * Set when a promotion policy refused the move (nothing changed): the
+     * error the caller got, with its details (a `google.rpc.PreconditionFailure`
+     * listing each missing item, or the role that was needed).
+     *
+     * @generated from protobuf field: google.rpc.Status refusal = 10
+     */
+    refusal?: Status;
 }
 /**
  * The kind of change a ModelEvent reports.
@@ -191,7 +385,21 @@ export enum ModelEventType {
      *
      * @generated from protobuf enum value: MODEL_EVENT_TYPE_DELETED = 3;
      */
-    DELETED = 3
+    DELETED = 3,
+    /**
+     * An alias was created or moved. `alias` holds it, `model` the model it
+     * now points at.
+     *
+     * @generated from protobuf enum value: MODEL_EVENT_TYPE_ALIAS_SET = 4;
+     */
+    ALIAS_SET = 4,
+    /**
+     * An alias was deleted. `alias` holds its last state, `model` the model it
+     * pointed at (its last state, if that model was deleted with it).
+     *
+     * @generated from protobuf enum value: MODEL_EVENT_TYPE_ALIAS_DELETED = 5;
+     */
+    ALIAS_DELETED = 5
 }
 // @generated message type with reflection information, may provide speed optimized methods
 class Model$Type extends MessageType<Model> {
@@ -207,7 +415,9 @@ class Model$Type extends MessageType<Model> {
             { no: 8, name: "artifact_uri", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
             { no: 9, name: "etag", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
             { no: 10, name: "create_time", kind: "message", T: () => Timestamp, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } },
-            { no: 11, name: "update_time", kind: "message", T: () => Timestamp, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } }
+            { no: 11, name: "update_time", kind: "message", T: () => Timestamp, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } },
+            { no: 12, name: "artifact_digest", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 13, name: "lineage", kind: "message", T: () => ModelLineage, options: { "google.api.field_behavior": ["OPTIONAL"] } }
         ]);
     }
     create(value?: PartialMessage<Model>): Model {
@@ -221,6 +431,7 @@ class Model$Type extends MessageType<Model> {
         message.metadata = {};
         message.artifactUri = "";
         message.etag = "";
+        message.artifactDigest = "";
         if (value !== undefined)
             reflectionMergePartial<Model>(this, message, value);
         return message;
@@ -262,6 +473,12 @@ class Model$Type extends MessageType<Model> {
                     break;
                 case /* google.protobuf.Timestamp update_time */ 11:
                     message.updateTime = Timestamp.internalBinaryRead(reader, reader.uint32(), options, message.updateTime);
+                    break;
+                case /* string artifact_digest */ 12:
+                    message.artifactDigest = reader.string();
+                    break;
+                case /* modelregistry.v1.ModelLineage lineage */ 13:
+                    message.lineage = ModelLineage.internalBinaryRead(reader, reader.uint32(), options, message.lineage);
                     break;
                 default:
                     let u = options.readUnknownField;
@@ -324,6 +541,12 @@ class Model$Type extends MessageType<Model> {
         /* google.protobuf.Timestamp update_time = 11; */
         if (message.updateTime)
             Timestamp.internalBinaryWrite(message.updateTime, writer.tag(11, WireType.LengthDelimited).fork(), options).join();
+        /* string artifact_digest = 12; */
+        if (message.artifactDigest !== "")
+            writer.tag(12, WireType.LengthDelimited).string(message.artifactDigest);
+        /* modelregistry.v1.ModelLineage lineage = 13; */
+        if (message.lineage)
+            ModelLineage.internalBinaryWrite(message.lineage, writer.tag(13, WireType.LengthDelimited).fork(), options).join();
         let u = options.writeUnknownFields;
         if (u !== false)
             (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
@@ -335,6 +558,171 @@ class Model$Type extends MessageType<Model> {
  */
 export const Model = new Model$Type();
 // @generated message type with reflection information, may provide speed optimized methods
+class ModelLineage$Type extends MessageType<ModelLineage> {
+    constructor() {
+        super("modelregistry.v1.ModelLineage", [
+            { no: 1, name: "run_uri", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 2, name: "code_revision", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "dataset_uris", kind: "scalar", repeat: 2 /*RepeatType.UNPACKED*/, T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 4, name: "parent_model_ids", kind: "scalar", repeat: 2 /*RepeatType.UNPACKED*/, T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+        ]);
+    }
+    create(value?: PartialMessage<ModelLineage>): ModelLineage {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.runUri = "";
+        message.codeRevision = "";
+        message.datasetUris = [];
+        message.parentModelIds = [];
+        if (value !== undefined)
+            reflectionMergePartial<ModelLineage>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ModelLineage): ModelLineage {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string run_uri */ 1:
+                    message.runUri = reader.string();
+                    break;
+                case /* string code_revision */ 2:
+                    message.codeRevision = reader.string();
+                    break;
+                case /* repeated string dataset_uris */ 3:
+                    message.datasetUris.push(reader.string());
+                    break;
+                case /* repeated string parent_model_ids */ 4:
+                    message.parentModelIds.push(reader.string());
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ModelLineage, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string run_uri = 1; */
+        if (message.runUri !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.runUri);
+        /* string code_revision = 2; */
+        if (message.codeRevision !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.codeRevision);
+        /* repeated string dataset_uris = 3; */
+        for (let i = 0; i < message.datasetUris.length; i++)
+            writer.tag(3, WireType.LengthDelimited).string(message.datasetUris[i]);
+        /* repeated string parent_model_ids = 4; */
+        for (let i = 0; i < message.parentModelIds.length; i++)
+            writer.tag(4, WireType.LengthDelimited).string(message.parentModelIds[i]);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ModelLineage
+ */
+export const ModelLineage = new ModelLineage$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class ModelAlias$Type extends MessageType<ModelAlias> {
+    constructor() {
+        super("modelregistry.v1.ModelAlias", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
+            { no: 2, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
+            { no: 3, name: "version", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
+            { no: 4, name: "model_id", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } },
+            { no: 5, name: "etag", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } },
+            { no: 6, name: "update_time", kind: "message", T: () => Timestamp, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } },
+            { no: 7, name: "updated_by", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OUTPUT_ONLY"] } }
+        ]);
+    }
+    create(value?: PartialMessage<ModelAlias>): ModelAlias {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.alias = "";
+        message.version = "";
+        message.modelId = "";
+        message.etag = "";
+        message.updatedBy = "";
+        if (value !== undefined)
+            reflectionMergePartial<ModelAlias>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ModelAlias): ModelAlias {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* string alias */ 2:
+                    message.alias = reader.string();
+                    break;
+                case /* string version */ 3:
+                    message.version = reader.string();
+                    break;
+                case /* string model_id */ 4:
+                    message.modelId = reader.string();
+                    break;
+                case /* string etag */ 5:
+                    message.etag = reader.string();
+                    break;
+                case /* google.protobuf.Timestamp update_time */ 6:
+                    message.updateTime = Timestamp.internalBinaryRead(reader, reader.uint32(), options, message.updateTime);
+                    break;
+                case /* string updated_by */ 7:
+                    message.updatedBy = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ModelAlias, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* string alias = 2; */
+        if (message.alias !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.alias);
+        /* string version = 3; */
+        if (message.version !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.version);
+        /* string model_id = 4; */
+        if (message.modelId !== "")
+            writer.tag(4, WireType.LengthDelimited).string(message.modelId);
+        /* string etag = 5; */
+        if (message.etag !== "")
+            writer.tag(5, WireType.LengthDelimited).string(message.etag);
+        /* google.protobuf.Timestamp update_time = 6; */
+        if (message.updateTime)
+            Timestamp.internalBinaryWrite(message.updateTime, writer.tag(6, WireType.LengthDelimited).fork(), options).join();
+        /* string updated_by = 7; */
+        if (message.updatedBy !== "")
+            writer.tag(7, WireType.LengthDelimited).string(message.updatedBy);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ModelAlias
+ */
+export const ModelAlias = new ModelAlias$Type();
+// @generated message type with reflection information, may provide speed optimized methods
 class ModelEvent$Type extends MessageType<ModelEvent> {
     constructor() {
         super("modelregistry.v1.ModelEvent", [
@@ -342,7 +730,8 @@ class ModelEvent$Type extends MessageType<ModelEvent> {
             { no: 2, name: "model", kind: "message", T: () => Model },
             { no: 3, name: "model_id", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
             { no: 4, name: "revision", kind: "scalar", T: 3 /*ScalarType.INT64*/, L: 0 /*LongType.BIGINT*/ },
-            { no: 5, name: "commit_time", kind: "message", T: () => Timestamp }
+            { no: 5, name: "commit_time", kind: "message", T: () => Timestamp },
+            { no: 6, name: "alias", kind: "message", T: () => ModelAlias }
         ]);
     }
     create(value?: PartialMessage<ModelEvent>): ModelEvent {
@@ -374,6 +763,9 @@ class ModelEvent$Type extends MessageType<ModelEvent> {
                 case /* google.protobuf.Timestamp commit_time */ 5:
                     message.commitTime = Timestamp.internalBinaryRead(reader, reader.uint32(), options, message.commitTime);
                     break;
+                case /* modelregistry.v1.ModelAlias alias */ 6:
+                    message.alias = ModelAlias.internalBinaryRead(reader, reader.uint32(), options, message.alias);
+                    break;
                 default:
                     let u = options.readUnknownField;
                     if (u === "throw")
@@ -401,6 +793,9 @@ class ModelEvent$Type extends MessageType<ModelEvent> {
         /* google.protobuf.Timestamp commit_time = 5; */
         if (message.commitTime)
             Timestamp.internalBinaryWrite(message.commitTime, writer.tag(5, WireType.LengthDelimited).fork(), options).join();
+        /* modelregistry.v1.ModelAlias alias = 6; */
+        if (message.alias)
+            ModelAlias.internalBinaryWrite(message.alias, writer.tag(6, WireType.LengthDelimited).fork(), options).join();
         let u = options.writeUnknownFields;
         if (u !== false)
             (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
@@ -411,3 +806,116 @@ class ModelEvent$Type extends MessageType<ModelEvent> {
  * @generated MessageType for protobuf message modelregistry.v1.ModelEvent
  */
 export const ModelEvent = new ModelEvent$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class HistoryEntry$Type extends MessageType<HistoryEntry> {
+    constructor() {
+        super("modelregistry.v1.HistoryEntry", [
+            { no: 1, name: "revision", kind: "scalar", T: 3 /*ScalarType.INT64*/, L: 0 /*LongType.BIGINT*/ },
+            { no: 2, name: "commit_time", kind: "message", T: () => Timestamp },
+            { no: 3, name: "actor", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
+            { no: 4, name: "request_id", kind: "scalar", T: 9 /*ScalarType.STRING*/ },
+            { no: 5, name: "type", kind: "enum", T: () => ["modelregistry.v1.ModelEventType", ModelEventType, "MODEL_EVENT_TYPE_"] },
+            { no: 6, name: "before", kind: "message", T: () => Model },
+            { no: 7, name: "after", kind: "message", T: () => Model },
+            { no: 8, name: "alias_before", kind: "message", T: () => ModelAlias },
+            { no: 9, name: "alias_after", kind: "message", T: () => ModelAlias },
+            { no: 10, name: "refusal", kind: "message", T: () => Status }
+        ]);
+    }
+    create(value?: PartialMessage<HistoryEntry>): HistoryEntry {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.revision = 0n;
+        message.actor = "";
+        message.requestId = "";
+        message.type = 0;
+        if (value !== undefined)
+            reflectionMergePartial<HistoryEntry>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: HistoryEntry): HistoryEntry {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* int64 revision */ 1:
+                    message.revision = reader.int64().toBigInt();
+                    break;
+                case /* google.protobuf.Timestamp commit_time */ 2:
+                    message.commitTime = Timestamp.internalBinaryRead(reader, reader.uint32(), options, message.commitTime);
+                    break;
+                case /* string actor */ 3:
+                    message.actor = reader.string();
+                    break;
+                case /* string request_id */ 4:
+                    message.requestId = reader.string();
+                    break;
+                case /* modelregistry.v1.ModelEventType type */ 5:
+                    message.type = reader.int32();
+                    break;
+                case /* modelregistry.v1.Model before */ 6:
+                    message.before = Model.internalBinaryRead(reader, reader.uint32(), options, message.before);
+                    break;
+                case /* modelregistry.v1.Model after */ 7:
+                    message.after = Model.internalBinaryRead(reader, reader.uint32(), options, message.after);
+                    break;
+                case /* modelregistry.v1.ModelAlias alias_before */ 8:
+                    message.aliasBefore = ModelAlias.internalBinaryRead(reader, reader.uint32(), options, message.aliasBefore);
+                    break;
+                case /* modelregistry.v1.ModelAlias alias_after */ 9:
+                    message.aliasAfter = ModelAlias.internalBinaryRead(reader, reader.uint32(), options, message.aliasAfter);
+                    break;
+                case /* google.rpc.Status refusal */ 10:
+                    message.refusal = Status.internalBinaryRead(reader, reader.uint32(), options, message.refusal);
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: HistoryEntry, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* int64 revision = 1; */
+        if (message.revision !== 0n)
+            writer.tag(1, WireType.Varint).int64(message.revision);
+        /* google.protobuf.Timestamp commit_time = 2; */
+        if (message.commitTime)
+            Timestamp.internalBinaryWrite(message.commitTime, writer.tag(2, WireType.LengthDelimited).fork(), options).join();
+        /* string actor = 3; */
+        if (message.actor !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.actor);
+        /* string request_id = 4; */
+        if (message.requestId !== "")
+            writer.tag(4, WireType.LengthDelimited).string(message.requestId);
+        /* modelregistry.v1.ModelEventType type = 5; */
+        if (message.type !== 0)
+            writer.tag(5, WireType.Varint).int32(message.type);
+        /* modelregistry.v1.Model before = 6; */
+        if (message.before)
+            Model.internalBinaryWrite(message.before, writer.tag(6, WireType.LengthDelimited).fork(), options).join();
+        /* modelregistry.v1.Model after = 7; */
+        if (message.after)
+            Model.internalBinaryWrite(message.after, writer.tag(7, WireType.LengthDelimited).fork(), options).join();
+        /* modelregistry.v1.ModelAlias alias_before = 8; */
+        if (message.aliasBefore)
+            ModelAlias.internalBinaryWrite(message.aliasBefore, writer.tag(8, WireType.LengthDelimited).fork(), options).join();
+        /* modelregistry.v1.ModelAlias alias_after = 9; */
+        if (message.aliasAfter)
+            ModelAlias.internalBinaryWrite(message.aliasAfter, writer.tag(9, WireType.LengthDelimited).fork(), options).join();
+        /* google.rpc.Status refusal = 10; */
+        if (message.refusal)
+            Status.internalBinaryWrite(message.refusal, writer.tag(10, WireType.LengthDelimited).fork(), options).join();
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.HistoryEntry
+ */
+export const HistoryEntry = new HistoryEntry$Type();

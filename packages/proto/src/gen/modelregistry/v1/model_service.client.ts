@@ -6,6 +6,16 @@
 import type { RpcTransport } from "@protobuf-ts/runtime-rpc";
 import type { ServiceInfo } from "@protobuf-ts/runtime-rpc";
 import { ModelService } from "./model_service";
+import type { ListModelHistoryResponse } from "./model_service";
+import type { ListModelHistoryRequest } from "./model_service";
+import type { DeleteModelAliasResponse } from "./model_service";
+import type { DeleteModelAliasRequest } from "./model_service";
+import type { ListModelAliasesResponse } from "./model_service";
+import type { ListModelAliasesRequest } from "./model_service";
+import type { GetModelAliasResponse } from "./model_service";
+import type { GetModelAliasRequest } from "./model_service";
+import type { SetModelAliasResponse } from "./model_service";
+import type { SetModelAliasRequest } from "./model_service";
 import type { ImportModelsResponse } from "./model_service";
 import type { ImportModelsRequest } from "./model_service";
 import type { ClientStreamingCall } from "@protobuf-ts/runtime-rpc";
@@ -66,7 +76,9 @@ export interface IModelServiceClient {
      */
     getModel(input: GetModelRequest, options?: RpcOptions): UnaryCall<GetModelRequest, GetModelResponse>;
     /**
-     * Returns one model by its (name, version) pair, or NOT_FOUND.
+     * Returns one model by its name and either its version or an alias, or
+     * NOT_FOUND. With `read_time`, resolves the alias as it was at that time
+     * (time travel: "what was bert@champion yesterday at noon?").
      *
      * @generated from protobuf rpc: LookupModel
      */
@@ -142,6 +154,48 @@ export interface IModelServiceClient {
      * @generated from protobuf rpc: ImportModels
      */
     importModels(options?: RpcOptions): ClientStreamingCall<ImportModelsRequest, ImportModelsResponse>;
+    /**
+     * Creates or moves an alias atomically. With `expected_version` it is a
+     * compare-and-set: if the alias does not point at that version now, the
+     * call fails with ABORTED (reason ALIAS_CHANGED) naming the current
+     * target, and of many racing moves exactly one wins. A protected alias
+     * (the server's promotion policy) can be moved only by a caller with the
+     * policy's role (else PERMISSION_DENIED) to a version with the policy's
+     * evidence (else FAILED_PRECONDITION with a `google.rpc.PreconditionFailure`
+     * listing each missing item); a refused move is recorded in the history.
+     *
+     * @generated from protobuf rpc: SetModelAlias
+     */
+    setModelAlias(input: SetModelAliasRequest, options?: RpcOptions): UnaryCall<SetModelAliasRequest, SetModelAliasResponse>;
+    /**
+     * Returns one alias, or NOT_FOUND.
+     *
+     * @generated from protobuf rpc: GetModelAlias
+     */
+    getModelAlias(input: GetModelAliasRequest, options?: RpcOptions): UnaryCall<GetModelAliasRequest, GetModelAliasResponse>;
+    /**
+     * Lists the aliases of one model name, or of every name, ordered by name
+     * then alias.
+     *
+     * @generated from protobuf rpc: ListModelAliases
+     */
+    listModelAliases(input: ListModelAliasesRequest, options?: RpcOptions): UnaryCall<ListModelAliasesRequest, ListModelAliasesResponse>;
+    /**
+     * Deletes an alias, optionally only if it still points at
+     * `expected_version` (else ABORTED, reason ALIAS_CHANGED).
+     *
+     * @generated from protobuf rpc: DeleteModelAlias
+     */
+    deleteModelAlias(input: DeleteModelAliasRequest, options?: RpcOptions): UnaryCall<DeleteModelAliasRequest, DeleteModelAliasResponse>;
+    /**
+     * Lists the audit history newest first: every change to models and
+     * aliases, with who made it and when, and every promotion a policy
+     * refused. The history is kept apart from the change feed's retention:
+     * by default it is never pruned.
+     *
+     * @generated from protobuf rpc: ListModelHistory
+     */
+    listModelHistory(input: ListModelHistoryRequest, options?: RpcOptions): UnaryCall<ListModelHistoryRequest, ListModelHistoryResponse>;
 }
 /**
  * The model registry.
@@ -185,7 +239,9 @@ export class ModelServiceClient implements IModelServiceClient, ServiceInfo {
         return stackIntercept<GetModelRequest, GetModelResponse>("unary", this._transport, method, opt, input);
     }
     /**
-     * Returns one model by its (name, version) pair, or NOT_FOUND.
+     * Returns one model by its name and either its version or an alias, or
+     * NOT_FOUND. With `read_time`, resolves the alias as it was at that time
+     * (time travel: "what was bert@champion yesterday at noon?").
      *
      * @generated from protobuf rpc: LookupModel
      */
@@ -290,5 +346,62 @@ export class ModelServiceClient implements IModelServiceClient, ServiceInfo {
     importModels(options?: RpcOptions): ClientStreamingCall<ImportModelsRequest, ImportModelsResponse> {
         const method = this.methods[11], opt = this._transport.mergeOptions(options);
         return stackIntercept<ImportModelsRequest, ImportModelsResponse>("clientStreaming", this._transport, method, opt);
+    }
+    /**
+     * Creates or moves an alias atomically. With `expected_version` it is a
+     * compare-and-set: if the alias does not point at that version now, the
+     * call fails with ABORTED (reason ALIAS_CHANGED) naming the current
+     * target, and of many racing moves exactly one wins. A protected alias
+     * (the server's promotion policy) can be moved only by a caller with the
+     * policy's role (else PERMISSION_DENIED) to a version with the policy's
+     * evidence (else FAILED_PRECONDITION with a `google.rpc.PreconditionFailure`
+     * listing each missing item); a refused move is recorded in the history.
+     *
+     * @generated from protobuf rpc: SetModelAlias
+     */
+    setModelAlias(input: SetModelAliasRequest, options?: RpcOptions): UnaryCall<SetModelAliasRequest, SetModelAliasResponse> {
+        const method = this.methods[12], opt = this._transport.mergeOptions(options);
+        return stackIntercept<SetModelAliasRequest, SetModelAliasResponse>("unary", this._transport, method, opt, input);
+    }
+    /**
+     * Returns one alias, or NOT_FOUND.
+     *
+     * @generated from protobuf rpc: GetModelAlias
+     */
+    getModelAlias(input: GetModelAliasRequest, options?: RpcOptions): UnaryCall<GetModelAliasRequest, GetModelAliasResponse> {
+        const method = this.methods[13], opt = this._transport.mergeOptions(options);
+        return stackIntercept<GetModelAliasRequest, GetModelAliasResponse>("unary", this._transport, method, opt, input);
+    }
+    /**
+     * Lists the aliases of one model name, or of every name, ordered by name
+     * then alias.
+     *
+     * @generated from protobuf rpc: ListModelAliases
+     */
+    listModelAliases(input: ListModelAliasesRequest, options?: RpcOptions): UnaryCall<ListModelAliasesRequest, ListModelAliasesResponse> {
+        const method = this.methods[14], opt = this._transport.mergeOptions(options);
+        return stackIntercept<ListModelAliasesRequest, ListModelAliasesResponse>("unary", this._transport, method, opt, input);
+    }
+    /**
+     * Deletes an alias, optionally only if it still points at
+     * `expected_version` (else ABORTED, reason ALIAS_CHANGED).
+     *
+     * @generated from protobuf rpc: DeleteModelAlias
+     */
+    deleteModelAlias(input: DeleteModelAliasRequest, options?: RpcOptions): UnaryCall<DeleteModelAliasRequest, DeleteModelAliasResponse> {
+        const method = this.methods[15], opt = this._transport.mergeOptions(options);
+        return stackIntercept<DeleteModelAliasRequest, DeleteModelAliasResponse>("unary", this._transport, method, opt, input);
+    }
+    /**
+     * Lists the audit history newest first: every change to models and
+     * aliases, with who made it and when, and every promotion a policy
+     * refused. The history is kept apart from the change feed's retention:
+     * by default it is never pruned.
+     *
+     * @generated from protobuf rpc: ListModelHistory
+     */
+    listModelHistory(input: ListModelHistoryRequest, options?: RpcOptions): UnaryCall<ListModelHistoryRequest, ListModelHistoryResponse> {
+        const method = this.methods[16], opt = this._transport.mergeOptions(options);
+        return stackIntercept<ListModelHistoryRequest, ListModelHistoryResponse>("unary", this._transport, method, opt, input);
     }
 }

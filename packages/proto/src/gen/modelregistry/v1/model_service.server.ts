@@ -3,6 +3,16 @@
 // @generated from protobuf file "modelregistry/v1/model_service.proto" (package "modelregistry.v1", syntax proto3)
 // tslint:disable
 // @ts-nocheck
+import { ListModelHistoryResponse } from "./model_service";
+import { ListModelHistoryRequest } from "./model_service";
+import { DeleteModelAliasResponse } from "./model_service";
+import { DeleteModelAliasRequest } from "./model_service";
+import { ListModelAliasesResponse } from "./model_service";
+import { ListModelAliasesRequest } from "./model_service";
+import { GetModelAliasResponse } from "./model_service";
+import { GetModelAliasRequest } from "./model_service";
+import { SetModelAliasResponse } from "./model_service";
+import { SetModelAliasRequest } from "./model_service";
 import { RpcOutputStream } from "@protobuf-ts/runtime-rpc";
 import { ImportModelsResponse } from "./model_service";
 import { ImportModelsRequest } from "./model_service";
@@ -61,7 +71,9 @@ export interface IModelService<T = ServerCallContext> {
      */
     getModel(request: GetModelRequest, context: T): Promise<GetModelResponse>;
     /**
-     * Returns one model by its (name, version) pair, or NOT_FOUND.
+     * Returns one model by its name and either its version or an alias, or
+     * NOT_FOUND. With `read_time`, resolves the alias as it was at that time
+     * (time travel: "what was bert@champion yesterday at noon?").
      *
      * @generated from protobuf rpc: LookupModel
      */
@@ -137,4 +149,46 @@ export interface IModelService<T = ServerCallContext> {
      * @generated from protobuf rpc: ImportModels
      */
     importModels(requests: RpcOutputStream<ImportModelsRequest>, context: T): Promise<ImportModelsResponse>;
+    /**
+     * Creates or moves an alias atomically. With `expected_version` it is a
+     * compare-and-set: if the alias does not point at that version now, the
+     * call fails with ABORTED (reason ALIAS_CHANGED) naming the current
+     * target, and of many racing moves exactly one wins. A protected alias
+     * (the server's promotion policy) can be moved only by a caller with the
+     * policy's role (else PERMISSION_DENIED) to a version with the policy's
+     * evidence (else FAILED_PRECONDITION with a `google.rpc.PreconditionFailure`
+     * listing each missing item); a refused move is recorded in the history.
+     *
+     * @generated from protobuf rpc: SetModelAlias
+     */
+    setModelAlias(request: SetModelAliasRequest, context: T): Promise<SetModelAliasResponse>;
+    /**
+     * Returns one alias, or NOT_FOUND.
+     *
+     * @generated from protobuf rpc: GetModelAlias
+     */
+    getModelAlias(request: GetModelAliasRequest, context: T): Promise<GetModelAliasResponse>;
+    /**
+     * Lists the aliases of one model name, or of every name, ordered by name
+     * then alias.
+     *
+     * @generated from protobuf rpc: ListModelAliases
+     */
+    listModelAliases(request: ListModelAliasesRequest, context: T): Promise<ListModelAliasesResponse>;
+    /**
+     * Deletes an alias, optionally only if it still points at
+     * `expected_version` (else ABORTED, reason ALIAS_CHANGED).
+     *
+     * @generated from protobuf rpc: DeleteModelAlias
+     */
+    deleteModelAlias(request: DeleteModelAliasRequest, context: T): Promise<DeleteModelAliasResponse>;
+    /**
+     * Lists the audit history newest first: every change to models and
+     * aliases, with who made it and when, and every promotion a policy
+     * refused. The history is kept apart from the change feed's retention:
+     * by default it is never pruned.
+     *
+     * @generated from protobuf rpc: ListModelHistory
+     */
+    listModelHistory(request: ListModelHistoryRequest, context: T): Promise<ListModelHistoryResponse>;
 }

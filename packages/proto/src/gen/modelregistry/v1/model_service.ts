@@ -13,9 +13,12 @@ import { UnknownFieldHandler } from "@protobuf-ts/runtime";
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import { reflectionMergePartial } from "@protobuf-ts/runtime";
 import { MessageType } from "@protobuf-ts/runtime";
+import { HistoryEntry } from "./model";
+import { ModelAlias } from "./model";
 import { Status } from "../../google/rpc/status";
 import { ModelEvent } from "./model";
 import { FieldMask } from "../../google/protobuf/field_mask";
+import { Timestamp } from "../../google/protobuf/timestamp";
 import { Model } from "./model";
 /**
  * Request for CreateModel.
@@ -82,7 +85,7 @@ export interface GetModelResponse {
     model?: Model;
 }
 /**
- * Request for LookupModel.
+ * Request for LookupModel: `name` and exactly one of `version` and `alias`.
  *
  * @generated from protobuf message modelregistry.v1.LookupModelRequest
  */
@@ -99,6 +102,21 @@ export interface LookupModelRequest {
      * @generated from protobuf field: string version = 2
      */
     version: string;
+    /**
+     * An alias of the name, for example `champion`; `latest` is the newest
+     * version by create time.
+     *
+     * @generated from protobuf field: string alias = 3
+     */
+    alias: string;
+    /**
+     * With `alias`: resolve the alias as it was at this time, and return the
+     * model as it was then. NOT_FOUND when the alias pointed nowhere then;
+     * FAILED_PRECONDITION when the history of that time was pruned.
+     *
+     * @generated from protobuf field: google.protobuf.Timestamp read_time = 4
+     */
+    readTime?: Timestamp;
 }
 /**
  * Response for LookupModel.
@@ -268,6 +286,14 @@ export interface DeleteModelRequest {
      * @generated from protobuf field: string etag = 2
      */
     etag: string;
+    /**
+     * A model that an alias points at is not deleted (FAILED_PRECONDITION
+     * naming the aliases) unless `force` is true; then its aliases are deleted
+     * with it, in the same transaction, each recorded in the history.
+     *
+     * @generated from protobuf field: bool force = 3
+     */
+    force: boolean;
 }
 /**
  * Response for DeleteModel. Empty; kept as a message so fields can be added.
@@ -531,6 +557,239 @@ export interface ImportModelsResponse {
     results: ImportModelsResult[];
 }
 /**
+ * Request for SetModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.SetModelAliasRequest
+ */
+export interface SetModelAliasRequest {
+    /**
+     * The model name the alias belongs to.
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * The alias to create or move (see ModelAlias.alias for its rules).
+     *
+     * @generated from protobuf field: string alias = 2
+     */
+    alias: string;
+    /**
+     * The version of `name` the alias is to point at; it must exist.
+     *
+     * @generated from protobuf field: string version = 3
+     */
+    version: string;
+    /**
+     * Compare-and-set: move the alias only if it points at this version now.
+     * The empty string means "only if the alias does not exist yet". Unset:
+     * move it wherever it points.
+     *
+     * @generated from protobuf field: optional string expected_version = 4
+     */
+    expectedVersion?: string;
+    /**
+     * Makes the call idempotent (AIP-155): a retry with the same request_id
+     * after a lost response returns the alias that call set instead of failing
+     * its compare-and-set. 1-128 printable ASCII characters.
+     *
+     * @generated from protobuf field: string request_id = 5
+     */
+    requestId: string;
+}
+/**
+ * Response for SetModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.SetModelAliasResponse
+ */
+export interface SetModelAliasResponse {
+    /**
+     * The alias after the move.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelAlias alias = 1
+     */
+    alias?: ModelAlias;
+}
+/**
+ * Request for GetModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.GetModelAliasRequest
+ */
+export interface GetModelAliasRequest {
+    /**
+     * The model name the alias belongs to.
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * The alias.
+     *
+     * @generated from protobuf field: string alias = 2
+     */
+    alias: string;
+}
+/**
+ * Response for GetModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.GetModelAliasResponse
+ */
+export interface GetModelAliasResponse {
+    /**
+     * The alias.
+     *
+     * @generated from protobuf field: modelregistry.v1.ModelAlias alias = 1
+     */
+    alias?: ModelAlias;
+}
+/**
+ * Request for ListModelAliases.
+ *
+ * @generated from protobuf message modelregistry.v1.ListModelAliasesRequest
+ */
+export interface ListModelAliasesRequest {
+    /**
+     * The model name whose aliases to list; empty lists the aliases of every
+     * name.
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * The most aliases to return: 0 means 50, values above 1000 are treated as
+     * 1000, negative values are INVALID_ARGUMENT.
+     *
+     * @generated from protobuf field: int32 page_size = 2
+     */
+    pageSize: number;
+    /**
+     * The `next_page_token` of the previous page, to get the next one.
+     *
+     * @generated from protobuf field: string page_token = 3
+     */
+    pageToken: string;
+}
+/**
+ * Response for ListModelAliases.
+ *
+ * @generated from protobuf message modelregistry.v1.ListModelAliasesResponse
+ */
+export interface ListModelAliasesResponse {
+    /**
+     * The page of aliases, ordered by name then alias.
+     *
+     * @generated from protobuf field: repeated modelregistry.v1.ModelAlias aliases = 1
+     */
+    aliases: ModelAlias[];
+    /**
+     * Pass as `page_token` to get the next page; empty on the last page.
+     *
+     * @generated from protobuf field: string next_page_token = 2
+     */
+    nextPageToken: string;
+}
+/**
+ * Request for DeleteModelAlias.
+ *
+ * @generated from protobuf message modelregistry.v1.DeleteModelAliasRequest
+ */
+export interface DeleteModelAliasRequest {
+    /**
+     * The model name the alias belongs to.
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * The alias to delete.
+     *
+     * @generated from protobuf field: string alias = 2
+     */
+    alias: string;
+    /**
+     * Delete only if the alias points at this version now; otherwise fail
+     * with ABORTED (reason ALIAS_CHANGED).
+     *
+     * @generated from protobuf field: optional string expected_version = 3
+     */
+    expectedVersion?: string;
+}
+/**
+ * Response for DeleteModelAlias. Empty; kept as a message so fields can be added.
+ *
+ * @generated from protobuf message modelregistry.v1.DeleteModelAliasResponse
+ */
+export interface DeleteModelAliasResponse {
+}
+/**
+ * Request for ListModelHistory.
+ *
+ * @generated from protobuf message modelregistry.v1.ListModelHistoryRequest
+ */
+export interface ListModelHistoryRequest {
+    /**
+     * Only entries of this model name (its versions and its aliases).
+     *
+     * @generated from protobuf field: string name = 1
+     */
+    name: string;
+    /**
+     * Only entries of this alias (requires `name`).
+     *
+     * @generated from protobuf field: string alias = 2
+     */
+    alias: string;
+    /**
+     * Only entries of this model id (its changes, and the alias moves to or
+     * from it).
+     *
+     * @generated from protobuf field: string model_id = 3
+     */
+    modelId: string;
+    /**
+     * A filter in the AIP-160 syntax over the entries, joined with AND:
+     * `actor = "ana"`, `type = ALIAS_SET` (or CREATED, UPDATED, DELETED,
+     * ALIAS_DELETED; `!=` too), `commit_time >= "2026-11-30T00:00:00Z"` (and
+     * `<`, `<=`, `>`), `refused = true`. Empty: every entry.
+     *
+     * @generated from protobuf field: string filter = 4
+     */
+    filter: string;
+    /**
+     * The most entries to return: 0 means 50, values above 1000 are treated
+     * as 1000, negative values are INVALID_ARGUMENT.
+     *
+     * @generated from protobuf field: int32 page_size = 5
+     */
+    pageSize: number;
+    /**
+     * The `next_page_token` of the previous page, to get the next one; only
+     * valid with the same other fields.
+     *
+     * @generated from protobuf field: string page_token = 6
+     */
+    pageToken: string;
+}
+/**
+ * Response for ListModelHistory.
+ *
+ * @generated from protobuf message modelregistry.v1.ListModelHistoryResponse
+ */
+export interface ListModelHistoryResponse {
+    /**
+     * The page of entries, newest first.
+     *
+     * @generated from protobuf field: repeated modelregistry.v1.HistoryEntry entries = 1
+     */
+    entries: HistoryEntry[];
+    /**
+     * Pass as `page_token` to get the next (older) page; empty on the last page.
+     *
+     * @generated from protobuf field: string next_page_token = 2
+     */
+    nextPageToken: string;
+}
+/**
  * What happened to one imported item.
  *
  * @generated from protobuf enum modelregistry.v1.ImportOutcome
@@ -760,13 +1019,16 @@ class LookupModelRequest$Type extends MessageType<LookupModelRequest> {
     constructor() {
         super("modelregistry.v1.LookupModelRequest", [
             { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
-            { no: 2, name: "version", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } }
+            { no: 2, name: "version", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 4, name: "read_time", kind: "message", T: () => Timestamp, options: { "google.api.field_behavior": ["OPTIONAL"] } }
         ]);
     }
     create(value?: PartialMessage<LookupModelRequest>): LookupModelRequest {
         const message = globalThis.Object.create((this.messagePrototype!));
         message.name = "";
         message.version = "";
+        message.alias = "";
         if (value !== undefined)
             reflectionMergePartial<LookupModelRequest>(this, message, value);
         return message;
@@ -781,6 +1043,12 @@ class LookupModelRequest$Type extends MessageType<LookupModelRequest> {
                     break;
                 case /* string version */ 2:
                     message.version = reader.string();
+                    break;
+                case /* string alias */ 3:
+                    message.alias = reader.string();
+                    break;
+                case /* google.protobuf.Timestamp read_time */ 4:
+                    message.readTime = Timestamp.internalBinaryRead(reader, reader.uint32(), options, message.readTime);
                     break;
                 default:
                     let u = options.readUnknownField;
@@ -800,6 +1068,12 @@ class LookupModelRequest$Type extends MessageType<LookupModelRequest> {
         /* string version = 2; */
         if (message.version !== "")
             writer.tag(2, WireType.LengthDelimited).string(message.version);
+        /* string alias = 3; */
+        if (message.alias !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.alias);
+        /* google.protobuf.Timestamp read_time = 4; */
+        if (message.readTime)
+            Timestamp.internalBinaryWrite(message.readTime, writer.tag(4, WireType.LengthDelimited).fork(), options).join();
         let u = options.writeUnknownFields;
         if (u !== false)
             (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
@@ -1180,13 +1454,15 @@ class DeleteModelRequest$Type extends MessageType<DeleteModelRequest> {
     constructor() {
         super("modelregistry.v1.DeleteModelRequest", [
             { no: 1, name: "id", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
-            { no: 2, name: "etag", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+            { no: 2, name: "etag", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "force", kind: "scalar", T: 8 /*ScalarType.BOOL*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
         ]);
     }
     create(value?: PartialMessage<DeleteModelRequest>): DeleteModelRequest {
         const message = globalThis.Object.create((this.messagePrototype!));
         message.id = "";
         message.etag = "";
+        message.force = false;
         if (value !== undefined)
             reflectionMergePartial<DeleteModelRequest>(this, message, value);
         return message;
@@ -1201,6 +1477,9 @@ class DeleteModelRequest$Type extends MessageType<DeleteModelRequest> {
                     break;
                 case /* string etag */ 2:
                     message.etag = reader.string();
+                    break;
+                case /* bool force */ 3:
+                    message.force = reader.bool();
                     break;
                 default:
                     let u = options.readUnknownField;
@@ -1220,6 +1499,9 @@ class DeleteModelRequest$Type extends MessageType<DeleteModelRequest> {
         /* string etag = 2; */
         if (message.etag !== "")
             writer.tag(2, WireType.LengthDelimited).string(message.etag);
+        /* bool force = 3; */
+        if (message.force !== false)
+            writer.tag(3, WireType.Varint).bool(message.force);
         let u = options.writeUnknownFields;
         if (u !== false)
             (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
@@ -1922,6 +2204,591 @@ class ImportModelsResponse$Type extends MessageType<ImportModelsResponse> {
  * @generated MessageType for protobuf message modelregistry.v1.ImportModelsResponse
  */
 export const ImportModelsResponse = new ImportModelsResponse$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class SetModelAliasRequest$Type extends MessageType<SetModelAliasRequest> {
+    constructor() {
+        super("modelregistry.v1.SetModelAliasRequest", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 2, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 3, name: "version", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 4, name: "expected_version", kind: "scalar", opt: true, T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 5, name: "request_id", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+        ]);
+    }
+    create(value?: PartialMessage<SetModelAliasRequest>): SetModelAliasRequest {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.alias = "";
+        message.version = "";
+        message.requestId = "";
+        if (value !== undefined)
+            reflectionMergePartial<SetModelAliasRequest>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: SetModelAliasRequest): SetModelAliasRequest {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* string alias */ 2:
+                    message.alias = reader.string();
+                    break;
+                case /* string version */ 3:
+                    message.version = reader.string();
+                    break;
+                case /* optional string expected_version */ 4:
+                    message.expectedVersion = reader.string();
+                    break;
+                case /* string request_id */ 5:
+                    message.requestId = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: SetModelAliasRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* string alias = 2; */
+        if (message.alias !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.alias);
+        /* string version = 3; */
+        if (message.version !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.version);
+        /* optional string expected_version = 4; */
+        if (message.expectedVersion !== undefined)
+            writer.tag(4, WireType.LengthDelimited).string(message.expectedVersion);
+        /* string request_id = 5; */
+        if (message.requestId !== "")
+            writer.tag(5, WireType.LengthDelimited).string(message.requestId);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.SetModelAliasRequest
+ */
+export const SetModelAliasRequest = new SetModelAliasRequest$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class SetModelAliasResponse$Type extends MessageType<SetModelAliasResponse> {
+    constructor() {
+        super("modelregistry.v1.SetModelAliasResponse", [
+            { no: 1, name: "alias", kind: "message", T: () => ModelAlias }
+        ]);
+    }
+    create(value?: PartialMessage<SetModelAliasResponse>): SetModelAliasResponse {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        if (value !== undefined)
+            reflectionMergePartial<SetModelAliasResponse>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: SetModelAliasResponse): SetModelAliasResponse {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* modelregistry.v1.ModelAlias alias */ 1:
+                    message.alias = ModelAlias.internalBinaryRead(reader, reader.uint32(), options, message.alias);
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: SetModelAliasResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* modelregistry.v1.ModelAlias alias = 1; */
+        if (message.alias)
+            ModelAlias.internalBinaryWrite(message.alias, writer.tag(1, WireType.LengthDelimited).fork(), options).join();
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.SetModelAliasResponse
+ */
+export const SetModelAliasResponse = new SetModelAliasResponse$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class GetModelAliasRequest$Type extends MessageType<GetModelAliasRequest> {
+    constructor() {
+        super("modelregistry.v1.GetModelAliasRequest", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 2, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } }
+        ]);
+    }
+    create(value?: PartialMessage<GetModelAliasRequest>): GetModelAliasRequest {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.alias = "";
+        if (value !== undefined)
+            reflectionMergePartial<GetModelAliasRequest>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: GetModelAliasRequest): GetModelAliasRequest {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* string alias */ 2:
+                    message.alias = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: GetModelAliasRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* string alias = 2; */
+        if (message.alias !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.alias);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.GetModelAliasRequest
+ */
+export const GetModelAliasRequest = new GetModelAliasRequest$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class GetModelAliasResponse$Type extends MessageType<GetModelAliasResponse> {
+    constructor() {
+        super("modelregistry.v1.GetModelAliasResponse", [
+            { no: 1, name: "alias", kind: "message", T: () => ModelAlias }
+        ]);
+    }
+    create(value?: PartialMessage<GetModelAliasResponse>): GetModelAliasResponse {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        if (value !== undefined)
+            reflectionMergePartial<GetModelAliasResponse>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: GetModelAliasResponse): GetModelAliasResponse {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* modelregistry.v1.ModelAlias alias */ 1:
+                    message.alias = ModelAlias.internalBinaryRead(reader, reader.uint32(), options, message.alias);
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: GetModelAliasResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* modelregistry.v1.ModelAlias alias = 1; */
+        if (message.alias)
+            ModelAlias.internalBinaryWrite(message.alias, writer.tag(1, WireType.LengthDelimited).fork(), options).join();
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.GetModelAliasResponse
+ */
+export const GetModelAliasResponse = new GetModelAliasResponse$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class ListModelAliasesRequest$Type extends MessageType<ListModelAliasesRequest> {
+    constructor() {
+        super("modelregistry.v1.ListModelAliasesRequest", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 2, name: "page_size", kind: "scalar", T: 5 /*ScalarType.INT32*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "page_token", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+        ]);
+    }
+    create(value?: PartialMessage<ListModelAliasesRequest>): ListModelAliasesRequest {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.pageSize = 0;
+        message.pageToken = "";
+        if (value !== undefined)
+            reflectionMergePartial<ListModelAliasesRequest>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ListModelAliasesRequest): ListModelAliasesRequest {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* int32 page_size */ 2:
+                    message.pageSize = reader.int32();
+                    break;
+                case /* string page_token */ 3:
+                    message.pageToken = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ListModelAliasesRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* int32 page_size = 2; */
+        if (message.pageSize !== 0)
+            writer.tag(2, WireType.Varint).int32(message.pageSize);
+        /* string page_token = 3; */
+        if (message.pageToken !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.pageToken);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ListModelAliasesRequest
+ */
+export const ListModelAliasesRequest = new ListModelAliasesRequest$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class ListModelAliasesResponse$Type extends MessageType<ListModelAliasesResponse> {
+    constructor() {
+        super("modelregistry.v1.ListModelAliasesResponse", [
+            { no: 1, name: "aliases", kind: "message", repeat: 2 /*RepeatType.UNPACKED*/, T: () => ModelAlias },
+            { no: 2, name: "next_page_token", kind: "scalar", T: 9 /*ScalarType.STRING*/ }
+        ]);
+    }
+    create(value?: PartialMessage<ListModelAliasesResponse>): ListModelAliasesResponse {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.aliases = [];
+        message.nextPageToken = "";
+        if (value !== undefined)
+            reflectionMergePartial<ListModelAliasesResponse>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ListModelAliasesResponse): ListModelAliasesResponse {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* repeated modelregistry.v1.ModelAlias aliases */ 1:
+                    message.aliases.push(ModelAlias.internalBinaryRead(reader, reader.uint32(), options));
+                    break;
+                case /* string next_page_token */ 2:
+                    message.nextPageToken = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ListModelAliasesResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* repeated modelregistry.v1.ModelAlias aliases = 1; */
+        for (let i = 0; i < message.aliases.length; i++)
+            ModelAlias.internalBinaryWrite(message.aliases[i], writer.tag(1, WireType.LengthDelimited).fork(), options).join();
+        /* string next_page_token = 2; */
+        if (message.nextPageToken !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.nextPageToken);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ListModelAliasesResponse
+ */
+export const ListModelAliasesResponse = new ListModelAliasesResponse$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class DeleteModelAliasRequest$Type extends MessageType<DeleteModelAliasRequest> {
+    constructor() {
+        super("modelregistry.v1.DeleteModelAliasRequest", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 2, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["REQUIRED"] } },
+            { no: 3, name: "expected_version", kind: "scalar", opt: true, T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+        ]);
+    }
+    create(value?: PartialMessage<DeleteModelAliasRequest>): DeleteModelAliasRequest {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.alias = "";
+        if (value !== undefined)
+            reflectionMergePartial<DeleteModelAliasRequest>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: DeleteModelAliasRequest): DeleteModelAliasRequest {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* string alias */ 2:
+                    message.alias = reader.string();
+                    break;
+                case /* optional string expected_version */ 3:
+                    message.expectedVersion = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: DeleteModelAliasRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* string alias = 2; */
+        if (message.alias !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.alias);
+        /* optional string expected_version = 3; */
+        if (message.expectedVersion !== undefined)
+            writer.tag(3, WireType.LengthDelimited).string(message.expectedVersion);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.DeleteModelAliasRequest
+ */
+export const DeleteModelAliasRequest = new DeleteModelAliasRequest$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class DeleteModelAliasResponse$Type extends MessageType<DeleteModelAliasResponse> {
+    constructor() {
+        super("modelregistry.v1.DeleteModelAliasResponse", []);
+    }
+    create(value?: PartialMessage<DeleteModelAliasResponse>): DeleteModelAliasResponse {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        if (value !== undefined)
+            reflectionMergePartial<DeleteModelAliasResponse>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: DeleteModelAliasResponse): DeleteModelAliasResponse {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: DeleteModelAliasResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.DeleteModelAliasResponse
+ */
+export const DeleteModelAliasResponse = new DeleteModelAliasResponse$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class ListModelHistoryRequest$Type extends MessageType<ListModelHistoryRequest> {
+    constructor() {
+        super("modelregistry.v1.ListModelHistoryRequest", [
+            { no: 1, name: "name", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 2, name: "alias", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "model_id", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 4, name: "filter", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 5, name: "page_size", kind: "scalar", T: 5 /*ScalarType.INT32*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 6, name: "page_token", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+        ]);
+    }
+    create(value?: PartialMessage<ListModelHistoryRequest>): ListModelHistoryRequest {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.name = "";
+        message.alias = "";
+        message.modelId = "";
+        message.filter = "";
+        message.pageSize = 0;
+        message.pageToken = "";
+        if (value !== undefined)
+            reflectionMergePartial<ListModelHistoryRequest>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ListModelHistoryRequest): ListModelHistoryRequest {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* string name */ 1:
+                    message.name = reader.string();
+                    break;
+                case /* string alias */ 2:
+                    message.alias = reader.string();
+                    break;
+                case /* string model_id */ 3:
+                    message.modelId = reader.string();
+                    break;
+                case /* string filter */ 4:
+                    message.filter = reader.string();
+                    break;
+                case /* int32 page_size */ 5:
+                    message.pageSize = reader.int32();
+                    break;
+                case /* string page_token */ 6:
+                    message.pageToken = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ListModelHistoryRequest, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* string name = 1; */
+        if (message.name !== "")
+            writer.tag(1, WireType.LengthDelimited).string(message.name);
+        /* string alias = 2; */
+        if (message.alias !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.alias);
+        /* string model_id = 3; */
+        if (message.modelId !== "")
+            writer.tag(3, WireType.LengthDelimited).string(message.modelId);
+        /* string filter = 4; */
+        if (message.filter !== "")
+            writer.tag(4, WireType.LengthDelimited).string(message.filter);
+        /* int32 page_size = 5; */
+        if (message.pageSize !== 0)
+            writer.tag(5, WireType.Varint).int32(message.pageSize);
+        /* string page_token = 6; */
+        if (message.pageToken !== "")
+            writer.tag(6, WireType.LengthDelimited).string(message.pageToken);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ListModelHistoryRequest
+ */
+export const ListModelHistoryRequest = new ListModelHistoryRequest$Type();
+// @generated message type with reflection information, may provide speed optimized methods
+class ListModelHistoryResponse$Type extends MessageType<ListModelHistoryResponse> {
+    constructor() {
+        super("modelregistry.v1.ListModelHistoryResponse", [
+            { no: 1, name: "entries", kind: "message", repeat: 2 /*RepeatType.UNPACKED*/, T: () => HistoryEntry },
+            { no: 2, name: "next_page_token", kind: "scalar", T: 9 /*ScalarType.STRING*/ }
+        ]);
+    }
+    create(value?: PartialMessage<ListModelHistoryResponse>): ListModelHistoryResponse {
+        const message = globalThis.Object.create((this.messagePrototype!));
+        message.entries = [];
+        message.nextPageToken = "";
+        if (value !== undefined)
+            reflectionMergePartial<ListModelHistoryResponse>(this, message, value);
+        return message;
+    }
+    internalBinaryRead(reader: IBinaryReader, length: number, options: BinaryReadOptions, target?: ListModelHistoryResponse): ListModelHistoryResponse {
+        let message = target ?? this.create(), end = reader.pos + length;
+        while (reader.pos < end) {
+            let [fieldNo, wireType] = reader.tag();
+            switch (fieldNo) {
+                case /* repeated modelregistry.v1.HistoryEntry entries */ 1:
+                    message.entries.push(HistoryEntry.internalBinaryRead(reader, reader.uint32(), options));
+                    break;
+                case /* string next_page_token */ 2:
+                    message.nextPageToken = reader.string();
+                    break;
+                default:
+                    let u = options.readUnknownField;
+                    if (u === "throw")
+                        throw new globalThis.Error(`Unknown field ${fieldNo} (wire type ${wireType}) for ${this.typeName}`);
+                    let d = reader.skip(wireType);
+                    if (u !== false)
+                        (u === true ? UnknownFieldHandler.onRead : u)(this.typeName, message, fieldNo, wireType, d);
+            }
+        }
+        return message;
+    }
+    internalBinaryWrite(message: ListModelHistoryResponse, writer: IBinaryWriter, options: BinaryWriteOptions): IBinaryWriter {
+        /* repeated modelregistry.v1.HistoryEntry entries = 1; */
+        for (let i = 0; i < message.entries.length; i++)
+            HistoryEntry.internalBinaryWrite(message.entries[i], writer.tag(1, WireType.LengthDelimited).fork(), options).join();
+        /* string next_page_token = 2; */
+        if (message.nextPageToken !== "")
+            writer.tag(2, WireType.LengthDelimited).string(message.nextPageToken);
+        let u = options.writeUnknownFields;
+        if (u !== false)
+            (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
+        return writer;
+    }
+}
+/**
+ * @generated MessageType for protobuf message modelregistry.v1.ListModelHistoryResponse
+ */
+export const ListModelHistoryResponse = new ListModelHistoryResponse$Type();
 /**
  * @generated ServiceType for protobuf service modelregistry.v1.ModelService
  */
@@ -1937,5 +2804,10 @@ export const ModelService = new ServiceType("modelregistry.v1.ModelService", [
     { name: "RemoveModelTags", options: { "google.api.http": { post: "/api/v1/models/{id}:removeTags", body: "*", responseBody: "model" } }, I: RemoveModelTagsRequest, O: RemoveModelTagsResponse },
     { name: "UpdateModelMetadata", options: { "google.api.http": { post: "/api/v1/models/{id}:updateMetadata", body: "*", responseBody: "model" } }, I: UpdateModelMetadataRequest, O: UpdateModelMetadataResponse },
     { name: "WatchModels", idempotency: "NO_SIDE_EFFECTS", serverStreaming: true, options: { "google.api.http": { get: "/api/v1/models:watch" } }, I: WatchModelsRequest, O: WatchModelsResponse },
-    { name: "ImportModels", clientStreaming: true, options: { "google.api.http": { post: "/api/v1/models:import", body: "*" } }, I: ImportModelsRequest, O: ImportModelsResponse }
+    { name: "ImportModels", clientStreaming: true, options: { "google.api.http": { post: "/api/v1/models:import", body: "*" } }, I: ImportModelsRequest, O: ImportModelsResponse },
+    { name: "SetModelAlias", options: { "google.api.http": { put: "/api/v1/aliases/{alias}", body: "*", responseBody: "alias" } }, I: SetModelAliasRequest, O: SetModelAliasResponse },
+    { name: "GetModelAlias", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/aliases/{alias}", responseBody: "alias" } }, I: GetModelAliasRequest, O: GetModelAliasResponse },
+    { name: "ListModelAliases", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/aliases" } }, I: ListModelAliasesRequest, O: ListModelAliasesResponse },
+    { name: "DeleteModelAlias", options: { "google.api.http": { delete: "/api/v1/aliases/{alias}" } }, I: DeleteModelAliasRequest, O: DeleteModelAliasResponse },
+    { name: "ListModelHistory", idempotency: "NO_SIDE_EFFECTS", options: { "google.api.http": { get: "/api/v1/history" } }, I: ListModelHistoryRequest, O: ListModelHistoryResponse }
 ]);
