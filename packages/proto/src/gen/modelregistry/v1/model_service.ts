@@ -158,7 +158,10 @@ export interface ListModelsRequest {
      * `framework = "pytorch" AND tags:production AND create_time > "2024-01-01T00:00:00Z"`.
      *
      * Fields: `name`, `version`, `framework`, `tags`, `metadata.KEY`,
-     * `create_time`, `update_time`. Comparisons `=` `!=` `<` `<=` `>` `>=`
+     * `create_time`, `update_time`, `artifact_digest`, `lineage.run_uri`,
+     * `lineage.code_revision`, and with `:` only `lineage.dataset_uris` and
+     * `lineage.parent_model_ids` (`lineage.dataset_uris:"s3://bucket/train"`:
+     * the versions trained on that dataset). Comparisons `=` `!=` `<` `<=` `>` `>=`
      * (timestamps in RFC 3339); `:` ("has"): `tags:production` (the model has
      * that tag), `metadata:owner` (the key is present), `metadata.owner:"ana"`
      * (same as `=`); `AND`, `OR`, `NOT` (or `-`), parentheses. `=` with a
@@ -445,7 +448,8 @@ export interface WatchModelsRequest {
     afterRevision?: bigint;
     /**
      * Deliver only events whose model matches this filter (the ListModels
-     * syntax). For a delete the model's last state is matched.
+     * syntax). For a delete the model's last state is matched; for an alias
+     * event, the model the alias points (pointed) at.
      *
      * @generated from protobuf field: string filter = 2
      */
