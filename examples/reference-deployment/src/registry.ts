@@ -1,13 +1,16 @@
 // The Model Registry process: ModelService over gRPC on REGISTRY_HOST:REGISTRY_PORT
 // (127.0.0.1:9090), data in DATABASE_URL (a SQLite file by default; postgres://
 // and mysql:// for replicas on a shared database). AUTH_TOKENS_FILE turns on
-// tokens and roles (reloaded on change and on SIGHUP). Stops cleanly on SIGINT/SIGTERM.
+// tokens and roles (reloaded on change and on SIGHUP); ALIAS_POLICY_FILE
+// protects aliases (gated promotion); RETAIN_HISTORY bounds the audit history.
+// Stops cleanly on SIGINT/SIGTERM.
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   createMemoryStorage,
   createRegistryServer,
   createTokenAuth,
+  loadAliasPolicy,
   type StorageAdapter,
   type TokenAuth,
 } from "@modelreg/registry-server";
@@ -19,23 +22,36 @@ import { ConfigError, envFile, envInt, envString } from "./env";
 
 const logger = pino({ base: { service: "registry" }, level: envString("LOG_LEVEL", "info") });
 
+/**
+ * RETAIN_HISTORY: how many of the latest history entries are always kept;
+ * unset keeps every entry (the history is the audit log). Older entries are
+ * pruned only past both this and the change feed's own retention (100 000).
+ */
+function retentionFromEnv(): { retainHistory?: number } {
+  if (envString("RETAIN_HISTORY", "") === "") return {};
+  return { retainHistory: envInt("RETAIN_HISTORY", 0, 1, Number.MAX_SAFE_INTEGER) };
+}
+
 async function openStorage(url: string): Promise<StorageAdapter> {
-  if (url === "memory:") return createMemoryStorage();
+  const retention = retentionFromEnv();
+  if (retention.retainHistory !== undefined)
+    logger.info(retention, "history entries pruned past RETAIN_HISTORY");
+  if (url === "memory:") return createMemoryStorage(retention);
   const sqlite = /^(?:sqlite|file):(.+)$/.exec(url);
   if (sqlite?.[1]) {
     const path = resolve(sqlite[1]);
     mkdirSync(dirname(path), { recursive: true });
     logger.info({ path }, "using SQLite storage");
-    return createSqliteStorage({ path });
+    return createSqliteStorage({ path, ...retention });
   }
   if (/^postgres(?:ql)?:\/\//.test(url)) {
     const schema = process.env.DATABASE_SCHEMA?.trim() || undefined;
     logger.info({ schema: schema ?? "(search_path)" }, "using PostgreSQL storage");
-    return createPostgresStorage({ connectionString: url, ...(schema ? { schema } : {}) });
+    return createPostgresStorage({ connectionString: url, ...(schema ? { schema } : {}), ...retention });
   }
   if (/^(?:mysql|mariadb):\/\//.test(url)) {
     logger.info("using MySQL storage");
-    return createMysqlStorage({ uri: url.replace(/^mariadb:/, "mysql:") });
+    return createMysqlStorage({ uri: url.replace(/^mariadb:/, "mysql:"), ...retention });
   }
   // Never echo the URL: it may hold a password.
   throw new ConfigError("DATABASE_URL must be sqlite:PATH, memory:, postgres://... or mysql://...");
@@ -89,6 +105,23 @@ async function startAuth(host: string, tls: boolean, mutualTls: boolean): Promis
   return auth;
 }
 
+/**
+ * The promotion policy of ALIAS_POLICY_FILE (JSON, or YAML by its content),
+ * or none. A file that cannot be read or is not a valid policy stops the
+ * registry before it listens, naming the file and the problem.
+ */
+async function aliasPolicyFromEnv() {
+  const file = envString("ALIAS_POLICY_FILE", "");
+  if (!file) return undefined;
+  try {
+    const policy = await loadAliasPolicy(file);
+    logger.info({ file }, "alias promotion policy on");
+    return policy;
+  } catch (error) {
+    throw new ConfigError(`ALIAS_POLICY_FILE: ${(error as Error).message}`);
+  }
+}
+
 /** Admission control from REGISTRY_MAX_CONCURRENT_CALLS (0 turns it off), _MAX_QUEUED_CALLS, _MAX_QUEUE_WAIT_MS. */
 function admissionFromEnv() {
   const maxConcurrentCalls = envInt("REGISTRY_MAX_CONCURRENT_CALLS", 64, 0, 1_000_000);
@@ -114,6 +147,7 @@ async function main() {
     );
   const httpPort = process.env.REGISTRY_HTTP_PORT ? envInt("REGISTRY_HTTP_PORT", 0, 0, 65535) : undefined;
 
+  const aliasPolicy = await aliasPolicyFromEnv();
   const storage = await openStorage(envString("DATABASE_URL", "sqlite:./data/registry.db"));
   if (!cert) logger.warn("serving plaintext gRPC; set TLS_CERT_FILE and TLS_KEY_FILE for TLS");
   const auth = await startAuth(host, Boolean(cert), Boolean(cert && ca));
@@ -123,6 +157,7 @@ async function main() {
     port,
     logger,
     ...(auth ? { authorize: auth.authorize } : {}),
+    ...(aliasPolicy ? { aliasPolicy } : {}),
     ...(cert && key ? { tls: { cert, key, ...(ca ? { ca } : {}) } } : { insecure: true }),
     ...(httpPort === undefined ? {} : { httpPort }),
     admission: admissionFromEnv(),
