@@ -12,13 +12,16 @@ import { join } from "node:path";
 import {
   Any,
   Code,
+  ListModelHistoryRequest,
   ModelEventType,
   PreconditionFailure,
   RegistryError,
+  SetModelAliasRequest,
   type Timestamp,
 } from "@modelreg/proto";
 import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
 import { hashToken } from "@modelreg/registry-server";
+import type { PartialMessage } from "@protobuf-ts/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { until } from "../../../test-support/waiting";
@@ -61,6 +64,20 @@ aliases:
     metadata:
       eval.passed: "true"
 `;
+
+type Caller = { metadata: Record<string, string> };
+/** SetModelAlias through the generated client over the typed client's transport; the alias it set. */
+async function setAlias(request: PartialMessage<SetModelAliasRequest>, caller: Caller) {
+  const call = grpc.service.setModelAlias(SetModelAliasRequest.create(request), { meta: caller.metadata });
+  return (await call.response).alias;
+}
+/** One page of ListModelHistory, newest first. */
+async function history(request: PartialMessage<ListModelHistoryRequest>, caller: Caller) {
+  const call = grpc.service.listModelHistory(ListModelHistoryRequest.create(request), {
+    meta: caller.metadata,
+  });
+  return (await call.response).entries;
+}
 
 async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
   try {
@@ -144,34 +161,24 @@ function watchAliasEvents(filter: string) {
 
 describe("aliases, history and gated promotion through the reference deployment (auth on)", () => {
   it("over gRPC: compare-and-set moves, lookup now and then, the delete guard, history and watch", async () => {
-    const s = grpc.service;
     const watch = watchAliasEvents('name = "bert"');
     await until(watch.started, "the watch has started");
 
     for (const version of ["1.0.0", "1.1.0"]) {
       await grpc.createModel({ model: { name: "bert", version, framework: "pytorch" } }, writer);
     }
-    const first = (
-      await s.setModelAlias(
-        { name: "bert", alias: "champion", version: "1.0.0", expectedVersion: "" },
-        writer,
-      ).response
-    ).alias;
+    const first = await setAlias(
+      { name: "bert", alias: "champion", version: "1.0.0", expectedVersion: "" },
+      writer,
+    );
     expect(first).toMatchObject({ name: "bert", alias: "champion", version: "1.0.0", updatedBy: "ci-bot" });
-    const second = (
-      await s.setModelAlias(
-        { name: "bert", alias: "champion", version: "1.1.0", expectedVersion: "1.0.0" },
-        writer,
-      ).response
-    ).alias;
+    const moveTo11 = { name: "bert", alias: "champion", version: "1.1.0", expectedVersion: "1.0.0" };
+    const second = await setAlias(moveTo11, writer);
     expect(second).toMatchObject({ version: "1.1.0", updatedBy: "ci-bot" });
     expect(second?.etag).not.toBe(first?.etag);
 
     // The same expectation again lost the race: ABORTED, naming where the alias is now.
-    const lost = await rejection(
-      s.setModelAlias({ name: "bert", alias: "champion", version: "1.1.0", expectedVersion: "1.0.0" }, writer)
-        .response,
-    );
+    const lost = await rejection(setAlias(moveTo11, writer));
     expect([lost.code, lost.reason]).toEqual([Code.ABORTED, "ALIAS_CHANGED"]);
     expect(lost.message).toContain("1.1.0");
 
@@ -198,16 +205,15 @@ describe("aliases, history and gated promotion through the reference deployment 
     expect(guarded.message).toContain("champion");
     expect((await grpc.getModel({ id: now.id }, reader)).version).toBe("1.1.0");
 
-    const history = (await s.listModelHistory({ name: "bert", alias: "champion" }, reader).response).entries;
+    const moves = await history({ name: "bert", alias: "champion" }, reader);
     expect(
-      history.map((e) => [e.type, e.actor, e.aliasBefore?.version ?? "", e.aliasAfter?.version, e.after?.id]),
+      moves.map((e) => [e.type, e.actor, e.aliasBefore?.version ?? "", e.aliasAfter?.version, e.after?.id]),
     ).toEqual([
       [ModelEventType.ALIAS_SET, "ci-bot", "1.0.0", "1.1.0", now.id],
       [ModelEventType.ALIAS_SET, "ci-bot", "", "1.0.0", then.id],
     ]);
-    expect(history[0]?.revision).toBeGreaterThan(history[1]?.revision ?? 0n);
-    const created = (await s.listModelHistory({ name: "bert", filter: "type = CREATED" }, reader).response)
-      .entries;
+    expect(moves[0]?.revision).toBeGreaterThan(moves[1]?.revision ?? 0n);
+    const created = await history({ name: "bert", filter: "type = CREATED" }, reader);
     expect(created.map((e) => [e.after?.version, e.actor])).toEqual([
       ["1.1.0", "ci-bot"],
       ["1.0.0", "ci-bot"],
@@ -223,10 +229,8 @@ describe("aliases, history and gated promotion through the reference deployment 
   }, 60_000);
 
   it("over gRPC: a protected alias moves only for its role and to a version with its evidence", async () => {
-    const s = grpc.service;
     const model = await grpc.createModel({ model: { name: "gpt", version: "2.0.0" } }, writer);
-    const move = (options: { metadata: Record<string, string> }) =>
-      s.setModelAlias({ name: "gpt", alias: "production", version: "2.0.0" }, options).response;
+    const move = (caller: Caller) => setAlias({ name: "gpt", alias: "production", version: "2.0.0" }, caller);
 
     const denied = await rejection(move(writer));
     expect(denied.code).toBe(Code.PERMISSION_DENIED);
@@ -237,24 +241,20 @@ describe("aliases, history and gated promotion through the reference deployment 
       expect.objectContaining({ subject: expect.stringContaining("eval.passed") }),
     ]);
     // An unprotected alias of the same version moves for a writer.
-    await s.setModelAlias({ name: "gpt", alias: "candidate", version: "2.0.0" }, writer).response;
+    await setAlias({ name: "gpt", alias: "candidate", version: "2.0.0" }, writer);
 
     await grpc.updateModelMetadata({ id: model.id, set: { "eval.passed": "true" } }, writer);
-    const promoted = (await move(admin)).alias;
+    const promoted = await move(admin);
     expect(promoted).toMatchObject({ alias: "production", version: "2.0.0", updatedBy: "release-manager" });
     expect((await grpc.lookupModel({ name: "gpt", alias: "production" }, reader)).id).toBe(model.id);
 
-    const refused = (await s.listModelHistory({ name: "gpt", filter: "refused = true" }, reader).response)
-      .entries;
+    const refused = await history({ name: "gpt", filter: "refused = true" }, reader);
     expect(refused.map((e) => [e.actor, e.refusal?.code, e.aliasAfter?.alias])).toEqual([
       ["release-manager", Code.FAILED_PRECONDITION, "production"],
       ["ci-bot", Code.PERMISSION_DENIED, "production"],
     ]);
     // A refused move changed nothing: the first committed production entry is the admin's.
-    const moves = (
-      await s.listModelHistory({ name: "gpt", alias: "production", filter: "refused = false" }, reader)
-        .response
-    ).entries;
+    const moves = await history({ name: "gpt", alias: "production", filter: "refused = false" }, reader);
     expect(moves.map((e) => [e.actor, e.aliasAfter?.version])).toEqual([["release-manager", "2.0.0"]]);
   }, 60_000);
 
