@@ -58,7 +58,7 @@ const authFile = () =>
 
 /** The policy of the issue: `production` needs the admin role and `eval.passed = "true"`. */
 const policyYaml = `# Moving "production" needs an admin and a passed evaluation.
-aliases:
+protectedAliases:
   production:
     role: admin
     metadata:
@@ -434,12 +434,16 @@ describe("aliases, history and gated promotion through the reference deployment 
 
 describe("ALIAS_POLICY_FILE", () => {
   it("refuses to start with a policy file that is not valid, naming the file and the problem", async () => {
-    const file = writeFile("broken-policy.yaml", "aliases:\n  production:\n    role: [admin\n");
+    const file = writeFile(
+      "broken-policy.yaml",
+      'protectedAliases:\n  production:\n    metadata:\n      eval.auc: ">= high"\n',
+    );
     const broken = startRegistry("memory:", { ALIAS_POLICY_FILE: file });
     await expect(broken.ready).rejects.toThrow("registry exited (1) before it was ready");
     expect(await broken.exited).toBe(1);
     const error = broken.logs.find((l) => l.level === 50);
     expect(error?.msg).toMatch(/^ALIAS_POLICY_FILE: /);
     expect(error?.msg).toContain(file);
+    expect(error?.msg).toContain("eval.auc");
   }, 30_000);
 });
