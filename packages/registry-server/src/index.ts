@@ -25,8 +25,10 @@ export type { CallContext, MethodInfo, Principal } from "./context";
 export type {
   ComparisonOperator,
   FilterExpression,
+  LineageMembership,
   MetadataComparison,
   StringComparison,
+  StringField,
   TimeComparison,
 } from "./filter/ast";
 /** Applies a `ListQuery.filter` to a record, for adapters that filter in memory. */
@@ -34,6 +36,15 @@ export { evaluateFilter } from "./filter/evaluate";
 /** Server interceptors, wrapping every ModelService call (`RegistryServerOptions.interceptors`). */
 export type { ServerCall, ServerCallHandler, ServerInterceptor } from "./interceptors";
 export type { LogFn, Logger } from "./logger";
+/** Reads a promotion policy (`RegistryServerOptions.aliasPolicy`) from a JSON or YAML file. */
+export { loadAliasPolicy } from "./policy/load";
+/** The promotion policy: protected aliases and what moving one requires (`RegistryServerOptions.aliasPolicy`). */
+export type {
+  AliasPolicy,
+  PromotionCheckInput,
+  PromotionCheckResult,
+  ProtectedAlias,
+} from "./policy/policy";
 export {
   createRegistryServer,
   type KeepaliveOptions,
@@ -46,15 +57,28 @@ export {
 /** Tuning of WatchModels and ImportModels, extended by {@link StreamOptions}. */
 export type { StreamSettings } from "./service/settings";
 export type {
+  AliasListQuery,
+  AliasRecord,
+  AliasRefusal,
+  AliasResolution,
   ChangeRecord,
   ChangesPage,
   ChangeType,
   Cursor,
+  DeleteAliasRequest,
+  DeleteAliasResult,
+  DeleteOptions,
+  DeleteResult,
+  HistoryQuery,
+  HistoryRecord,
   InsertResult,
+  LineageRecord,
   ListQuery,
   ModelRecord,
   OrderField,
   OrderTerm,
+  SetAliasRequest,
+  SetAliasResult,
   StorageAdapter,
   StorageCallOptions,
   StorageCapabilities,

@@ -8,6 +8,7 @@ import { addHealthService } from "./health";
 import { closeHttpServer, listenHttpHealth } from "./http-health";
 import type { ServerInterceptor } from "./interceptors";
 import { createDefaultLogger } from "./logger";
+import type { AliasPolicy } from "./policy/policy";
 import { addReflectionService } from "./reflection";
 import {
   bindGrpcServer,
@@ -97,6 +98,13 @@ export interface RegistryServerOptions {
   admission?: AdmissionOptions | false;
   /** The streaming methods (WatchModels, ImportModels); see {@link StreamOptions}. */
   streams?: StreamOptions;
+  /**
+   * The promotion policy: protected aliases, and the role and evidence a
+   * move of one needs (see {@link AliasPolicy}; `loadAliasPolicy` reads one
+   * from a JSON or YAML file). Checked in the move's transaction; refused
+   * moves are recorded in the history. Default: no alias is protected.
+   */
+  aliasPolicy?: AliasPolicy;
   /** Extra grpc-js server options, applied last. */
   grpcOptions?: grpc.ServerOptions;
 }
@@ -170,7 +178,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
   const logger = options.logger ?? createDefaultLogger();
   const credentials = serverCredentials(options.tls);
   const server = new grpc.Server(grpcServerOptions(options));
-  const service = createModelService(options.storage, options.streams);
+  const service = createModelService(options.storage, options.streams, { aliasPolicy: options.aliasPolicy });
   const limits = resolveAdmission(options.admission);
   const admission = limits && new Admission(limits);
   const { definition, implementation, endWatches } = bindModelService(service, {

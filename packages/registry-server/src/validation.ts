@@ -1,4 +1,6 @@
-import { Code, type FieldViolation, RegistryError } from "@modelreg/proto";
+import { Code, type FieldViolation, type ModelLineage, RegistryError } from "@modelreg/proto";
+import { emptyLineage, type LineageRecord } from "./storage/adapter";
+import { compareStrings } from "./storage/order";
 
 /**
  * Limits and character sets of the contract (documented on each field in
@@ -19,6 +21,11 @@ export const limits = {
   description: { max: 4096 },
   metadataValue: { max: 1024 },
   artifactUri: { max: 2048 },
+  artifactDigest: /^sha256:[0-9a-f]{64}$/,
+  codeRevision: { max: 128, pattern: /^[A-Za-z0-9._/+:-]+$/, chars: "ASCII letters, digits and . _ - / + :" },
+  alias: /^[a-z][a-z0-9_-]{0,62}$/,
+  datasetUrisPerModel: 64,
+  parentModelIdsPerModel: 16,
   tagsPerModel: 64,
   metadataEntriesPerModel: 64,
   batchIds: 1000,
@@ -135,4 +142,80 @@ export function parseEtag(v: Violations, field: string, etag: string): number | 
     return undefined;
   }
   return Number(match[1]);
+}
+
+/** An artifact digest: `sha256:` and 64 lower-case hex digits, or empty. */
+export function checkArtifactDigest(v: Violations, field: string, value: string): void {
+  if (value === "" || limits.artifactDigest.test(value)) return;
+  v.add(
+    field,
+    'must be "sha256:" followed by 64 lower-case hex digits (the SHA-256 of the artifact\'s bytes), such as sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+  );
+}
+
+/**
+ * A model's lineage: `run_uri` an absolute URI, `code_revision` a token,
+ * at most 64 dataset URIs and 16 parent model ids. Returns it as storage
+ * holds it, the lists unique and sorted. Whether the parents exist is
+ * checked against storage by the caller.
+ */
+export function checkLineage(v: Violations, field: string, lineage: ModelLineage | undefined): LineageRecord {
+  if (!lineage) return emptyLineage;
+  checkUri(v, `${field}.run_uri`, lineage.runUri);
+  if (lineage.codeRevision !== "") {
+    const rule = limits.codeRevision;
+    if (lineage.codeRevision.length > rule.max) {
+      v.add(
+        `${field}.code_revision`,
+        `must be at most ${rule.max} characters (got ${lineage.codeRevision.length})`,
+      );
+    } else if (!rule.pattern.test(lineage.codeRevision)) {
+      v.add(`${field}.code_revision`, `may contain only ${rule.chars}, such as a git commit hash or tag`);
+    }
+  }
+  const { datasetUris, parentModelIds } = lineage;
+  if (datasetUris.length > limits.datasetUrisPerModel) {
+    v.add(
+      `${field}.dataset_uris`,
+      `at most ${limits.datasetUrisPerModel} are allowed (got ${datasetUris.length})`,
+    );
+  } else {
+    datasetUris.forEach((uri, i) => {
+      if (uri === "") v.add(`${field}.dataset_uris[${i}]`, "must not be empty");
+      checkUri(v, `${field}.dataset_uris[${i}]`, uri);
+    });
+  }
+  if (parentModelIds.length > limits.parentModelIdsPerModel) {
+    v.add(
+      `${field}.parent_model_ids`,
+      `at most ${limits.parentModelIdsPerModel} are allowed (got ${parentModelIds.length})`,
+    );
+  } else {
+    parentModelIds.forEach((id, i) => {
+      checkId(v, `${field}.parent_model_ids[${i}]`, id);
+    });
+  }
+  return {
+    runUri: lineage.runUri,
+    codeRevision: lineage.codeRevision,
+    datasetUris: [...new Set(datasetUris)].sort(compareStrings),
+    parentModelIds: [...new Set(parentModelIds)].sort(),
+  };
+}
+
+/**
+ * An alias name: 1-63 lower-case letters, digits, `-` and `_`, starting with
+ * a letter. `latest` is reserved unless `allowLatest` (lookups).
+ */
+export function checkAliasName(v: Violations, field: string, alias: string, allowLatest = false): void {
+  if (alias === "") {
+    v.add(field, "is required");
+  } else if (!limits.alias.test(alias)) {
+    v.add(
+      field,
+      "must be 1-63 lower-case ASCII letters, digits, - and _, starting with a letter, such as champion",
+    );
+  } else if (alias === "latest" && !allowLatest) {
+    v.add(field, '"latest" is reserved: it always resolves to the newest version by create time');
+  }
 }

@@ -24,12 +24,17 @@ export const methodRoles: Readonly<Record<string, Role>> = Object.freeze({
   ListModels: "reader",
   BatchGetModels: "reader",
   WatchModels: "reader",
+  GetModelAlias: "reader",
+  ListModelAliases: "reader",
+  ListModelHistory: "reader",
   CreateModel: "writer",
   UpdateModel: "writer",
   AddModelTags: "writer",
   RemoveModelTags: "writer",
   UpdateModelMetadata: "writer",
   ImportModels: "writer",
+  SetModelAlias: "writer",
+  DeleteModelAlias: "writer",
   DeleteModel: "admin",
 });
 

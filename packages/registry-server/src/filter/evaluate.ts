@@ -1,6 +1,6 @@
 import type { ModelRecord } from "../storage/adapter";
 import { compareStrings } from "../storage/order";
-import type { ComparisonOperator, FilterExpression } from "./ast";
+import type { ComparisonOperator, FilterExpression, StringField } from "./ast";
 
 /**
  * Whether `record` matches the filter: applies a parsed filter (the
@@ -22,7 +22,12 @@ export function evaluateFilter(expression: FilterExpression, record: ModelRecord
     case "not":
       return !evaluateFilter(expression.operand, record);
     case "string":
-      return compareString(record[expression.field], expression.op, expression.value, expression.prefix);
+      return compareString(
+        stringField(record, expression.field),
+        expression.op,
+        expression.value,
+        expression.prefix,
+      );
     case "time":
       return compare(
         expression.field === "create_time" ? record.createTime : record.updateTime,
@@ -39,8 +44,25 @@ export function evaluateFilter(expression: FilterExpression, record: ModelRecord
       return record.tags.includes(expression.tag);
     case "hasMetadataKey":
       return Object.hasOwn(record.metadata, expression.key);
+    case "hasLineage":
+      return (
+        expression.field === "dataset_uris" ? record.lineage.datasetUris : record.lineage.parentModelIds
+      ).includes(expression.value);
     default:
       return unreachable(expression);
+  }
+}
+
+function stringField(record: ModelRecord, field: StringField): string {
+  switch (field) {
+    case "artifact_digest":
+      return record.artifactDigest;
+    case "lineage.run_uri":
+      return record.lineage.runUri;
+    case "lineage.code_revision":
+      return record.lineage.codeRevision;
+    default:
+      return record[field];
   }
 }
 

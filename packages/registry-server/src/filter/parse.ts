@@ -1,10 +1,17 @@
-import type { ComparisonOperator, FilterExpression, StringComparison, TimeComparison } from "./ast";
+import type {
+  ComparisonOperator,
+  FilterExpression,
+  LineageMembership,
+  StringComparison,
+  TimeComparison,
+} from "./ast";
 
 const MAX_LENGTH = 2000;
 const MAX_DEPTH = 32;
 const MAX_COMPARISONS = 100;
 
-const FIELD_LIST = "name, version, framework, tags, metadata.KEY, create_time, update_time";
+const FIELD_LIST =
+  "name, version, framework, tags, metadata.KEY, create_time, update_time, artifact_digest, lineage.run_uri, lineage.code_revision, lineage.dataset_uris, lineage.parent_model_ids";
 
 /**
  * A filter that does not follow the grammar or breaks a limit. The service
@@ -64,7 +71,8 @@ type Field =
   | { readonly type: "time"; readonly field: TimeComparison["field"] }
   | { readonly type: "tags" }
   | { readonly type: "metadata" }
-  | { readonly type: "metadataKey"; readonly key: string };
+  | { readonly type: "metadataKey"; readonly key: string }
+  | { readonly type: "lineage"; readonly field: LineageMembership["field"] };
 
 const KEYWORDS = new Set(["AND", "OR", "NOT"]);
 const isWhitespace = (c: string) =>
@@ -214,6 +222,17 @@ class Parser {
     const op = opToken.op;
 
     switch (field.type) {
+      case "lineage": {
+        if (op !== ":") {
+          this.#fail(
+            `lineage.${field.field} is a list and cannot be compared with "${op}"; use lineage.${field.field}:"VALUE"`,
+            opToken.start,
+          );
+        }
+        const value = this.#parseValue(opToken);
+        this.#rejectStars(value, `a lineage.${field.field} value`);
+        return { kind: "hasLineage", field: field.field, value: value.text };
+      }
       case "tags": {
         if (op !== ":") this.#fail(`tags cannot be compared with "${op}"; use tags:VALUE`, opToken.start);
         const value = this.#parseValue(opToken);
@@ -256,7 +275,14 @@ class Parser {
       case "name":
       case "version":
       case "framework":
+      case "artifact_digest":
+      case "lineage.run_uri":
+      case "lineage.code_revision":
         return { type: "string", field: name };
+      case "lineage.dataset_uris":
+        return { type: "lineage", field: "dataset_uris" };
+      case "lineage.parent_model_ids":
+        return { type: "lineage", field: "parent_model_ids" };
       case "create_time":
       case "update_time":
         return { type: "time", field: name };
@@ -510,8 +536,11 @@ const TIMESTAMP =
 /**
  * An RFC 3339 date-time as whole microseconds since the epoch, rounded down;
  * `subMicro` says whether digits beyond the microsecond were non-zero.
+ * `"malformed"` when it is not RFC 3339, `"invalid"` when it names no instant.
  */
-function parseTimestamp(text: string): { micros: number; subMicro: boolean } | "malformed" | "invalid" {
+export function parseTimestamp(
+  text: string,
+): { micros: number; subMicro: boolean } | "malformed" | "invalid" {
   const match = TIMESTAMP.exec(text);
   if (!match) return "malformed";
   const [, y, mo, d, h, mi, s, fraction = "", , sign, oh = "0", om = "0"] = match;

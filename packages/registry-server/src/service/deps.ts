@@ -2,6 +2,7 @@ import { Code, type IModelService, RegistryError } from "@modelreg/proto";
 import type { ChangeFeed } from "../changes";
 import type { CallContext } from "../context";
 import { etagOf } from "../convert";
+import type { AliasPolicyChecker } from "../policy/check";
 import type { StorageAdapter, StorageCallOptions } from "../storage/adapter";
 import type { StreamSettings } from "./settings";
 
@@ -14,6 +15,8 @@ export interface ServiceDeps {
   readonly settings: Required<StreamSettings>;
   /** Wakes open watches; told after each write of ours that changed something. */
   readonly feed: ChangeFeed;
+  /** The promotion policy: the checks of protected alias moves. */
+  readonly policy: AliasPolicyChecker;
 }
 
 /**
@@ -23,6 +26,30 @@ export interface ServiceDeps {
 export function storageOptions(context: CallContext): StorageCallOptions {
   // The context itself: its signal is made only if storage looks at it.
   return context;
+}
+
+/** Who a call's writes are recorded as: the principal's subject, `anonymous` without one. */
+export function actorOf(context: CallContext): string {
+  return context.principal?.subject ?? "anonymous";
+}
+
+/**
+ * {@link storageOptions} plus the call's actor, for storage writes (the
+ * history records it). The signal stays lazy: a getter reads the context's
+ * only if storage looks at it.
+ */
+export function writeOptions<T extends object = object>(
+  context: CallContext,
+  extra?: T,
+): StorageCallOptions & T {
+  return {
+    ...(extra as T),
+    deadline: context.deadline,
+    get signal() {
+      return context.signal;
+    },
+    actor: actorOf(context),
+  };
 }
 
 export const notFound = (id: string) =>

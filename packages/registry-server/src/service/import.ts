@@ -6,9 +6,9 @@ import {
 } from "@modelreg/proto";
 import type { CallContext } from "../context";
 import { decodeFailureOf } from "../decode-failure";
-import type { ModelRecord } from "../storage/adapter";
-import { type ModelServiceHandlers, type ServiceDeps, storageOptions } from "./deps";
-import { insertedModel, newRecord } from "./writes";
+import type { ModelRecord, StorageAdapter } from "../storage/adapter";
+import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptions } from "./deps";
+import { insertedModel, newRecord, parentsMissing } from "./writes";
 
 /**
  * How many per-item results an ImportModels summary lists at most (the
@@ -60,19 +60,43 @@ class ImportSummary {
   }
 }
 
-/** Writes one batch in one storage call and records each item's outcome. */
-async function writeBatch(
-  { storage, feed }: ServiceDeps,
+/**
+ * The items whose `lineage.parent_model_ids` all exist (one storage read for
+ * the batch); the others are reported failed, as CreateModel would fail them.
+ */
+async function withExistingParents(
+  storage: StorageAdapter,
   batch: readonly BatchItem[],
   summary: ImportSummary,
   context: CallContext,
+): Promise<readonly BatchItem[]> {
+  const parents = [...new Set(batch.flatMap((item) => item.record.lineage.parentModelIds))];
+  if (parents.length === 0) return batch;
+  const found = new Set((await storage.getMany(parents, storageOptions(context))).map((r) => r.id));
+  const kept: BatchItem[] = [];
+  for (const item of batch) {
+    const missing = item.record.lineage.parentModelIds.filter((id) => !found.has(id));
+    if (missing.length === 0) kept.push(item);
+    else summary.failed(item.index, parentsMissing("model.lineage.parent_model_ids", missing));
+  }
+  return kept;
+}
+
+/** Writes one batch in one storage call and records each item's outcome. */
+async function writeBatch(
+  { storage, feed }: ServiceDeps,
+  items: readonly BatchItem[],
+  summary: ImportSummary,
+  context: CallContext,
 ): Promise<void> {
-  if (batch.length === 0) return;
+  if (items.length === 0) return;
   // Storage may ignore the signal: an abandoned import writes no further batch.
   context.signal.throwIfAborted();
+  const batch = await withExistingParents(storage, items, summary, context);
+  if (batch.length === 0) return;
   const results = await storage.insertMany(
     batch.map(({ record, requestId }) => ({ record, requestId: requestId || undefined })),
-    storageOptions(context),
+    writeOptions(context),
   );
   let created = false;
   for (const [i, item] of batch.entries()) {

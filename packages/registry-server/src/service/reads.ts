@@ -5,8 +5,10 @@ import { FilterSyntaxError, parseFilter } from "../filter/parse";
 import { decodePageToken, encodePageToken, parseOrderBy } from "../listing";
 import type { ModelRecord } from "../storage/adapter";
 import { cursorAfter } from "../storage/order";
-import { checkId, checkToken, limits, Violations } from "../validation";
+import { checkId, limits, Violations } from "../validation";
+import { pageSizeOf } from "./aliases";
 import { type ModelServiceHandlers, notFound, type ServiceDeps, storageOptions } from "./deps";
+import { lookupByAlias, planLookup } from "./lookup";
 
 type ReadHandlers = Pick<ModelServiceHandlers, "getModel" | "lookupModel" | "listModels" | "batchGetModels">;
 
@@ -23,11 +25,9 @@ export function readHandlers({ storage }: ServiceDeps): ReadHandlers {
     },
 
     async lookupModel(request, context) {
-      const v = new Violations();
-      checkToken(v, "name", request.name, limits.name, true);
-      checkToken(v, "version", request.version, limits.version, true);
-      v.throwIfAny();
-      const record = await storage.getByNameVersion(request.name, request.version, storageOptions(context));
+      const plan = planLookup(request);
+      if (plan.alias !== "") return { model: toModel(await lookupByAlias(storage, plan, context)) };
+      const record = await storage.getByNameVersion(plan.name, plan.version, storageOptions(context));
       if (!record) {
         throw new RegistryError(
           Code.NOT_FOUND,
@@ -40,8 +40,7 @@ export function readHandlers({ storage }: ServiceDeps): ReadHandlers {
 
     async listModels(request, context) {
       const v = new Violations();
-      if (request.pageSize < 0) v.add("page_size", "must not be negative");
-      const pageSize = Math.min(request.pageSize || limits.pageSize.default, limits.pageSize.max);
+      const pageSize = pageSizeOf(v, request.pageSize);
       let filter: FilterExpression | undefined;
       try {
         filter = parseFilter(request.filter);

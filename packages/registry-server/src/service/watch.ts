@@ -1,12 +1,6 @@
-import {
-  Code,
-  type ModelEvent,
-  ModelEventType,
-  RegistryError,
-  type WatchModelsRequest,
-} from "@modelreg/proto";
+import { Code, type ModelEvent, RegistryError, type WatchModelsRequest } from "@modelreg/proto";
 import type { CallContext } from "../context";
-import { toModel, toTimestamp } from "../convert";
+import { eventTypes, toModel, toModelAlias, toTimestamp } from "../convert";
 import type { FilterExpression } from "../filter/ast";
 import { evaluateFilter } from "../filter/evaluate";
 import { FilterSyntaxError, parseFilter } from "../filter/parse";
@@ -31,12 +25,6 @@ const historyBehind = (cursor: number, latest: number) =>
     { reason: "REVISION_AHEAD" },
   );
 
-const eventTypes = {
-  created: ModelEventType.CREATED,
-  updated: ModelEventType.UPDATED,
-  deleted: ModelEventType.DELETED,
-} as const;
-
 function toModelEvent(change: ChangeRecord): ModelEvent {
   return {
     type: eventTypes[change.type],
@@ -44,6 +32,7 @@ function toModelEvent(change: ChangeRecord): ModelEvent {
     modelId: change.model.id,
     revision: BigInt(change.revision),
     commitTime: toTimestamp(change.commitTime),
+    ...(change.alias ? { alias: toModelAlias(change.alias) } : {}),
   };
 }
 
@@ -101,6 +90,8 @@ async function follow(
     for (const change of page.changes) {
       signal.throwIfAborted();
       cursor = change.revision;
+      // A refused alias move changed nothing: it is history, not an event.
+      if (change.refusal) continue;
       if (filter && !evaluateFilter(filter, change.model)) continue;
       await responses.send({ event: toModelEvent(change), revision: BigInt(change.revision) });
       idleSince = Date.now();

@@ -2,10 +2,18 @@ import { Code, type Model, RegistryError, type UpdateModelRequest } from "@model
 import type { CallContext } from "../context";
 import { toModel } from "../convert";
 import { newModelId } from "../ids";
-import type { InsertResult, ModelRecord } from "../storage/adapter";
+import type {
+  AliasRecord,
+  InsertResult,
+  LineageRecord,
+  ModelRecord,
+  StorageAdapter,
+} from "../storage/adapter";
 import { pause } from "../storage/stopped";
 import {
+  checkArtifactDigest,
   checkId,
+  checkLineage,
   checkMetadata,
   checkTags,
   checkText,
@@ -16,10 +24,33 @@ import {
   parseEtag,
   Violations,
 } from "../validation";
-import { etagMismatch, type ModelServiceHandlers, notFound, type ServiceDeps, storageOptions } from "./deps";
+import {
+  etagMismatch,
+  type ModelServiceHandlers,
+  notFound,
+  type ServiceDeps,
+  storageOptions,
+  writeOptions,
+} from "./deps";
 
 /** Mutable fields an update mask may name. */
-const mutableFields = ["framework", "description", "tags", "metadata", "artifact_uri"] as const;
+const mutableFields = [
+  "framework",
+  "description",
+  "tags",
+  "metadata",
+  "artifact_uri",
+  "artifact_digest",
+  "lineage",
+] as const;
+/** Parts of `lineage` a mask may name instead of the whole. */
+const lineageFields = {
+  "lineage.run_uri": "runUri",
+  "lineage.code_revision": "codeRevision",
+  "lineage.dataset_uris": "datasetUris",
+  "lineage.parent_model_ids": "parentModelIds",
+} as const;
+type LineagePath = keyof typeof lineageFields;
 type MutableField = (typeof mutableFields)[number];
 const immutableFields = ["name", "version"];
 const outputOnlyFields = ["id", "etag", "create_time", "update_time"];
@@ -37,13 +68,40 @@ const contentionPause = (attempt: number, signal: AbortSignal) =>
 
 const nowMicros = () => Date.now() * 1000;
 
-function validateModelFields(v: Violations, model: Model, prefix: string): string[] {
+function validateModelFields(v: Violations, model: Model, prefix: string) {
   checkToken(v, `${prefix}.framework`, model.framework, limits.framework, false);
   checkText(v, `${prefix}.description`, model.description, limits.description.max);
   const tags = checkTags(v, `${prefix}.tags`, model.tags, limits.tagsPerModel);
   checkMetadata(v, `${prefix}.metadata`, model.metadata);
   checkUri(v, `${prefix}.artifact_uri`, model.artifactUri);
-  return tags;
+  checkArtifactDigest(v, `${prefix}.artifact_digest`, model.artifactDigest);
+  const lineage = checkLineage(v, `${prefix}.lineage`, model.lineage);
+  return { tags, lineage };
+}
+
+/**
+ * FAILED_PRECONDITION naming the parent models (`lineage.parent_model_ids`)
+ * that do not exist; checked before the write.
+ */
+export async function checkParentsExist(
+  storage: StorageAdapter,
+  ids: readonly string[],
+  context: CallContext,
+  field = "model.lineage.parent_model_ids",
+): Promise<void> {
+  if (ids.length === 0) return;
+  const found = new Set((await storage.getMany(ids, storageOptions(context))).map((r) => r.id));
+  const missing = ids.filter((id) => !found.has(id));
+  if (missing.length > 0) throw parentsMissing(field, missing);
+}
+
+/** FAILED_PRECONDITION naming the parent models that do not exist. */
+export function parentsMissing(field: string, missing: readonly string[]): RegistryError {
+  return new RegistryError(
+    Code.FAILED_PRECONDITION,
+    `${field} names models that do not exist: ${missing.map((id) => `"${id}"`).join(", ")}. Register the parents first, or leave them out.`,
+    { reason: "PARENT_MODEL_NOT_FOUND" },
+  );
 }
 
 /** Validates a model to create and makes its record (new id, revision 1, times now). */
@@ -52,7 +110,7 @@ export function newRecord(model: Model | undefined, requestId: string, prefix: s
   if (!model) throw invalidArgument(`${prefix}model`, "is required");
   checkToken(v, `${prefix}model.name`, model.name, limits.name, true);
   checkToken(v, `${prefix}model.version`, model.version, limits.version, true);
-  const tags = validateModelFields(v, model, `${prefix}model`);
+  const { tags, lineage } = validateModelFields(v, model, `${prefix}model`);
   checkToken(v, `${prefix}request_id`, requestId, limits.requestId, false);
   v.throwIfAny();
   const now = nowMicros();
@@ -65,6 +123,8 @@ export function newRecord(model: Model | undefined, requestId: string, prefix: s
     tags,
     metadata: { ...model.metadata },
     artifactUri: model.artifactUri,
+    artifactDigest: model.artifactDigest,
+    lineage,
     revision: 1,
     createTime: now,
     updateTime: now,
@@ -94,14 +154,24 @@ export function insertedModel(result: InsertResult, record: ModelRecord, request
   }
 }
 
+const sameList = (a: readonly string[], b: readonly string[]) =>
+  a.length === b.length && a.every((x, i) => x === b[i]);
+
+const sameLineage = (a: LineageRecord, b: LineageRecord) =>
+  a.runUri === b.runUri &&
+  a.codeRevision === b.codeRevision &&
+  sameList(a.datasetUris, b.datasetUris) &&
+  sameList(a.parentModelIds, b.parentModelIds);
+
 function sameContent(a: ModelRecord, b: ModelRecord): boolean {
   const aKeys = Object.keys(a.metadata);
   return (
     a.framework === b.framework &&
     a.description === b.description &&
     a.artifactUri === b.artifactUri &&
-    a.tags.length === b.tags.length &&
-    a.tags.every((t, i) => t === b.tags[i]) &&
+    a.artifactDigest === b.artifactDigest &&
+    sameLineage(a.lineage, b.lineage) &&
+    sameList(a.tags, b.tags) &&
     aKeys.length === Object.keys(b.metadata).length &&
     aKeys.every((k) => Object.hasOwn(b.metadata, k) && a.metadata[k] === b.metadata[k])
   );
@@ -138,7 +208,7 @@ export async function mutate(
       updateTime: Math.max(nowMicros(), current.updateTime),
     };
     signal.throwIfAborted();
-    const result = await storage.replace(next, current.revision, storageOptions(context));
+    const result = await storage.replace(next, current.revision, writeOptions(context));
     if (result.status === "ok") {
       feed.notify();
       return next;
@@ -154,38 +224,58 @@ export async function mutate(
   );
 }
 
+type UpdateField = MutableField | LineagePath;
+
 /** What an UpdateModel request asks for, validated: the fields to set and the immutable ones to compare. */
 interface UpdatePlan {
   readonly model: Model;
-  readonly fields: readonly MutableField[];
+  readonly fields: readonly UpdateField[];
   readonly checkImmutable: readonly string[];
   readonly tags: string[];
+  readonly lineage: LineageRecord;
   readonly expected: number | undefined;
 }
+
+/** Whether `model` populates a field, for an update without a mask (AIP-134). */
+function populated(model: Model, field: MutableField): boolean {
+  switch (field) {
+    case "tags":
+      return model.tags.length > 0;
+    case "metadata":
+      return Object.keys(model.metadata).length > 0;
+    case "artifact_uri":
+      return model.artifactUri !== "";
+    case "artifact_digest":
+      return model.artifactDigest !== "";
+    case "lineage":
+      return model.lineage !== undefined;
+    default:
+      return model[field] !== "";
+  }
+}
+
+const updatable = [...mutableFields, ...Object.keys(lineageFields)].join(", ");
 
 /** The mask's fields; AIP-134: no mask means every populated field, `*` every mutable one. */
 function maskFields(v: Violations, model: Model, paths: readonly string[]) {
   const checkImmutable: string[] = [];
   if (paths.length === 0) {
     // Immutable fields may be echoed back unchanged (a client sending what it read).
-    const fields = mutableFields.filter((f) => {
-      if (f === "tags") return model.tags.length > 0;
-      if (f === "metadata") return Object.keys(model.metadata).length > 0;
-      return (f === "artifact_uri" ? model.artifactUri : model[f]) !== "";
-    });
+    const fields = mutableFields.filter((f) => populated(model, f));
     if (model.name !== "") checkImmutable.push("name");
     if (model.version !== "") checkImmutable.push("version");
     return { fields, checkImmutable };
   }
   if (paths.length === 1 && paths[0] === "*") return { fields: [...mutableFields], checkImmutable };
-  const fields: MutableField[] = [];
+  const fields: UpdateField[] = [];
   for (const path of paths) {
-    if ((mutableFields as readonly string[]).includes(path)) fields.push(path as MutableField);
-    else if (immutableFields.includes(path)) checkImmutable.push(path);
+    if ((mutableFields as readonly string[]).includes(path) || Object.hasOwn(lineageFields, path)) {
+      fields.push(path as UpdateField);
+    } else if (immutableFields.includes(path)) checkImmutable.push(path);
     else if (outputOnlyFields.includes(path))
       v.add("update_mask", `${path} is output only and cannot be updated`);
     else {
-      v.add("update_mask", `unknown field "${path}"; updatable fields are ${mutableFields.join(", ")}, or *`);
+      v.add("update_mask", `unknown field "${path}"; updatable fields are ${updatable}, or *`);
     }
   }
   return { fields, checkImmutable };
@@ -197,13 +287,22 @@ function planUpdate(request: UpdateModelRequest): UpdatePlan {
   if (!model) throw invalidArgument("model", "is required");
   checkId(v, "model.id", model.id);
   const { fields, checkImmutable } = maskFields(v, model, request.updateMask?.paths ?? []);
-  const tags = validateModelFields(v, model, "model");
+  const { tags, lineage } = validateModelFields(v, model, "model");
+  if (lineage.parentModelIds.includes(model.id)) {
+    v.add("model.lineage.parent_model_ids", "must not name the model itself");
+  }
   const expected = parseEtag(v, "model.etag", model.etag);
   v.throwIfAny();
-  return { model, fields, checkImmutable, tags, expected };
+  return { model, fields, checkImmutable, tags, lineage, expected };
 }
 
-function applyUpdate({ model, fields, checkImmutable, tags }: UpdatePlan, current: ModelRecord): ModelRecord {
+/** The parent ids an update would set, to check that they exist before writing. */
+function plannedParents(plan: UpdatePlan): readonly string[] {
+  const sets = plan.fields.includes("lineage") || plan.fields.includes("lineage.parent_model_ids");
+  return sets ? plan.lineage.parentModelIds : [];
+}
+
+function checkImmutableFields({ model, checkImmutable, fields }: UpdatePlan, current: ModelRecord): void {
   for (const field of checkImmutable) {
     const value = field === "name" ? model.name : model.version;
     const stored = field === "name" ? current.name : current.version;
@@ -211,14 +310,48 @@ function applyUpdate({ model, fields, checkImmutable, tags }: UpdatePlan, curren
       throw invalidArgument(`model.${field}`, `is immutable (stored value "${stored}")`);
     }
   }
+  const digest = model.artifactDigest;
+  if (
+    fields.includes("artifact_digest") &&
+    current.artifactDigest !== "" &&
+    digest !== current.artifactDigest
+  ) {
+    throw invalidArgument(
+      "model.artifact_digest",
+      `is immutable once set (stored value "${current.artifactDigest}"); ${digest === "" ? "it cannot be cleared" : "register the new artifact as a new version"}`,
+    );
+  }
+}
+
+function applyUpdate(plan: UpdatePlan, current: ModelRecord): ModelRecord {
+  checkImmutableFields(plan, current);
+  const { model, fields, tags, lineage } = plan;
   const next = { ...current };
+  let nextLineage = { ...current.lineage };
   for (const field of fields) {
     if (field === "tags") next.tags = tags;
     else if (field === "metadata") next.metadata = { ...model.metadata };
     else if (field === "artifact_uri") next.artifactUri = model.artifactUri;
-    else next[field] = model[field];
+    else if (field === "artifact_digest") next.artifactDigest = model.artifactDigest;
+    else if (field === "lineage") nextLineage = { ...lineage };
+    else if (field === "framework" || field === "description") next[field] = model[field];
+    else {
+      const key = lineageFields[field];
+      nextLineage = { ...nextLineage, [key]: lineage[key] };
+    }
   }
+  next.lineage = nextLineage;
   return next;
+}
+
+/** FAILED_PRECONDITION for deleting a model that aliases point at, without `force`. */
+function modelHasAliases(id: string, aliases: readonly AliasRecord[]): RegistryError {
+  const names = aliases.map((a) => `${a.name}@${a.alias}`).join(", ");
+  return new RegistryError(
+    Code.FAILED_PRECONDITION,
+    `Model "${id}" is what ${aliases.length === 1 ? "alias" : "aliases"} ${names} ${aliases.length === 1 ? "points" : "point"} at; move or delete ${aliases.length === 1 ? "it" : "them"} first, or delete with force = true to delete ${aliases.length === 1 ? "it" : "them"} too.`,
+    { reason: "MODEL_HAS_ALIASES" },
+  );
 }
 
 type WriteHandlers = Pick<ModelServiceHandlers, "createModel" | "updateModel" | "deleteModel">;
@@ -229,13 +362,15 @@ export function writeHandlers(deps: ServiceDeps): WriteHandlers {
   return {
     async createModel(request, context) {
       const record = newRecord(request.model, request.requestId, "");
-      const result = await storage.insert(record, request.requestId || undefined, storageOptions(context));
+      await checkParentsExist(storage, record.lineage.parentModelIds, context);
+      const result = await storage.insert(record, request.requestId || undefined, writeOptions(context));
       if (result.status === "created") feed.notify();
       return { model: insertedModel(result, record, request.requestId) };
     },
 
     async updateModel(request, context) {
       const plan = planUpdate(request);
+      await checkParentsExist(storage, plannedParents(plan), context);
       const updated = await mutate(deps, plan.model.id, plan.expected, context, (current) =>
         applyUpdate(plan, current),
       );
@@ -247,9 +382,11 @@ export function writeHandlers(deps: ServiceDeps): WriteHandlers {
       checkId(v, "id", request.id);
       const expected = parseEtag(v, "etag", request.etag);
       v.throwIfAny();
-      const result = await storage.delete(request.id, expected, storageOptions(context));
+      const options = writeOptions(context, { force: request.force });
+      const result = await storage.delete(request.id, expected, options);
       if (result.status === "notFound") throw notFound(request.id);
       if (result.status === "conflict") throw etagMismatch(result.currentRevision);
+      if (result.status === "aliased") throw modelHasAliases(request.id, result.aliases);
       feed.notify();
       return {};
     },

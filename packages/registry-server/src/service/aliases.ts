@@ -1,0 +1,186 @@
+import { createHash } from "node:crypto";
+import { Code, RegistryError, type SetModelAliasRequest } from "@modelreg/proto";
+import { refusalError, toModelAlias } from "../convert";
+import type { AliasRecord, SetAliasResult } from "../storage/adapter";
+import { checkAliasName, checkToken, limits, Violations } from "../validation";
+import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptions } from "./deps";
+
+/** `bert@champion`, as messages name an alias. */
+export const aliasPath = (name: string, alias: string) => `${name}@${alias}`;
+
+/** NOT_FOUND for an alias that does not exist. */
+export const aliasNotFound = (name: string, alias: string) =>
+  new RegistryError(Code.NOT_FOUND, `Alias ${aliasPath(name, alias)} does not exist.`, {
+    reason: "ALIAS_NOT_FOUND",
+  });
+
+/** ABORTED: the alias does not point where the caller expected. */
+function aliasChanged(name: string, alias: string, expected: string, current: AliasRecord | undefined) {
+  const path = aliasPath(name, alias);
+  const message = current
+    ? expected === ""
+      ? `${path} already exists (it points at version "${current.version}"), and expected_version "" asks that it does not; read it and retry.`
+      : `${path} points at version "${current.version}", not "${expected}" (expected_version); read it again and retry.`
+    : `${path} does not exist, and expected_version "${expected}" asks that it points at that version; use expected_version "" to create it.`;
+  return new RegistryError(Code.ABORTED, message, { reason: "ALIAS_CHANGED" });
+}
+
+/** Validates the name and alias every alias request carries. */
+function checkNameAlias(v: Violations, name: string, alias: string): void {
+  checkToken(v, "name", name, limits.name, true);
+  checkAliasName(v, "alias", alias);
+}
+
+function checkSetRequest(request: SetModelAliasRequest): void {
+  const v = new Violations();
+  checkNameAlias(v, request.name, request.alias);
+  checkToken(v, "version", request.version, limits.version, true);
+  if (request.expectedVersion) {
+    checkToken(v, "expected_version", request.expectedVersion, limits.version, false);
+  }
+  checkToken(v, "request_id", request.requestId, limits.requestId, false);
+  v.throwIfAny();
+}
+
+/** The response to a SetModelAlias whose storage call ended with `result`, or its error. */
+function setOutcome(request: SetModelAliasRequest, result: SetAliasResult): AliasRecord {
+  const { name, alias, version } = request;
+  switch (result.status) {
+    case "set":
+    case "unchanged":
+      return result.alias;
+    case "versionNotFound":
+      throw new RegistryError(
+        Code.NOT_FOUND,
+        `No model named "${name}" with version "${version}"; register it before pointing ${aliasPath(name, alias)} at it.`,
+        { reason: "MODEL_NOT_FOUND" },
+      );
+    case "aliasChanged":
+      throw aliasChanged(name, alias, request.expectedVersion ?? "", result.current);
+    case "refused":
+      throw refusalError(result.refusal);
+    case "requestIdUsed": {
+      const made = result.alias;
+      // The same move, retried after a lost response: answer as the first time.
+      if (made.name === name && made.alias === alias && made.version === version) return made;
+      throw new RegistryError(
+        Code.ALREADY_EXISTS,
+        `request_id "${request.requestId}" was already used for another change; use a new request_id for a new move.`,
+        { reason: "REQUEST_ID_REUSED" },
+      );
+    }
+  }
+}
+
+/** Binds a ListModelAliases token to the name it lists. */
+const aliasQueryHash = (name: string) => createHash("sha256").update(name).digest("base64url").slice(0, 16);
+
+function encodeAliasToken(name: string, last: AliasRecord): string {
+  return Buffer.from(JSON.stringify({ q: aliasQueryHash(name), n: last.name, a: last.alias })).toString(
+    "base64url",
+  );
+}
+
+function decodeAliasToken(v: Violations, token: string, name: string) {
+  if (token === "") return undefined;
+  try {
+    const payload = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
+    if (payload.q !== aliasQueryHash(name)) {
+      v.add("page_token", "belongs to a listing of another name; send the same name");
+      return undefined;
+    }
+    if (typeof payload.n === "string" && typeof payload.a === "string")
+      return { name: payload.n, alias: payload.a };
+  } catch {
+    // Falls through to the violation below.
+  }
+  v.add(
+    "page_token",
+    "is not a token this server issued; pass next_page_token from the previous page unchanged",
+  );
+  return undefined;
+}
+
+/** A page size as ListModels reads it: 0 means 50, above 1000 means 1000, negative is invalid. */
+export function pageSizeOf(v: Violations, pageSize: number): number {
+  if (pageSize < 0) v.add("page_size", "must not be negative");
+  return Math.min(pageSize || limits.pageSize.default, limits.pageSize.max);
+}
+
+type AliasHandlers = Pick<
+  ModelServiceHandlers,
+  "setModelAlias" | "getModelAlias" | "listModelAliases" | "deleteModelAlias"
+>;
+
+/** SetModelAlias, GetModelAlias, ListModelAliases and DeleteModelAlias. */
+export function aliasHandlers({ storage, feed, policy }: ServiceDeps): AliasHandlers {
+  return {
+    async setModelAlias(request, context) {
+      checkSetRequest(request);
+      const { name, alias } = request;
+      const result = await storage.setAlias(
+        {
+          name,
+          alias,
+          version: request.version,
+          expectedVersion: request.expectedVersion,
+          requestId: request.requestId || undefined,
+          check: policy.forSet(name, alias, context.principal),
+        },
+        writeOptions(context),
+      );
+      // A refusal is a history entry too: watches move their cursor past it.
+      if (result.status === "set" || result.status === "refused") feed.notify();
+      return { alias: toModelAlias(setOutcome(request, result)) };
+    },
+
+    async getModelAlias(request, context) {
+      const v = new Violations();
+      checkNameAlias(v, request.name, request.alias);
+      v.throwIfAny();
+      const record = await storage.getAlias(request.name, request.alias, storageOptions(context));
+      if (!record) throw aliasNotFound(request.name, request.alias);
+      return { alias: toModelAlias(record) };
+    },
+
+    async listModelAliases(request, context) {
+      const v = new Violations();
+      if (request.name !== "") checkToken(v, "name", request.name, limits.name, false);
+      const pageSize = pageSizeOf(v, request.pageSize);
+      const after = decodeAliasToken(v, request.pageToken, request.name);
+      v.throwIfAny();
+      const records = await storage.listAliases(
+        { name: request.name || undefined, after, limit: pageSize + 1 },
+        storageOptions(context),
+      );
+      const page = records.slice(0, pageSize);
+      const last = page.at(-1);
+      return {
+        aliases: page.map(toModelAlias),
+        nextPageToken: records.length > pageSize && last ? encodeAliasToken(request.name, last) : "",
+      };
+    },
+
+    async deleteModelAlias(request, context) {
+      const v = new Violations();
+      checkNameAlias(v, request.name, request.alias);
+      if (request.expectedVersion === "") v.add("expected_version", "must name a version, or be unset");
+      else if (request.expectedVersion) {
+        checkToken(v, "expected_version", request.expectedVersion, limits.version, false);
+      }
+      v.throwIfAny();
+      const { name, alias, expectedVersion } = request;
+      const check = policy.forDelete(name, alias, context.principal);
+      const result = await storage.deleteAlias(
+        { name, alias, expectedVersion, check },
+        writeOptions(context),
+      );
+      if (result.status === "deleted" || result.status === "refused") feed.notify();
+      if (result.status === "notFound") throw aliasNotFound(name, alias);
+      if (result.status === "aliasChanged")
+        throw aliasChanged(name, alias, expectedVersion ?? "", result.current);
+      if (result.status === "refused") throw refusalError(result.refusal);
+      return {};
+    },
+  };
+}

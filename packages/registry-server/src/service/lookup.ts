@@ -1,0 +1,154 @@
+import { Code, type LookupModelRequest, RegistryError } from "@modelreg/proto";
+import type { CallContext } from "../context";
+import { fromTimestamp } from "../convert";
+import type { ModelRecord, StorageAdapter } from "../storage/adapter";
+import { checkAliasName, checkToken, limits, Violations } from "../validation";
+import { aliasPath } from "./aliases";
+import { storageOptions } from "./deps";
+
+/** An instant in microseconds as RFC 3339, with the fraction only when there is one. */
+export function formatMicros(micros: number): string {
+  const iso = new Date(Math.floor(micros / 1000)).toISOString();
+  const fraction = String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, "0");
+  return fraction === "000000" ? iso.replace(".000Z", "Z") : iso.replace(/\.\d{3}Z$/, `.${fraction}Z`);
+}
+
+/** What a LookupModel request asks for, validated. */
+interface LookupPlan {
+  readonly name: string;
+  readonly version: string;
+  readonly alias: string;
+  /** Microseconds since the epoch. */
+  readonly readTime: number | undefined;
+}
+
+export function planLookup(request: LookupModelRequest): LookupPlan {
+  const v = new Violations();
+  checkToken(v, "name", request.name, limits.name, true);
+  if (request.version !== "" && request.alias !== "") {
+    v.add("alias", "give either version or alias, not both");
+  } else if (request.version === "" && request.alias === "") {
+    v.add("version", "is required, unless alias is given");
+  } else if (request.alias !== "") {
+    checkAliasName(v, "alias", request.alias, true);
+  } else {
+    checkToken(v, "version", request.version, limits.version, true);
+  }
+  const { readTime } = request;
+  if (readTime && request.alias === "") v.add("read_time", "is only allowed with alias");
+  if (readTime && (readTime.nanos < 0 || readTime.nanos > 999_999_999)) {
+    v.add("read_time", "nanos must be from 0 to 999,999,999");
+  }
+  v.throwIfAny();
+  return {
+    name: request.name,
+    version: request.version,
+    alias: request.alias,
+    readTime: readTime ? fromTimestamp(readTime) : undefined,
+  };
+}
+
+const historyPruned = (plan: LookupPlan) =>
+  new RegistryError(
+    Code.FAILED_PRECONDITION,
+    `The history of ${formatMicros(plan.readTime ?? 0)} was pruned (see the storage's retainHistory), so where ${aliasPath(plan.name, plan.alias)} pointed then is unknown; use a later read_time.`,
+    { reason: "HISTORY_PRUNED" },
+  );
+
+const nothingThen = (plan: LookupPlan) =>
+  plan.readTime === undefined
+    ? new RegistryError(
+        Code.NOT_FOUND,
+        plan.alias === "latest"
+          ? `No model named "${plan.name}" exists, so ${aliasPath(plan.name, "latest")} points nowhere.`
+          : `Alias ${aliasPath(plan.name, plan.alias)} does not exist.`,
+        { reason: plan.alias === "latest" ? "MODEL_NOT_FOUND" : "ALIAS_NOT_FOUND" },
+      )
+    : new RegistryError(
+        Code.NOT_FOUND,
+        `${aliasPath(plan.name, plan.alias)} did not exist at ${formatMicros(plan.readTime)}.`,
+        { reason: plan.alias === "latest" ? "MODEL_NOT_FOUND" : "ALIAS_NOT_FOUND" },
+      );
+
+/** The model as it was at `readTime`, or `undefined` if it did not exist then (deleted by then). */
+async function modelAt(
+  storage: StorageAdapter,
+  id: string,
+  readTime: number,
+  context: CallContext,
+): Promise<ModelRecord | undefined> {
+  const [latest] = await storage.listHistory(
+    { modelId: id, types: ["created", "updated", "deleted"], toTime: readTime, limit: 1 },
+    storageOptions(context),
+  );
+  return latest && latest.type !== "deleted" ? latest.model : undefined;
+}
+
+/** Scanned per history read when resolving `latest` at a read time. */
+const latestScanPage = 100;
+
+/** `name@latest` at `readTime`: the newest version created by then and not deleted by then, from the history. */
+async function latestAt(storage: StorageAdapter, plan: LookupPlan, readTime: number, context: CallContext) {
+  let before: number | undefined;
+  for (;;) {
+    const created = await storage.listHistory(
+      {
+        name: plan.name,
+        types: ["created"],
+        toTime: readTime,
+        beforeRevision: before,
+        limit: latestScanPage,
+      },
+      storageOptions(context),
+    );
+    for (const entry of created) {
+      const model = await modelAt(storage, entry.model.id, readTime, context);
+      if (model) return model;
+    }
+    const last = created.at(-1);
+    if (!last || created.length < latestScanPage) return undefined;
+    before = last.revision;
+  }
+}
+
+/** `name@latest`: the newest version by create time (then, with a read time). */
+async function resolveLatest(storage: StorageAdapter, plan: LookupPlan, context: CallContext) {
+  if (plan.readTime === undefined) {
+    const [newest] = await storage.list(
+      {
+        filter: { kind: "string", field: "name", op: "=", value: plan.name, prefix: false },
+        orderBy: [{ field: "create_time", descending: true }],
+        limit: 1,
+      },
+      storageOptions(context),
+    );
+    return newest;
+  }
+  const model = await latestAt(storage, plan, plan.readTime, context);
+  if (model) return model;
+  const { prunedThrough } = await storage.readChanges(0, 0, storageOptions(context));
+  if (prunedThrough > 0) throw historyPruned(plan);
+  return undefined;
+}
+
+/** The model a LookupModel by alias answers with (as it was at `read_time`, when given). */
+export async function lookupByAlias(
+  storage: StorageAdapter,
+  plan: LookupPlan,
+  context: CallContext,
+): Promise<ModelRecord> {
+  if (plan.alias === "latest") {
+    const model = await resolveLatest(storage, plan, context);
+    if (!model) throw nothingThen(plan);
+    return model;
+  }
+  const resolution = await storage.resolveAlias(
+    plan.name,
+    plan.alias,
+    plan.readTime,
+    storageOptions(context),
+  );
+  if (resolution.status === "found") return resolution.model;
+  if (resolution.status === "historyPruned") throw historyPruned(plan);
+  throw nothingThen(plan);
+}
