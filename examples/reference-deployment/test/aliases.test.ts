@@ -159,6 +159,47 @@ function watchAliasEvents(filter: string) {
   return { events, stop, done, started: () => started };
 }
 
+/** Follows the gateway's Server-Sent Events watch as the reader, collecting alias events (`event: alias_*`). */
+async function sseAliasEvents(filter: string) {
+  const stop = new AbortController();
+  const response = await fetch(`${base}/api/v1/models:watch?filter=${encodeURIComponent(filter)}`, {
+    headers: { ...bearer(readerToken), accept: "text/event-stream" },
+    signal: stop.signal,
+  });
+  expect(response.status).toBe(200);
+  const events: { event: string; version: string }[] = [];
+  let started = false;
+  const done = (async () => {
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let buffer = "";
+    try {
+      for (;;) {
+        const { done: ended, value } = await reader.read();
+        if (ended) return;
+        started = true;
+        buffer += decoder.decode(value, { stream: true });
+        for (let end = buffer.indexOf("\n\n"); end >= 0; end = buffer.indexOf("\n\n")) {
+          const fields = new Map<string, string>();
+          for (const line of buffer.slice(0, end).split("\n")) {
+            const colon = line.indexOf(":");
+            if (colon > 0) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+          }
+          buffer = buffer.slice(end + 2);
+          const event = fields.get("event") ?? "";
+          if (event.startsWith("alias")) {
+            const data = JSON.parse(fields.get("data") ?? "{}") as { alias?: { version?: string } };
+            events.push({ event, version: data.alias?.version ?? "" });
+          }
+        }
+      }
+    } catch (error) {
+      if (!stop.signal.aborted) throw error;
+    }
+  })();
+  return { events, stop, done, started: () => started };
+}
+
 describe("aliases, history and gated promotion through the reference deployment (auth on)", () => {
   it("over gRPC: compare-and-set moves, lookup now and then, the delete guard, history and watch", async () => {
     const watch = watchAliasEvents('name = "bert"');
@@ -262,6 +303,8 @@ describe("aliases, history and gated promotion through the reference deployment 
     const as = (token: string) => bearer(token);
     const put = (alias: string, body: object, token: string) =>
       http(base, "PUT", `/api/v1/aliases/${alias}`, body, as(token));
+    const watch = await sseAliasEvents('name = "t5"');
+    await until(watch.started, "the SSE watch has started");
     for (const version of ["1.0.0", "1.1.0"]) {
       const created = await http(base, "POST", "/api/v1/models", { name: "t5", version }, as(writerToken));
       expect(created.status).toBe(200);
@@ -313,6 +356,13 @@ describe("aliases, history and gated promotion through the reference deployment 
     expect(entries.map((e) => [e.actor, e.aliasAfter.version])).toEqual([
       ["ci-bot", "1.1.0"],
       ["ci-bot", "1.0.0"],
+    ]);
+    await until(() => watch.events.length >= 2, "the SSE watch saw both alias moves");
+    watch.stop.abort();
+    await watch.done;
+    expect(watch.events).toEqual([
+      { event: "alias_set", version: "1.0.0" },
+      { event: "alias_set", version: "1.1.0" },
     ]);
 
     // The policy, over REST: 403 for the writer, 400 with the missing evidence for the admin.
@@ -429,6 +479,35 @@ describe("aliases, history and gated promotion through the reference deployment 
       ["release-manager", Code.FAILED_PRECONDITION],
       ["ci-bot", Code.PERMISSION_DENIED],
     ]);
+
+    // The other alias methods, found through reflection too.
+    const listed = await runBufCurl(["--list-methods", `http://${address}`]);
+    expect(listed.stdout.trim().split("\n")).toEqual(
+      expect.arrayContaining(
+        ["SetModelAlias", "GetModelAlias", "ListModelAliases", "DeleteModelAlias", "ListModelHistory"].map(
+          (m) => `modelregistry.v1.ModelService/${m}`,
+        ),
+      ),
+    );
+    const got = await call("GetModelAlias", { name: "llama", alias: "champion" }, readerToken);
+    expect(got.json.alias).toMatchObject({ version: "1.1.0", updatedBy: "ci-bot" });
+    const aliases = await call("ListModelAliases", { name: "llama" }, readerToken);
+    // biome-ignore lint/suspicious/noExplicitAny: proto3 JSON as buf curl prints it.
+    expect(aliases.json.aliases.map((a: any) => a.alias)).toEqual(["champion"]);
+    const stale = await call(
+      "DeleteModelAlias",
+      { name: "llama", alias: "champion", expectedVersion: "1.0.0" },
+      writerToken,
+    );
+    expect(stale.code).toBe(exitCodeFor(Code.ABORTED));
+    const deleted = await call(
+      "DeleteModelAlias",
+      { name: "llama", alias: "champion", expectedVersion: "1.1.0" },
+      writerToken,
+    );
+    expect([deleted.code, deleted.json]).toEqual([0, {}]);
+    const gone = await call("GetModelAlias", { name: "llama", alias: "champion" }, readerToken);
+    expect(gone.code).toBe(exitCodeFor(Code.NOT_FOUND));
   }, 60_000);
 });
 
