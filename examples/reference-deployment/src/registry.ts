@@ -108,14 +108,18 @@ async function startAuth(host: string, tls: boolean, mutualTls: boolean): Promis
 /**
  * The promotion policy of ALIAS_POLICY_FILE (JSON, or YAML by its content),
  * or none. A file that cannot be read or is not a valid policy stops the
- * registry before it listens, naming the file and the problem.
+ * registry before it listens, naming the file and the problem. Read once:
+ * the server takes the policy at creation, so a change needs a restart.
  */
 async function aliasPolicyFromEnv() {
   const file = envString("ALIAS_POLICY_FILE", "");
   if (!file) return undefined;
   try {
     const policy = await loadAliasPolicy(file);
-    logger.info({ file }, "alias promotion policy on");
+    logger.info(
+      { file, protectedAliases: Object.keys(policy.protectedAliases) },
+      "alias promotion policy on",
+    );
     return policy;
   } catch (error) {
     throw new ConfigError(`ALIAS_POLICY_FILE: ${(error as Error).message}`);
