@@ -17,6 +17,7 @@ const model = (id: string, etag: string, description = ""): Model => ({
   tags: ["prod"],
   metadata: { k: "v" },
   artifactUri: "",
+  artifactDigest: "",
   etag,
   createTime: { seconds: 1n, nanos: 0 },
   updateTime: { seconds: 2n, nanos: 0 },

@@ -201,5 +201,6 @@ const blankModel: Model = {
   tags: [],
   metadata: {},
   artifactUri: "",
+  artifactDigest: "",
   etag: '"1"',
 };

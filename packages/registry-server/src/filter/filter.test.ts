@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { ModelRecord } from "../storage/adapter";
+import { emptyLineage, type ModelRecord } from "../storage/adapter";
 import type { RegistryDatabase } from "../storage/sql/schema";
 import type { ComparisonOperator, FilterExpression } from "./ast";
 import { evaluateFilter } from "./evaluate";
@@ -142,6 +142,8 @@ const rows: readonly Row[] = [
 const records: readonly ModelRecord[] = rows.map((row) => ({
   description: "",
   artifactUri: "s3://bucket/model",
+  artifactDigest: "",
+  lineage: emptyLineage,
   revision: 1,
   updateTime: row.createTime,
   ...row,
@@ -504,3 +506,36 @@ function randomFilter(random: () => number, depth: number): FilterExpression {
   if (leaf < 0.9) return { kind: "hasTag", tag: pick(TAGS) };
   return { kind: "hasMetadataKey", key: pick(META_KEYS) };
 }
+
+describe("evaluateFilter: artifact digest and lineage", () => {
+  const digest = `sha256:${"0f".repeat(32)}`;
+  const base = records[0] as ModelRecord;
+  const withLineage: ModelRecord = {
+    ...base,
+    id: "l1",
+    artifactDigest: digest,
+    lineage: {
+      runUri: "mlflow://runs/4f2a",
+      codeRevision: "v1.2.0",
+      datasetUris: ["s3://bucket/eval", "s3://bucket/train-2026-11"],
+      parentModelIds: ["m01"],
+    },
+  };
+  const matches = (text: string) =>
+    [base, withLineage].filter((r) => evaluateFilter(parsed(text), r)).map((r) => r.id);
+
+  it.each<[string, string[]]>([
+    [`artifact_digest = "${digest}"`, ["l1"]],
+    ['artifact_digest = ""', ["m01"]],
+    ['artifact_digest = "sha256:*"', ["l1"]],
+    ['lineage.run_uri = "mlflow://runs/*"', ["l1"]],
+    ['lineage.run_uri != "mlflow://runs/4f2a"', ["m01"]],
+    ["lineage.code_revision > v1.1", ["l1"]],
+    ['lineage.dataset_uris:"s3://bucket/train-2026-11"', ["l1"]],
+    ['lineage.dataset_uris:"s3://bucket/train"', []],
+    ["lineage.parent_model_ids:m01", ["l1"]],
+    ["NOT lineage.parent_model_ids:m01", ["m01"]],
+  ])("%s selects %j", (text, ids) => {
+    expect(matches(text)).toEqual(ids);
+  });
+});

@@ -441,3 +441,49 @@ describe("parseFilter: limits", () => {
     expect(parseFilter(siblings)).toEqual(or(...Array.from({ length: 60 }, () => a)));
   });
 });
+
+describe("parseFilter: artifact digest and lineage", () => {
+  const digest = `sha256:${"ab".repeat(32)}`;
+  it.each<[string, FilterExpression]>([
+    [
+      `artifact_digest = "${digest}"`,
+      { kind: "string", field: "artifact_digest", op: "=", value: digest, prefix: false },
+    ],
+    [
+      'artifact_digest != ""',
+      { kind: "string", field: "artifact_digest", op: "!=", value: "", prefix: false },
+    ],
+    [
+      'lineage.run_uri = "mlflow://runs/*"',
+      { kind: "string", field: "lineage.run_uri", op: "=", value: "mlflow://runs/", prefix: true },
+    ],
+    [
+      "lineage.code_revision >= v1.2",
+      { kind: "string", field: "lineage.code_revision", op: ">=", value: "v1.2", prefix: false },
+    ],
+    [
+      'lineage.dataset_uris:"s3://bucket/train-2026-11"',
+      { kind: "hasLineage", field: "dataset_uris", value: "s3://bucket/train-2026-11" },
+    ],
+    ["lineage.parent_model_ids:abc-123", { kind: "hasLineage", field: "parent_model_ids", value: "abc-123" }],
+  ])("parses %s", (filter, expected) => {
+    expect(parseFilter(filter)).toEqual(expected);
+  });
+
+  it.each<[string, string]>([
+    [
+      'lineage.dataset_uris = "s3://x"',
+      'lineage.dataset_uris is a list and cannot be compared with "="; use lineage.dataset_uris:"VALUE" at position 21',
+    ],
+    [
+      'lineage.parent_model_ids:"a*"',
+      '"*" cannot be used in a lineage.parent_model_ids value; write \\* in a quoted string for a literal "*" at position 27',
+    ],
+    [
+      'lineage.owner = "x"',
+      'unknown field "lineage.owner"; the fields are name, version, framework, tags, metadata.KEY, create_time, update_time, artifact_digest, lineage.run_uri, lineage.code_revision, lineage.dataset_uris, lineage.parent_model_ids at position 0',
+    ],
+  ])("rejects %s", (filter, description) => {
+    expect(syntaxError(filter).description).toBe(description);
+  });
+});
