@@ -6,11 +6,13 @@ import type { ModelRecord } from "../storage/adapter";
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 const RECORD_KEYS: readonly string[] = [
+  "artifactDigest",
   "artifactUri",
   "createTime",
   "description",
   "framework",
   "id",
+  "lineage",
   "metadata",
   "name",
   "revision",
@@ -36,6 +38,13 @@ export function plain(record: ModelRecord): ModelRecord {
     tags: [...record.tags],
     metadata: Object.fromEntries(Object.entries(record.metadata)),
     artifactUri: record.artifactUri,
+    artifactDigest: record.artifactDigest,
+    lineage: {
+      runUri: record.lineage.runUri,
+      codeRevision: record.lineage.codeRevision,
+      datasetUris: [...record.lineage.datasetUris],
+      parentModelIds: [...record.lineage.parentModelIds],
+    },
     revision: record.revision,
     createTime: record.createTime,
     updateTime: record.updateTime,
@@ -51,6 +60,14 @@ export function assertRecord(actual: ModelRecord | undefined, expected: ModelRec
     `${what}: a record has exactly the ModelRecord fields`,
   );
   assert.ok(Array.isArray(actual.tags), `${what}: tags is an array`);
+  assert.ok(actual.lineage !== null && typeof actual.lineage === "object", `${what}: lineage is an object`);
+  assert.deepEqual(
+    Object.keys(actual.lineage).sort(),
+    ["codeRevision", "datasetUris", "parentModelIds", "runUri"],
+    `${what}: lineage has exactly the LineageRecord fields`,
+  );
+  assert.ok(Array.isArray(actual.lineage.datasetUris), `${what}: lineage.datasetUris is an array`);
+  assert.ok(Array.isArray(actual.lineage.parentModelIds), `${what}: lineage.parentModelIds is an array`);
   assert.deepEqual(plain(actual), plain(expected), `${what}: the stored record differs from the one written`);
 }
 

@@ -27,6 +27,8 @@ function showFilter(filter: FilterExpression): string {
       return `tags:${JSON.stringify(filter.tag)}`;
     case "hasMetadataKey":
       return `metadata:${JSON.stringify(filter.key)}`;
+    case "hasLineage":
+      return `lineage.${filter.field}:${JSON.stringify(filter.value)}`;
   }
 }
 
@@ -68,6 +70,11 @@ export const f = {
   }),
   tag: (tag: string): FilterExpression => ({ kind: "hasTag", tag }),
   hasKey: (key: string): FilterExpression => ({ kind: "hasMetadataKey", key }),
+  lineage: (field: "dataset_uris" | "parent_model_ids", value: string): FilterExpression => ({
+    kind: "hasLineage",
+    field,
+    value,
+  }),
   and: (...operands: FilterExpression[]): FilterExpression => ({ kind: "and", operands }),
   or: (...operands: FilterExpression[]): FilterExpression => ({ kind: "or", operands }),
   not: (operand: FilterExpression): FilterExpression => ({ kind: "not", operand }),

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import type { ModelRecord, StorageAdapter } from "../storage/adapter";
+import { emptyLineage, type LineageRecord, type ModelRecord, type StorageAdapter } from "../storage/adapter";
 import { key } from "./assertions";
 
 let lastMicros = 0;
@@ -14,8 +14,9 @@ function nowMicros(): number {
 /**
  * A valid new {@link ModelRecord} as the service would insert it: a fresh
  * UUID, a unique name, revision 1, times in microseconds since the epoch
- * (`updateTime` defaults to `createTime`). Fields in `overrides` win; pass
- * `tags` unique and sorted, as storage expects them. Arrays and objects are
+ * (`updateTime` defaults to `createTime`), no artifact digest (`""`) and an
+ * empty lineage. Fields in `overrides` win; pass `tags` and the lineage's
+ * arrays unique and sorted, as storage expects them. Arrays and objects are
  * copied, so the result never aliases `overrides`.
  *
  * @example
@@ -40,9 +41,21 @@ export function makeModelRecord(overrides: Partial<ModelRecord> = {}): ModelReco
     tags: [...(overrides.tags ?? [])],
     metadata: { ...(overrides.metadata ?? {}) },
     artifactUri: overrides.artifactUri ?? "s3://models/model.onnx",
+    artifactDigest: overrides.artifactDigest ?? "",
+    lineage: copyLineage(overrides.lineage ?? emptyLineage),
     revision: overrides.revision ?? 1,
     createTime,
     updateTime: overrides.updateTime ?? createTime,
+  };
+}
+
+/** A copy of a lineage, its arrays copied too. */
+export function copyLineage(lineage: LineageRecord): LineageRecord {
+  return {
+    runUri: lineage.runUri,
+    codeRevision: lineage.codeRevision,
+    datasetUris: [...lineage.datasetUris],
+    parentModelIds: [...lineage.parentModelIds],
   };
 }
 
