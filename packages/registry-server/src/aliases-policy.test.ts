@@ -1,0 +1,190 @@
+// The promotion policy on a real gRPC server with authentication on:
+// issue 15's acceptance (a writer's move PERMISSION_DENIED, an admin's move
+// to a version without the evidence FAILED_PRECONDITION listing it, then
+// allowed), refusals recorded in the history and never streamed.
+import {
+  Code,
+  type HistoryEntry,
+  type Model,
+  type ModelAlias,
+  ModelEventType,
+  type Status,
+} from "@modelreg/proto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { AliasPolicy } from "./policy/policy";
+import { createRegistryServer } from "./server";
+import type { StorageAdapter } from "./storage/adapter";
+import { createMemoryStorage } from "./storage/memory";
+import {
+  as,
+  expectError,
+  preconditionViolations,
+  quietLogger,
+  startRegistry,
+  storageFactories,
+  subjects,
+} from "./test-support/alias-registry";
+
+const { adapters, cleanup } = storageFactories();
+afterAll(cleanup);
+
+const policy: AliasPolicy = {
+  protectedAliases: {
+    production: { role: "admin", metadata: { "eval.passed": "true", "eval.auc": ">= 0.90" } },
+    staging: {
+      names: ["gated*"],
+      check: ({ target }) =>
+        target.description === "" ? "needs a model card: set the description" : undefined,
+    },
+  },
+};
+
+describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name, createStorage) => {
+  let storage: StorageAdapter;
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  let call: typeof registry.client.call;
+  let model: Model;
+  beforeAll(async () => {
+    storage = await createStorage();
+    registry = await startRegistry(storage, { auth: true, aliasPolicy: policy });
+    call = registry.client.call;
+    model = (
+      await call<{ model: Model }>(
+        "CreateModel",
+        { model: { name: "gated", version: "2.0.0" } },
+        as("writer"),
+      )
+    ).model;
+  });
+  afterAll(async () => {
+    await registry.close();
+    await storage.close();
+  });
+
+  const promote = (role: "writer" | "admin", alias = "production") =>
+    call<{ alias: ModelAlias }>("SetModelAlias", { name: "gated", alias, version: "2.0.0" }, as(role));
+
+  it("refuses a writer, then an admin until the evidence is there, and records both refusals", async () => {
+    const watch = registry.client.watch({ filter: 'name = "gated"' }, as("reader"));
+    await watch.waitFor(1);
+    const denied = await expectError(promote("writer"), Code.PERMISSION_DENIED, "ALIAS_PROTECTED");
+    expect(denied.message).toBe(
+      "ci-bot may not move gated@production: the alias is protected and needs the admin role (it has writer).",
+    );
+
+    const unmet = await expectError(
+      promote("admin"),
+      Code.FAILED_PRECONDITION,
+      "PROMOTION_REQUIREMENTS_UNMET",
+    );
+    expect(preconditionViolations(unmet.details)).toEqual([
+      {
+        type: "METADATA",
+        subject: "metadata.eval.passed",
+        description: 'metadata "eval.passed" is missing; the policy needs eval.passed = "true"',
+      },
+      {
+        type: "METADATA",
+        subject: "metadata.eval.auc",
+        description: 'metadata "eval.auc" is missing; the policy needs eval.auc >= 0.90',
+      },
+    ]);
+    expect(unmet.message).toMatch(/^gated 2\.0\.0 cannot become gated@production: /);
+
+    // "0.9" is below "0.90" as a string, and equal as a number: numbers are compared.
+    await call(
+      "UpdateModelMetadata",
+      { id: model.id, set: { "eval.passed": "true", "eval.auc": "0.899" } },
+      as("writer"),
+    );
+    const low = await expectError(promote("admin"), Code.FAILED_PRECONDITION);
+    expect(preconditionViolations(low.details).map((v) => v.description)).toEqual([
+      'metadata needs eval.auc >= 0.90; it is "0.899"',
+    ]);
+    await call("UpdateModelMetadata", { id: model.id, set: { "eval.auc": "0.9" } }, as("writer"));
+    const { alias } = await promote("admin");
+    expect(alias).toMatchObject({ alias: "production", version: "2.0.0", updatedBy: subjects.admin });
+
+    const { entries } = await call<{ entries: HistoryEntry[] }>(
+      "ListModelHistory",
+      { name: "gated", alias: "production", filter: "refused = true" },
+      as("reader"),
+    );
+    expect(entries.map((e) => [e.actor, e.refusal?.code])).toEqual([
+      [subjects.admin, Code.FAILED_PRECONDITION],
+      [subjects.admin, Code.FAILED_PRECONDITION],
+      [subjects.writer, Code.PERMISSION_DENIED],
+    ]);
+    const recorded = entries[1]?.refusal as Status;
+    expect(recorded.message).toBe(unmet.message);
+    expect(preconditionViolations(recorded.details)).toEqual(preconditionViolations(unmet.details));
+    expect(entries[0]?.aliasAfter).toMatchObject({ alias: "production", version: "2.0.0" });
+
+    // The watch sees the metadata edits and the one move that was made, never a refusal.
+    await watch.waitFor(4);
+    await new Promise((r) => setTimeout(r, 100));
+    const events = watch.received.flatMap((m) => (m.event ? [m.event.type] : []));
+    expect(events).toEqual([ModelEventType.UPDATED, ModelEventType.UPDATED, ModelEventType.ALIAS_SET]);
+    watch.cancel();
+  });
+
+  it("needs the role to delete a protected alias too", async () => {
+    const denied = await expectError(
+      call("DeleteModelAlias", { name: "gated", alias: "production" }, as("writer")),
+      Code.PERMISSION_DENIED,
+      "ALIAS_PROTECTED",
+    );
+    expect(denied.message).toContain("ci-bot may not delete gated@production");
+    expect(await call("DeleteModelAlias", { name: "gated", alias: "production" }, as("admin"))).toEqual({});
+  });
+
+  it("runs the custom hook for the names it protects", async () => {
+    const refused = await expectError(promote("writer", "staging"), Code.FAILED_PRECONDITION);
+    expect(preconditionViolations(refused.details)).toEqual([
+      { type: "CHECK", subject: "check", description: "needs a model card: set the description" },
+    ]);
+    await call(
+      "UpdateModel",
+      { model: { id: model.id, description: "card" }, updateMask: { paths: ["description"] } },
+      as("writer"),
+    );
+    expect((await promote("writer", "staging")).alias.alias).toBe("staging");
+    // Another name is not protected by the staging entry.
+    await call("CreateModel", { model: { name: "free", version: "1" } }, as("writer"));
+    await call("SetModelAlias", { name: "free", alias: "staging", version: "1" }, as("writer"));
+  });
+});
+
+describe("the promotion policy without authentication", () => {
+  it("refuses a protected move: there is no principal to hold the role", async () => {
+    const storage = createMemoryStorage();
+    const registry = await startRegistry(storage, { aliasPolicy: policy });
+    try {
+      await registry.client.call("CreateModel", { model: { name: "gated", version: "1" } });
+      const error = await expectError(
+        registry.client.call("SetModelAlias", { name: "gated", alias: "production", version: "1" }),
+        Code.PERMISSION_DENIED,
+      );
+      expect(error.message).toBe(
+        "An unauthenticated caller may not move gated@production: the alias is protected and needs the admin role.",
+      );
+    } finally {
+      await registry.close();
+      await storage.close();
+    }
+  });
+
+  it("is refused when the server is created, naming the entry", () => {
+    const bad = { protectedAliases: { production: { metadata: { "eval.auc": ">= high" } } } };
+    expect(() =>
+      createRegistryServer({
+        storage: createMemoryStorage(),
+        insecure: true,
+        logger: quietLogger,
+        aliasPolicy: bad,
+      }),
+    ).toThrow(
+      'createRegistryServer: aliasPolicy.protectedAliases.production.metadata["eval.auc"]: ">= high" compares with >=, which needs a number after it',
+    );
+  });
+});
