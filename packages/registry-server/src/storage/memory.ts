@@ -1,61 +1,57 @@
 import { evaluateFilter } from "../filter/evaluate";
 import {
-  type ChangeRecord,
-  type ChangesPage,
-  type ChangeType,
   checkRetainChanges,
+  checkRetainHistory,
+  type DeleteResult,
   type InsertResult,
   type ListQuery,
   type ModelRecord,
   type StorageAdapter,
+  type StorageCallOptions,
   type WriteResult,
 } from "./adapter";
+import {
+  aliasesOf,
+  deleteAliasRecord,
+  deleteAliasWithEntry,
+  listAliasRecords,
+  nameVersionKey,
+  setAliasRecord,
+  storedAlias,
+} from "./memory-aliases";
+import {
+  appendChange,
+  copyModel as copy,
+  copyAlias,
+  listHistoryRecords,
+  type MemoryState,
+  readChangesPage,
+  resolveAt,
+} from "./memory-history";
 import { compareRecords, compareToCursor } from "./order";
 import { throwIfPastDeadline } from "./stopped";
-
-function copy(record: ModelRecord): ModelRecord {
-  return { ...record, tags: [...record.tags], metadata: { ...record.metadata } };
-}
 
 /** Options for {@link createMemoryStorage}. */
 export interface MemoryStorageOptions {
   /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
   retainChanges?: number;
+  /**
+   * How many of the latest history entries ListModelHistory and time travel
+   * can read, at least. Default: every entry is kept. Entries are pruned only
+   * past both this and `retainChanges`.
+   */
+  retainHistory?: number;
 }
 
-/**
- * Everything one in-memory store holds. The functions below change it
- * without awaiting, so each call is atomic (rule 1 of StorageAdapter).
- */
-interface MemoryState {
-  readonly retain: number;
-  readonly byId: Map<string, ModelRecord>;
-  readonly idByNameVersion: Map<string, string>;
-  readonly idByRequestId: Map<string, string>;
-  readonly requestIdById: Map<string, string>;
-  changes: ChangeRecord[];
-  latestRevision: number;
-  prunedThrough: number;
-}
+/** Who a write is recorded as made by. */
+const actorOf = (call: StorageCallOptions | undefined) => call?.actor ?? "anonymous";
 
-const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
-
-function recordChange(state: MemoryState, type: ChangeType, model: ModelRecord): void {
-  state.latestRevision++;
-  state.changes.push({
-    revision: state.latestRevision,
-    type,
-    model: copy(model),
-    commitTime: Date.now() * 1000,
-  });
-  // Pruned in steps of a tenth, so a write rarely pays for it.
-  if (state.changes.length >= state.retain + Math.ceil(state.retain / 10)) {
-    state.changes = state.changes.slice(state.changes.length - state.retain);
-    state.prunedThrough = (state.changes[0]?.revision ?? state.latestRevision + 1) - 1;
-  }
-}
-
-function insertRecord(state: MemoryState, record: ModelRecord, requestId: string | undefined): InsertResult {
+function insertRecord(
+  state: MemoryState,
+  record: ModelRecord,
+  requestId: string | undefined,
+  actor: string,
+): InsertResult {
   if (requestId) {
     const existingId = state.idByRequestId.get(requestId);
     const existing = existingId === undefined ? undefined : state.byId.get(existingId);
@@ -70,7 +66,7 @@ function insertRecord(state: MemoryState, record: ModelRecord, requestId: string
     state.idByRequestId.set(requestId, record.id);
     state.requestIdById.set(record.id, requestId);
   }
-  recordChange(state, "created", record);
+  appendChange(state, { type: "created", model: record, actor, requestId });
   return { status: "created" };
 }
 
@@ -86,7 +82,12 @@ function listRecords(state: MemoryState, query: ListQuery): ModelRecord[] {
   return matches.slice(0, limit).map(copy);
 }
 
-function replaceRecord(state: MemoryState, record: ModelRecord, expectedRevision: number): WriteResult {
+function replaceRecord(
+  state: MemoryState,
+  record: ModelRecord,
+  expectedRevision: number,
+  actor: string,
+): WriteResult {
   const current = state.byId.get(record.id);
   if (!current) return { status: "notFound" };
   if (current.revision !== expectedRevision) return { status: "conflict", currentRevision: current.revision };
@@ -97,16 +98,25 @@ function replaceRecord(state: MemoryState, record: ModelRecord, expectedRevision
     createTime: current.createTime,
   };
   state.byId.set(record.id, stored);
-  recordChange(state, "updated", stored);
+  appendChange(state, { type: "updated", model: stored, actor });
   return { status: "ok" };
 }
 
-function deleteRecord(state: MemoryState, id: string, expectedRevision: number | undefined): WriteResult {
+function deleteRecord(
+  state: MemoryState,
+  id: string,
+  expectedRevision: number | undefined,
+  force: boolean,
+  actor: string,
+): DeleteResult {
   const current = state.byId.get(id);
   if (!current) return { status: "notFound" };
   if (expectedRevision !== undefined && current.revision !== expectedRevision) {
     return { status: "conflict", currentRevision: current.revision };
   }
+  const aliases = aliasesOf(state, current);
+  if (aliases.length > 0 && !force) return { status: "aliased", aliases: aliases.map(copyAlias) };
+  for (const alias of aliases) deleteAliasWithEntry(state, alias, current, actor);
   state.byId.delete(id);
   state.idByNameVersion.delete(nameVersionKey(current.name, current.version));
   const requestId = state.requestIdById.get(id);
@@ -114,58 +124,78 @@ function deleteRecord(state: MemoryState, id: string, expectedRevision: number |
     state.idByRequestId.delete(requestId);
     state.requestIdById.delete(id);
   }
-  recordChange(state, "deleted", current);
+  appendChange(state, { type: "deleted", model: current, actor });
   return { status: "ok" };
-}
-
-function readChangesPage(state: MemoryState, afterRevision: number, limit: number): ChangesPage {
-  // Revisions are consecutive from changes[0], so the start is an index.
-  const first = state.changes[0]?.revision ?? state.latestRevision + 1;
-  const start = Math.max(0, afterRevision + 1 - first);
-  const page = state.changes.slice(start, start + Math.max(0, limit));
-  return {
-    changes: page.map((c) => ({ ...c, model: copy(c.model) })),
-    latestRevision: state.latestRevision,
-    prunedThrough: state.prunedThrough,
-  };
 }
 
 /**
  * Storage in this process's memory: for tests, demos and ephemeral
  * registries. Nothing survives a restart. Each method runs without awaiting,
  * so JavaScript's single thread makes it atomic (rule 1 of StorageAdapter);
- * `insertMany` is one atomic step too. It claims `deadlines` (a call whose
- * deadline has passed is refused before it starts) but not `cancellation`:
- * each call finishes at once, so there is no work to stop, and reading the
- * call's signal would make the server build one for every call (the service
- * itself stops between storage calls once a call is abandoned). `list` scans
- * every record: fine for thousands, not for millions.
+ * `insertMany` is one atomic step too. The one await is an alias move's
+ * policy `check`: around it a move is optimistic (made again, check included,
+ * if the alias or its target changed meanwhile), so what the check saw is
+ * what the move commits. It claims `deadlines` (a call whose deadline has
+ * passed is refused before it starts) but not `cancellation`: each call
+ * finishes at once, so there is no work to stop, and reading the call's
+ * signal would make the server build one for every call (the service itself
+ * stops between storage calls once a call is abandoned). `list` scans every
+ * record, and history queries scan the history: fine for thousands, not for
+ * millions. The history is kept whole unless `retainHistory` is set.
  */
 export function createMemoryStorage(options: MemoryStorageOptions = {}): StorageAdapter {
+  const retainChanges = checkRetainChanges(options.retainChanges, "createMemoryStorage");
+  const retainHistory = checkRetainHistory(options.retainHistory, "createMemoryStorage");
   const state: MemoryState = {
-    retain: checkRetainChanges(options.retainChanges, "createMemoryStorage"),
+    // Pruned only past both windows: never, unless retainHistory is set.
+    retain: retainHistory === undefined ? undefined : Math.max(retainChanges, retainHistory),
     byId: new Map(),
     idByNameVersion: new Map(),
     idByRequestId: new Map(),
     requestIdById: new Map(),
-    changes: [],
+    aliases: new Map(),
+    aliasByRequestId: new Map(),
+    lastModelChange: new Map(),
+    entries: [],
     latestRevision: 0,
+    lastCommitTime: 0,
     prunedThrough: 0,
   };
+  return {
+    capabilities: { deadlines: true, cancellation: false },
+    ...modelMethods(state),
+    ...aliasMethods(state),
+    async readChanges(afterRevision, limit, call) {
+      throwIfPastDeadline(call);
+      return readChangesPage(state, afterRevision, limit);
+    },
+    async listHistory(query, call) {
+      throwIfPastDeadline(call);
+      return listHistoryRecords(state, query);
+    },
+    async ping() {},
+    async close() {},
+  };
+}
+
+type ModelMethods = Pick<
+  StorageAdapter,
+  "insert" | "insertMany" | "get" | "getByNameVersion" | "getMany" | "list" | "replace" | "delete"
+>;
+
+function modelMethods(state: MemoryState): ModelMethods {
   const byId = (id: string) => {
     const record = state.byId.get(id);
     return record && copy(record);
   };
-
   return {
-    capabilities: { deadlines: true, cancellation: false },
     async insert(record, requestId, call) {
       throwIfPastDeadline(call);
-      return insertRecord(state, record, requestId);
+      return insertRecord(state, record, requestId, actorOf(call));
     },
     async insertMany(items, call) {
       throwIfPastDeadline(call);
-      return items.map(({ record, requestId }) => insertRecord(state, record, requestId));
+      return items.map(({ record, requestId }) => insertRecord(state, record, requestId, actorOf(call)));
     },
     async get(id, call) {
       throwIfPastDeadline(call);
@@ -186,17 +216,46 @@ export function createMemoryStorage(options: MemoryStorageOptions = {}): Storage
     },
     async replace(record, expectedRevision, call) {
       throwIfPastDeadline(call);
-      return replaceRecord(state, record, expectedRevision);
+      return replaceRecord(state, record, expectedRevision, actorOf(call));
     },
     async delete(id, expectedRevision, call) {
       throwIfPastDeadline(call);
-      return deleteRecord(state, id, expectedRevision);
+      return deleteRecord(state, id, expectedRevision, call?.force === true, actorOf(call));
     },
-    async readChanges(afterRevision, limit, call) {
+  };
+}
+
+type AliasMethods = Pick<
+  StorageAdapter,
+  "setAlias" | "getAlias" | "listAliases" | "deleteAlias" | "resolveAlias"
+>;
+
+function aliasMethods(state: MemoryState): AliasMethods {
+  return {
+    async setAlias(request, call) {
       throwIfPastDeadline(call);
-      return readChangesPage(state, afterRevision, limit);
+      return setAliasRecord(state, request, actorOf(call));
     },
-    async ping() {},
-    async close() {},
+    async getAlias(name, alias, call) {
+      throwIfPastDeadline(call);
+      const record = storedAlias(state, name, alias);
+      return record && copyAlias(record);
+    },
+    async listAliases(query, call) {
+      throwIfPastDeadline(call);
+      return listAliasRecords(state, query);
+    },
+    async deleteAlias(request, call) {
+      throwIfPastDeadline(call);
+      return deleteAliasRecord(state, request, actorOf(call));
+    },
+    async resolveAlias(name, alias, readTime, call) {
+      throwIfPastDeadline(call);
+      if (readTime !== undefined) return resolveAt(state, name, alias, readTime);
+      const record = storedAlias(state, name, alias);
+      const model = record && state.byId.get(record.modelId);
+      if (!record || !model) return { status: "notFound" };
+      return { status: "found", alias: copyAlias(record), model: copy(model) };
+    },
   };
 }

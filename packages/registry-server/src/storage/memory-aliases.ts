@@ -1,0 +1,224 @@
+import type {
+  AliasListQuery,
+  AliasRecord,
+  AliasRefusal,
+  DeleteAliasRequest,
+  DeleteAliasResult,
+  ModelRecord,
+  SetAliasRequest,
+  SetAliasResult,
+} from "./adapter";
+import { appendChange, copyAlias, copyModel, type MemoryState } from "./memory-history";
+import { compareStrings } from "./order";
+
+/** The key of `idByNameVersion`. */
+export const nameVersionKey = (name: string, version: string) => JSON.stringify([name, version]);
+
+/** The stored alias (not a copy), or `undefined`. */
+export function storedAlias(state: MemoryState, name: string, alias: string): AliasRecord | undefined {
+  return state.aliases.get(name)?.get(alias);
+}
+
+function putAlias(state: MemoryState, record: AliasRecord): void {
+  let ofName = state.aliases.get(record.name);
+  if (!ofName) {
+    ofName = new Map();
+    state.aliases.set(record.name, ofName);
+  }
+  ofName.set(record.alias, record);
+}
+
+function removeAlias(state: MemoryState, record: AliasRecord): void {
+  const ofName = state.aliases.get(record.name);
+  ofName?.delete(record.alias);
+  if (ofName?.size === 0) state.aliases.delete(record.name);
+}
+
+const byAlias = (a: AliasRecord, b: AliasRecord) =>
+  compareStrings(a.name, b.name) || compareStrings(a.alias, b.alias);
+
+/** The stored aliases pointing at `model`, by alias ascending. */
+export function aliasesOf(state: MemoryState, model: ModelRecord): AliasRecord[] {
+  const ofName = state.aliases.get(model.name);
+  return [...(ofName?.values() ?? [])].filter((a) => a.modelId === model.id).sort(byAlias);
+}
+
+/** Aliases by (name, alias) ascending, strictly after `query.after`. */
+export function listAliasRecords(state: MemoryState, query: AliasListQuery): AliasRecord[] {
+  const names = query.name === undefined ? [...state.aliases.keys()] : [query.name];
+  const after = query.after;
+  const found = names
+    .flatMap((name) => [...(state.aliases.get(name)?.values() ?? [])])
+    .filter((a) => !after || byAlias(a, { ...a, name: after.name, alias: after.alias }) > 0)
+    .sort(byAlias);
+  return found.slice(0, query.limit).map(copyAlias);
+}
+
+/** Deletes the alias and appends its `alias_deleted` entry (`model` is its target). */
+export function deleteAliasWithEntry(
+  state: MemoryState,
+  current: AliasRecord,
+  target: ModelRecord,
+  actor: string,
+) {
+  removeAlias(state, current);
+  appendChange(state, {
+    type: "alias_deleted",
+    model: target,
+    actor,
+    alias: () => copyAlias(current),
+    aliasBefore: current,
+  });
+}
+
+/** What a move would do, decided from the state at one instant. */
+type Plan<Done, Move> = { readonly done: Done } | { readonly move: Move };
+
+interface SetMove {
+  readonly target: ModelRecord;
+  readonly current: AliasRecord | undefined;
+}
+
+function planSet(state: MemoryState, request: SetAliasRequest): Plan<SetAliasResult, SetMove> {
+  const used = request.requestId ? state.aliasByRequestId.get(request.requestId) : undefined;
+  if (used) return { done: { status: "requestIdUsed", alias: copyAlias(used) } };
+  const id = state.idByNameVersion.get(nameVersionKey(request.name, request.version));
+  const target = id === undefined ? undefined : state.byId.get(id);
+  if (!target) return { done: { status: "versionNotFound" } };
+  const current = storedAlias(state, request.name, request.alias);
+  if (request.expectedVersion !== undefined && (current?.version ?? "") !== request.expectedVersion) {
+    return { done: { status: "aliasChanged", current: current && copyAlias(current) } };
+  }
+  if (current?.modelId === target.id) {
+    return { done: { status: "unchanged", alias: copyAlias(current), target: copyModel(target) } };
+  }
+  return { move: { target, current } };
+}
+
+/** The alias `request` asks for, as the entry numbered `revision` would set it. */
+function aliasFor(request: SetAliasRequest, target: ModelRecord, actor: string) {
+  return (revision: number, updateTime: number): AliasRecord => ({
+    name: request.name,
+    alias: request.alias,
+    version: target.version,
+    modelId: target.id,
+    revision,
+    updateTime,
+    updatedBy: actor,
+  });
+}
+
+function commitSet(
+  state: MemoryState,
+  request: SetAliasRequest,
+  move: SetMove,
+  actor: string,
+): SetAliasResult {
+  const change = appendChange(state, {
+    type: "alias_set",
+    model: move.target,
+    actor,
+    requestId: request.requestId,
+    alias: aliasFor(request, move.target, actor),
+    aliasBefore: move.current,
+    refusal: undefined,
+  });
+  const alias = change.alias as AliasRecord;
+  putAlias(state, alias);
+  if (request.requestId) state.aliasByRequestId.set(request.requestId, alias);
+  return { status: "set", alias: copyAlias(alias), target: copyModel(move.target) };
+}
+
+function refuse(
+  state: MemoryState,
+  request: SetAliasRequest,
+  move: SetMove,
+  actor: string,
+  refusal: AliasRefusal,
+) {
+  const change = appendChange(state, {
+    type: "alias_set",
+    model: move.target,
+    actor,
+    requestId: request.requestId,
+    alias: aliasFor(request, move.target, actor),
+    aliasBefore: move.current,
+    refusal,
+  });
+  return { status: "refused", refusal: change.refusal as AliasRefusal, revision: change.revision } as const;
+}
+
+/**
+ * Sets an alias. Atomic only between awaits, so around the policy's `check`
+ * it is optimistic: once the check answered, the plan is made again, and if
+ * the alias or the target changed meanwhile (another object is stored) the
+ * whole step is redone, check included.
+ */
+export async function setAliasRecord(
+  state: MemoryState,
+  request: SetAliasRequest,
+  actor: string,
+): Promise<SetAliasResult> {
+  for (;;) {
+    const plan = planSet(state, request);
+    if ("done" in plan) return plan.done;
+    const { target, current } = plan.move;
+    if (!request.check) return commitSet(state, request, plan.move, actor);
+    const refusal = await request.check(copyModel(target), current && copyAlias(current));
+    const again = planSet(state, request);
+    if (!("move" in again) || again.move.target !== target || again.move.current !== current) continue;
+    return refusal
+      ? refuse(state, request, plan.move, actor, refusal)
+      : commitSet(state, request, plan.move, actor);
+  }
+}
+
+interface DeleteMove {
+  readonly current: AliasRecord;
+  readonly target: ModelRecord;
+}
+
+function planDelete(state: MemoryState, request: DeleteAliasRequest): Plan<DeleteAliasResult, DeleteMove> {
+  const current = storedAlias(state, request.name, request.alias);
+  if (!current) return { done: { status: "notFound" } };
+  if (request.expectedVersion !== undefined && current.version !== request.expectedVersion) {
+    return { done: { status: "aliasChanged", current: copyAlias(current) } };
+  }
+  const target = state.byId.get(current.modelId);
+  // Rule 9 keeps every alias's target; a missing one would be a bug here.
+  if (!target) throw new Error(`alias ${current.name}@${current.alias} points at no model`);
+  return { move: { current, target } };
+}
+
+function refuseDelete(state: MemoryState, move: DeleteMove, actor: string, refusal: AliasRefusal) {
+  const change = appendChange(state, {
+    type: "alias_deleted",
+    model: move.target,
+    actor,
+    alias: () => copyAlias(move.current),
+    aliasBefore: move.current,
+    refusal,
+  });
+  return { status: "refused", refusal: change.refusal as AliasRefusal, revision: change.revision } as const;
+}
+
+/** Deletes an alias; optimistic around `check` as {@link setAliasRecord} is. */
+export async function deleteAliasRecord(
+  state: MemoryState,
+  request: DeleteAliasRequest,
+  actor: string,
+): Promise<DeleteAliasResult> {
+  for (;;) {
+    const plan = planDelete(state, request);
+    if ("done" in plan) return plan.done;
+    const { current, target } = plan.move;
+    const refusal = request.check ? await request.check(copyAlias(current), copyModel(target)) : undefined;
+    if (request.check) {
+      const again = planDelete(state, request);
+      if (!("move" in again) || again.move.target !== target || again.move.current !== current) continue;
+    }
+    if (refusal) return refuseDelete(state, plan.move, actor, refusal);
+    deleteAliasWithEntry(state, current, target, actor);
+    return { status: "deleted", alias: copyAlias(current) };
+  }
+}
