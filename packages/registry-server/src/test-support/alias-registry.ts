@@ -9,7 +9,6 @@ import type { Logger } from "../logger";
 import { createRegistryServer, type RegistryServerOptions } from "../server";
 import type { StorageAdapter } from "../storage/adapter";
 import { createMemoryStorage } from "../storage/memory";
-import { createSqliteStorage } from "../storage/sqlite";
 import { createTestClient } from "./grpc-client";
 
 /** A logger that drops everything: the tests read what callers get. */
@@ -31,7 +30,10 @@ export function storageFactories(): { adapters: [string, () => Promise<StorageAd
   return {
     adapters: [
       ["memory", async () => createMemoryStorage()],
-      ["sqlite", () => createSqliteStorage({ path: join(dir, `${++n}.db`) })],
+      [
+        "sqlite",
+        async () => (await import("../storage/sqlite")).createSqliteStorage({ path: join(dir, `${++n}.db`) }),
+      ],
     ],
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
   };
