@@ -11,4 +11,4 @@ export type { ModelRecord, StorageAdapter, StorageCapabilities } from "./storage
 /** Registers the suite with your framework's `describe` and `it`; `makeModelRecord` makes valid records for your own tests. */
 export { defineStorageConformanceSuite, makeModelRecord } from "./testing/conformance";
 /** The suite's options, and the part of your framework's test context it uses to mark tests skipped. */
-export type { StorageConformanceOptions, StorageTestContext } from "./testing/options";
+export type { StorageConformanceOptions, StorageTestContext, StorageTestSettings } from "./testing/options";

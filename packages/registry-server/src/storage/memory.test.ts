@@ -6,5 +6,5 @@ defineStorageConformanceSuite({
   name: "memory",
   describe,
   it,
-  createAdapter: async () => createMemoryStorage(),
+  createAdapter: async (settings) => createMemoryStorage({ ...settings }),
 });

@@ -1,3 +1,5 @@
+import { defineAliasListingTests } from "./alias-listing";
+import { defineAliasTests } from "./aliases";
 import { defineCancellationTests } from "./cancellation";
 import { defineChangeTests } from "./changes";
 import { defineCrudTests } from "./crud";
@@ -17,7 +19,7 @@ import { defineUniquenessTests } from "./uniqueness";
 
 // Re-exported by name for the package's own tests, which import the suite from here.
 export { makeModelRecord } from "./fixtures";
-export type { StorageConformanceOptions, StorageTestContext } from "./options";
+export type { StorageConformanceOptions, StorageTestContext, StorageTestSettings } from "./options";
 
 /**
  * Registers the storage conformance suite: one `describe` per rule of
@@ -73,6 +75,8 @@ export function defineStorageConformanceSuite(options: StorageConformanceOptions
     describe("keyset paging", () => definePagingTests(test));
     describe("limits and empty results", () => defineLimitTests(test));
     describe("ping and close", () => definePingCloseTests(test, options));
+    describe("aliases (rule 9)", () => defineAliasTests(test));
+    describe("alias listing", () => defineAliasListingTests(test));
     describe("deadlines (capability: skipped unless capabilities.deadlines)", () =>
       defineDeadlineTests(makeClaimedTest(options, "deadlines")));
     describe("cancellation (capability: skipped unless capabilities.cancellation)", () =>

@@ -1,5 +1,5 @@
 import type { StorageAdapter, StorageCapabilities } from "../storage/adapter";
-import type { StorageConformanceOptions, StorageTestContext } from "./options";
+import type { StorageConformanceOptions, StorageTestContext, StorageTestSettings } from "./options";
 
 /** A test's body: it gets a fresh adapter, which the harness closes and destroys afterwards. */
 export type TestBody = (adapter: StorageAdapter) => Promise<void>;
@@ -11,8 +11,12 @@ export type TestFn = (name: string, body: TestBody) => void;
  * Runs `body` on a fresh adapter, then always closes and destroys it. The
  * body's failure wins over a failure to clean up (often its consequence).
  */
-export async function withAdapter(options: StorageConformanceOptions, body: TestBody): Promise<void> {
-  const adapter = await options.createAdapter();
+export async function withAdapter(
+  options: StorageConformanceOptions,
+  body: TestBody,
+  settings?: StorageTestSettings,
+): Promise<void> {
+  const adapter = await (settings === undefined ? options.createAdapter() : options.createAdapter(settings));
   let failure: { readonly error: unknown } | undefined;
   try {
     await body(adapter);
@@ -41,10 +45,10 @@ export function timeoutOf(options: StorageConformanceOptions): number {
   return options.timeoutMs ?? 30_000;
 }
 
-/** A {@link TestFn} whose tests run on every adapter. */
-export function makeTest(options: StorageConformanceOptions): TestFn {
+/** A {@link TestFn} whose tests run on every adapter (made with `settings`, when given). */
+export function makeTest(options: StorageConformanceOptions, settings?: StorageTestSettings): TestFn {
   const timeoutMs = timeoutOf(options);
-  return (name, body) => options.it(name, () => withAdapter(options, body), timeoutMs);
+  return (name, body) => options.it(name, () => withAdapter(options, body, settings), timeoutMs);
 }
 
 /**

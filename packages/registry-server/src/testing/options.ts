@@ -15,6 +15,19 @@ export interface StorageTestContext {
 }
 
 /**
+ * What a test asks of the adapter `createAdapter` makes: the retention tests
+ * ask for small windows. Pass both on to the adapter's options of the same
+ * names (`createMemoryStorage`, `createSqliteStorage`, ... take them); an
+ * adapter that ignores them fails the retention tests, which say so.
+ */
+export interface StorageTestSettings {
+  /** The adapter's `retainChanges`; absent: its default. */
+  readonly retainChanges?: number | undefined;
+  /** The adapter's `retainHistory`; absent: its default (keep every entry). */
+  readonly retainHistory?: number | undefined;
+}
+
+/**
  * Options of `defineStorageConformanceSuite`. `describe` and `it` come from
  * your test framework; the suite itself imports none.
  *
@@ -36,9 +49,9 @@ export interface StorageTestContext {
  *   name: "sqlite",
  *   describe,
  *   it,
- *   createAdapter: async () => {
+ *   createAdapter: async (settings) => {
  *     const directory = mkdtempSync(join(tmpdir(), "conformance-"));
- *     const adapter = await createSqliteStorage({ path: join(directory, "registry.db") });
+ *     const adapter = await createSqliteStorage({ path: join(directory, "registry.db"), ...settings });
  *     directories.set(adapter, directory);
  *     return adapter;
  *   },
@@ -68,8 +81,12 @@ export interface StorageConformanceOptions {
     fn: (context?: StorageTestContext) => Promise<void>,
     timeoutMs?: number,
   ) => void;
-  /** Creates a fresh, empty adapter. Called once per test: no state is shared between tests. */
-  readonly createAdapter: () => Promise<StorageAdapter>;
+  /**
+   * Creates a fresh, empty adapter. Called once per test: no state is shared
+   * between tests. `settings` is absent except in the retention tests, which
+   * ask for small `retainChanges` / `retainHistory` windows: pass them on.
+   */
+  readonly createAdapter: (settings?: StorageTestSettings) => Promise<StorageAdapter>;
   /**
    * Removes what `createAdapter` made (a database file, a schema). Called at
    * the end of every test, after `adapter.close()`, whether the test passed or not.
