@@ -493,7 +493,7 @@ describe("buf curl (connect-go, protodesc) through reflection", () => {
     const result = await run("--reflect-protocol", protocol, "--list-methods", url());
     expect(result.code, result.show).toBe(0);
     const expected = ModelService.methods.map((m) => `${ModelService.typeName}/${m.name}`);
-    expect(expected).toHaveLength(12);
+    expect(expected).toHaveLength(17);
     expect(result.stdout.trim().split("\n")).toEqual(
       [
         ...expected,

@@ -26,15 +26,20 @@ const tmp = mkdtempSync(join(tmpdir(), "modelreg-streams-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 let files = 0;
 
+// Pruning needs both windows: the history is kept forever unless `retainHistory` says otherwise.
 const adapters: [string, (retainChanges?: number) => Promise<StorageAdapter>][] = [
-  ["memory", async (retainChanges) => createMemoryStorage(retainChanges ? { retainChanges } : {})],
+  [
+    "memory",
+    async (retainChanges) =>
+      createMemoryStorage(retainChanges ? { retainChanges, retainHistory: retainChanges } : {}),
+  ],
   [
     "sqlite",
     (retainChanges) =>
       createSqliteStorage({
         path: join(tmp, `streams-${files++}.db`),
         synchronous: "NORMAL",
-        ...(retainChanges ? { retainChanges } : {}),
+        ...(retainChanges ? { retainChanges, retainHistory: retainChanges } : {}),
       }),
   ],
 ];
