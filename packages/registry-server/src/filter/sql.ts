@@ -1,4 +1,5 @@
 import type { Expression, ExpressionBuilder, SqlBool } from "kysely";
+import { lineageHash } from "../storage/sql/lineage-hash";
 import type { RegistryDatabase } from "../storage/sql/schema";
 import type { ComparisonOperator, FilterExpression } from "./ast";
 
@@ -9,7 +10,13 @@ const STRING_COLUMNS = {
   name: "models.name",
   version: "models.version",
   framework: "models.framework",
+  artifact_digest: "models.artifact_digest",
+  "lineage.run_uri": "models.lineage_run_uri",
+  "lineage.code_revision": "models.lineage_code_revision",
 } as const;
+
+/** The `model_lineage.kind` of each lineage list. */
+const LINEAGE_KINDS = { dataset_uris: "dataset", parent_model_ids: "parent" } as const;
 
 /**
  * Compiles a filter into a WHERE condition on `models`, for every SQL adapter:
@@ -18,8 +25,9 @@ const STRING_COLUMNS = {
  * db.selectFrom("models").selectAll().where(compileFilter(ast))
  * ```
  *
- * Every value is a bound parameter. Tags and metadata are correlated
- * `EXISTS` subqueries on `model_tags` / `model_metadata`. A prefix match is
+ * Every value is a bound parameter. Tags, metadata and the lineage's lists
+ * are correlated `EXISTS` subqueries on `model_tags` / `model_metadata` /
+ * `model_lineage` (by the value's SHA-256, its indexed key, and the value). A prefix match is
  * the range `col >= prefix AND col < successor` rather than `LIKE` (SQLite's
  * LIKE ignores case, and a range can use an index). Only portable SQL is
  * emitted. Strings compare in the column's binary collation (SQLite BINARY,
@@ -82,6 +90,17 @@ function compile(eb: Builder, expression: FilterExpression): Expression<SqlBool>
           .select((sub) => sub.lit(1).as("one"))
           .whereRef("model_metadata.model_id", "=", "models.id")
           .where("model_metadata.key", "=", expression.key),
+      );
+    case "hasLineage":
+      // By the value's hash (the indexed key: a URI is too long to index in MySQL), and the value itself.
+      return eb.exists(
+        eb
+          .selectFrom("model_lineage")
+          .select((sub) => sub.lit(1).as("one"))
+          .whereRef("model_lineage.model_id", "=", "models.id")
+          .where("model_lineage.kind", "=", LINEAGE_KINDS[expression.field])
+          .where("model_lineage.value_hash", "=", lineageHash(expression.value))
+          .where("model_lineage.value", "=", expression.value),
       );
     default:
       return unreachable(expression);

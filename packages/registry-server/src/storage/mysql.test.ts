@@ -126,11 +126,13 @@ suite("mysql adapter", () => {
     await adapter.close();
     const [rows] = await adminPool().query<RowDataPacket[]>(
       `select table_name as t, column_name as c, collation_name as collation from information_schema.columns
-       where table_schema = ? and table_name in ('models', 'model_tags', 'model_metadata')
-         and data_type in ('varchar', 'text')`,
+       where table_schema = ? and table_name in
+         ('models', 'model_tags', 'model_metadata', 'model_lineage', 'model_aliases', 'model_changes')
+         and data_type in ('varchar', 'text', 'longtext')`,
       [database],
     );
-    expect(rows.length).toBe(12);
+    // models 10, model_tags 2, model_metadata 3, model_lineage 4, model_aliases 5, model_changes 10.
+    expect(rows.length).toBe(34);
     // utf8mb4_bin would be PAD SPACE ('a' = 'a '); these two are NO PAD.
     expect(rows.filter((r) => !/^utf8mb4_(nopad|0900)_bin$/.test(r.collation))).toEqual([]);
     await dropDatabase(database);

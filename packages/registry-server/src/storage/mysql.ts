@@ -3,7 +3,7 @@ import type { Duplex } from "node:stream";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CompiledQuery, Kysely, MysqlDialect, sql } from "kysely";
 import { type Connection, createConnection, createPool } from "mysql2";
-import { checkRetainChanges, type StorageAdapter } from "./adapter";
+import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
 import {
   type CircuitBreakerOptions,
   type CircuitSettings,
@@ -24,6 +24,13 @@ export type { CircuitBreakerOptions };
 export interface MysqlStorageOptions {
   /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
   retainChanges?: number;
+  /**
+   * How many of the latest history entries (ListModelHistory, LookupModel
+   * with `read_time`) to keep, at least. Entries are pruned only past both
+   * this and `retainChanges`. Default: absent, every entry is kept (the
+   * history is an audit log).
+   */
+  retainHistory?: number;
 
   /**
    * A `mysql://user:password@host:port/database` URL, as `mysql2` takes it.
@@ -200,6 +207,7 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
   }
   const caller = "createMysqlStorage";
   const retainChanges = checkRetainChanges(options.retainChanges, caller);
+  const retainHistory = checkRetainHistory(options.retainHistory, caller);
   const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
   const keepAliveInitialDelay = checkMs(
     options.pool?.keepAliveInitialDelayMs,
@@ -236,7 +244,10 @@ export async function createMysqlStorage(options: MysqlStorageOptions): Promise<
   return createSqlStorage(db, {
     circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),
     lockingReads: true,
+    // MariaDB has no FOR SHARE; both take LOCK IN SHARE MODE.
+    shareLock: "lock in share mode",
     retainChanges,
+    retainHistory,
     classify: classifyMysqlError,
     // Said explicitly: a server configured READ COMMITTED would otherwise give
     // a read's statements different snapshots (torn records, and a watch

@@ -105,12 +105,14 @@ suite("postgres adapter", () => {
       collation_name: string;
     }>(
       `select table_name, column_name, collation_name from information_schema.columns
-       where table_schema = $1 and table_name in ('models', 'model_tags', 'model_metadata')
+       where table_schema = $1 and table_name in
+         ('models', 'model_tags', 'model_metadata', 'model_lineage', 'model_aliases', 'model_changes')
          and data_type in ('character varying', 'text')
        order by table_name, column_name`,
       [schema],
     );
-    expect(rows.length).toBe(12);
+    // models 10, model_tags 2, model_metadata 3, model_lineage 4, model_aliases 5, model_changes 10.
+    expect(rows.length).toBe(34);
     expect(rows.filter((r) => r.collation_name !== "C")).toEqual([]);
     await dropSchema(schema);
   });

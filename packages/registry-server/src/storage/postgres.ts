@@ -1,7 +1,7 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
-import { checkRetainChanges, type StorageAdapter } from "./adapter";
+import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
 import {
   type CircuitBreakerOptions,
   type CircuitSettings,
@@ -22,6 +22,13 @@ export type { CircuitBreakerOptions };
 export interface PostgresStorageOptions {
   /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
   retainChanges?: number;
+  /**
+   * How many of the latest history entries (ListModelHistory, LookupModel
+   * with `read_time`) to keep, at least. Entries are pruned only past both
+   * this and `retainChanges`. Default: absent, every entry is kept (the
+   * history is an audit log).
+   */
+  retainHistory?: number;
 
   /**
    * A `postgres://user:password@host:port/database` URL, as `pg` takes it
@@ -244,6 +251,7 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
 
   const caller = "createPostgresStorage";
   const retainChanges = checkRetainChanges(options.retainChanges, caller);
+  const retainHistory = checkRetainHistory(options.retainHistory, caller);
   const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
   const sockets = new SocketTracker();
   const { pool, connection } = createPool(options, sockets);
@@ -266,7 +274,9 @@ export async function createPostgresStorage(options: PostgresStorageOptions): Pr
   return createSqlStorage(db, {
     circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),
     lockingReads: true,
+    shareLock: "for share",
     retainChanges,
+    retainHistory,
     classify: classifyPostgresError,
     // Reads see one snapshot; read-only repeatable-read transactions never
     // fail a serialization check.

@@ -1,7 +1,7 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
-import { checkRetainChanges, type StorageAdapter } from "./adapter";
+import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
@@ -10,6 +10,13 @@ import { createSqlStorage } from "./sql/sql-storage";
 export interface SqliteStorageOptions {
   /** How many of the latest changes WatchModels can resume from, at least. Default 100 000. */
   retainChanges?: number;
+  /**
+   * How many of the latest history entries (ListModelHistory, LookupModel
+   * with `read_time`) to keep, at least. Entries are pruned only past both
+   * this and `retainChanges`. Default: absent, every entry is kept (the
+   * history is an audit log).
+   */
+  retainHistory?: number;
 
   /** Path of the database file (created with its folder's permissions if missing), or `:memory:`. */
   path: string;
@@ -43,6 +50,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     throw new TypeError("createSqliteStorage: `path` must be a file path or ':memory:'");
   }
   const retainChanges = checkRetainChanges(options.retainChanges, "createSqliteStorage");
+  const retainHistory = checkRetainHistory(options.retainHistory, "createSqliteStorage");
   let database: Database.Database;
   try {
     database = new Database(options.path);
@@ -67,6 +75,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   return createSqlStorage(db, {
     lockingReads: false,
     retainChanges,
+    retainHistory,
     classify: (error) => {
       const code = sqliteCode(error);
       if (code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY") {

@@ -35,8 +35,17 @@ export interface SqlDialect {
   ) => Promise<(() => Promise<void>) | undefined>;
   /** Whether `SELECT ... FOR UPDATE` exists (not in SQLite, whose write transactions are serialized anyway). */
   readonly lockingReads: boolean;
+  /**
+   * How a read takes a shared lock on the rows it reads (the target of an
+   * alias move, so it cannot be deleted before the move commits): `for share`
+   * (PostgreSQL, MySQL 8) or `lock in share mode` (MariaDB has no FOR SHARE;
+   * MySQL 8 still takes it). Absent where `lockingReads` is false.
+   */
+  readonly shareLock?: "for share" | "lock in share mode";
   /** How many of the latest changes to keep, at least (see `StorageAdapter.readChanges`). */
   readonly retainChanges: number;
+  /** How many of the latest history entries to keep, at least; absent: every entry. */
+  readonly retainHistory?: number | undefined;
   /** Isolation for read-only transactions: a consistent snapshot across the statements that read one record. */
   readonly readIsolation?: "repeatable read" | "serializable";
   /**

@@ -1,4 +1,4 @@
-import { type Migration, sql } from "kysely";
+import { type AlterTableBuilder, type ColumnDefinitionBuilder, type Migration, sql } from "kysely";
 import { type Ddl, ddlFor, type SqlDialectName, type UntypedDb } from "./ddl";
 
 /** 0001: the models table and the indexes of its keyset orders. */
@@ -113,6 +113,116 @@ async function createKeysetOrderIndexes(db: UntypedDb): Promise<void> {
     .execute();
 }
 
+/** 0004: the model's artifact digest and lineage; the lineage lists in a table a filter can use by index. */
+async function addModelProvenance(db: UntypedDb, { text, table }: Ddl): Promise<void> {
+  // One column per statement: SQLite's ALTER TABLE adds one at a time.
+  await db.schema
+    .alterTable("models")
+    .addColumn("artifact_digest", "varchar(71)", (c) => text(c).notNull().defaultTo(""))
+    .execute();
+  await db.schema
+    .alterTable("models")
+    .addColumn("lineage_run_uri", "varchar(2048)", (c) => text(c).notNull().defaultTo(""))
+    .execute();
+  await db.schema
+    .alterTable("models")
+    .addColumn("lineage_code_revision", "varchar(128)", (c) => text(c).notNull().defaultTo(""))
+    .execute();
+  // A URI of 2048 characters is 8 KiB in utf8mb4, over InnoDB's 3072-byte key
+  // limit: the key is its SHA-256 (computed in JS), and lookups compare both.
+  await table(
+    db.schema
+      .createTable("model_lineage")
+      .addColumn("model_id", "varchar(64)", (c) => text(c).notNull())
+      .addColumn("kind", "varchar(16)", (c) => text(c).notNull())
+      .addColumn("value_hash", "varchar(64)", (c) => text(c).notNull())
+      .addColumn("value", "varchar(2048)", (c) => text(c).notNull())
+      .addPrimaryKeyConstraint("model_lineage_pkey", ["model_id", "kind", "value_hash"])
+      .addForeignKeyConstraint("model_lineage_model_id_fkey", ["model_id"], "models", ["id"], (fk) =>
+        fk.onDelete("cascade"),
+      ),
+  ).execute();
+  await db.schema
+    .createIndex("model_lineage_value_idx")
+    .on("model_lineage")
+    .columns(["kind", "value_hash", "model_id"])
+    .execute();
+}
+
+/** 0004: aliases; a model they point at cannot be deleted under them (ON DELETE RESTRICT). */
+async function createAliasTable(db: UntypedDb, { text, table }: Ddl): Promise<void> {
+  await table(
+    db.schema
+      .createTable("model_aliases")
+      .addColumn("name", "varchar(128)", (c) => text(c).notNull())
+      .addColumn("alias", "varchar(64)", (c) => text(c).notNull())
+      .addColumn("version", "varchar(64)", (c) => text(c).notNull())
+      .addColumn("model_id", "varchar(64)", (c) => text(c).notNull())
+      .addColumn("revision", "bigint", (c) => c.notNull())
+      .addColumn("update_time", "bigint", (c) => c.notNull())
+      .addColumn("updated_by", "varchar(512)", (c) => text(c).notNull())
+      .addPrimaryKeyConstraint("model_aliases_pkey", ["name", "alias"])
+      .addForeignKeyConstraint("model_aliases_model_id_fkey", ["model_id"], "models", ["id"], (fk) =>
+        fk.onDelete("restrict"),
+      ),
+  ).execute();
+  await db.schema
+    .createIndex("model_aliases_model_id_idx")
+    .on("model_aliases")
+    .columns(["model_id"])
+    .execute();
+}
+
+/** The SQL that reads a change row's model name out of its JSON, per dialect. */
+function nameFromModelJson(dialect: SqlDialectName) {
+  switch (dialect) {
+    case "sqlite":
+      return sql`json_extract(model, '$.name')`;
+    case "postgres":
+      return sql`(model::json ->> 'name')`;
+    case "mysql":
+      return sql`json_unquote(json_extract(model, '$.name'))`;
+  }
+}
+
+/** 0004: the change table becomes the audit history too: who, which request, which name and alias, refusals. */
+async function extendChangeTable(db: UntypedDb, { text }: Ddl, dialect: SqlDialectName): Promise<void> {
+  const json = dialect === "mysql" ? sql`longtext` : "text";
+  const add = (
+    column: string,
+    type: Parameters<AlterTableBuilder["addColumn"]>[1],
+    build: (c: ColumnDefinitionBuilder) => ColumnDefinitionBuilder,
+  ) => db.schema.alterTable("model_changes").addColumn(column, type, build).execute();
+  // Entries written before: actor "" (unknown), no request id.
+  await add("actor", "varchar(512)", (c) => text(c).notNull().defaultTo(""));
+  await add("request_id", "varchar(128)", (c) => text(c).notNull().defaultTo(""));
+  await add("name", "varchar(128)", (c) => text(c).notNull().defaultTo(""));
+  await add("alias", "varchar(64)", (c) => text(c));
+  await add("alias_state", json, (c) => text(c));
+  await add("alias_before", json, (c) => text(c));
+  await add("refusal", json, (c) => text(c));
+  await sql`update model_changes set name = ${nameFromModelJson(dialect)}`.execute(db);
+  // History pages are `... ORDER BY revision DESC LIMIT n`: each index ends in the revision.
+  const indexes: [string, string[]][] = [
+    ["model_changes_name_idx", ["name", "revision"]],
+    ["model_changes_model_id_idx", ["model_id", "revision"]],
+    ["model_changes_alias_idx", ["name", "alias", "revision"]],
+    ["model_changes_actor_idx", ["actor", "revision"]],
+    ["model_changes_request_id_idx", ["request_id"]],
+    ["model_changes_commit_time_idx", ["commit_time", "revision"]],
+  ];
+  for (const [name, columns] of indexes) {
+    await db.schema.createIndex(name).on("model_changes").columns(columns).execute();
+  }
+  // Commit times strictly increase with the revision: the next is at least the last + 1.
+  await db.schema
+    .alterTable("modelreg_state")
+    .addColumn("last_commit_time", "bigint", (c) => c.notNull().defaultTo(0))
+    .execute();
+  await sql`update modelreg_state set last_commit_time =
+    coalesce((select max(commit_time) from model_changes), 0) where id = 1`.execute(db);
+}
+
 /**
  * Versioned schema migrations, in order. Never edit a released migration;
  * add a new one. Written with Kysely's schema builder so one definition
@@ -133,5 +243,13 @@ export function createMigrations(dialect: SqlDialectName): Record<string, Migrat
       },
     },
     "0003_keyset_order_indexes": { up: createKeysetOrderIndexes },
+    "0004_aliases_history": {
+      async up(db: UntypedDb) {
+        const ddl = await ddlFor(db, dialect);
+        await addModelProvenance(db, ddl);
+        await createAliasTable(db, ddl);
+        await extendChangeTable(db, ddl, dialect);
+      },
+    },
   };
 }

@@ -9,7 +9,15 @@ import type { Transact } from "./transact";
 /** A connection or transaction the registry's queries run on. */
 export type Db = Kysely<RegistryDatabase> | Transaction<RegistryDatabase>;
 
-function toRecord(row: ModelsTable, tags: string[], metadata: Record<string, string>): ModelRecord {
+/** A model's children, loaded with it: tags, metadata and the lineage's lists. */
+interface Children {
+  readonly tags: string[];
+  readonly metadata: Record<string, string>;
+  readonly datasetUris: string[];
+  readonly parentModelIds: string[];
+}
+
+function toRecord(row: ModelsTable, { tags, metadata, datasetUris, parentModelIds }: Children): ModelRecord {
   return {
     id: row.id,
     name: row.name,
@@ -19,16 +27,23 @@ function toRecord(row: ModelsTable, tags: string[], metadata: Record<string, str
     tags: tags.sort(compareStrings),
     metadata,
     artifactUri: row.artifact_uri,
+    artifactDigest: row.artifact_digest,
+    lineage: {
+      runUri: row.lineage_run_uri,
+      codeRevision: row.lineage_code_revision,
+      datasetUris: datasetUris.sort(compareStrings),
+      parentModelIds: parentModelIds.sort(compareStrings),
+    },
     revision: Number(row.revision),
     createTime: Number(row.create_time),
     updateTime: Number(row.update_time),
   };
 }
 
-/** Loads tags and metadata for many rows in two queries (no N+1). */
+/** Loads tags, metadata and lineage lists for many rows in three queries (no N+1). */
 export async function withChildren(db: Db, rows: readonly ModelsTable[]): Promise<ModelRecord[]> {
   if (rows.length === 0) return [];
-  const ids = rows.map((r) => r.id);
+  const ids = [...new Set(rows.map((r) => r.id))];
   const tagRows = await db
     .selectFrom("model_tags")
     .select(["model_id", "tag"])
@@ -39,14 +54,36 @@ export async function withChildren(db: Db, rows: readonly ModelsTable[]): Promis
     .select(["model_id", "key", "value"])
     .where("model_id", "in", ids)
     .execute();
-  const tags = new Map<string, string[]>(ids.map((id) => [id, []]));
-  const metadata = new Map<string, Record<string, string>>(ids.map((id) => [id, {}]));
-  for (const { model_id, tag } of tagRows) tags.get(model_id)?.push(tag);
-  for (const { model_id, key, value } of metadataRows) {
-    const entries = metadata.get(model_id);
-    if (entries) entries[key] = value;
+  const lineageRows = await db
+    .selectFrom("model_lineage")
+    .select(["model_id", "kind", "value"])
+    .where("model_id", "in", ids)
+    .execute();
+  const children = new Map<string, Children>();
+  const of = (id: string): Children => {
+    let found = children.get(id);
+    if (!found) {
+      found = { tags: [], metadata: {}, datasetUris: [], parentModelIds: [] };
+      children.set(id, found);
+    }
+    return found;
+  };
+  for (const { model_id, tag } of tagRows) of(model_id).tags.push(tag);
+  for (const { model_id, key, value } of metadataRows) of(model_id).metadata[key] = value;
+  for (const { model_id, kind, value } of lineageRows) {
+    const lists = of(model_id);
+    (kind === "dataset" ? lists.datasetUris : lists.parentModelIds).push(value);
   }
-  return rows.map((row) => toRecord(row, tags.get(row.id) ?? [], metadata.get(row.id) ?? {}));
+  // Each row gets fresh arrays: the same model may appear twice (a join), and records must not share state.
+  return rows.map((row) => {
+    const c = of(row.id);
+    return toRecord(row, {
+      tags: [...c.tags],
+      metadata: { ...c.metadata },
+      datasetUris: [...c.datasetUris],
+      parentModelIds: [...c.parentModelIds],
+    });
+  });
 }
 
 /** The model with this id; `forUpdate` locks its row (only where the dialect has locking reads). */

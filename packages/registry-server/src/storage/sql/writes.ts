@@ -1,8 +1,18 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import type { Transaction } from "kysely";
-import type { InsertResult, ModelRecord, StorageAdapter, StorageCallOptions, WriteResult } from "../adapter";
-import type { RecordChanges } from "./changes";
+import type {
+  DeleteOptions,
+  DeleteResult,
+  InsertResult,
+  ModelRecord,
+  StorageAdapter,
+  StorageCallOptions,
+  WriteResult,
+} from "../adapter";
+import { aliasesOfModel } from "./alias-rows";
+import { authorOf, type EntryDraft, type RecordChanges } from "./changes";
 import type { SqlDialect } from "./dialect";
+import { lineageHash } from "./lineage-hash";
 import { byNameVersion, byRequestId, type Db, getById } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import type { Transact } from "./transact";
@@ -33,6 +43,20 @@ async function writeChildren(db: Db, record: ModelRecord): Promise<void> {
       .values(entries.map(([key, value]) => ({ model_id: record.id, key, value })))
       .execute();
   }
+  const lineage = lineageRows(record);
+  if (lineage.length > 0) await db.insertInto("model_lineage").values(lineage).execute();
+}
+
+/** The rows of the lineage's lists (each value once per list). */
+function lineageRows(record: ModelRecord) {
+  const rows = (kind: "dataset" | "parent", values: readonly string[]) =>
+    [...new Set(values)].map((value) => ({
+      model_id: record.id,
+      kind,
+      value_hash: lineageHash(value),
+      value,
+    }));
+  return [...rows("dataset", record.lineage.datasetUris), ...rows("parent", record.lineage.parentModelIds)];
 }
 
 /** Why a conditional write changed nothing: the row is gone, or its revision moved on. */
@@ -56,6 +80,9 @@ async function insertRow(trx: Trx, record: ModelRecord, requestId: string | unde
       create_time: record.createTime,
       update_time: record.updateTime,
       request_id: requestId || null,
+      artifact_digest: record.artifactDigest,
+      lineage_run_uri: record.lineage.runUri,
+      lineage_code_revision: record.lineage.codeRevision,
     })
     .execute();
   await writeChildren(trx, record);
@@ -67,13 +94,14 @@ async function insertRecord(
   trx: Trx,
   record: ModelRecord,
   requestId: string | undefined,
+  options: StorageCallOptions | undefined,
 ): Promise<InsertResult> {
   if (requestId) {
     const existing = await byRequestId(trx, requestId);
     if (existing) return { status: "requestIdUsed", existing };
   }
   await insertRow(trx, record, requestId);
-  await recordChanges(trx, "created", [record]);
+  await recordChanges(trx, [{ type: "created", model: record }], authorOf(options, requestId));
   return { status: "created" };
 }
 
@@ -105,7 +133,9 @@ async function insert(
 ): Promise<InsertResult> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await context.transact(options, "write", (trx) => insertRecord(context, trx, record, requestId));
+      return await context.transact(options, "write", (trx) =>
+        insertRecord(context, trx, record, requestId, options),
+      );
     } catch (error) {
       if (context.dialect.classify(error) !== "uniqueViolation") throw error;
       if (attempt === 3) {
@@ -127,9 +157,10 @@ async function insertBatch(
   { recordChanges }: WriteContext,
   trx: Trx,
   items: readonly InsertItem[],
+  options: StorageCallOptions | undefined,
 ): Promise<InsertResult[]> {
   const results: InsertResult[] = [];
-  const created: ModelRecord[] = [];
+  const created: EntryDraft[] = [];
   for (const { record, requestId } of items) {
     // Looked up first: a unique violation would abort the whole transaction.
     const taken = await trx
@@ -143,12 +174,12 @@ async function insertBatch(
     else if (taken) results.push({ status: "nameVersionTaken", existingId: taken.id });
     else {
       await insertRow(trx, record, requestId);
-      created.push(record);
+      created.push({ type: "created", model: record, requestId: requestId ?? "" });
       results.push({ status: "created" });
     }
   }
   // Numbered together at the end: the revision lock is held only from here to commit.
-  await recordChanges(trx, "created", created);
+  await recordChanges(trx, created, authorOf(options));
   return results;
 }
 
@@ -160,7 +191,7 @@ async function insertMany(
 ): Promise<InsertResult[]> {
   if (items.length === 0) return [];
   try {
-    return await context.transact(options, "write", (trx) => insertBatch(context, trx, items));
+    return await context.transact(options, "write", (trx) => insertBatch(context, trx, items, options));
   } catch (error) {
     if (context.dialect.classify(error) !== "uniqueViolation") throw error;
   }
@@ -175,6 +206,7 @@ async function replaceRecord(
   trx: Trx,
   record: ModelRecord,
   expectedRevision: number,
+  options: StorageCallOptions | undefined,
 ): Promise<WriteResult> {
   const result = await trx
     .updateTable("models")
@@ -182,6 +214,9 @@ async function replaceRecord(
       framework: record.framework,
       description: record.description,
       artifact_uri: record.artifactUri,
+      artifact_digest: record.artifactDigest,
+      lineage_run_uri: record.lineage.runUri,
+      lineage_code_revision: record.lineage.codeRevision,
       revision: record.revision,
       update_time: record.updateTime,
     })
@@ -191,26 +226,38 @@ async function replaceRecord(
   if (Number(result.numUpdatedRows) === 0) return writeFailure(trx, record.id);
   await trx.deleteFrom("model_tags").where("model_id", "=", record.id).execute();
   await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
+  await trx.deleteFrom("model_lineage").where("model_id", "=", record.id).execute();
   await writeChildren(trx, record);
-  await recordChanges(trx, "updated", [record]);
+  await recordChanges(trx, [{ type: "updated", model: record }], authorOf(options));
   return { status: "ok" };
 }
 
-/** `delete`, only at `expectedRevision` when one is given. */
+/** `delete`, only at `expectedRevision` when one is given; with `force`, its aliases go first. */
 async function deleteRecord(
   { dialect, recordChanges }: WriteContext,
   trx: Trx,
   id: string,
   expectedRevision: number | undefined,
-): Promise<WriteResult> {
-  // Locked, so the state the change reports is the one deleted.
+  options: DeleteOptions | undefined,
+): Promise<DeleteResult> {
+  // Locked, so the state the change reports is the one deleted, and no alias can be set on it meanwhile.
   const current = await getById(trx, id, dialect.lockingReads);
   if (!current) return { status: "notFound" };
   if (expectedRevision !== undefined && current.revision !== expectedRevision) {
     return { status: "conflict", currentRevision: current.revision };
   }
+  const aliases = await aliasesOfModel(trx, id, dialect.lockingReads);
+  if (aliases.length > 0 && !options?.force) return { status: "aliased", aliases };
+  if (aliases.length > 0) await trx.deleteFrom("model_aliases").where("model_id", "=", id).execute();
   await trx.deleteFrom("models").where("id", "=", id).execute();
-  await recordChanges(trx, "deleted", [current]);
+  const entries: EntryDraft[] = aliases.map((alias) => ({
+    type: "alias_deleted",
+    model: current,
+    alias,
+    aliasBefore: alias,
+  }));
+  entries.push({ type: "deleted", model: current });
+  await recordChanges(trx, entries, authorOf(options));
   return { status: "ok" };
 }
 
@@ -223,8 +270,8 @@ export function createWrites(
     insert: (record, requestId, options) => insert(context, record, requestId, options),
     insertMany: (items, options) => insertMany(context, items, options),
     replace: (record, expectedRevision, options) =>
-      transact(options, "write", (trx) => replaceRecord(context, trx, record, expectedRevision)),
+      transact(options, "write", (trx) => replaceRecord(context, trx, record, expectedRevision, options)),
     delete: (id, expectedRevision, options) =>
-      transact(options, "write", (trx) => deleteRecord(context, trx, id, expectedRevision)),
+      transact(options, "write", (trx) => deleteRecord(context, trx, id, expectedRevision, options)),
   };
 }
