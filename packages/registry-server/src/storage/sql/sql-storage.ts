@@ -1,9 +1,11 @@
 import type { Kysely } from "kysely";
 import type { StorageAdapter, StorageCapabilities } from "../adapter";
+import { createAliases } from "./aliases";
 import { translate } from "./call-errors";
 import { createChangeRecorder, readChanges } from "./changes";
 import { databaseUnreachable } from "./circuit";
 import type { SqlDialect } from "./dialect";
+import { createHistory } from "./history";
 import { createReads } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import { createTransact } from "./transact";
@@ -29,12 +31,15 @@ const capabilities: StorageCapabilities = Object.freeze({ deadlines: true, cance
  */
 export function createSqlStorage(db: Kysely<RegistryDatabase>, dialect: SqlDialect): StorageAdapter {
   const transact = createTransact(db, dialect);
-  const recordChanges = createChangeRecorder(dialect.retainChanges);
+  const recordChanges = createChangeRecorder(dialect.retainChanges, dialect.retainHistory);
+  const context = { transact, dialect, recordChanges };
   let closed: Promise<void> | undefined;
   return {
     capabilities,
     ...createReads(transact),
-    ...createWrites({ transact, dialect, recordChanges }),
+    ...createWrites(context),
+    ...createAliases(context),
+    ...createHistory(transact),
 
     readChanges: (afterRevision, limit, options) =>
       transact(options, "read", (trx) => readChanges(trx, afterRevision, limit)),
