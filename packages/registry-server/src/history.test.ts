@@ -214,6 +214,31 @@ describe.each(adapters)("lineage and artifact digest over gRPC, %s storage", (_n
     await expectError(call("GetModel", { id: "lineage-orphan" }), Code.NOT_FOUND);
   });
 
+  it("imports lineage too, failing only the items whose parents do not exist", async () => {
+    const parent = await create({ name: "import-parent", version: "1" });
+    const lineage = (parentModelIds: string[]) => ({
+      runUri: "",
+      codeRevision: "",
+      datasetUris: ["s3://d"],
+      parentModelIds,
+    });
+    const summary = await registry.client.importModels([
+      {
+        model: {
+          name: "import-child",
+          version: "1",
+          lineage: lineage([parent.id]),
+          artifactDigest: digest("d"),
+        },
+      },
+      { model: { name: "import-child", version: "2", lineage: lineage(["missing-parent"]) } },
+    ]);
+    expect([summary.createdCount, summary.failedCount]).toEqual([1, 1]);
+    expect(summary.results[0]).toMatchObject({ index: 1, error: { code: Code.FAILED_PRECONDITION } });
+    const child = (await call<{ model: Model }>("LookupModel", { name: "import-child", version: "1" })).model;
+    expect([child.lineage?.parentModelIds, child.artifactDigest]).toEqual([[parent.id], digest("d")]);
+  });
+
   it("sets a digest once, and refuses to change or clear it", async () => {
     const model = await create({ name: "digest", version: "1" });
     const set = await update({ id: model.id, artifactDigest: digest("b") }, ["artifact_digest"]);
