@@ -1,4 +1,6 @@
+import { defineAliasCheckTests } from "./alias-checks";
 import { defineAliasListingTests } from "./alias-listing";
+import { defineAliasRaceTests } from "./alias-races";
 import { defineAliasTests } from "./aliases";
 import { defineCancellationTests } from "./cancellation";
 import { defineChangeTests } from "./changes";
@@ -77,6 +79,8 @@ export function defineStorageConformanceSuite(options: StorageConformanceOptions
     describe("ping and close", () => definePingCloseTests(test, options));
     describe("aliases (rule 9)", () => defineAliasTests(test));
     describe("alias listing", () => defineAliasListingTests(test));
+    describe("alias policy checks (inside the move's transaction)", () => defineAliasCheckTests(test));
+    describe("alias races (rule 9: exactly one winner)", () => defineAliasRaceTests(test));
     describe("deadlines (capability: skipped unless capabilities.deadlines)", () =>
       defineDeadlineTests(makeClaimedTest(options, "deadlines")));
     describe("cancellation (capability: skipped unless capabilities.cancellation)", () =>
