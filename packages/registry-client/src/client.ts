@@ -3,22 +3,32 @@ import {
   BatchGetModelsRequest,
   Code,
   CreateModelRequest,
+  type DeleteModelAliasRequest,
   DeleteModelRequest,
+  type GetModelAliasRequest,
   GetModelRequest,
+  type HistoryEntry,
   type ImportModelsResponse,
+  type ListModelAliasesRequest,
+  type ListModelAliasesResponse,
+  type ListModelHistoryRequest,
+  type ListModelHistoryResponse,
   ListModelsRequest,
   type ListModelsResponse,
   LookupModelRequest,
   type Model,
+  type ModelAlias,
   ModelServiceClient,
   RegistryError,
   RemoveModelTagsRequest,
+  type SetModelAliasRequest,
   UpdateModelMetadataRequest,
   UpdateModelRequest,
   type WatchModelsResponse,
 } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
+import { aliasMethods, type ResolveAliasOptions } from "./aliases";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
 import type { ChannelInfo } from "./pool";
 import { type RegistryRpcOptions, RegistryTransport, type RegistryTransportOptions } from "./transport";
@@ -49,7 +59,11 @@ export interface RegistryClient {
   createModel(request: Req<CreateModelRequest>, options?: CallOptions): Promise<Model>;
   /** One model by id; NOT_FOUND if there is none. */
   getModel(request: Req<GetModelRequest>, options?: CallOptions): Promise<Model>;
-  /** One model by (name, version); NOT_FOUND if there is none. */
+  /**
+   * One model by its name and either its `version` or an `alias` (with
+   * `readTime`, the alias as it was then); NOT_FOUND if there is none. See
+   * {@link RegistryClient.resolveAlias} for the alias case.
+   */
   lookupModel(request: Req<LookupModelRequest>, options?: CallOptions): Promise<Model>;
   /** One page; see {@link RegistryClient.listAllModels} to walk every page. */
   listModels(request?: Req<ListModelsRequest>, options?: CallOptions): Promise<ListModelsResponse>;
@@ -59,7 +73,11 @@ export interface RegistryClient {
   batchGetModels(request: Req<BatchGetModelsRequest>, options?: CallOptions): Promise<Model[]>;
   /** Changes the fields in `updateMask` (every field set, without one); conditional on `model.etag` when set. */
   updateModel(request: Req<UpdateModelRequest>, options?: CallOptions): Promise<Model>;
-  /** Deletes a model, conditional on `etag` when set. */
+  /**
+   * Deletes a model, conditional on `etag` when set. A model an alias points
+   * at is FAILED_PRECONDITION naming the aliases, unless `force` is true:
+   * then its aliases are deleted with it.
+   */
   deleteModel(request: Req<DeleteModelRequest>, options?: CallOptions): Promise<void>;
   /** Adds tags, atomically, with set semantics. */
   addModelTags(request: Req<AddModelTagsRequest>, options?: CallOptions): Promise<Model>;
@@ -67,6 +85,58 @@ export interface RegistryClient {
   removeModelTags(request: Req<RemoveModelTagsRequest>, options?: CallOptions): Promise<Model>;
   /** Sets and removes metadata keys in one atomic step. */
   updateModelMetadata(request: Req<UpdateModelMetadataRequest>, options?: CallOptions): Promise<Model>;
+  /**
+   * Creates or moves an alias (`bert@champion -> 1.1.0`) atomically and
+   * returns it. With `expectedVersion` it is a compare-and-set: if the alias
+   * does not point at that version now, ABORTED with reason `ALIAS_CHANGED`
+   * (`""` means "must not exist yet"). A protected alias the registry's
+   * promotion policy refuses fails with PERMISSION_DENIED (role) or
+   * FAILED_PRECONDITION (evidence; read the missing items with
+   * `preconditionViolations(error)`). Retried on UNAVAILABLE only when
+   * `requestId` is set: a retry then returns what the first call set.
+   */
+  setModelAlias(request: Req<SetModelAliasRequest>, options?: CallOptions): Promise<ModelAlias>;
+  /** One alias of a name; NOT_FOUND if there is none. */
+  getModelAlias(request: Req<GetModelAliasRequest>, options?: CallOptions): Promise<ModelAlias>;
+  /**
+   * One page of the aliases of `name` (of every name when empty), ordered by
+   * name then alias; see {@link RegistryClient.listAllModelAliases} to walk every page.
+   */
+  listModelAliases(
+    request?: Req<ListModelAliasesRequest>,
+    options?: CallOptions,
+  ): Promise<ListModelAliasesResponse>;
+  /** Every alias of `name` (of every name when empty), fetching pages as the loop goes. `pageToken` is ignored. */
+  listAllModelAliases(
+    request?: Req<ListModelAliasesRequest>,
+    options?: CallOptions,
+  ): AsyncIterable<ModelAlias>;
+  /** Deletes an alias, only if it still points at `expectedVersion` when set (else ABORTED, `ALIAS_CHANGED`). */
+  deleteModelAlias(request: Req<DeleteModelAliasRequest>, options?: CallOptions): Promise<void>;
+  /**
+   * One page of the audit history, newest first: every change to models and
+   * aliases with its actor, request id and before/after states, and every
+   * promotion a policy refused (`refusal` set). Narrow it with `name`,
+   * `alias`, `modelId` and `filter` (`actor = "ana"`, `type = ALIAS_SET`,
+   * `commit_time >= "2026-11-30T00:00:00Z"`, `refused = true`).
+   */
+  listModelHistory(
+    request?: Req<ListModelHistoryRequest>,
+    options?: CallOptions,
+  ): Promise<ListModelHistoryResponse>;
+  /** Every history entry matching the request, newest first, fetching pages as the loop goes. `pageToken` is ignored. */
+  listAllModelHistory(
+    request?: Req<ListModelHistoryRequest>,
+    options?: CallOptions,
+  ): AsyncIterable<HistoryEntry>;
+  /**
+   * The model `name@alias` points at (LookupModel by alias); with
+   * `options.readTime`, the model it pointed at then, as it was then.
+   * `latest` is the newest version by create time. NOT_FOUND (a
+   * `RegistryError`) when the alias does not exist, or pointed nowhere at
+   * `readTime`.
+   */
+  resolveAlias(name: string, alias: string, options?: ResolveAliasOptions): Promise<Model>;
   /**
    * Watches every committed change, in revision order, as an async iterator
    * that runs until `break`, an error, or `options.signal`.
@@ -193,6 +263,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
       modelOf(await service.removeModelTags(RemoveModelTagsRequest.create(request), rpc(o)).response),
     updateModelMetadata: async (request, o) =>
       modelOf(await service.updateModelMetadata(UpdateModelMetadataRequest.create(request), rpc(o)).response),
+    ...aliasMethods(service, rpc),
     watchModels: (request, watchOptions) => watchModels({ service, transport }, request, watchOptions),
     importModels: (items, importOptions) => importModels(service, items, importOptions),
     connect: (connectOptions) => transport.connect(connectOptions),
