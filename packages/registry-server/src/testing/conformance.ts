@@ -8,8 +8,11 @@ import { defineCrudTests } from "./crud";
 import { defineDeadlineTests } from "./deadlines";
 import { defineDeleteTests } from "./delete";
 import { defineFilterTests } from "./filters";
+import { defineForceDeleteTests } from "./force-delete";
 import { makeClaimedTest, makeTest } from "./harness";
+import { defineHistoryTests } from "./history";
 import { defineLimitTests } from "./limits";
+import { defineLineageTests } from "./lineage";
 import { defineLostUpdateTests } from "./lost-updates";
 import type { StorageConformanceOptions } from "./options";
 import { defineOrderingTests } from "./ordering";
@@ -17,6 +20,8 @@ import { definePagingTests } from "./paging";
 import { definePingCloseTests } from "./ping-close";
 import { defineReplaceTests } from "./replace";
 import { defineRequestIdTests } from "./request-ids";
+import { defineRetentionTests } from "./retention";
+import { defineTimeTravelTests } from "./time-travel";
 import { defineUniquenessTests } from "./uniqueness";
 
 // Re-exported by name for the package's own tests, which import the suite from here.
@@ -27,7 +32,9 @@ export type { StorageConformanceOptions, StorageTestContext, StorageTestSettings
  * Registers the storage conformance suite: one `describe` per rule of
  * `StorageAdapter` (CRUD, uniqueness, request ids, compare-and-swap, delete,
  * lost updates, change history, filters, ordering, keyset paging, limits,
- * ping and close), and one per capability (`deadlines`, `cancellation`),
+ * ping and close, aliases with their policy checks and races, force delete,
+ * time travel, the history's queries and actors, artifact digest and
+ * lineage, retention), and one per capability (`deadlines`, `cancellation`),
  * whose tests run only on an adapter that claims it in
  * `adapter.capabilities` and are reported skipped otherwise. Every test gets
  * a fresh adapter from `createAdapter` and closes it (then calls
@@ -81,6 +88,12 @@ export function defineStorageConformanceSuite(options: StorageConformanceOptions
     describe("alias listing", () => defineAliasListingTests(test));
     describe("alias policy checks (inside the move's transaction)", () => defineAliasCheckTests(test));
     describe("alias races (rule 9: exactly one winner)", () => defineAliasRaceTests(test));
+    describe("force delete (rule 9)", () => defineForceDeleteTests(test));
+    describe("time travel (resolveAlias with a read time)", () => defineTimeTravelTests(test));
+    describe("history (listHistory, actors)", () => defineHistoryTests(test));
+    describe("artifact digest and lineage", () => defineLineageTests(test));
+    describe("retention (createAdapter gets retainChanges / retainHistory)", () =>
+      defineRetentionTests((settings) => makeTest(options, settings)));
     describe("deadlines (capability: skipped unless capabilities.deadlines)", () =>
       defineDeadlineTests(makeClaimedTest(options, "deadlines")));
     describe("cancellation (capability: skipped unless capabilities.cancellation)", () =>
