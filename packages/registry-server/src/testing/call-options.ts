@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Code } from "@modelreg/proto";
 import type { ModelRecord, StorageAdapter, StorageCallOptions } from "../storage/adapter";
+import { plainAlias, plainChange } from "./alias-fixtures";
 import { assertRejectsWithCode, plain } from "./assertions";
 import { listAll, NAME_ASC } from "./expected-order";
 import { insertAll, makeModelRecord } from "./fixtures";
@@ -15,6 +16,8 @@ interface MethodCall {
    * used, no name taken, no revision spent).
    */
   readonly letThrough?: unknown;
+  /** As `letThrough`, for writes whose result holds times: the status it has once let through. */
+  readonly letThroughStatus?: string;
 }
 
 /** Every StorageAdapter method that takes call options, as a call on a store holding `seeded` at revision 1. */
@@ -52,6 +55,29 @@ const METHODS: readonly (readonly [method: string, prepare: (seeded: ModelRecord
   ],
   ["delete", (seeded) => ({ call: (a, o) => a.delete(seeded.id, 1, o), letThrough: { status: "ok" } })],
   ["readChanges", () => ({ call: (a, o) => a.readChanges(0, 10, o) })],
+  [
+    "setAlias",
+    (seeded) => {
+      const request = {
+        name: seeded.name,
+        alias: "champion",
+        version: seeded.version,
+        requestId: "req-refused-set",
+      };
+      return { call: (a, o) => a.setAlias(request, o), letThroughStatus: "set" };
+    },
+  ],
+  ["getAlias", (seeded) => ({ call: (a, o) => a.getAlias(seeded.name, "champion", o) })],
+  ["listAliases", () => ({ call: (a, o) => a.listAliases({ limit: 10 }, o) })],
+  [
+    "resolveAlias",
+    (seeded) => ({ call: (a, o) => a.resolveAlias(seeded.name, "champion", Date.now() * 1000, o) }),
+  ],
+  ["listHistory", () => ({ call: (a, o) => a.listHistory({ limit: 10 }, o) })],
+  [
+    "deleteAlias",
+    (seeded) => ({ call: (a, o) => a.deleteAlias({ name: seeded.name, alias: "champion" }, o) }),
+  ],
 ];
 
 /** How the tests of one capability refuse and allow calls. */
@@ -68,13 +94,15 @@ export interface CallOptionsCase {
   readonly allowed: () => StorageCallOptions;
 }
 
-/** Everything a refused call must leave as it was: the records and the change history. */
+/** Everything a refused call must leave as it was: the records, the aliases and the change history. */
 async function snapshot(adapter: StorageAdapter): Promise<unknown> {
   const records = (await listAll(adapter)).map(plain);
+  const aliases = (await adapter.listAliases({ limit: 1000 })).map(plainAlias);
   const history = await adapter.readChanges(0, 1000);
   return {
     records,
-    history: { ...history, changes: history.changes.map((c) => ({ ...c, model: plain(c.model) })) },
+    aliases,
+    history: { ...history, changes: history.changes.map(plainChange) },
   };
 }
 
@@ -88,12 +116,16 @@ export function defineCallOptionsTests(test: TestFn, options: CallOptionsCase): 
     test(`${method} ${options.refusedWhen} rejects with ${Code[options.code]} and changes nothing`, async (adapter) => {
       const seeded = makeModelRecord({ tags: ["seeded"], metadata: { k: "v" } });
       await insertAll(adapter, [seeded]);
-      const { call, letThrough } = prepare(seeded);
+      const { call, letThrough, letThroughStatus } = prepare(seeded);
       const before = await snapshot(adapter);
       await assertRejectsWithCode(() => call(adapter, options.refused()), options.code, method);
       assert.deepEqual(await snapshot(adapter), before, `${method} changed nothing`);
       if (letThrough !== undefined) {
         assert.deepEqual(await call(adapter), letThrough, `${method} without options afterwards`);
+      }
+      if (letThroughStatus !== undefined) {
+        const result = (await call(adapter)) as { status: string };
+        assert.equal(result.status, letThroughStatus, `${method} without options afterwards`);
       }
     });
   }
@@ -102,13 +134,25 @@ export function defineCallOptionsTests(test: TestFn, options: CallOptionsCase): 
     await insertAll(adapter, [seeded]);
     for (const [method, prepare] of METHODS) {
       if (method === "delete") continue; // The replace before it spent revision 1; delete runs last below.
-      const { call, letThrough } = prepare(seeded);
+      const { call, letThrough, letThroughStatus } = prepare(seeded);
       const result = await call(adapter, options.allowed());
       if (letThrough !== undefined) assert.deepEqual(result, letThrough, method);
+      if (letThroughStatus !== undefined)
+        assert.equal((result as { status: string }).status, letThroughStatus, method);
     }
     const last = await adapter.get(seeded.id, options.allowed());
     assert.equal(last?.revision, 2, "the replace was stored");
+    assert.equal(
+      await adapter.getAlias(seeded.name, "champion", options.allowed()),
+      undefined,
+      "deleteAlias ran",
+    );
     assert.deepEqual(await adapter.delete(seeded.id, 2, options.allowed()), { status: "ok" }, "delete");
-    assert.equal((await adapter.readChanges(0, 10, options.allowed())).latestRevision, 6, "six writes");
+    const { latestRevision } = await adapter.readChanges(0, 10, options.allowed());
+    assert.equal(
+      latestRevision,
+      8,
+      "eight entries: seed, insert, insertMany's 2, replace, setAlias, deleteAlias, delete",
+    );
   });
 }
