@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { Kysely, SqliteDialect } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { emptyLineage, type ModelRecord } from "../storage/adapter";
+import { lineageHash } from "../storage/sql/lineage-hash";
 import type { RegistryDatabase } from "../storage/sql/schema";
 import type { ComparisonOperator, FilterExpression } from "./ast";
 import { evaluateFilter } from "./evaluate";
@@ -53,6 +54,13 @@ const rows: readonly Row[] = [
     tags: ["prod", "team:nlp"],
     metadata: { team: "nlp", "owner/email": "zoë@example.com" },
     createTime: T + DAY,
+    artifactDigest: "sha256:abababababababababababababababababababababababababababababababab",
+    lineage: {
+      runUri: "mlflow://runs/1",
+      codeRevision: "v1.0",
+      datasetUris: ["s3://b/eval", "s3://b/train"],
+      parentModelIds: ["m01"],
+    },
   },
   {
     id: "m05",
@@ -62,6 +70,13 @@ const rows: readonly Row[] = [
     tags: ["staging"],
     metadata: { stage: "staging", note: "😀 ok" },
     createTime: T + 2 * DAY,
+    artifactDigest: "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd",
+    lineage: {
+      runUri: "https://wandb.ai/t/p/runs/a",
+      codeRevision: "abc123",
+      datasetUris: ["s3://b/train", "s3://b/😀"],
+      parentModelIds: ["m01", "m04"],
+    },
   },
   {
     id: "m06",
@@ -158,8 +173,10 @@ beforeAll(async () => {
     CREATE TABLE models (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, framework TEXT NOT NULL,
       description TEXT NOT NULL, artifact_uri TEXT NOT NULL, revision INTEGER NOT NULL,
-      create_time INTEGER NOT NULL, update_time INTEGER NOT NULL, request_id TEXT
+      create_time INTEGER NOT NULL, update_time INTEGER NOT NULL, request_id TEXT,
+      artifact_digest TEXT NOT NULL, lineage_run_uri TEXT NOT NULL, lineage_code_revision TEXT NOT NULL
     );
+    CREATE TABLE model_lineage (model_id TEXT NOT NULL, kind TEXT NOT NULL, value_hash TEXT NOT NULL, value TEXT NOT NULL);
     CREATE TABLE model_tags (model_id TEXT NOT NULL, tag TEXT NOT NULL, PRIMARY KEY (model_id, tag));
     CREATE TABLE model_metadata (model_id TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (model_id, key));
   `);
@@ -178,8 +195,21 @@ beforeAll(async () => {
         create_time: r.createTime,
         update_time: r.updateTime,
         request_id: null,
+        artifact_digest: r.artifactDigest,
+        lineage_run_uri: r.lineage.runUri,
+        lineage_code_revision: r.lineage.codeRevision,
       })
       .execute();
+    const lists = [
+      ...r.lineage.datasetUris.map((value) => ({ kind: "dataset" as const, value })),
+      ...r.lineage.parentModelIds.map((value) => ({ kind: "parent" as const, value })),
+    ];
+    for (const { kind, value } of lists) {
+      await db
+        .insertInto("model_lineage")
+        .values({ model_id: r.id, kind, value, value_hash: lineageHash(value) })
+        .execute();
+    }
     for (const tag of r.tags) await db.insertInto("model_tags").values({ model_id: r.id, tag }).execute();
     for (const [key, value] of Object.entries(r.metadata)) {
       await db.insertInto("model_metadata").values({ model_id: r.id, key, value }).execute();
@@ -260,6 +290,19 @@ const cases: [filter: string, expected?: readonly string[]][] = [
   // U+D7FF is the last code point before the surrogates; its successor for the range is U+E000.
   ['metadata.edge = "a\uD7FF*"', ["m12"]],
   ['metadata.edge != "a\uD7FF*"', ["m11"]],
+  ['artifact_digest = "sha256:abababababababababababababababababababababababababababababababab"', ["m04"]],
+  ['artifact_digest != ""', ["m04", "m05"]],
+  ['artifact_digest = "sha256:*"', ["m04", "m05"]],
+  ['artifact_digest > "sha256:b"', ["m05"]],
+  ['lineage.run_uri = "mlflow://*"', ["m04"]],
+  ['lineage.run_uri = ""', except("m04", "m05")],
+  ["lineage.code_revision >= abc", ["m05", "m04"].sort()],
+  ['lineage.dataset_uris:"s3://b/train"', ["m04", "m05"]],
+  ['lineage.dataset_uris:"s3://b/😀"', ["m05"]],
+  ['lineage.dataset_uris:"s3://b/tr"', []],
+  ["lineage.parent_model_ids:m04", ["m05"]],
+  ["-lineage.parent_model_ids:m01"],
+  ['lineage.parent_model_ids:m01 AND lineage.dataset_uris:"s3://b/eval"', ["m04"]],
   ['metadata.edge = "a\uE000*"', ["m11"]],
   // Code point order, as SQLite's BINARY: U+E000 < U+1F600 < U+10FFFF (JavaScript's `<` puts the emoji first).
   ['metadata.edge < "a😀"', ["m11", "m12"]],
@@ -503,39 +546,24 @@ function randomFilter(random: () => number, depth: number): FilterExpression {
     };
   }
   if (leaf < 0.75) return { kind: "metadata", key: pick(META_KEYS), op, value: pick(META_VALUES), prefix };
-  if (leaf < 0.9) return { kind: "hasTag", tag: pick(TAGS) };
-  return { kind: "hasMetadataKey", key: pick(META_KEYS) };
+  if (leaf < 0.8) return { kind: "hasTag", tag: pick(TAGS) };
+  if (leaf < 0.85) return { kind: "hasMetadataKey", key: pick(META_KEYS) };
+  if (leaf < 0.92) {
+    const field = pick(["artifact_digest", "lineage.run_uri", "lineage.code_revision"] as const);
+    return { kind: "string", field, op, value: pick(LINEAGE_STRINGS), prefix };
+  }
+  const field = pick(["dataset_uris", "parent_model_ids"] as const);
+  return { kind: "hasLineage", field, value: pick(LINEAGE_VALUES) };
 }
 
-describe("evaluateFilter: artifact digest and lineage", () => {
-  const digest = `sha256:${"0f".repeat(32)}`;
-  const base = records[0] as ModelRecord;
-  const withLineage: ModelRecord = {
-    ...base,
-    id: "l1",
-    artifactDigest: digest,
-    lineage: {
-      runUri: "mlflow://runs/4f2a",
-      codeRevision: "v1.2.0",
-      datasetUris: ["s3://bucket/eval", "s3://bucket/train-2026-11"],
-      parentModelIds: ["m01"],
-    },
-  };
-  const matches = (text: string) =>
-    [base, withLineage].filter((r) => evaluateFilter(parsed(text), r)).map((r) => r.id);
-
-  it.each<[string, string[]]>([
-    [`artifact_digest = "${digest}"`, ["l1"]],
-    ['artifact_digest = ""', ["m01"]],
-    ['artifact_digest = "sha256:*"', ["l1"]],
-    ['lineage.run_uri = "mlflow://runs/*"', ["l1"]],
-    ['lineage.run_uri != "mlflow://runs/4f2a"', ["m01"]],
-    ["lineage.code_revision > v1.1", ["l1"]],
-    ['lineage.dataset_uris:"s3://bucket/train-2026-11"', ["l1"]],
-    ['lineage.dataset_uris:"s3://bucket/train"', []],
-    ["lineage.parent_model_ids:m01", ["l1"]],
-    ["NOT lineage.parent_model_ids:m01", ["m01"]],
-  ])("%s selects %j", (text, ids) => {
-    expect(matches(text)).toEqual(ids);
-  });
-});
+const LINEAGE_STRINGS = [
+  "",
+  "sha256:",
+  "sha256:cd",
+  "mlflow://",
+  "https://wandb.ai/t/p/runs/a",
+  "abc",
+  "v1.0",
+  "v",
+];
+const LINEAGE_VALUES = ["s3://b/train", "s3://b/eval", "s3://b/😀", "s3://b", "m01", "m04", "m05"];

@@ -27,11 +27,9 @@ const target = (metadata: Record<string, string> = {}, extra: Partial<ModelRecor
 const admin: Principal = { subject: "ops", roles: ["admin"] };
 const writer: Principal = { subject: "ci-bot", roles: ["writer"] };
 
-async function moveRefusal(
-  policy: AliasPolicy,
-  record: ModelRecord,
-  principal: Principal | undefined = admin,
-) {
+/** The refusal of moving bert@production to `record`; `caller` null: no principal (auth off). */
+async function moveRefusal(policy: AliasPolicy, record: ModelRecord, caller: Principal | null = admin) {
+  const principal = caller ?? undefined;
   const check = new AliasPolicyChecker(policy).forSet(record.name, "production", principal);
   if (!check) throw new Error("production is not protected");
   return check(record, undefined);
