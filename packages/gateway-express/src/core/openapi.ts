@@ -389,7 +389,7 @@ function responseOf(route: Route, registry: SchemaRegistry): Schema {
         "text/event-stream": {
           schema: {
             type: "string",
-            description: `Server-sent events. Each message is an event whose \`data\` is ${what} as JSON, whose \`id\` is its \`revision\` (send it back as Last-Event-ID to resume) and whose \`event\` is \`created\`, \`updated\` or \`deleted\` for a change and \`progress\` for a progress notification (no change, a newer revision). A failure ends the stream with \`event: error\` whose data is the error body ({"error": {...}}), without an id.`,
+            description: `Server-sent events. Each message is an event whose \`data\` is ${what} as JSON, whose \`id\` is its \`revision\` (send it back as Last-Event-ID to resume) and whose \`event\` is \`created\`, \`updated\`, \`deleted\`, \`alias_set\` or \`alias_deleted\` for a change and \`progress\` for a progress notification (no change, a newer revision). A failure ends the stream with \`event: error\` whose data is the error body ({"error": {...}}), without an id.`,
           },
         },
       },
@@ -409,15 +409,23 @@ const errorResponses: readonly (readonly [string, string, string])[] = [
   [
     "BadRequest",
     "400",
-    "INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: the request is invalid. For INVALID_ARGUMENT, `details` carries a google.rpc.BadRequest with one violation per offending field.",
+    "INVALID_ARGUMENT, FAILED_PRECONDITION or OUT_OF_RANGE: the request is invalid. For INVALID_ARGUMENT, `details` carries a google.rpc.BadRequest with one violation per offending field. FAILED_PRECONDITION: a model that an alias points at is deleted without `force` (the message names the aliases), or a protected alias is moved to a version without the promotion policy's evidence (`details` carries a google.rpc.PreconditionFailure with one violation per missing item).",
   ],
   ["Unauthorized", "401", "UNAUTHENTICATED: the call carries no valid credentials."],
-  ["Forbidden", "403", "PERMISSION_DENIED: the caller may not make this call."],
-  ["NotFound", "404", "NOT_FOUND: an unknown id or (name, version), or no such route."],
+  [
+    "Forbidden",
+    "403",
+    "PERMISSION_DENIED: the caller may not make this call (or move this protected alias: the promotion policy's role).",
+  ],
+  [
+    "NotFound",
+    "404",
+    "NOT_FOUND: an unknown id, (name, version) or alias, an alias that pointed nowhere at `readTime`, or no such route.",
+  ],
   [
     "Conflict",
     "409",
-    "ALREADY_EXISTS (the (name, version) pair is taken) or ABORTED (the etag no longer matches).",
+    "ALREADY_EXISTS (the (name, version) pair is taken) or ABORTED (the etag no longer matches, or the alias no longer points at `expectedVersion`: reason ALIAS_CHANGED in a google.rpc.ErrorInfo).",
   ],
   ["PayloadTooLarge", "413", "The request body is larger than the gateway accepts."],
   [
@@ -566,7 +574,8 @@ export function openApiDocumentOf(routes: readonly Route[], info: OpenApiInfo = 
     responses: errors.responses,
     headers: {
       ETag: {
-        description: "The resource's etag (AIP-154); send it back in If-Match to make a write conditional.",
+        description:
+          "The resource's etag (AIP-154). A model's: send it back in If-Match to make a write conditional. An alias's changes with every move; its writes are conditional on `expectedVersion` instead.",
         schema: { type: "string" },
       },
     },

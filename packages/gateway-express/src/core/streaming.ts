@@ -48,6 +48,8 @@ const eventNames: Readonly<Record<ModelEventType, string>> = {
   [ModelEventType.CREATED]: "created",
   [ModelEventType.UPDATED]: "updated",
   [ModelEventType.DELETED]: "deleted",
+  [ModelEventType.ALIAS_SET]: "alias_set",
+  [ModelEventType.ALIAS_DELETED]: "alias_deleted",
 };
 
 /**
