@@ -4,7 +4,9 @@
 //      `buf generate` and the repo-root buf.gen.yaml;
 //   2. descriptor-set.binpb: a FileDescriptorSet of every file in proto/ (the
 //      contract, and gRPC's health and reflection protocols, which servers
-//      expose too) and all of their imports (server reflection needs them);
+//      expose too), google/rpc/error_details.proto (the Status details that
+//      responses carry in Any), and all of their imports (server reflection
+//      needs them);
 //   3. src/gen/descriptor-set.ts: the same bytes, embedded so the package works
 //      without file-system access (bundlers, single-file deployments).
 // CI runs this and fails if `git status` shows a change.
@@ -25,9 +27,19 @@ function buf(...args) {
 buf("generate");
 
 const descriptorSetPath = join(packageDir, "descriptor-set.binpb");
+// google.rpc's error details are not imported by the contract, but responses
+// carry them inside google.protobuf.Any (HistoryEntry.refusal, a
+// google.rpc.Status): a reflection client (buf curl, grpcurl) must resolve
+// them to print such a response at all.
 buf(
   "build",
-  "packages/proto/proto",
+  ".",
+  "--path",
+  "packages/proto/proto/modelregistry",
+  "--path",
+  "packages/proto/proto/grpc",
+  "--path",
+  "node_modules/google-proto-files/google/rpc/error_details.proto",
   "--as-file-descriptor-set",
   "--exclude-source-info",
   "-o",
