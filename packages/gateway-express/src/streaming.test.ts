@@ -105,7 +105,13 @@ class StreamReader {
 
 interface WatchJson {
   revision: string;
-  event?: { type: string; modelId: string; revision: string; model: { name: string; version: string } };
+  event?: {
+    type: string;
+    modelId: string;
+    revision: string;
+    model: { name: string; version: string };
+    alias?: { name: string; alias: string; version: string; modelId: string; updatedBy: string };
+  };
 }
 
 const anyExpress = (() => {
@@ -164,6 +170,42 @@ describe.each(expressVersions)("streaming routes on $name", ({ express }) => {
         modelId: model.id,
         revision: frames[0]?.id,
         model: { name: "sse", version: "1" },
+      });
+    } finally {
+      controller.abort();
+    }
+  });
+
+  it("GET models:watch delivers alias_set and alias_deleted events with the alias", async () => {
+    const controller = new AbortController();
+    const response = await fetch(watchUrl('name = "aliased"'), {
+      headers: { accept: "text/event-stream" },
+      signal: controller.signal,
+    });
+    try {
+      const stream = new StreamReader(response);
+      expect((await stream.event()).event).toBe("progress");
+      const model = await client.createModel({ model: { name: "aliased", version: "1" } });
+      await client.setModelAlias({ name: "aliased", alias: "champion", version: "1" });
+      await client.deleteModelAlias({ name: "aliased", alias: "champion", expectedVersion: "1" });
+      const frames = [await stream.event(), await stream.event(), await stream.event()];
+      expect(frames.map((f) => f.event)).toEqual(["created", "alias_set", "alias_deleted"]);
+      const [, set, deleted] = frames.map((f) => JSON.parse(f.data) as WatchJson);
+      expect(set?.event).toMatchObject({
+        type: "MODEL_EVENT_TYPE_ALIAS_SET",
+        modelId: model.id,
+        alias: {
+          name: "aliased",
+          alias: "champion",
+          version: "1",
+          modelId: model.id,
+          updatedBy: "anonymous",
+        },
+        model: { name: "aliased", version: "1" },
+      });
+      expect(deleted?.event).toMatchObject({
+        type: "MODEL_EVENT_TYPE_ALIAS_DELETED",
+        alias: { alias: "champion", version: "1" },
       });
     } finally {
       controller.abort();

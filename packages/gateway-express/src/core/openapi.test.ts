@@ -1,14 +1,22 @@
 import {
+  Any,
   Code,
   GetModelResponse,
+  HistoryEntry,
   ImportModelsResponse,
   ImportModelsResult,
   ImportOutcome,
+  ListModelAliasesResponse,
+  ListModelHistoryResponse,
   ListModelsResponse,
   Model,
+  ModelAlias,
   ModelEvent,
   ModelEventType,
+  ModelLineage,
+  PreconditionFailure,
   RegistryError,
+  SetModelAliasResponse,
   Status,
   Timestamp,
   WatchModelsResponse,
@@ -176,7 +184,7 @@ describe("buildOpenApiDocument", () => {
       ),
     );
     expect(operations.sort()).toEqual(routes.map((r) => `${r.httpMethod} ${r.template} ${r.rpc}`).sort());
-    expect(operations).toHaveLength(12);
+    expect(operations).toHaveLength(17);
     expect(operationOf(route("AddModelTags"))).toMatchObject({ operationId: "AddModelTags" });
     expect(obj(doc, "paths")).toHaveProperty(["/api/v1/models/{id}:addTags", "post"]);
     expect(operationOf(route("BatchGetModels")).summary).toBe("Batch get models");
@@ -254,6 +262,93 @@ describe("buildOpenApiDocument", () => {
     expect(metadata.set).toEqual({ type: "object", additionalProperties: { type: "string" } });
   });
 
+  it("the alias routes: alias in the path, name in the query, the rest in PUT's body", () => {
+    expect(obj(doc, "paths", "/api/v1/aliases/{alias}")).toHaveProperty("put");
+    expect(parametersOf("SetModelAlias").map((p) => [p.name, p.in])).toEqual([
+      ["alias", "path"],
+      ["Idempotency-Key", "header"],
+    ]);
+    expect(obj(operationOf(route("SetModelAlias")), "requestBody").required).toBe(true);
+    expect(requestSchema("SetModelAlias")).toEqual({
+      type: "object",
+      properties: {
+        name: { type: "string" },
+        version: { type: "string" },
+        expectedVersion: { type: "string" },
+        requestId: { type: "string" },
+      },
+      required: ["name", "version"],
+    });
+    const aliasRef = { $ref: "#/components/schemas/modelregistry.v1.ModelAlias" };
+    expect(responseSchema("SetModelAlias")).toEqual(aliasRef);
+    expect(responseSchema("GetModelAlias")).toEqual(aliasRef);
+    expect(obj(operationOf(route("GetModelAlias")), "responses", "200", "headers")).toHaveProperty("ETag");
+    expect(parametersOf("GetModelAlias").map((p) => [p.name, p.in, p.required])).toEqual([
+      ["alias", "path", true],
+      ["name", "query", true],
+    ]);
+    expect(parametersOf("DeleteModelAlias").map((p) => [p.name, p.in])).toEqual([
+      ["alias", "path"],
+      ["name", "query"],
+      ["expectedVersion", "query"],
+    ]);
+    expect(parametersOf("ListModelAliases").map((p) => p.name)).toEqual(["name", "pageSize", "pageToken"]);
+    expect(parameter("ListModelAliases", "name", "query").required).toBeUndefined();
+    expect(parametersOf("ListModelHistory").map((p) => p.name)).toEqual([
+      "name",
+      "alias",
+      "modelId",
+      "filter",
+      "pageSize",
+      "pageToken",
+    ]);
+    expect(parameter("LookupModel", "alias", "query").schema).toEqual({ type: "string" });
+    expect(parameter("LookupModel", "readTime", "query").schema).toMatchObject({ format: "date-time" });
+    expect(parameter("DeleteModel", "force", "query").schema).toEqual({ type: "boolean" });
+  });
+
+  it("describes ModelAlias, HistoryEntry and ModelLineage", () => {
+    const alias = obj(schemaOf("modelregistry.v1.ModelAlias"), "properties");
+    expect(Object.keys(alias)).toEqual([
+      "name",
+      "alias",
+      "version",
+      "modelId",
+      "etag",
+      "updateTime",
+      "updatedBy",
+    ]);
+    for (const key of ["modelId", "etag", "updateTime", "updatedBy"])
+      expect(obj(alias, key).readOnly).toBe(true);
+    const entry = obj(schemaOf("modelregistry.v1.HistoryEntry"), "properties");
+    expect(Object.keys(entry)).toEqual([
+      "revision",
+      "commitTime",
+      "actor",
+      "requestId",
+      "type",
+      "before",
+      "after",
+      "aliasBefore",
+      "aliasAfter",
+      "refusal",
+    ]);
+    expect(entry.after).toEqual({ $ref: modelRef });
+    expect(entry.aliasAfter).toEqual({ $ref: "#/components/schemas/modelregistry.v1.ModelAlias" });
+    expect(entry.type).toEqual({ $ref: "#/components/schemas/modelregistry.v1.ModelEventType" });
+    expect(entry.refusal).toEqual({ $ref: "#/components/schemas/google.rpc.Status" });
+    expect(obj(schemaOf("modelregistry.v1.ModelLineage"), "properties")).toEqual({
+      runUri: { type: "string" },
+      codeRevision: { type: "string" },
+      datasetUris: { type: "array", items: { type: "string" } },
+      parentModelIds: { type: "array", items: { type: "string" } },
+    });
+    const sse = obj(operationOf(route("WatchModels")), "responses", "200", "content", "text/event-stream");
+    expect(obj(sse, "schema").description).toContain("`alias_set` or `alias_deleted`");
+    expect(obj(doc, "components", "responses", "Conflict").description).toContain("ALIAS_CHANGED");
+    expect(obj(doc, "components", "responses", "BadRequest").description).toContain("PreconditionFailure");
+  });
+
   it("maps Model's fields to proto3 JSON types with field behaviors", () => {
     const properties = obj(schemaOf("modelregistry.v1.Model"), "properties");
     expect(Object.keys(properties)).toEqual([
@@ -268,7 +363,10 @@ describe("buildOpenApiDocument", () => {
       "etag",
       "createTime",
       "updateTime",
+      "artifactDigest",
+      "lineage",
     ]);
+    expect(properties.lineage).toEqual({ $ref: "#/components/schemas/modelregistry.v1.ModelLineage" });
     expect(properties.id).toEqual({ type: "string", readOnly: true });
     const createTime = obj(properties, "createTime");
     expect(createTime.format).toBe("date-time");
@@ -287,6 +385,8 @@ describe("buildOpenApiDocument", () => {
         "MODEL_EVENT_TYPE_CREATED",
         "MODEL_EVENT_TYPE_UPDATED",
         "MODEL_EVENT_TYPE_DELETED",
+        "MODEL_EVENT_TYPE_ALIAS_SET",
+        "MODEL_EVENT_TYPE_ALIAS_DELETED",
       ],
     });
   });
@@ -298,14 +398,20 @@ describe("buildOpenApiDocument", () => {
       "google.protobuf.Any",
       "google.rpc.Status",
       "modelregistry.v1.BatchGetModelsResponse",
+      "modelregistry.v1.DeleteModelAliasResponse",
       "modelregistry.v1.DeleteModelResponse",
+      "modelregistry.v1.HistoryEntry",
       "modelregistry.v1.ImportModelsResponse",
       "modelregistry.v1.ImportModelsResult",
       "modelregistry.v1.ImportOutcome",
+      "modelregistry.v1.ListModelAliasesResponse",
+      "modelregistry.v1.ListModelHistoryResponse",
       "modelregistry.v1.ListModelsResponse",
       "modelregistry.v1.Model",
+      "modelregistry.v1.ModelAlias",
       "modelregistry.v1.ModelEvent",
       "modelregistry.v1.ModelEventType",
+      "modelregistry.v1.ModelLineage",
       "modelregistry.v1.WatchModelsResponse",
     ]);
     const referenced = new Set(collectRefs(doc));
@@ -415,6 +521,48 @@ describe("buildOpenApiDocument", () => {
       ],
     });
     expect(check("ImportModels", summary)).toEqual([]);
+    const alias = ModelAlias.create({
+      name: "bert-base",
+      alias: "champion",
+      version: "1.0.0",
+      modelId: model.id,
+      etag: '"7"',
+      updateTime: Timestamp.fromDate(new Date("2024-06-03T10:00:00Z")),
+      updatedBy: "ana",
+    });
+    expect(check("SetModelAlias", SetModelAliasResponse.create({ alias }))).toEqual([]);
+    expect(check("ListModelAliases", ListModelAliasesResponse.create({ aliases: [alias] }))).toEqual([]);
+    const refusal = new RegistryError(Code.FAILED_PRECONDITION, "needs evidence", {
+      reason: "PROMOTION_REQUIREMENTS_UNMET",
+      details: [
+        Any.pack(
+          PreconditionFailure.create({
+            violations: [{ type: "METADATA", subject: "eval.passed", description: "must be true" }],
+          }),
+          PreconditionFailure,
+        ),
+      ],
+    }).toStatus();
+    const entries = [
+      HistoryEntry.create({
+        revision: 9n,
+        commitTime: alias.updateTime,
+        actor: "ana",
+        requestId: "r-1",
+        type: ModelEventType.ALIAS_SET,
+        after: {
+          ...model,
+          lineage: ModelLineage.create({ runUri: "mlflow://runs/1", datasetUris: ["s3://b/d"] }),
+        },
+        aliasBefore: alias,
+        aliasAfter: { ...alias, version: "1.1.0" },
+        refusal,
+      }),
+      HistoryEntry.create({ revision: 8n, type: ModelEventType.UPDATED, before: model, after: model }),
+    ];
+    expect(
+      check("ListModelHistory", ListModelHistoryResponse.create({ entries, nextPageToken: "t" })),
+    ).toEqual([]);
     // The checker does catch a mismatch.
     expect(
       violations(responseSchema("GetModel"), { ...obj(Model.toJson(model)), createTime: 5 }),

@@ -33,6 +33,7 @@ describe("messageToJson", () => {
         metadata: {},
         artifactUri: "",
         etag: "",
+        artifactDigest: "",
       },
     });
     expect(messageToJson(GetModelResponse, GetModelResponse.create())).toEqual({});

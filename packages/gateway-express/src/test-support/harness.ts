@@ -140,6 +140,9 @@ export interface ModelJson {
   etag: string;
   createTime: string;
   updateTime: string;
+  artifactDigest: string;
+  /** Left out when the model has no lineage. */
+  lineage?: { runUri: string; codeRevision: string; datasetUris: string[]; parentModelIds: string[] };
 }
 
 /**
