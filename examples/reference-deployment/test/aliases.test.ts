@@ -10,19 +10,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
-  Any,
   Code,
   ErrorInfo,
-  ListModelHistoryRequest,
   ModelEventType,
   PreconditionFailure,
   RegistryError,
-  SetModelAliasRequest,
   type Timestamp,
 } from "@modelreg/proto";
-import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
+import { createRegistryClient, preconditionViolations, type RegistryClient } from "@modelreg/registry-client";
 import { hashToken } from "@modelreg/registry-server";
-import type { PartialMessage } from "@protobuf-ts/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
 import { until } from "../../../test-support/waiting";
@@ -67,17 +63,12 @@ protectedAliases:
 `;
 
 type Caller = { metadata: Record<string, string> };
-/** SetModelAlias through the generated client over the typed client's transport; the alias it set. */
-async function setAlias(request: PartialMessage<SetModelAliasRequest>, caller: Caller) {
-  const call = grpc.service.setModelAlias(SetModelAliasRequest.create(request), { meta: caller.metadata });
-  return (await call.response).alias;
-}
+/** SetModelAlias through the typed client; the alias it set. */
+const setAlias = (request: Parameters<RegistryClient["setModelAlias"]>[0], caller: Caller) =>
+  grpc.setModelAlias(request, caller);
 /** One page of ListModelHistory, newest first. */
-async function history(request: PartialMessage<ListModelHistoryRequest>, caller: Caller) {
-  const call = grpc.service.listModelHistory(ListModelHistoryRequest.create(request), {
-    meta: caller.metadata,
-  });
-  return (await call.response).entries;
+async function history(request: Parameters<RegistryClient["listModelHistory"]>[0], caller: Caller) {
+  return (await grpc.listModelHistory(request, caller)).entries;
 }
 
 async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
@@ -87,13 +78,6 @@ async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
     return RegistryError.from(error);
   }
   throw new Error("the call succeeded");
-}
-
-/** The `google.rpc.PreconditionFailure` violations an error carries. */
-function preconditionViolations(error: RegistryError) {
-  return error.details
-    .filter((detail) => Any.contains(detail, PreconditionFailure))
-    .flatMap((detail) => Any.unpack(detail, PreconditionFailure).violations);
 }
 
 const nanos = (t: Timestamp | undefined) => (t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n);
@@ -240,6 +224,7 @@ describe("aliases, history and gated promotion through the reference deployment 
     expect(lost.message).toContain("1.1.0");
 
     const now = await grpc.lookupModel({ name: "bert", alias: "champion" }, reader);
+    expect(await grpc.resolveAlias("bert", "champion", reader)).toEqual(now);
     expect(now.version).toBe("1.1.0");
     const between = (nanos(first?.updateTime) + nanos(second?.updateTime)) / 2n;
     expect(between).toBeGreaterThanOrEqual(nanos(first?.updateTime));
