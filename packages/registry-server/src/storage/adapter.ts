@@ -208,7 +208,9 @@ export interface SetAliasRequest {
    * entry with `refusal`) and returned; nothing moves. Whatever it throws
    * fails the call and records nothing.
    */
-  readonly check?: ((target: ModelRecord, current: AliasRecord | undefined) => Promise<AliasRefusal | undefined>) | undefined;
+  readonly check?:
+    | ((target: ModelRecord, current: AliasRecord | undefined) => Promise<AliasRefusal | undefined>)
+    | undefined;
 }
 
 /** The outcome of {@link StorageAdapter.setAlias}. */
@@ -233,7 +235,9 @@ export interface DeleteAliasRequest {
   /** Delete only if the alias points at this version now. */
   readonly expectedVersion?: string | undefined;
   /** As {@link SetAliasRequest.check}, with the alias's current state and its target. */
-  readonly check?: ((current: AliasRecord, target: ModelRecord) => Promise<AliasRefusal | undefined>) | undefined;
+  readonly check?:
+    | ((current: AliasRecord, target: ModelRecord) => Promise<AliasRefusal | undefined>)
+    | undefined;
 }
 
 /** The outcome of {@link StorageAdapter.deleteAlias}. */
@@ -287,7 +291,9 @@ export const defaultRetainedChanges = 100_000;
 export function checkRetainHistory(value: number | undefined, caller: string): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new TypeError(`${caller}: \`retainHistory\` must be a whole number of at least 1, or absent to keep every entry`);
+    throw new TypeError(
+      `${caller}: \`retainHistory\` must be a whole number of at least 1, or absent to keep every entry`,
+    );
   }
   return value;
 }
