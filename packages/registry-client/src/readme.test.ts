@@ -41,3 +41,27 @@ it("runs the README's streams example against a real registry", async () => {
     await server.shutdown({ graceMs: 100 });
   }
 }, 60_000);
+
+it("runs the README's aliases example against a real registry with a promotion policy", async () => {
+  const { server, port } = await startTestRegistry({
+    aliasPolicy: { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } },
+  });
+  try {
+    const readme = resolve(import.meta.dirname, "../README.md");
+    const { code, stdout, stderr } = await runToEnd(
+      spawnReadmeExample(readme, "aliases", { REGISTRY_ADDRESS: `127.0.0.1:${port}` }),
+    );
+    expect(code, stderr).toBe(0);
+    expect(stdout).toContain("champion -> 1.1.0 by anonymous");
+    expect(stdout).toMatch(/^lost the compare-and-set: .*1\.1\.0/m);
+    expect(stdout).toContain("serving bert 1.1.0");
+    expect(stdout).toMatch(/^missing .*eval\.passed/m);
+    expect(stdout.match(/^ALIAS_SET .*$/gm)).toEqual([
+      "ALIAS_SET anonymous 1.0.0 -> 1.1.0",
+      "ALIAS_SET anonymous (new) -> 1.0.0",
+    ]);
+    expect(stdout).toContain("rolled back to 1.0.0");
+  } finally {
+    await server.shutdown({ graceMs: 100 });
+  }
+}, 60_000);
