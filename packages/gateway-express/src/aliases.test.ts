@@ -224,7 +224,7 @@ describe.each(expressVersions)("alias and history routes on $name", ({ express }
       await send("GET", `/api/v1/history?name=audit&filter=${filter}`),
     );
     expect(sets.entries.map((e) => e.revision)).toEqual([aliasSet?.revision]);
-    const ofModel = await ok<{ entries: HistoryJson[] }>(
+    const ofModel = await ok<{ entries: HistoryJson[]; nextPageToken: string }>(
       await send("GET", `/api/v1/history?modelId=${model.id}&pageSize=1`),
     );
     expect(ofModel.entries).toHaveLength(1);
