@@ -18,6 +18,7 @@ import type { TestFn } from "./harness";
 /** Registers the tests of setAlias, getAlias, deleteAlias and resolveAlias (rule 9), without policy checks. */
 export function defineAliasTests(test: TestFn): void {
   defineSetTests(test);
+  defineOutcomeTests(test);
   defineCompareAndSetTests(test);
   defineRequestIdTests(test);
   defineDeleteAliasTests(test);
@@ -90,7 +91,9 @@ function defineSetTests(test: TestFn): void {
       assertRecord(resolved.model, version(models, "1.1.0"), "resolveAlias's model");
     }
   });
+}
 
+function defineOutcomeTests(test: TestFn): void {
   test("aliases belong to a name: the same alias on two names is two aliases; unknown ones are undefined / notFound", async (adapter) => {
     await insertVersions(adapter, "bert", ["1.0.0"]);
     await insertVersions(adapter, "gpt", ["1.0.0", "2.0.0"]);

@@ -15,6 +15,11 @@ import type { TestFn } from "./harness";
 
 /** Registers the tests of deleting a model aliases point at (rule 9). */
 export function defineForceDeleteTests(test: TestFn): void {
+  defineAliasedTests(test);
+  defineForcedTests(test);
+}
+
+function defineAliasedTests(test: TestFn): void {
   test("delete of a model aliases point at is aliased, naming every alias of it (by alias), and changes nothing", async (adapter) => {
     const models = await insertVersions(adapter, "bert", ["1.0.0", "1.1.0"]);
     const target = version(models, "1.0.0");
@@ -40,7 +45,9 @@ export function defineForceDeleteTests(test: TestFn): void {
     assertAlias(await adapter.getAlias("bert", "other"), other, "other is untouched");
     await assertNoEntrySince(adapter, before, "aliased");
   });
+}
 
+function defineForcedTests(test: TestFn): void {
   test("force deletes the model's aliases in the same step: one alias_deleted entry per alias, then the deleted entry", async (adapter) => {
     const models = await insertVersions(adapter, "bert", ["1.0.0", "1.1.0"]);
     const target = version(models, "1.0.0");
