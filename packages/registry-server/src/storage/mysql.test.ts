@@ -80,9 +80,9 @@ defineStorageConformanceSuite({
   name: "mysql",
   describe: suite,
   it,
-  createAdapter: async () => {
+  createAdapter: async (settings) => {
     const database = await freshDatabase();
-    const adapter = await createMysqlStorage({ uri: uriWith({ database }) });
+    const adapter = await createMysqlStorage({ uri: uriWith({ database }), ...settings });
     databaseOf.set(adapter, database);
     return adapter;
   },

@@ -19,7 +19,7 @@ defineStorageConformanceSuite({
   name: "sqlite (file)",
   describe,
   it,
-  createAdapter: () => createSqliteStorage({ path: freshPath() }),
+  createAdapter: (settings) => createSqliteStorage({ path: freshPath(), ...settings }),
 });
 
 describe("sqlite durability", () => {

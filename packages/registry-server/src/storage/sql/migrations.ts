@@ -1,5 +1,6 @@
 import { type MigrationProvider, Migrator } from "kysely";
 import type { SqlDialectName, UntypedDb } from "./ddl";
+import { errorChain, stringCode } from "./errors";
 import { createMigrations } from "./migration-list";
 
 /** The migrations' names, in order (the same for every dialect). */
@@ -44,9 +45,20 @@ export async function migrateToLatest(
       ? {}
       : { migrationTableSchema: options.migrationTableSchema }),
   });
-  const { error, results } = await migrator.migrateToLatest();
-  const failed = results?.find((r) => r.status === "Error");
-  if (error !== undefined || failed) {
+  for (let attempt = 1; ; attempt++) {
+    const { error, results } = await migrator.migrateToLatest();
+    const failed = results?.find((r) => r.status === "Error");
+    if (error === undefined && !failed) return;
+    // Before any migration ran, Kysely's PostgreSQL introspection reads every schema's tables and
+    // fails when another schema is dropped meanwhile (3F000, 42P01, 42703): nothing was done; look again.
+    if (!failed && attempt < 5 && droppedMeanwhile(error)) continue;
     throw new Error(`schema migration ${failed?.migrationName ?? ""} failed`, { cause: error });
   }
+}
+
+/** PostgreSQL's errors for an object that vanished while a catalog query ran (a concurrent DROP). */
+const DROPPED_MEANWHILE = new Set(["3F000", "42P01", "42703"]);
+
+function droppedMeanwhile(error: unknown): boolean {
+  return errorChain(error).some((e) => DROPPED_MEANWHILE.has(stringCode(e)));
 }

@@ -1,0 +1,257 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { Kysely, type Migration, Migrator, MysqlDialect, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { createPool as createMysqlPool } from "mysql2";
+import { createConnection } from "mysql2/promise";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { describeUrl, requireService } from "../../../../../test-support/services";
+import { makeModelRecord } from "../../testing/conformance";
+import type { StorageAdapter } from "../adapter";
+import { createMysqlStorage } from "../mysql";
+import { createPostgresStorage } from "../postgres";
+import { createSqliteStorage } from "../sqlite";
+import type { SqlDialectName, UntypedDb } from "./ddl";
+import { createMigrations } from "./migration-list";
+
+const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+
+const postgresAvailable = await requireService({
+  service: "PostgreSQL",
+  file: "upgrade.test.ts",
+  where: describeUrl(postgresUrl),
+  envVar: "MODELREG_TEST_POSTGRES_URL",
+  howToStart: "see postgres.test.ts",
+  probe: async () => {
+    const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
+    client.on("error", () => {});
+    try {
+      await client.connect();
+    } finally {
+      await client.end().catch(() => {});
+    }
+  },
+});
+const mysqlAvailable = await requireService({
+  service: "MariaDB/MySQL",
+  file: "upgrade.test.ts",
+  where: describeUrl(mysqlUrl),
+  envVar: "MODELREG_TEST_MYSQL_URL",
+  howToStart: "see mysql.test.ts",
+  probe: async () => {
+    const connection = await createConnection({ uri: mysqlUrl, connectTimeout: 3000 });
+    await connection.end().catch(() => {});
+  },
+});
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+/** Migrates `db` to 0003 only: the schema a registry released before aliases and history left. */
+async function migrateTo0003(db: UntypedDb, dialect: SqlDialectName, schema?: string): Promise<void> {
+  const all = createMigrations(dialect);
+  const migrations: Record<string, Migration> = {};
+  for (const name of ["0001_models", "0002_changes", "0003_keyset_order_indexes"]) {
+    const migration = all[name];
+    if (!migration) throw new Error(`no migration ${name}`);
+    migrations[name] = migration;
+  }
+  const migrator = new Migrator({
+    db,
+    provider: { getMigrations: async () => migrations },
+    migrationTableName: "modelreg_migration",
+    migrationLockTableName: "modelreg_migration_lock",
+    ...(schema === undefined ? {} : { migrationTableSchema: schema }),
+  });
+  const { error } = await migrator.migrateToLatest();
+  if (error) throw error;
+}
+
+/** An old model as 0003 stored it, created then updated: rows and change entries without the new fields. */
+const oldModel = { id: "old-1", name: "legacy", version: "1", framework: "onnx", description: "" };
+const oldJson = (revision: number, description: string, time: number) =>
+  JSON.stringify({
+    ...oldModel,
+    description,
+    tags: ["t"],
+    metadata: {},
+    artifactUri: "s3://a",
+    revision,
+    createTime: 1000,
+    updateTime: time,
+  });
+
+async function seedOldRows(db: UntypedDb): Promise<void> {
+  await db
+    .insertInto("models")
+    .values({
+      ...oldModel,
+      description: "second",
+      artifact_uri: "s3://a",
+      revision: 2,
+      create_time: 1000,
+      update_time: 2000,
+      request_id: "old-request",
+    })
+    .execute();
+  await db.insertInto("model_tags").values({ model_id: "old-1", tag: "t" }).execute();
+  await db
+    .insertInto("model_changes")
+    .values([
+      { revision: 1, type: "created", model_id: "old-1", model: oldJson(1, "", 1000), commit_time: 1000 },
+      {
+        revision: 2,
+        type: "updated",
+        model_id: "old-1",
+        model: oldJson(2, "second", 2000),
+        commit_time: 2000,
+      },
+    ])
+    .execute();
+  await db.updateTable("modelreg_state").set({ revision: 2 }).where("id", "=", 1).execute();
+}
+
+/** What an adapter opened on the seeded 0003 database must show once 0004 ran. */
+async function expectUpgraded(adapter: StorageAdapter): Promise<void> {
+  const model = await adapter.get("old-1");
+  expect(model).toMatchObject({
+    name: "legacy",
+    tags: ["t"],
+    artifactDigest: "",
+    lineage: { runUri: "", codeRevision: "", datasetUris: [], parentModelIds: [] },
+  });
+  if (!model) throw new Error("the old model is gone");
+  // `name` was backfilled from the entries' JSON: the history by name finds them.
+  const history = await adapter.listHistory({ name: "legacy", limit: 10 });
+  expect(history.map((e) => [e.revision, e.type, e.actor, e.requestId])).toEqual([
+    [2, "updated", "", ""],
+    [1, "created", "", ""],
+  ]);
+  expect(history[0]?.before).toMatchObject({ revision: 1, artifactDigest: "", lineage: { datasetUris: [] } });
+  // New writes go on from the old revisions and times, recorded with their actor.
+  const next = { ...model, revision: 3, description: "third", updateTime: 3000 };
+  expect(await adapter.replace(next, 2, { actor: "alice" })).toEqual({ status: "ok" });
+  const set = await adapter.setAlias({ name: "legacy", alias: "prod", version: "1" }, { actor: "bob" });
+  expect(set).toMatchObject({ status: "set", alias: { revision: 4, updatedBy: "bob", modelId: "old-1" } });
+  const { changes } = await adapter.readChanges(2, 10);
+  expect(changes.map((c) => [c.revision, c.type, c.actor])).toEqual([
+    [3, "updated", "alice"],
+    [4, "alias_set", "bob"],
+  ]);
+  expect(changes[0]?.commitTime).toBeGreaterThan(2000);
+  expect(changes[1]?.commitTime).toBeGreaterThan(changes[0]?.commitTime ?? 0);
+  expect(await adapter.delete("old-1")).toMatchObject({ status: "aliased" });
+  // The old request id still replays.
+  expect(await adapter.insert(makeModelRecord({ name: "other" }), "old-request")).toMatchObject({
+    status: "requestIdUsed",
+  });
+}
+
+describe("upgrading a 0003 database with rows to 0004", () => {
+  it("sqlite: keeps the models and history, backfills names, and numbers on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "modelreg-upgrade-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "old.db");
+    const old: UntypedDb = new Kysely({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    await migrateTo0003(old, "sqlite");
+    await seedOldRows(old);
+    await old.destroy();
+    const adapter = await createSqliteStorage({ path });
+    try {
+      await expectUpgraded(adapter);
+    } finally {
+      await adapter.close();
+    }
+  });
+
+  it.skipIf(!postgresAvailable)(
+    "postgres: keeps the models and history, backfills names, and numbers on",
+    async () => {
+      const schema = `modelreg_upgrade_${randomBytes(6).toString("hex")}`;
+      const pool = new pg.Pool({
+        connectionString: postgresUrl,
+        max: 2,
+        options: `-c search_path=${schema}`,
+      });
+      pool.on("error", () => {});
+      const old: UntypedDb = new Kysely({ dialect: new PostgresDialect({ pool }) });
+      cleanups.push(async () => {
+        await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(old);
+        await old.destroy();
+      });
+      await sql`create schema ${sql.id(schema)}`.execute(old);
+      await migrateTo0003(old, "postgres", schema);
+      await seedOldRows(old);
+      const adapter = await createPostgresStorage({ connectionString: postgresUrl, schema });
+      try {
+        await expectUpgraded(adapter);
+      } finally {
+        await adapter.close();
+      }
+    },
+  );
+
+  it.skipIf(!mysqlAvailable)(
+    "mysql: keeps the models and history, backfills names, and numbers on",
+    async () => {
+      const database = `modelreg_upgrade_${randomBytes(6).toString("hex")}`;
+      const admin = await createConnection({ uri: mysqlUrl });
+      await admin.query(`create database \`${database}\` character set utf8mb4`);
+      const uri = new URL(mysqlUrl);
+      uri.pathname = `/${database}`;
+      const pool = createMysqlPool({ uri: uri.toString(), connectionLimit: 2, charset: "utf8mb4" });
+      const old: UntypedDb = new Kysely({ dialect: new MysqlDialect({ pool }) });
+      cleanups.push(async () => {
+        await old.destroy();
+        await admin.query(`drop database if exists \`${database}\``);
+        await admin.end();
+      });
+      await migrateTo0003(old, "mysql");
+      await seedOldRows(old);
+      const adapter = await createMysqlStorage({ uri: uri.toString() });
+      try {
+        await expectUpgraded(adapter);
+      } finally {
+        await adapter.close();
+      }
+    },
+  );
+});
+
+describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
+  it("a history page by name, by alias or by model id reads an index, not the table, at 60 000 entries", async () => {
+    const schema = `modelreg_explain_${randomBytes(6).toString("hex")}`;
+    const adapter = await createPostgresStorage({ connectionString: postgresUrl, schema });
+    await adapter.close();
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 1, options: `-c search_path=${schema}` });
+    pool.on("error", () => {});
+    cleanups.push(async () => {
+      await pool.query(`drop schema if exists "${schema}" cascade`);
+      await pool.end();
+    });
+    // 600 names with 100 entries each, alias entries every tenth.
+    await pool.query(`
+      insert into model_changes (revision, type, model_id, model, commit_time, actor, request_id, name, alias)
+      select g, case when g % 10 = 0 then 'alias_set' else 'updated' end, 'id-' || (g % 6000), '{}', g,
+             'actor-' || (g % 7), '', 'name-' || (g % 600), case when g % 10 = 0 then 'prod' end
+      from generate_series(1, 60000) g`);
+    await pool.query("analyze model_changes");
+    const plan = async (where: string, ...params: unknown[]) => {
+      const { rows } = await pool.query<{ "QUERY PLAN": string }>(
+        `explain select * from model_changes where ${where} order by revision desc limit 51`,
+        params,
+      );
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    };
+    expect(await plan("name = $1", "name-5")).toMatch(/model_changes_name_idx/);
+    expect(await plan("name = $1 and alias = $2", "name-10", "prod")).toMatch(/model_changes_alias_idx/);
+    expect(await plan("model_id = $1", "id-5")).toMatch(/model_changes_model_id_idx/);
+    expect(await plan("name = $1 and revision < $2", "name-5", 30000)).not.toMatch(/Seq Scan/);
+  });
+});
