@@ -183,7 +183,7 @@ function modelBefore(changes: readonly ChangeRecord[], entry: ChangeRecord): Mod
  * model as the target's latest model entry before it left it, its
  * aliasBefore as the alias's latest committed entry before it left it.
  */
-function assertConsistentAliasEntries(changes: readonly ChangeRecord[]): void {
+export function assertConsistentAliasEntries(changes: readonly ChangeRecord[]): void {
   const aliases = new Map<string, AliasRecord | undefined>();
   for (const entry of changes) {
     if (entry.type !== "alias_set" && entry.type !== "alias_deleted") continue;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import type { SetAliasRequest, SetAliasResult, StorageAdapter } from "../storage/adapter";
-import { allChanges, insertVersions, latestRevision, setOk, version } from "./alias-fixtures";
+import { assertConsistentAliasEntries } from "./alias-checks";
+import { allChanges, insertVersions, latestRevision, maybeAlias, setOk, version } from "./alias-fixtures";
 import type { TestFn } from "./harness";
 
 const RACERS = 50;
@@ -50,6 +51,11 @@ async function raceMoves(
 
 /** Registers the race tests: concurrent compare-and-set moves, and deletes racing moves. */
 export function defineAliasRaceTests(test: TestFn): void {
+  defineCompareAndSetRaceTests(test);
+  defineOtherRaceTests(test);
+}
+
+function defineCompareAndSetRaceTests(test: TestFn): void {
   test(`of ${RACERS} concurrent moves with the same expectedVersion exactly one is set, ${RACERS - 1} aliasChanged, one entry`, async (adapter) => {
     await insertVersions(adapter, "bert", VERSIONS);
     await setOk(adapter, { name: "bert", alias: "champion", version: VERSIONS[0] as string });
@@ -69,6 +75,52 @@ export function defineAliasRaceTests(test: TestFn): void {
       return undefined;
     };
     await raceMoves(adapter, VERSIONS[0] as string, check);
+  });
+}
+
+function defineOtherRaceTests(test: TestFn): void {
+  test("20 concurrent unconditional moves all set; each entry's aliasBefore is the previous move's alias, the last is current", async (adapter) => {
+    await insertVersions(adapter, "bert", VERSIONS.slice(0, 21));
+    await setOk(adapter, { name: "bert", alias: "champion", version: VERSIONS[0] as string });
+    const results = await Promise.all(
+      VERSIONS.slice(1, 21).map((v) => adapter.setAlias({ name: "bert", alias: "champion", version: v })),
+    );
+    assert.deepEqual(
+      results.map((r) => r.status),
+      Array(20).fill("set"),
+      "every move to a new version is set",
+    );
+    const changes = await allChanges(adapter);
+    assertConsistentAliasEntries(changes);
+    const last = changes.filter((c) => c.type === "alias_set").at(-1);
+    assert.deepEqual(
+      maybeAlias(await adapter.getAlias("bert", "champion")),
+      maybeAlias(last?.alias),
+      "the last entry's alias is current",
+    );
+  });
+
+  test("of 20 concurrent deleteAlias calls exactly one is deleted, one alias_deleted entry", async (adapter) => {
+    await insertVersions(adapter, "bert", ["1.0.0"]);
+    await setOk(adapter, { name: "bert", alias: "champion", version: "1.0.0" });
+    const before = await latestRevision(adapter);
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        adapter.deleteAlias({ name: "bert", alias: "champion", expectedVersion: "1.0.0" }),
+      ),
+    );
+    const statuses = results.map((r) => r.status).sort();
+    assert.deepEqual(
+      statuses,
+      ["deleted", ...Array(19).fill("notFound")],
+      "one deleted, the others notFound",
+    );
+    const { changes } = await adapter.readChanges(before, 100);
+    assert.deepEqual(
+      changes.map((c) => c.type),
+      ["alias_deleted"],
+      "exactly one entry",
+    );
   });
 
   test("a version being aliased and deleted at once: either the move or the delete wins, never both (no alias to a deleted model)", async (adapter) => {
