@@ -43,3 +43,26 @@ it("registers, tags, annotates and lists models the way the scripts document", a
   expect(listed.stdout).not.toContain("gpt@2");
   expect(listed.stdout).toContain("1 model matching tags:production");
 }, 60_000);
+
+it("promotes with a compare-and-set and rolls an alias back to where it pointed at a past time", async () => {
+  for (const version of ["1.0.0", "1.1.0"]) await run("register-model.ts", "vit", version);
+  const first = await run("promote.ts", "vit", "champion", "1.0.0");
+  expect(first.code, first.stderr).toBe(0);
+  expect(first.stdout).toContain("vit@champion: (none) -> 1.0.0 by anonymous");
+  const between = new Date();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = await run("promote.ts", "vit", "champion", "1.1.0");
+  expect(second.stdout).toContain("vit@champion: 1.0.0 -> 1.1.0");
+  const missing = await run("promote.ts", "vit", "champion", "9.9.9");
+  expect(missing.code).toBe(1);
+  expect(missing.stderr).toContain("not promoted:");
+
+  const rolledBack = await run("rollback.ts", "vit", "champion", between.toISOString());
+  expect(rolledBack.code, rolledBack.stderr).toBe(0);
+  expect(rolledBack.stdout).toContain(`vit@champion: 1.1.0 -> 1.0.0 (as at ${between.toISOString()})`);
+  // Newest first: the rollback, the promotion, the first set.
+  expect(rolledBack.stdout).toMatch(
+    /anonymous: 1\.1\.0 -> 1\.0\.0\n.*anonymous: 1\.0\.0 -> 1\.1\.0\n.*anonymous: \(none\) -> 1\.0\.0/,
+  );
+  expect((await run("rollback.ts", "vit", "champion", "yesterday")).code).toBe(2);
+}, 60_000);
