@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import { sql, type Transaction } from "kysely";
 import type { AliasRecord, AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
 import { resolveCurrent } from "./aliases";
 import { parseModel, toChange } from "./changes";
@@ -11,15 +11,53 @@ type Trx = Transaction<RegistryDatabase>;
 const modelStateTypes = ["created", "updated"] as const;
 
 /**
- * One page of history, newest first: every condition is a WHERE term, the
- * page `revision < before ORDER BY revision DESC LIMIT n`, so an index that
- * ends in the revision ((name, revision), (model_id, revision), (name,
- * alias, revision), (actor, revision)) returns it reading about one page.
- * Each updated/deleted entry's previous model state comes with it: the
- * revision from a correlated subquery on (model_id, revision), the states
- * in one more query for the whole page.
+ * The revisions a time window spans, `[low, high]`, each from one index seek
+ * on (commit_time, revision): commit times increase with the revision, so
+ * the page can then be read by revision (an index ending in it, no sort)
+ * rather than by sorting every entry in the window. `undefined`: none.
  */
-async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord[]> {
+async function revisionsBetween(trx: Trx, query: HistoryQuery) {
+  let low = 0;
+  let high = Number.MAX_SAFE_INTEGER;
+  if (query.fromTime !== undefined) {
+    const first = await trx
+      .selectFrom("model_changes")
+      .select("revision")
+      .where("commit_time", ">=", query.fromTime)
+      .orderBy("commit_time", "asc")
+      .orderBy("revision", "asc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!first) return undefined;
+    low = Number(first.revision);
+  }
+  if (query.toTime !== undefined) {
+    const last = await trx
+      .selectFrom("model_changes")
+      .select("revision")
+      .where("commit_time", "<=", query.toTime)
+      .orderBy("commit_time", "desc")
+      .orderBy("revision", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    if (!last) return undefined;
+    high = Number(last.revision);
+  }
+  return { low, high };
+}
+
+/**
+ * The page's rows, newest first: every condition is a WHERE term, the page
+ * `revision < before ORDER BY revision DESC LIMIT n`, so an index that ends
+ * in the revision ((name, revision), (model_id, revision), (name, alias,
+ * revision), (actor, revision), or the primary key) returns it reading
+ * about one page. Each row carries the revision of its model's previous
+ * state entry (a correlated subquery on (model_id, revision)).
+ */
+async function historyRows(trx: Trx, query: HistoryQuery) {
+  if (query.types?.length === 0) return [];
+  const window = await revisionsBetween(trx, query);
+  if (!window) return [];
   let select = trx
     .selectFrom("model_changes as c")
     .selectAll("c")
@@ -31,43 +69,46 @@ async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord
         .whereRef("p.revision", "<", "c.revision")
         .where("p.type", "in", modelStateTypes)
         .as("before_revision"),
-    );
+    )
+    .where("c.revision", ">=", window.low)
+    .where("c.revision", "<=", window.high);
   if (query.name !== undefined) select = select.where("c.name", "=", query.name);
   if (query.alias !== undefined) select = select.where("c.alias", "=", query.alias);
   if (query.modelId !== undefined) select = select.where("c.model_id", "=", query.modelId);
   if (query.actor !== undefined) select = select.where("c.actor", "=", query.actor);
-  if (query.types !== undefined) {
-    // No type at all matches nothing (an empty IN list is not valid SQL everywhere).
-    if (query.types.length === 0) return [];
-    select = select.where("c.type", "in", query.types);
-  }
+  if (query.types !== undefined) select = select.where("c.type", "in", query.types);
   if (query.refused !== undefined) select = select.where("c.refusal", query.refused ? "is not" : "is", null);
-  if (query.fromTime !== undefined) select = select.where("c.commit_time", ">=", query.fromTime);
-  if (query.toTime !== undefined) select = select.where("c.commit_time", "<=", query.toTime);
+  // Still exact for entries whose times do not increase (written before 0004); `+ 0` keeps the
+  // planner on the revision order instead of a (commit_time) index and a sort.
+  const time = sql<number>`c.commit_time + 0`;
+  if (query.fromTime !== undefined) select = select.where(time, ">=", query.fromTime);
+  if (query.toTime !== undefined) select = select.where(time, "<=", query.toTime);
   if (query.beforeRevision !== undefined) select = select.where("c.revision", "<", query.beforeRevision);
-  const rows = await select.orderBy("c.revision", "desc").limit(query.limit).execute();
-  const wanted = rows
-    .filter((row) => row.type === "updated" || row.type === "deleted")
-    .map((row) => row.before_revision)
-    .filter((r): r is NonNullable<typeof r> => r !== null && r !== undefined)
-    .map(Number);
+  return select.orderBy("c.revision", "desc").limit(query.limit).execute();
+}
+
+/** One page of history with each updated/deleted entry's previous model state, in two queries. */
+async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord[]> {
+  const rows = await historyRows(trx, query);
+  const hasBefore = (type: string) => type === "updated" || type === "deleted";
+  const wanted = new Set<number>();
+  for (const row of rows) {
+    if (hasBefore(row.type) && row.before_revision != null) wanted.add(Number(row.before_revision));
+  }
   const befores = new Map<number, string>();
-  if (wanted.length > 0) {
+  if (wanted.size > 0) {
     const found = await trx
       .selectFrom("model_changes")
       .select(["revision", "model"])
-      .where("revision", "in", [...new Set(wanted)])
+      .where("revision", "in", [...wanted])
       .execute();
     for (const { revision, model } of found) befores.set(Number(revision), model);
   }
   return rows.map(({ before_revision, ...row }) => {
     const entry = toChange(row);
     const json =
-      before_revision === null || before_revision === undefined
-        ? undefined
-        : befores.get(Number(before_revision));
-    const withBefore = (row.type === "updated" || row.type === "deleted") && json !== undefined;
-    return withBefore ? { ...entry, before: parseModel(json) } : entry;
+      hasBefore(row.type) && before_revision != null ? befores.get(Number(before_revision)) : undefined;
+    return json === undefined ? entry : { ...entry, before: parseModel(json) };
   });
 }
 
