@@ -21,30 +21,47 @@ type Trx = Transaction<RegistryDatabase>;
 /** How many times a move runs when concurrent creates of the same alias keep winning the unique key. */
 const maxUniqueAttempts = 3;
 
+/** `query` with the dialect's shared lock: `for share` or `lock in share mode`; as it is where there is none. */
+function shared<Q extends { forShare(): Q; modifyEnd(modifier: ReturnType<typeof sql>): Q }>(
+  query: Q,
+  dialect: SqlDialect,
+): Q {
+  if (dialect.shareLock === "for share") return query.forShare();
+  if (dialect.shareLock === "lock in share mode") return query.modifyEnd(sql`lock in share mode`);
+  return query;
+}
+
 /**
  * The model (name, version) an alias is to point at, share-locked where the
  * dialect can: it cannot be deleted (or changed) until the move commits.
  * SQLite needs no lock: its transactions run one at a time.
  */
 async function lockedTarget(trx: Trx, dialect: SqlDialect, name: string, version: string) {
-  let query = trx.selectFrom("models").selectAll().where("name", "=", name).where("version", "=", version);
-  if (dialect.shareLock === "for share") query = query.forShare();
-  else if (dialect.shareLock === "lock in share mode") query = query.modifyEnd(sql`lock in share mode`);
-  const row = await query.executeTakeFirst();
+  const query = trx.selectFrom("models").selectAll().where("name", "=", name).where("version", "=", version);
+  const row = await shared(query, dialect).executeTakeFirst();
   return row ? (await withChildren(trx, [row]))[0] : undefined;
 }
 
-/** The alias as the committed move made with this request id left it, if there was one. */
-async function movedWith(trx: Trx, requestId: string): Promise<AliasRecord | undefined> {
-  const row = await trx
+/**
+ * The alias as the committed move made with this request id left it, if
+ * there was one. A locking read where the dialect has one: MySQL's plain
+ * reads see the transaction's first snapshot, which may predate a move with
+ * the same request id that committed while this one waited for the alias.
+ */
+async function movedWith(
+  trx: Trx,
+  requestId: string,
+  lockWith?: SqlDialect,
+): Promise<AliasRecord | undefined> {
+  const query = trx
     .selectFrom("model_changes")
     .select("alias_state")
     .where("request_id", "=", requestId)
     .where("type", "=", "alias_set")
     .where("refusal", "is", null)
     .orderBy("revision", "desc")
-    .limit(1)
-    .executeTakeFirst();
+    .limit(1);
+  const row = await (lockWith ? shared(query, lockWith) : query).executeTakeFirst();
   return row?.alias_state ? (JSON.parse(row.alias_state) as AliasRecord) : undefined;
 }
 
@@ -62,13 +79,14 @@ async function setAliasIn(
   options: StorageCallOptions | undefined,
 ): Promise<SetAliasResult> {
   const { name, alias, version, requestId } = request;
+  // The alias first: a concurrent move of it (a retry with the same request id) has committed once this returns.
+  const current = await aliasByName(trx, name, alias, dialect.lockingReads);
   if (requestId) {
-    const done = await movedWith(trx, requestId);
+    const done = await movedWith(trx, requestId, dialect);
     if (done) return { status: "requestIdUsed", alias: done };
   }
   const target = await lockedTarget(trx, dialect, name, version);
   if (!target) return { status: "versionNotFound" };
-  const current = await aliasByName(trx, name, alias, dialect.lockingReads);
   if (expectationFails(request.expectedVersion, current)) return { status: "aliasChanged", current };
   if (current?.version === version) return { status: "unchanged", alias: current, target };
   const author = authorOf(options, requestId);
@@ -118,12 +136,16 @@ async function setAlias(
     } catch (error) {
       if (context.dialect.classify(error) !== "uniqueViolation" || attempt === maxUniqueAttempts) throw error;
     }
-    if (request.expectedVersion !== undefined) {
-      const current = await context.transact(options, "read", (trx) =>
-        aliasByName(trx, request.name, request.alias),
-      );
-      // Absent: the winner was deleted again in between; try once more.
-      if (current) return { status: "aliasChanged", current };
+    const { requestId } = request;
+    const lost = await context.transact(options, "read", async (trx) => ({
+      replayed: requestId ? await movedWith(trx, requestId) : undefined,
+      current: await aliasByName(trx, request.name, request.alias),
+    }));
+    // The winner was this request, retried: it answers as a replay does.
+    if (lost.replayed) return { status: "requestIdUsed", alias: lost.replayed };
+    // Absent: the winner was deleted again in between; try once more.
+    if (request.expectedVersion !== undefined && lost.current) {
+      return { status: "aliasChanged", current: lost.current };
     }
   }
 }

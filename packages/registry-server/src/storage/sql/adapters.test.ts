@@ -22,7 +22,7 @@ const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:
 
 const postgresAvailable = await requireService({
   service: "PostgreSQL",
-  file: "upgrade.test.ts",
+  file: "adapters.test.ts",
   where: describeUrl(postgresUrl),
   envVar: "MODELREG_TEST_POSTGRES_URL",
   howToStart: "see postgres.test.ts",
@@ -38,7 +38,7 @@ const postgresAvailable = await requireService({
 });
 const mysqlAvailable = await requireService({
   service: "MariaDB/MySQL",
-  file: "upgrade.test.ts",
+  file: "adapters.test.ts",
   where: describeUrl(mysqlUrl),
   envVar: "MODELREG_TEST_MYSQL_URL",
   howToStart: "see mysql.test.ts",
@@ -52,6 +52,42 @@ const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
+
+/** Fresh adapters of each database, dropped after the file. */
+const fresh = {
+  sqlite: async (): Promise<StorageAdapter> => {
+    const dir = mkdtempSync(join(tmpdir(), "modelreg-sql-"));
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }));
+    return createSqliteStorage({ path: join(dir, "fresh.db") });
+  },
+  postgres: async (): Promise<StorageAdapter> => {
+    const schema = `modelreg_sql_${randomBytes(6).toString("hex")}`;
+    cleanups.push(async () => {
+      const client = new pg.Client({ connectionString: postgresUrl });
+      await client.connect();
+      await client.query(`drop schema if exists "${schema}" cascade`);
+      await client.end();
+    });
+    return createPostgresStorage({ connectionString: postgresUrl, schema });
+  },
+  mysql: async (): Promise<StorageAdapter> => {
+    const database = `modelreg_sql_${randomBytes(6).toString("hex")}`;
+    const admin = await createConnection({ uri: mysqlUrl });
+    await admin.query(`create database \`${database}\` character set utf8mb4`);
+    cleanups.push(async () => {
+      await admin.query(`drop database if exists \`${database}\``);
+      await admin.end();
+    });
+    const uri = new URL(mysqlUrl);
+    uri.pathname = `/${database}`;
+    return createMysqlStorage({ uri: uri.toString() });
+  },
+};
+const databases = [
+  ["sqlite", true],
+  ["postgres", postgresAvailable],
+  ["mysql", mysqlAvailable],
+] as const;
 
 /** Migrates `db` to 0003 only: the schema a registry released before aliases and history left. */
 async function migrateTo0003(db: UntypedDb, dialect: SqlDialectName, schema?: string): Promise<void> {
@@ -254,4 +290,67 @@ describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
     expect(await plan("model_id = $1", "id-5")).toMatch(/model_changes_model_id_idx/);
     expect(await plan("name = $1 and revision < $2", "name-5", 30000)).not.toMatch(/Seq Scan/);
   });
+});
+
+describe.each(databases)("%s: a setAlias retried concurrently with one request id", (database, available) => {
+  const RETRIES = 20;
+  it.skipIf(!available)(
+    `of ${RETRIES} concurrent retries of a create ("") one is set, the rest requestIdUsed, one entry`,
+    async () => {
+      const adapter = await fresh[database]();
+      try {
+        const model = makeModelRecord({ name: "bert", version: "1.0.0" });
+        expect(await adapter.insert(model)).toEqual({ status: "created" });
+        const request = {
+          name: "bert",
+          alias: "champion",
+          version: "1.0.0",
+          expectedVersion: "",
+          requestId: "r1",
+        };
+        const results = await Promise.all(Array.from({ length: RETRIES }, () => adapter.setAlias(request)));
+        const statuses = results.map((r) => r.status).sort();
+        expect(statuses).toEqual([...Array(RETRIES - 1).fill("requestIdUsed"), "set"]);
+        const set = results.find((r) => r.status === "set");
+        for (const r of results) if (r.status === "requestIdUsed") expect(r.alias).toEqual(set?.alias);
+        const history = await adapter.listHistory({ name: "bert", types: ["alias_set"], limit: 100 });
+        expect(history.map((e) => e.requestId)).toEqual(["r1"]);
+      } finally {
+        await adapter.close();
+      }
+    },
+  );
+
+  it.skipIf(!available)(
+    `of ${RETRIES} concurrent retries of a move one is set, the rest requestIdUsed, one entry`,
+    async () => {
+      const adapter = await fresh[database]();
+      try {
+        for (const version of ["1.0.0", "2.0.0"]) {
+          expect(await adapter.insert(makeModelRecord({ name: "bert", version }))).toEqual({
+            status: "created",
+          });
+        }
+        expect(await adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0" })).toMatchObject({
+          status: "set",
+        });
+        const request = {
+          name: "bert",
+          alias: "champion",
+          version: "2.0.0",
+          expectedVersion: "1.0.0",
+          requestId: "r2",
+        };
+        const results = await Promise.all(Array.from({ length: RETRIES }, () => adapter.setAlias(request)));
+        expect(results.map((r) => r.status).sort()).toEqual([
+          ...Array(RETRIES - 1).fill("requestIdUsed"),
+          "set",
+        ]);
+        const history = await adapter.listHistory({ name: "bert", types: ["alias_set"], limit: 100 });
+        expect(history.map((e) => e.requestId)).toEqual(["r2", ""]);
+      } finally {
+        await adapter.close();
+      }
+    },
+  );
 });
