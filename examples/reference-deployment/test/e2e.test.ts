@@ -200,7 +200,8 @@ describe("the reference deployment", () => {
       liveId ??= /"id":"([0-9a-f-]{36})"/.exec(result.stdout)?.[1];
       ran++;
     }
-    expect(ran).toBeGreaterThanOrEqual(7);
+    // The walkthrough (7 steps) and the aliases section's promotion and audit (7 more).
+    expect(ran).toBeGreaterThanOrEqual(14);
     gateway.child.kill("SIGTERM");
     registry.child.kill("SIGTERM");
     expect(await gateway.exited).toBe(0);
