@@ -510,7 +510,7 @@ describe("aliases, history and gated promotion through the reference deployment 
   }, 60_000);
 });
 
-describe("ALIAS_POLICY_FILE", () => {
+describe("ALIAS_POLICY_FILE and RETAIN_HISTORY", () => {
   it("refuses to start with a policy file that is not valid, naming the file and the problem", async () => {
     const file = writeFile(
       "broken-policy.yaml",
@@ -523,5 +523,20 @@ describe("ALIAS_POLICY_FILE", () => {
     expect(error?.msg).toMatch(/^ALIAS_POLICY_FILE: /);
     expect(error?.msg).toContain(file);
     expect(error?.msg).toContain("eval.auc");
+  }, 30_000);
+
+  it("takes RETAIN_HISTORY as a count of entries, and refuses anything else at start", async () => {
+    const kept = startRegistry("memory:", { RETAIN_HISTORY: "500000" });
+    await kept.ready;
+    expect(kept.logs.find((l) => l.msg === "history entries pruned past RETAIN_HISTORY")).toMatchObject({
+      retainHistory: 500_000,
+    });
+    kept.child.kill("SIGTERM");
+    expect(await kept.exited).toBe(0);
+    const refused = startRegistry("memory:", { RETAIN_HISTORY: "0" });
+    await expect(refused.ready).rejects.toThrow("registry exited (1) before it was ready");
+    expect(refused.logs.find((l) => l.level === 50)?.msg).toBe(
+      `RETAIN_HISTORY must be an integer from 1 to ${Number.MAX_SAFE_INTEGER} (got "0")`,
+    );
   }, 30_000);
 });

@@ -23,7 +23,7 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 const tmp = mkdtempSync(join(tmpdir(), "modelreg-e2e-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
-/** ModelService's unary methods, every one of which the buf curl test calls. */
+/** ModelService's unary model methods, every one of which the buf curl test calls (the alias and history ones: aliases.test.ts). */
 const unaryMethods = [
   "CreateModel",
   "GetModel",
