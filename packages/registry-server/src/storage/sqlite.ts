@@ -1,6 +1,6 @@
 import { Code, RegistryError } from "@modelreg/proto";
 import Database from "better-sqlite3";
-import { Kysely, SqliteDialect } from "kysely";
+import { Kysely, type SqliteDatabase, SqliteDialect } from "kysely";
 import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
@@ -28,6 +28,39 @@ export interface SqliteStorageOptions {
   synchronous?: "FULL" | "NORMAL";
   /** How long a write waits for another process's lock before failing UNAVAILABLE. Default 5000 ms. */
   busyTimeoutMs?: number;
+}
+
+/** How many prepared statements an adapter keeps (least recently used dropped first). */
+const statementCacheSize = 256;
+
+/**
+ * The database as Kysely's SQLite dialect uses it, with prepared statements
+ * kept by their SQL text: Kysely prepares every statement anew, which was
+ * most of the time of a short read (a GetModel's four statements, an alias
+ * lookup's join). Safe: Kysely runs one statement at a time on its one
+ * connection, better-sqlite3 resets a statement after each run, and SQLite
+ * prepares a statement again by itself after a schema change.
+ */
+function withStatementCache(database: Database.Database): SqliteDatabase {
+  const cache = new Map<string, Database.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement !== undefined) {
+        // Most recently used last.
+        cache.delete(sql);
+      } else {
+        statement = database.prepare(sql);
+        if (cache.size >= statementCacheSize) {
+          const oldest = cache.keys().next();
+          if (!oldest.done) cache.delete(oldest.value);
+        }
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 const sqliteCode = (error: unknown): string =>
@@ -65,7 +98,9 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   // Tags and metadata rows go with their model (ON DELETE CASCADE).
   database.pragma("foreign_keys = ON");
 
-  const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<RegistryDatabase>({
+    dialect: new SqliteDialect({ database: withStatementCache(database) }),
+  });
   try {
     await migrateToLatest(db, "sqlite");
   } catch (error) {
