@@ -352,7 +352,10 @@ suite("mysql adapter", () => {
     }
   });
 
-  it("rejects a missing uri with a TypeError", async () => {
+  it("rejects bad options (a missing uri, a retainHistory below 1) with a TypeError", async () => {
     await expect(createMysqlStorage({ uri: "" })).rejects.toThrow(TypeError);
+    for (const retainHistory of [0, 1.5, -1]) {
+      await expect(createMysqlStorage({ uri: url, retainHistory })).rejects.toThrow(/retainHistory/);
+    }
   });
 });

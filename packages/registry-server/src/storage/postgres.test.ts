@@ -361,5 +361,10 @@ suite("postgres adapter", () => {
     await expect(createPostgresStorage({ connectionString: url, schema: "x".repeat(64) })).rejects.toThrow(
       /63 bytes/,
     );
+    for (const retainHistory of [0, 1.5, -1]) {
+      await expect(createPostgresStorage({ connectionString: url, retainHistory })).rejects.toThrow(
+        /retainHistory/,
+      );
+    }
   });
 });

@@ -62,6 +62,14 @@ describe("sqlite durability", () => {
     await expect(createSqliteStorage({ path: "" })).rejects.toThrow(/path/);
   });
 
+  it("rejects a retainHistory that is not a whole number of at least 1", async () => {
+    for (const retainHistory of [0, 1.5, -1, Number.NaN]) {
+      await expect(createSqliteStorage({ path: freshPath(), retainHistory })).rejects.toThrow(
+        /`retainHistory` must be a whole number of at least 1/,
+      );
+    }
+  });
+
   it("loses no acknowledged create when the server process is killed with SIGKILL mid-load", async () => {
     const path = freshPath();
     const tsx = createRequire(import.meta.url).resolve("tsx");
