@@ -201,10 +201,15 @@ export interface SetAliasRequest {
   /** Recorded in the history; a second call with the same one gets `requestIdUsed`. */
   readonly requestId?: string | undefined;
   /**
-   * The promotion policy: called inside the move's transaction, after the
-   * compare-and-set passed and only when the alias would change, with the
-   * target and the alias's current state, neither of which can change until
-   * the move commits. A refusal it returns is recorded in the history (one
+   * The promotion policy: called after the compare-and-set passed and only
+   * when the alias would change, with the target and the alias's current
+   * state, read together from one snapshot. It runs OUTSIDE any database
+   * transaction, so a slow hook holds no lock and no connection; the move
+   * then commits only if neither the target (its revision) nor the alias
+   * changed since, so what `check` saw is exactly what the move commits
+   * against. If either changed, the adapter starts over (compare-and-set
+   * included) and calls `check` again, a bounded number of times, then
+   * throws ABORTED. A refusal it returns is recorded in the history (one
    * entry with `refusal`) and returned; nothing moves. Whatever it throws
    * fails the call and records nothing.
    */
@@ -268,6 +273,19 @@ export interface AliasListQuery {
 export interface DeleteOptions extends StorageCallOptions {
   /** Delete the model's aliases with it (each an `alias_deleted` entry first) instead of answering `aliased`. */
   readonly force?: boolean | undefined;
+  /**
+   * With `force`: called inside the delete's atomic step with the aliases
+   * about to be deleted (only when there are some). Synchronous (it must
+   * not wait: it decides from the caller's roles). When it returns a
+   * refusal, that refusal is recorded in the history as one `alias_deleted`
+   * entry with `refusal` for the alias it names, nothing is deleted, and the
+   * delete answers `refused`.
+   */
+  readonly checkAliases?:
+    | ((
+        aliases: readonly AliasRecord[],
+      ) => { readonly alias: AliasRecord; readonly refusal: AliasRefusal } | undefined)
+    | undefined;
 }
 
 /** A slice of the change history; see {@link StorageAdapter.readChanges}. */
@@ -364,7 +382,9 @@ export type WriteResult =
 export type DeleteResult =
   | WriteResult
   /** Aliases point at the model and `force` was not set; nothing changed. */
-  | { readonly status: "aliased"; readonly aliases: readonly AliasRecord[] };
+  | { readonly status: "aliased"; readonly aliases: readonly AliasRecord[] }
+  /** `checkAliases` refused the forced delete; the refusal was recorded with this revision, nothing changed. */
+  | { readonly status: "refused"; readonly refusal: AliasRefusal; readonly revision: number };
 
 /**
  * The storage contract every adapter implements: in-memory, SQLite, and the
