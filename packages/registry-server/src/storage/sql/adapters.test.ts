@@ -9,6 +9,7 @@ import { createConnection } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { describeUrl, requireService } from "../../../../../test-support/services";
+import type { FilterExpression } from "../../filter/ast";
 import { makeModelRecord } from "../../testing/conformance";
 import type { StorageAdapter } from "../adapter";
 import { createMysqlStorage } from "../mysql";
@@ -348,6 +349,57 @@ describe.each(databases)("%s: a setAlias retried concurrently with one request i
         ]);
         const history = await adapter.listHistory({ name: "bert", types: ["alias_set"], limit: 100 });
         expect(history.map((e) => e.requestId)).toEqual(["r2", ""]);
+      } finally {
+        await adapter.close();
+      }
+    },
+  );
+});
+
+describe.each(databases)("%s: lineage at its limits", (database, available) => {
+  it.skipIf(!available)(
+    "2048-character URIs (4-byte characters too) are stored exactly and found by a lineage filter",
+    async () => {
+      const adapter = await fresh[database]();
+      try {
+        // 2048 characters, the longest allowed: 8 KiB in utf8mb4, past MySQL's 3072-byte index key limit.
+        const long = (prefix: string) =>
+          `${prefix}${"😀".repeat(1000)}${"x".repeat(2048 - prefix.length - 1000)}`;
+        const datasetUris = [long("s3://a/"), long("s3://b/")].sort();
+        const runUri = long("https://runs/");
+        expect([...runUri].length).toBe(2048);
+        const parent = makeModelRecord({ name: "base" });
+        const child = makeModelRecord({
+          name: "tuned",
+          lineage: { runUri, codeRevision: "v1", datasetUris, parentModelIds: [parent.id] },
+        });
+        expect(await adapter.insertMany([{ record: parent }, { record: child }])).toEqual([
+          { status: "created" },
+          { status: "created" },
+        ]);
+        expect(await adapter.get(child.id)).toEqual(child);
+        const found = async (filter: FilterExpression) =>
+          (await adapter.list({ filter, orderBy: [{ field: "name", descending: false }], limit: 10 })).map(
+            (r) => r.name,
+          );
+        const has = (field: "dataset_uris" | "parent_model_ids", value: string): FilterExpression => ({
+          kind: "hasLineage",
+          field,
+          value,
+        });
+        expect(await found(has("dataset_uris", datasetUris[1] ?? ""))).toEqual(["tuned"]);
+        expect(await found(has("dataset_uris", `${datasetUris[1]}`.slice(0, -1)))).toEqual([]);
+        expect(await found(has("parent_model_ids", parent.id))).toEqual(["tuned"]);
+        expect(await found(has("dataset_uris", parent.id))).toEqual([]);
+        const run: FilterExpression = {
+          kind: "string",
+          field: "lineage.run_uri",
+          op: "=",
+          value: runUri,
+          prefix: false,
+        };
+        expect(await found(run)).toEqual(["tuned"]);
+        expect(await found({ kind: "not", operand: run })).toEqual(["base"]);
       } finally {
         await adapter.close();
       }
