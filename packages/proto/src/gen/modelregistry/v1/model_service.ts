@@ -744,8 +744,9 @@ export interface ListModelHistoryRequest {
      */
     alias: string;
     /**
-     * Only entries of this model id (its changes, and the alias moves to or
-     * from it).
+     * Only entries of this model id: its changes, and the alias entries whose
+     * target it is (moves to it, deletes of aliases that pointed at it, and
+     * refused moves to it). A move away from it is listed under its new target.
      *
      * @generated from protobuf field: string model_id = 3
      */
