@@ -69,7 +69,7 @@ describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name
     await watch.waitFor(1);
     const denied = await expectError(promote("writer"), Code.PERMISSION_DENIED, "ALIAS_PROTECTED");
     expect(denied.message).toBe(
-      "ci-bot may not move gated@production: the alias is protected and needs the admin role (it has writer).",
+      "ci-bot may not move gated@production: the alias is protected and needs the admin role.",
     );
 
     const unmet = await expectError(
@@ -115,6 +115,8 @@ describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name
       [subjects.admin, Code.FAILED_PRECONDITION],
       [subjects.writer, Code.PERMISSION_DENIED],
     ]);
+    // Every reader sees the recorded refusal: it names the role needed, not the roles the caller holds.
+    expect(entries[2]?.refusal?.message).toBe(denied.message);
     const recorded = entries[1]?.refusal as Status;
     expect(recorded.message).toBe(unmet.message);
     expect(preconditionViolations(recorded.details)).toEqual(preconditionViolations(unmet.details));

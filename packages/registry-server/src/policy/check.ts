@@ -42,7 +42,8 @@ function roleRefusal(
     : `An unauthenticated caller may not ${action} ${name}@${alias}`;
   return {
     code: "PERMISSION_DENIED",
-    message: `${who}: the alias is protected and needs the ${role} role${principal ? ` (it has ${principal.roles.join(", ") || "none"})` : ""}.`,
+    // Every reader sees refusals in ListModelHistory: name the role needed, never the caller's roles.
+    message: `${who}: the alias is protected and needs the ${role} role.`,
     reason: "ALIAS_PROTECTED",
     violations: [],
   };
