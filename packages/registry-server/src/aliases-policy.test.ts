@@ -188,5 +188,17 @@ describe("the promotion policy without authentication", () => {
     ).toThrow(
       'createRegistryServer: aliasPolicy.protectedAliases.production.metadata["eval.auc"]: ">= high" compares with >=, which needs a number after it',
     );
+    // A name no model can have would protect nothing, silently: refused, naming the entry.
+    const typo = { protectedAliases: { production: { role: "admin", names: ["fraud/*", "bert "] } } };
+    expect(() =>
+      createRegistryServer({
+        storage: createMemoryStorage(),
+        insecure: true,
+        logger: quietLogger,
+        aliasPolicy: typo,
+      }),
+    ).toThrow(
+      'createRegistryServer: aliasPolicy.protectedAliases.production.names[1]: "bert " is not a model name or a name prefix ending in *',
+    );
   });
 });

@@ -194,6 +194,34 @@ describe("a policy that is not valid", () => {
       { protectedAliases: { production: { metadata: { auc: 0.9 } } } },
       'aliasPolicy.protectedAliases.production.metadata["auc"]: must be a string',
     ],
+    [
+      { protectedAliases: { production: { names: ["bert", "bert "] } } },
+      'aliasPolicy.protectedAliases.production.names[1]: "bert " is not a model name or a name prefix ending in *',
+    ],
+    [
+      { protectedAliases: { production: { names: ["fraud/**"] } } },
+      'aliasPolicy.protectedAliases.production.names[0]: "fraud/**" is not a model name',
+    ],
+    [
+      { protectedAliases: { production: { names: ["*"] } } },
+      'aliasPolicy.protectedAliases.production.names[0]: "*" is not a model name',
+    ],
+    [
+      { protectedAliases: { production: { names: ["-bert*"] } } },
+      'aliasPolicy.protectedAliases.production.names[0]: "-bert*" is not a model name',
+    ],
+    [
+      { protectedAliases: { production: { names: "bert" } } },
+      "aliasPolicy.protectedAliases.production.names: must be a list of model names",
+    ],
+    [
+      { protectedAliases: { production: { names: [7] } } },
+      "aliasPolicy.protectedAliases.production.names[0]: must be a model name",
+    ],
+    [
+      { protectedAliases: { Production: {} } },
+      "aliasPolicy.protectedAliases.Production: is not an alias that can be set",
+    ],
     [{ aliases: {} }, 'aliasPolicy: unknown setting "aliases"'],
     [{ protectedAliases: [] }, "aliasPolicy.protectedAliases: must map alias names to their requirements"],
   ])("is refused with a TypeError naming the entry: %j", (policy, message) => {
@@ -240,6 +268,10 @@ describe("loadAliasPolicy", () => {
     );
     const json = file("bad.json", "{ protectedAliases: {} }");
     await expect(loadAliasPolicy(json)).rejects.toThrow(`${json}: not valid JSON`);
+    const typo = file("typo.yaml", 'protectedAliases:\n  production:\n    names: ["fraud/*", "bert "]\n');
+    await expect(loadAliasPolicy(typo)).rejects.toThrow(
+      `${typo}.protectedAliases.production.names[1]: "bert " is not a model name or a name prefix ending in *`,
+    );
     await expect(loadAliasPolicy(file("policy.toml", ""))).rejects.toThrow(
       "must end in .json, .yaml or .yml",
     );

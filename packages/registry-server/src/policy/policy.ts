@@ -45,7 +45,9 @@ export interface ProtectedAlias {
   readonly tags?: readonly string[] | undefined;
   /**
    * The model names the protection applies to: exact names, or prefixes
-   * ending in `*` (`fraud/*`). Absent: every name.
+   * ending in one `*` (`fraud/*`), each by the model-name rule (a name that
+   * no model can have is refused when the policy is loaded, not ignored).
+   * Absent: every name.
    */
   readonly names?: readonly string[] | undefined;
   /**
@@ -117,6 +119,25 @@ function checkStringList(where: string, value: unknown, item: (s: string) => boo
   }
 }
 
+/**
+ * Each of an entry's `names`: a model name, or a name prefix ending in one
+ * `*`, by the model-name rule, so a typo (`"bert "`, `"fraud/**"`) is an
+ * error instead of a protection that matches nothing.
+ */
+function checkNames(where: string, names: unknown): void {
+  if (!Array.isArray(names)) fail(where, "must be a list of model names or name prefixes ending in *");
+  names.forEach((name: unknown, i) => {
+    const at = `${where}[${i}]`;
+    if (typeof name !== "string") fail(at, "must be a model name or a name prefix ending in *");
+    const base = name.endsWith("*") ? name.slice(0, -1) : name;
+    if (base.length <= limits.name.max && limits.name.pattern.test(base)) return;
+    fail(
+      at,
+      `${JSON.stringify(name)} is not a model name or a name prefix ending in *: names have ${limits.name.chars}, starting with a letter or digit, at most ${limits.name.max} characters (a prefix may end in one *)`,
+    );
+  });
+}
+
 function checkEntry(where: string, entry: unknown): void {
   if (typeof entry !== "object" || entry === null || Array.isArray(entry)) fail(where, "must be an object");
   const e = entry as Record<string, unknown>;
@@ -147,14 +168,7 @@ function checkEntry(where: string, entry: unknown): void {
   }
   if (e.tags !== undefined)
     checkStringList(`${where}.tags`, e.tags, (t) => limits.tag.pattern.test(t), "tags");
-  if (e.names !== undefined) {
-    checkStringList(
-      `${where}.names`,
-      e.names,
-      (n) => n !== "" && n !== "*",
-      "model names or name prefixes ending in *",
-    );
-  }
+  if (e.names !== undefined) checkNames(`${where}.names`, e.names);
   if (e.check !== undefined && typeof e.check !== "function") fail(`${where}.check`, "must be a function");
 }
 
