@@ -105,6 +105,20 @@ describe.each(adapters)("ListModelHistory over gRPC, auth on, %s storage", (_nam
         description: "belongs to a listing with other name, alias, model_id or filter; send the same ones",
       },
     ]);
+    // A token stripped of its query hash could continue any query: it is not one this server issued.
+    const { r } = JSON.parse(Buffer.from(first.nextPageToken, "base64url").toString("utf8"));
+    const bare = Buffer.from(JSON.stringify({ r })).toString("base64url");
+    const stripped = await expectError(
+      history({ name: "audit", filter: "type = CREATED", pageToken: bare }),
+      Code.INVALID_ARGUMENT,
+    );
+    expect(stripped.violations).toEqual([
+      {
+        field: "page_token",
+        description:
+          "is not a token this server issued; pass next_page_token from the previous page unchanged",
+      },
+    ]);
   });
 
   it("refuses a malformed filter with its position, and an alias without a name", async () => {

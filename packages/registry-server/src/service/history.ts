@@ -26,7 +26,9 @@ function decodeHistoryToken(v: Violations, request: ListModelHistoryRequest): nu
       string,
       unknown
     >;
-    if (typeof payload.q === "string" && payload.q !== historyQueryHash(request)) {
+    // The query hash is required: a token without one could continue any other query.
+    if (typeof payload.q !== "string") throw new TypeError("no query hash");
+    if (payload.q !== historyQueryHash(request)) {
       v.add(
         "page_token",
         "belongs to a listing with other name, alias, model_id or filter; send the same ones",
