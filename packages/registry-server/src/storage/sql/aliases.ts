@@ -162,7 +162,7 @@ async function deleteAliasIn(
   if (request.expectedVersion !== undefined && current.version !== request.expectedVersion) {
     return { status: "aliasChanged", current };
   }
-  // The alias row is locked: a delete of its model locks the model's aliases first, so it waits.
+  // The alias row is locked: a delete of its model (which locks the model, then its aliases) waits for it.
   const target = await getById(trx, current.modelId);
   if (!target) throw new Error(`alias ${current.name}@${current.alias} points at a missing model`);
   const refusal = await request.check?.(current, target);
