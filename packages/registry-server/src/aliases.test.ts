@@ -316,6 +316,32 @@ describe.each(adapters)("alias RPCs over gRPC, %s storage", (_name, createStorag
     expect(timed.violations).toEqual([{ field: "read_time", description: "is only allowed with alias" }]);
   });
 
+  it("refuses a read_time that is no valid Timestamp or lies outside the times storage compares", async () => {
+    await create("ranged", "1");
+    await setAlias({ name: "ranged", alias: "prod", version: "1" });
+    const at = (seconds: bigint, nanos = 0) =>
+      lookup({ name: "ranged", alias: "prod", readTime: { seconds, nanos } });
+    const invalid = async (seconds: bigint, nanos: number, description: string) => {
+      const error = await expectError(at(seconds, nanos), Code.INVALID_ARGUMENT);
+      expect(error.violations).toEqual([{ field: "read_time", description }]);
+    };
+    const timestamp =
+      "must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z (a valid Timestamp)";
+    const compared =
+      "is outside the times this server can compare, 1684-07-28T00:12:25.259009Z to 2255-06-05T23:47:34.740991Z";
+    // 1e15 seconds reached PostgreSQL as "1e+21" microseconds and failed INTERNAL.
+    await invalid(10n ** 15n, 0, timestamp);
+    await invalid(253_402_300_800n, 0, timestamp);
+    await invalid(-62_135_596_801n, 0, timestamp);
+    await invalid(1n, 1_000_000_000, "nanos must be from 0 to 999,999,999");
+    await invalid(253_402_300_799n, 999_999_999, compared);
+    await invalid(9_007_199_254n, 740_992_000, compared);
+    await invalid(-9_007_199_255n, 259_008_999, compared);
+    // The last instants that can be compared are answered.
+    expect((await at(9_007_199_254n, 740_991_999)).version).toBe("1");
+    await expectError(at(-9_007_199_255n, 259_009_000), Code.NOT_FOUND, "ALIAS_NOT_FOUND");
+  });
+
   it("says the alias did not exist at a read_time before it was first set", async () => {
     const model = await create("early", "1");
     const alias = await setAlias({ name: "early", alias: "prod", version: "1" });

@@ -30,11 +30,6 @@ export function toTimestamp(micros: number): Timestamp {
   return { seconds: BigInt(seconds), nanos: (micros - seconds * 1_000_000) * 1000 };
 }
 
-/** A protobuf Timestamp as microseconds since the epoch, rounded down. */
-export function fromTimestamp(timestamp: Timestamp): number {
-  return Number(timestamp.seconds) * 1_000_000 + Math.floor(timestamp.nanos / 1000);
-}
-
 function toLineage(lineage: LineageRecord): ModelLineage {
   return {
     runUri: lineage.runUri,

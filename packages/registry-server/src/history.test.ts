@@ -138,6 +138,19 @@ describe.each(adapters)("ListModelHistory over gRPC, auth on, %s storage", (_nam
       { field: "alias", description: "needs name: an alias belongs to a model name" },
     ]);
     await expectError(history({ pageSize: -1 }), Code.INVALID_ARGUMENT);
+    // A commit_time no stored time can be compared with is refused, not sent to the database.
+    for (const [filter, time] of [
+      ['commit_time >= "0000-01-01T00:00:00Z"', "0000-01-01T00:00:00Z"],
+      ['type = CREATED AND commit_time < "9999-12-31T23:59:59Z"', "9999-12-31T23:59:59Z"],
+    ] as const) {
+      const range = await expectError(history({ filter }), Code.INVALID_ARGUMENT);
+      expect(range.violations).toEqual([
+        {
+          field: "filter",
+          description: `commit_time "${time}" is outside the times this server can compare, 1684-07-28T00:12:25.259009Z to 2255-06-05T23:47:34.740991Z at position ${filter.indexOf('"')}`,
+        },
+      ]);
+    }
   });
 });
 

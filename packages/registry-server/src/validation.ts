@@ -1,4 +1,4 @@
-import { Code, type FieldViolation, type ModelLineage, RegistryError } from "@modelreg/proto";
+import { Code, type FieldViolation, type ModelLineage, RegistryError, type Timestamp } from "@modelreg/proto";
 import { emptyLineage, type LineageRecord } from "./storage/adapter";
 import { compareStrings } from "./storage/order";
 
@@ -218,4 +218,49 @@ export function checkAliasName(v: Violations, field: string, alias: string, allo
   } else if (alias === "latest" && !allowLatest) {
     v.add(field, '"latest" is reserved: it always resolves to the newest version by create time');
   }
+}
+
+/** The range of a protobuf Timestamp, in seconds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z. */
+const timestampSeconds = { min: -62_135_596_800n, max: 253_402_300_799n } as const;
+
+/**
+ * The instants this server stores and compares: whole microseconds since the
+ * epoch that are safe integers (storage and the SQL drivers carry them as
+ * JavaScript numbers), as RFC 3339.
+ */
+export const microsRange = {
+  from: "1684-07-28T00:12:25.259009Z",
+  to: "2255-06-05T23:47:34.740991Z",
+} as const;
+
+/**
+ * Why `micros` (microseconds since the epoch) cannot be compared with stored
+ * times, or `undefined` when it can: it must be a safe integer.
+ */
+export function microsProblem(micros: number): string | undefined {
+  if (Number.isSafeInteger(micros)) return undefined;
+  return `is outside the times this server can compare, ${microsRange.from} to ${microsRange.to}`;
+}
+
+/**
+ * A Timestamp input as whole microseconds since the epoch, rounded down; or
+ * `undefined` after adding a violation naming `field` when it is not a valid
+ * Timestamp (0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z, nanos
+ * 0 to 999,999,999) or lies outside {@link microsRange}.
+ */
+export function checkTimestamp(v: Violations, field: string, timestamp: Timestamp): number | undefined {
+  const seconds = BigInt(timestamp.seconds);
+  const { nanos } = timestamp;
+  if (!Number.isInteger(nanos) || nanos < 0 || nanos > 999_999_999) {
+    v.add(field, "nanos must be from 0 to 999,999,999");
+    return undefined;
+  }
+  if (seconds < timestampSeconds.min || seconds > timestampSeconds.max) {
+    v.add(field, "must be from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.999999999Z (a valid Timestamp)");
+    return undefined;
+  }
+  const micros = Number(seconds * 1_000_000n + BigInt(Math.floor(nanos / 1000)));
+  const problem = microsProblem(micros);
+  if (problem) v.add(field, problem);
+  return problem ? undefined : micros;
 }

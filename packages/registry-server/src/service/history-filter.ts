@@ -1,5 +1,6 @@
 import { FilterSyntaxError, parseTimestamp } from "../filter/parse";
 import type { ChangeType, HistoryQuery } from "../storage/adapter";
+import { microsProblem } from "../validation";
 
 /** What a ListModelHistory filter narrows the query to; `empty` when its conditions cannot all hold. */
 export type HistoryConditions = Pick<HistoryQuery, "actor" | "types" | "refused" | "fromTime" | "toTime"> & {
@@ -58,6 +59,9 @@ function timeValue(token: Token): number {
       token.start,
     );
   }
+  const problem = microsProblem(instant.micros);
+  if (problem)
+    throw new FilterSyntaxError(`commit_time ${JSON.stringify(token.value)} ${problem}`, token.start);
   return instant.micros + (instant.subMicro ? 0.5 : 0);
 }
 

@@ -1,8 +1,7 @@
 import { Code, type LookupModelRequest, RegistryError } from "@modelreg/proto";
 import type { CallContext } from "../context";
-import { fromTimestamp } from "../convert";
 import type { ModelRecord, StorageAdapter } from "../storage/adapter";
-import { checkAliasName, checkToken, limits, Violations } from "../validation";
+import { checkAliasName, checkTimestamp, checkToken, limits, Violations } from "../validation";
 import { aliasPath } from "./aliases";
 import { storageOptions } from "./deps";
 
@@ -36,16 +35,10 @@ export function planLookup(request: LookupModelRequest): LookupPlan {
   }
   const { readTime } = request;
   if (readTime && request.alias === "") v.add("read_time", "is only allowed with alias");
-  if (readTime && (readTime.nanos < 0 || readTime.nanos > 999_999_999)) {
-    v.add("read_time", "nanos must be from 0 to 999,999,999");
-  }
+  // Range-checked before it reaches storage: 1e15 seconds is no instant a database can compare.
+  const micros = readTime ? checkTimestamp(v, "read_time", readTime) : undefined;
   v.throwIfAny();
-  return {
-    name: request.name,
-    version: request.version,
-    alias: request.alias,
-    readTime: readTime ? fromTimestamp(readTime) : undefined,
-  };
+  return { name: request.name, version: request.version, alias: request.alias, readTime: micros };
 }
 
 const historyPruned = (plan: LookupPlan) =>
