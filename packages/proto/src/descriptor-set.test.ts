@@ -65,6 +65,16 @@ describe("the FileDescriptorSet", () => {
     expect(fromDescriptor).toEqual(fromGenerated);
   });
 
+  it("describes google.rpc's error details, which a history entry's refusal packs in Any", () => {
+    // A reflection client (buf curl, grpcurl) resolves an Any's type through reflection to print
+    // it; without this file it cannot print a ListModelHistory answer holding a refused promotion.
+    const set = FileDescriptorSet.fromBinary(getFileDescriptorSet());
+    const details = set.file.find((f) => f.name === "google/rpc/error_details.proto");
+    expect(details?.messageType.map((m) => m.name)).toEqual(
+      expect.arrayContaining(["ErrorInfo", "PreconditionFailure", "BadRequest", "RetryInfo"]),
+    );
+  });
+
   it("loads in @grpc/proto-loader (protobuf.js) and lists ModelService with every method", () => {
     const definitions = loadFileDescriptorSetFromBuffer(Buffer.from(getFileDescriptorSet()));
     const service = definitions["modelregistry.v1.ModelService"] as Record<
@@ -84,6 +94,11 @@ describe("the FileDescriptorSet", () => {
       "UpdateModelMetadata",
       "WatchModels",
       "ImportModels",
+      "SetModelAlias",
+      "GetModelAlias",
+      "ListModelAliases",
+      "DeleteModelAlias",
+      "ListModelHistory",
     ]);
     expect(service.CreateModel?.path).toBe("/modelregistry.v1.ModelService/CreateModel");
     expect(service.WatchModels).toMatchObject({ requestStream: false, responseStream: true });
