@@ -140,6 +140,45 @@ describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name
     expect(await call("DeleteModelAlias", { name: "gated", alias: "production" }, as("admin"))).toEqual({});
   });
 
+  it("needs the role to be told OK for a move that changes nothing or replays another caller's request_id", async () => {
+    const evidence = { "eval.passed": "true", "eval.auc": "0.95" };
+    await call("CreateModel", { model: { name: "replay", version: "1", metadata: evidence } }, as("writer"));
+    const request = { name: "replay", alias: "production", version: "1", requestId: "promote-replay-1" };
+    const made = (await call<{ alias: ModelAlias }>("SetModelAlias", request, as("admin"))).alias;
+    // Every reader sees the request id in the history.
+    const { entries } = await call<{ entries: HistoryEntry[] }>(
+      "ListModelHistory",
+      { name: "replay", alias: "production" },
+      as("reader"),
+    );
+    expect(entries.map((e) => e.requestId)).toEqual([request.requestId]);
+
+    const denied = "ci-bot may not move replay@production: the alias is protected and needs the admin role.";
+    for (const replay of [
+      request,
+      { ...request, requestId: "" },
+      { ...request, requestId: "", expectedVersion: "1" },
+    ]) {
+      const error = await expectError(
+        call("SetModelAlias", replay, as("writer")),
+        Code.PERMISSION_DENIED,
+        "ALIAS_PROTECTED",
+      );
+      expect(error.message).toBe(denied);
+    }
+    // The admin who may move it is answered as before.
+    expect((await call<{ alias: ModelAlias }>("SetModelAlias", request, as("admin"))).alias).toEqual(made);
+    const same = { ...request, requestId: "" };
+    expect((await call<{ alias: ModelAlias }>("SetModelAlias", same, as("admin"))).alias).toEqual(made);
+    // Nothing changed, so nothing was recorded.
+    const after = await call<{ entries: HistoryEntry[] }>(
+      "ListModelHistory",
+      { name: "replay", alias: "production" },
+      as("reader"),
+    );
+    expect(after.entries).toHaveLength(1);
+  });
+
   it("runs the custom hook for the names it protects", async () => {
     const refused = await expectError(promote("writer", "staging"), Code.FAILED_PRECONDITION);
     expect(preconditionViolations(refused.details)).toEqual([

@@ -172,6 +172,19 @@ export class AliasPolicyChecker {
     };
   }
 
+  /**
+   * The refusal of a caller who lacks the role of `name@alias` when a
+   * protected alias names one, or `undefined` (not protected, no role, or
+   * held). For the answers storage gives without calling `check` (a move to
+   * where the alias already points, a replayed request id): nothing changed,
+   * but only a caller who could have made the move may be told it succeeded.
+   */
+  roleRefusal(name: string, alias: string, principal: Principal | undefined, action: "move" | "delete") {
+    const role = this.#protection(name, alias)?.entry.role;
+    if (role === undefined || holdsRole(principal, role)) return undefined;
+    return roleRefusal(name, alias, role, principal, action);
+  }
+
   /** The `DeleteAliasRequest.check` for this delete (the role only), or `undefined`. */
   forDelete(name: string, alias: string, principal: Principal | undefined) {
     const role = this.#protection(name, alias)?.entry.role;

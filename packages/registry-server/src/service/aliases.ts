@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { Code, RegistryError, type SetModelAliasRequest } from "@modelreg/proto";
+import type { CallContext } from "../context";
 import { refusalError, toModelAlias } from "../convert";
 import type { AliasRecord, SetAliasResult } from "../storage/adapter";
 import { checkAliasName, checkToken, limits, Violations } from "../validation";
@@ -107,31 +108,48 @@ export function pageSizeOf(v: Violations, pageSize: number): number {
   return Math.min(pageSize || limits.pageSize.default, limits.pageSize.max);
 }
 
+/** SetModelAlias: the move (with the policy's check), and the alias it answers with or its error. */
+async function setAlias(
+  { storage, feed, policy }: ServiceDeps,
+  request: SetModelAliasRequest,
+  context: CallContext,
+): Promise<AliasRecord> {
+  checkSetRequest(request);
+  const { name, alias } = request;
+  const result = await storage.setAlias(
+    {
+      name,
+      alias,
+      version: request.version,
+      expectedVersion: request.expectedVersion,
+      requestId: request.requestId || undefined,
+      check: policy.forSet(name, alias, context.principal),
+    },
+    writeOptions(context),
+  );
+  // A refusal is a history entry too: watches move their cursor past it.
+  if (result.status === "set" || result.status === "refused") feed.notify();
+  if (result.status === "unchanged" || result.status === "requestIdUsed") {
+    // Storage answers these without calling `check`, yet a protected alias still needs the role
+    // (anyone can read a request_id in ListModelHistory and replay it). Nothing changed, so nothing
+    // is recorded: the refusal is this caller's answer only. Evidence is not checked again.
+    const refusal = policy.roleRefusal(name, alias, context.principal, "move");
+    if (refusal) throw refusalError(refusal);
+  }
+  return setOutcome(request, result);
+}
+
 type AliasHandlers = Pick<
   ModelServiceHandlers,
   "setModelAlias" | "getModelAlias" | "listModelAliases" | "deleteModelAlias"
 >;
 
 /** SetModelAlias, GetModelAlias, ListModelAliases and DeleteModelAlias. */
-export function aliasHandlers({ storage, feed, policy }: ServiceDeps): AliasHandlers {
+export function aliasHandlers(deps: ServiceDeps): AliasHandlers {
+  const { storage, feed, policy } = deps;
   return {
     async setModelAlias(request, context) {
-      checkSetRequest(request);
-      const { name, alias } = request;
-      const result = await storage.setAlias(
-        {
-          name,
-          alias,
-          version: request.version,
-          expectedVersion: request.expectedVersion,
-          requestId: request.requestId || undefined,
-          check: policy.forSet(name, alias, context.principal),
-        },
-        writeOptions(context),
-      );
-      // A refusal is a history entry too: watches move their cursor past it.
-      if (result.status === "set" || result.status === "refused") feed.notify();
-      return { alias: toModelAlias(setOutcome(request, result)) };
+      return { alias: toModelAlias(await setAlias(deps, request, context)) };
     },
 
     async getModelAlias(request, context) {
