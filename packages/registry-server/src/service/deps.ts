@@ -28,9 +28,27 @@ export function storageOptions(context: CallContext): StorageCallOptions {
   return context;
 }
 
-/** Who a call's writes are recorded as: the principal's subject, `anonymous` without one. */
+/** The most characters (Unicode code points) of an actor storage records: its columns are varchar(512). */
+export const maxActorLength = 512;
+
+/**
+ * Who a call's writes are recorded as: the principal's subject, `anonymous`
+ * without one. A subject longer than {@link maxActorLength} code points
+ * (a custom `authorize` hook may return one) is cut to its first 511 and a
+ * trailing `…`, so that caller's writes are recorded instead of failing in
+ * the SQL databases' columns.
+ */
 export function actorOf(context: CallContext): string {
-  return context.principal?.subject ?? "anonymous";
+  const subject = context.principal?.subject ?? "anonymous";
+  // At most 512 UTF-16 code units are at most 512 code points.
+  if (subject.length <= maxActorLength) return subject;
+  let kept = "";
+  let count = 0;
+  for (const point of subject) {
+    if (++count > maxActorLength) return `${kept}…`;
+    if (count < maxActorLength) kept += point;
+  }
+  return subject;
 }
 
 /**
