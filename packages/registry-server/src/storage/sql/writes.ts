@@ -232,7 +232,10 @@ async function replaceRecord(
   return { status: "ok" };
 }
 
-/** `delete`, only at `expectedRevision` when one is given; with `force`, its aliases go first. */
+/**
+ * `delete`, only at `expectedRevision` when one is given; with `force`, its
+ * aliases go first, unless `checkAliases` refuses (recorded, nothing deleted).
+ */
 async function deleteRecord(
   { dialect, recordChanges }: WriteContext,
   trx: Trx,
@@ -248,6 +251,14 @@ async function deleteRecord(
   }
   const aliases = await aliasesOfModel(trx, id, dialect.lockingReads);
   if (aliases.length > 0 && !options?.force) return { status: "aliased", aliases };
+  const refused = aliases.length > 0 ? options?.checkAliases?.(aliases) : undefined;
+  if (refused) {
+    const { alias, refusal } = refused;
+    const entry = { type: "alias_deleted", model: current, alias, aliasBefore: alias, refusal } as const;
+    const [appended] = await recordChanges(trx, [entry], authorOf(options));
+    if (!appended) throw new Error("the refusal was not recorded");
+    return { status: "refused", refusal, revision: appended.revision };
+  }
   if (aliases.length > 0) await trx.deleteFrom("model_aliases").where("model_id", "=", id).execute();
   await trx.deleteFrom("models").where("id", "=", id).execute();
   const entries: EntryDraft[] = aliases.map((alias) => ({
