@@ -374,24 +374,43 @@ describe.each(adapters)("alias RPCs over gRPC, %s storage", (_name, createStorag
   it("resolves latest to the newest version by create time, then and now", async () => {
     await expectError(lookup({ name: "fresh", alias: "latest" }), Code.NOT_FOUND, "MODEL_NOT_FOUND");
     const v1 = await create("fresh", "1");
+    // Create times are milliseconds: v2's is a later one.
+    await new Promise((r) => setTimeout(r, 3));
     const v2 = await create("fresh", "2");
-    // When each version came to exist: its created entry's commit time.
-    const { entries } = await call<{ entries: HistoryEntry[] }>("ListModelHistory", {
-      name: "fresh",
-      filter: "type = CREATED",
-    });
-    const [created2, created1] = entries.map((e) => e.commitTime);
     expect((await lookup({ name: "fresh", alias: "latest" })).id).toBe(v2.id);
-    expect((await lookup({ name: "fresh", alias: "latest", readTime: created1 })).id).toBe(v1.id);
+    expect((await lookup({ name: "fresh", alias: "latest", readTime: v1.createTime })).id).toBe(v1.id);
     await call("DeleteModel", { id: v2.id });
     expect((await lookup({ name: "fresh", alias: "latest" })).id).toBe(v1.id);
     // v2 existed then, though it is gone now.
-    expect((await lookup({ name: "fresh", alias: "latest", readTime: created2 })).id).toBe(v2.id);
+    expect((await lookup({ name: "fresh", alias: "latest", readTime: v2.createTime })).id).toBe(v2.id);
     const before = await expectError(
-      lookup({ name: "fresh", alias: "latest", readTime: shift(created1, -1) }),
+      lookup({ name: "fresh", alias: "latest", readTime: shift(v1.createTime, -1) }),
       Code.NOT_FOUND,
     );
     expect(before.message).toMatch(/^fresh@latest did not exist at /);
+  });
+
+  it("resolves latest at a read_time equal to a version's create time, though its created entry commits later", async () => {
+    const names = Array.from({ length: 20 }, (_, i) => `imported-${i}`);
+    const summary = await registry.client.importModels(
+      names.map((name) => ({ model: { name, version: "1" } })),
+    );
+    expect(summary.createdCount).toBe(20);
+    const micros = (t: Timestamp | undefined) => Number(t?.seconds) * 1_000_000 + (t?.nanos ?? 0) / 1000;
+    let late = 0;
+    for (const name of names) {
+      const model = await lookup({ name, version: "1" });
+      const { entries } = await call<{ entries: HistoryEntry[] }>("ListModelHistory", { name });
+      if (micros(entries[0]?.commitTime) > micros(model.createTime)) late++;
+      expect(await lookup({ name, alias: "latest", readTime: model.createTime })).toEqual(model);
+      await expectError(
+        lookup({ name, alias: "latest", readTime: shift(model.createTime, -1) }),
+        Code.NOT_FOUND,
+        "MODEL_NOT_FOUND",
+      );
+    }
+    // One batch's entries commit at least a microsecond apart: most commit after their create time.
+    expect(late).toBeGreaterThan(0);
   });
 
   it("deletes an aliased model only with force, deleting its aliases in the same step, each in the history", async () => {

@@ -63,24 +63,45 @@ const nothingThen = (plan: LookupPlan) =>
         { reason: plan.alias === "latest" ? "MODEL_NOT_FOUND" : "ALIAS_NOT_FOUND" },
       );
 
-/** The model as it was at `readTime`, or `undefined` if it did not exist then (deleted by then). */
+/**
+ * The model as it was at `readTime`, or `undefined` if it was deleted by
+ * then. `created` is its created entry, which may commit a little after
+ * `readTime` (see {@link createCommitSlack}): then it is the model as made.
+ */
 async function modelAt(
   storage: StorageAdapter,
-  id: string,
+  created: ModelRecord,
   readTime: number,
   context: CallContext,
 ): Promise<ModelRecord | undefined> {
   const [latest] = await storage.listHistory(
-    { modelId: id, types: ["created", "updated", "deleted"], toTime: readTime, limit: 1 },
+    { modelId: created.id, types: ["created", "updated", "deleted"], toTime: readTime, limit: 1 },
     storageOptions(context),
   );
-  return latest && latest.type !== "deleted" ? latest.model : undefined;
+  if (!latest) return created;
+  return latest.type !== "deleted" ? latest.model : undefined;
 }
 
 /** Scanned per history read when resolving `latest` at a read time. */
 const latestScanPage = 100;
 
-/** `name@latest` at `readTime`: the newest version created by then and not deleted by then, from the history. */
+/**
+ * How much later than a version's create time its `created` entry may
+ * commit, in microseconds: the service stamps the time, then storage commits
+ * (after the writes queued before it). `latest` at a read time is decided by
+ * create time, so entries up to this much after the read time are read too.
+ */
+export const createCommitSlack = 60_000_000;
+
+/** Newest create time first; the smaller id first among equal ones (as ListModels orders them). */
+const byCreateTime = (a: ModelRecord, b: ModelRecord) =>
+  b.createTime - a.createTime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+/**
+ * `name@latest` at `readTime`: of the versions whose create time is at or
+ * before it and that were not deleted by then, the newest by create time,
+ * as it was then; from the history.
+ */
 async function latestAt(storage: StorageAdapter, plan: LookupPlan, readTime: number, context: CallContext) {
   let before: number | undefined;
   for (;;) {
@@ -88,14 +109,18 @@ async function latestAt(storage: StorageAdapter, plan: LookupPlan, readTime: num
       {
         name: plan.name,
         types: ["created"],
-        toTime: readTime,
+        toTime: Math.min(readTime + createCommitSlack, Number.MAX_SAFE_INTEGER),
         beforeRevision: before,
         limit: latestScanPage,
       },
       storageOptions(context),
     );
-    for (const entry of created) {
-      const model = await modelAt(storage, entry.model.id, readTime, context);
+    const candidates = created
+      .map((entry) => entry.model)
+      .filter((model) => model.createTime <= readTime)
+      .sort(byCreateTime);
+    for (const candidate of candidates) {
+      const model = await modelAt(storage, candidate, readTime, context);
       if (model) return model;
     }
     const last = created.at(-1);
