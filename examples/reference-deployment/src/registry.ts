@@ -155,6 +155,13 @@ async function main() {
   const storage = await openStorage(envString("DATABASE_URL", "sqlite:./data/registry.db"));
   if (!cert) logger.warn("serving plaintext gRPC; set TLS_CERT_FILE and TLS_KEY_FILE for TLS");
   const auth = await startAuth(host, Boolean(cert), Boolean(cert && ca));
+  const roleGated = Object.entries(aliasPolicy?.protectedAliases ?? {}).filter(([, entry]) => entry.role);
+  if (!auth && roleGated.length > 0) {
+    logger.warn(
+      { protectedAliases: roleGated.map(([alias]) => alias) },
+      "these aliases need a role to move, and without AUTH_TOKENS_FILE no caller has one: every move of them is refused",
+    );
+  }
   const server = createRegistryServer({
     storage,
     host,

@@ -539,4 +539,23 @@ describe("ALIAS_POLICY_FILE and RETAIN_HISTORY", () => {
       `RETAIN_HISTORY must be an integer from 1 to ${Number.MAX_SAFE_INTEGER} (got "0")`,
     );
   }, 30_000);
+
+  it("warns at start when the policy needs a role and there is no auth file to give anyone one", async () => {
+    const open = startRegistry("memory:", {
+      ALIAS_POLICY_FILE: writeFile("no-auth-policy.yaml", policyYaml),
+    });
+    await open.ready;
+    expect(
+      open.logs.find((l) => l.level === 40 && l.msg.startsWith("these aliases need a role")),
+    ).toMatchObject({
+      protectedAliases: ["production"],
+    });
+    open.child.kill("SIGTERM");
+    expect(await open.exited).toBe(0);
+    // With AUTH_TOKENS_FILE (the processes of this file) there is no such warning.
+    expect(registry.logs.some((l) => l.msg.startsWith("these aliases need a role"))).toBe(false);
+    expect(registry.logs.find((l) => l.msg === "alias promotion policy on")).toMatchObject({
+      protectedAliases: ["production"],
+    });
+  }, 30_000);
 });
