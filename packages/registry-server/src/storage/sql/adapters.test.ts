@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Code } from "@modelreg/proto";
 import Database from "better-sqlite3";
 import { Kysely, type Migration, Migrator, MysqlDialect, PostgresDialect, SqliteDialect, sql } from "kysely";
 import { createPool as createMysqlPool } from "mysql2";
@@ -406,3 +407,169 @@ describe.each(databases)("%s: lineage at its limits", (database, available) => {
     },
   );
 });
+
+describe.each(databases)(
+  "%s: the promotion check runs outside the move's transaction",
+  (database, available) => {
+    const refusal = {
+      code: "PERMISSION_DENIED",
+      message: "needs the promoter role",
+      reason: "PROMOTION_ROLE_REQUIRED",
+      violations: [],
+    } as const;
+
+    /** A fresh adapter with bert 1.0.0 and 2.0.0, and bert@champion -> 1.0.0. */
+    async function withChampion() {
+      const adapter = await fresh[database]();
+      const v1 = makeModelRecord({ name: "bert", version: "1.0.0" });
+      const v2 = makeModelRecord({ name: "bert", version: "2.0.0" });
+      expect(await adapter.insertMany([{ record: v1 }, { record: v2 }])).toEqual([
+        { status: "created" },
+        { status: "created" },
+      ]);
+      expect(await adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0" })).toMatchObject({
+        status: "set",
+      });
+      return { adapter, v1, v2 };
+    }
+
+    it.skipIf(!available)(
+      "a check that reads the same storage does not wait on the move (SQLite has one connection)",
+      async () => {
+        const { adapter, v2 } = await withChampion();
+        try {
+          const result = await adapter.setAlias({
+            name: "bert",
+            alias: "champion",
+            version: "2.0.0",
+            check: async (target) => {
+              // Before this contract the check ran inside the move's transaction: this read never returned on SQLite.
+              expect(await adapter.get(target.id)).toEqual(v2);
+              expect((await adapter.getAlias("bert", "champion"))?.version).toBe("1.0.0");
+              return undefined;
+            },
+          });
+          expect(result).toMatchObject({ status: "set", alias: { version: "2.0.0" } });
+          const deleted = await adapter.deleteAlias({
+            name: "bert",
+            alias: "champion",
+            check: async (current) => {
+              expect(await adapter.getAlias("bert", "champion")).toEqual(current);
+              return undefined;
+            },
+          });
+          expect(deleted).toMatchObject({ status: "deleted" });
+        } finally {
+          await adapter.close();
+        }
+      },
+    );
+
+    it.skipIf(!available)(
+      "a target changed while the check ran is checked again, and the move commits against what the last check saw",
+      async () => {
+        const { adapter, v2 } = await withChampion();
+        try {
+          const seen: number[] = [];
+          const result = await adapter.setAlias({
+            name: "bert",
+            alias: "champion",
+            version: "2.0.0",
+            check: async (target) => {
+              seen.push(target.revision);
+              if (seen.length === 1) {
+                const edited = {
+                  ...v2,
+                  revision: 2,
+                  description: "edited while checked",
+                  updateTime: v2.updateTime + 1,
+                };
+                expect(await adapter.replace(edited, 1)).toEqual({ status: "ok" });
+              }
+              return undefined;
+            },
+          });
+          expect(seen).toEqual([1, 2]);
+          expect(result).toMatchObject({
+            status: "set",
+            target: { revision: 2, description: "edited while checked" },
+          });
+          const [entry] = await adapter.listHistory({ name: "bert", types: ["alias_set"], limit: 1 });
+          expect(entry?.model.revision).toBe(2);
+        } finally {
+          await adapter.close();
+        }
+      },
+    );
+
+    it.skipIf(!available)(
+      "an alias that keeps moving while the check runs fails ABORTED after a few rounds, having moved nothing of its own",
+      async () => {
+        const { adapter } = await withChampion();
+        try {
+          expect(await adapter.insert(makeModelRecord({ name: "bert", version: "3.0.0" }))).toEqual({
+            status: "created",
+          });
+          let rounds = 0;
+          const versions = ["1.0.0", "3.0.0"];
+          const failure = await adapter
+            .setAlias({
+              name: "bert",
+              alias: "champion",
+              version: "2.0.0",
+              requestId: "req-contested",
+              check: async () => {
+                rounds++;
+                // Someone else moves the alias each time the policy looks.
+                const version = versions[rounds % 2] ?? "1.0.0";
+                await adapter.setAlias({ name: "bert", alias: "champion", version });
+                return undefined;
+              },
+            })
+            .catch((error: unknown) => error);
+          expect(failure).toMatchObject({ code: Code.ABORTED });
+          expect(rounds).toBeGreaterThan(1);
+          expect(rounds).toBeLessThanOrEqual(10);
+          const entries = await adapter.listHistory({ name: "bert", types: ["alias_set"], limit: 100 });
+          expect(entries.filter((e) => e.requestId === "req-contested")).toEqual([]);
+        } finally {
+          await adapter.close();
+        }
+      },
+    );
+
+    it.skipIf(!available)(
+      "a forced delete refused by checkAliases records the refusal and deletes nothing",
+      async () => {
+        const { adapter, v1 } = await withChampion();
+        try {
+          const before = await adapter.readChanges(0, 100);
+          const result = await adapter.delete(v1.id, undefined, {
+            force: true,
+            actor: "carol",
+            checkAliases: (aliases) => {
+              const [alias] = aliases;
+              return alias && { alias, refusal };
+            },
+          });
+          expect(result).toEqual({ status: "refused", refusal, revision: before.latestRevision + 1 });
+          expect(await adapter.get(v1.id)).toEqual(v1);
+          expect((await adapter.getAlias("bert", "champion"))?.version).toBe("1.0.0");
+          const { changes } = await adapter.readChanges(before.latestRevision, 100);
+          expect(changes).toMatchObject([
+            { type: "alias_deleted", actor: "carol", refusal, alias: { alias: "champion" } },
+          ]);
+          // Allowed, it deletes the alias and then the model.
+          expect(
+            await adapter.delete(v1.id, undefined, { force: true, checkAliases: () => undefined }),
+          ).toEqual({
+            status: "ok",
+          });
+          expect(await adapter.getAlias("bert", "champion")).toBeUndefined();
+        } finally {
+          await adapter.close();
+        }
+      },
+    );
+  },
+);
