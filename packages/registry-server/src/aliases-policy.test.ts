@@ -11,6 +11,7 @@ import {
   type Status,
 } from "@modelreg/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Authorize } from "./authorize";
 import type { AliasPolicy } from "./policy/policy";
 import { createRegistryServer } from "./server";
 import type { StorageAdapter } from "./storage/adapter";
@@ -196,6 +197,79 @@ describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name
   });
 });
 
+describe.each(adapters)("a forced DeleteModel under the policy, %s storage", (_name, createStorage) => {
+  // Principals from headers: `x-who` the subject, `x-roles` its roles, comma-separated.
+  const authorize: Authorize = ({ metadata }) => ({
+    subject: String(metadata.get("x-who")[0] ?? "nobody"),
+    roles: String(metadata.get("x-roles")[0] ?? "").split(","),
+  });
+  const ops = { "x-who": "ops", "x-roles": "admin" };
+  const releaser = { "x-who": "rel", "x-roles": "admin,release-manager" };
+  const forcePolicy: AliasPolicy = {
+    protectedAliases: { production: { role: "release-manager", names: ["forced"] } },
+  };
+  let storage: StorageAdapter;
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  beforeAll(async () => {
+    storage = await createStorage();
+    registry = await startRegistry(storage, { authorize, aliasPolicy: forcePolicy });
+  });
+  afterAll(async () => {
+    await registry.close();
+    await storage.close();
+  });
+
+  it("needs the role of each protected alias it would delete, and records the refusal", async () => {
+    const { call } = registry.client;
+    const { model } = await call<{ model: Model }>(
+      "CreateModel",
+      { model: { name: "forced", version: "1" } },
+      ops,
+    );
+    await call("SetModelAlias", { name: "forced", alias: "canary", version: "1" }, ops);
+    await call("SetModelAlias", { name: "forced", alias: "production", version: "1" }, releaser);
+    const watch = registry.client.watch({ filter: 'name = "forced"' }, ops);
+    await watch.waitFor(1);
+
+    // The admin may delete models, yet not the protected alias that a forced delete would remove.
+    const denied = await expectError(
+      call("DeleteModel", { id: model.id, force: true }, ops),
+      Code.PERMISSION_DENIED,
+      "ALIAS_PROTECTED",
+    );
+    expect(denied.message).toBe(
+      "ops may not delete forced@production: the alias is protected and needs the release-manager role.",
+    );
+    // Nothing was deleted: the model and both aliases are there.
+    expect((await call<{ model: Model }>("GetModel", { id: model.id }, ops)).model.id).toBe(model.id);
+    const { aliases } = await call<{ aliases: ModelAlias[] }>("ListModelAliases", { name: "forced" }, ops);
+    expect(aliases.map((a) => a.alias)).toEqual(["canary", "production"]);
+    const { entries } = await call<{ entries: HistoryEntry[] }>(
+      "ListModelHistory",
+      { name: "forced", filter: "refused = true" },
+      ops,
+    );
+    expect(entries.map((e) => [e.type, e.actor, e.aliasBefore?.alias, e.refusal?.message])).toEqual([
+      [ModelEventType.ALIAS_DELETED, "ops", "production", denied.message],
+    ]);
+
+    // One who holds the role deletes the model and its aliases.
+    expect(await call("DeleteModel", { id: model.id, force: true }, releaser)).toEqual({});
+    await expectError(call("GetModel", { id: model.id }, ops), Code.NOT_FOUND);
+    expect(await call("ListModelAliases", { name: "forced" }, ops)).toMatchObject({ aliases: [] });
+    // The watch saw the delete, never the refusal.
+    await watch.waitFor(4);
+    await new Promise((r) => setTimeout(r, 100));
+    const events = watch.received.flatMap((m) => (m.event ? [m.event.type] : []));
+    expect(events).toEqual([
+      ModelEventType.ALIAS_DELETED,
+      ModelEventType.ALIAS_DELETED,
+      ModelEventType.DELETED,
+    ]);
+    watch.cancel();
+  });
+});
+
 describe("the promotion policy without authentication", () => {
   it("refuses a protected move: there is no principal to hold the role", async () => {
     const storage = createMemoryStorage();
@@ -209,6 +283,36 @@ describe("the promotion policy without authentication", () => {
       expect(error.message).toBe(
         "An unauthenticated caller may not move gated@production: the alias is protected and needs the admin role.",
       );
+    } finally {
+      await registry.close();
+      await storage.close();
+    }
+  });
+
+  it("refuses a forced DeleteModel that would delete a protected alias: there is no principal", async () => {
+    const storage = createMemoryStorage();
+    const registry = await startRegistry(storage, { aliasPolicy: policy });
+    try {
+      const { call } = registry.client;
+      const { model } = await call<{ model: Model }>("CreateModel", {
+        model: { name: "open", version: "1", metadata: { "eval.passed": "true", "eval.auc": "1" } },
+      });
+      // Unprotected aliases go with a forced delete as before.
+      await call("SetModelAlias", { name: "open", alias: "canary", version: "1" });
+      const other = await call<{ model: Model }>("CreateModel", { model: { name: "open", version: "2" } });
+      await call("SetModelAlias", { name: "open", alias: "canary", version: "2" });
+      expect(await call("DeleteModel", { id: other.model.id, force: true })).toEqual({});
+      // A protected one cannot be set without a principal, so it was set before the policy.
+      await storage.setAlias({ name: "open", alias: "production", version: "1" });
+      const error = await expectError(
+        call("DeleteModel", { id: model.id, force: true }),
+        Code.PERMISSION_DENIED,
+        "ALIAS_PROTECTED",
+      );
+      expect(error.message).toBe(
+        "An unauthenticated caller may not delete open@production: the alias is protected and needs the admin role.",
+      );
+      expect((await call<{ model: Model }>("GetModel", { id: model.id })).model.id).toBe(model.id);
     } finally {
       await registry.close();
       await storage.close();

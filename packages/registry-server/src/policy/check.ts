@@ -185,6 +185,22 @@ export class AliasPolicyChecker {
     return roleRefusal(name, alias, role, principal, action);
   }
 
+  /**
+   * The `DeleteOptions.checkAliases` of a forced DeleteModel, or `undefined`
+   * when nothing is protected: each protected alias it would delete needs
+   * the role, as a DeleteModelAlias of it would (evidence is not needed).
+   */
+  forForcedDelete(principal: Principal | undefined) {
+    if (this.#protections.size === 0) return undefined;
+    return (aliases: readonly AliasRecord[]) => {
+      for (const alias of aliases) {
+        const refusal = this.roleRefusal(alias.name, alias.alias, principal, "delete");
+        if (refusal) return { alias, refusal };
+      }
+      return undefined;
+    };
+  }
+
   /** The `DeleteAliasRequest.check` for this delete (the role only), or `undefined`. */
   forDelete(name: string, alias: string, principal: Principal | undefined) {
     const role = this.#protection(name, alias)?.entry.role;

@@ -1,6 +1,6 @@
 import { Code, type Model, RegistryError, type UpdateModelRequest } from "@modelreg/proto";
 import type { CallContext } from "../context";
-import { toModel } from "../convert";
+import { refusalError, toModel } from "../convert";
 import { newModelId } from "../ids";
 import type {
   AliasRecord,
@@ -382,12 +382,16 @@ export function writeHandlers(deps: ServiceDeps): WriteHandlers {
       checkId(v, "id", request.id);
       const expected = parseEtag(v, "etag", request.etag);
       v.throwIfAny();
-      const options = writeOptions(context, { force: request.force });
+      // A forced delete deletes the model's aliases: a protected one needs the policy's role.
+      const checkAliases = request.force ? deps.policy.forForcedDelete(context.principal) : undefined;
+      const options = writeOptions(context, { force: request.force, checkAliases });
       const result = await storage.delete(request.id, expected, options);
       if (result.status === "notFound") throw notFound(request.id);
       if (result.status === "conflict") throw etagMismatch(result.currentRevision);
       if (result.status === "aliased") throw modelHasAliases(request.id, result.aliases);
+      // A refusal is a history entry too: watches move their cursor past it.
       feed.notify();
+      if (result.status === "refused") throw refusalError(result.refusal);
       return {};
     },
   };
