@@ -262,11 +262,28 @@ describe("aliases, history and gated promotion through the reference deployment 
     ]);
 
     await until(() => watch.events.length >= 2, "the watch saw both alias moves");
+
+    // With force, the version goes with its alias, in one transaction, both in the history and the watch.
+    await grpc.deleteModel({ id: now.id, force: true }, admin);
+    const [deleted, unaliased] = await history({ name: "bert", pageSize: 2 }, reader);
+    expect([deleted?.type, deleted?.actor, deleted?.before?.version]).toEqual([
+      ModelEventType.DELETED,
+      "release-manager",
+      "1.1.0",
+    ]);
+    expect([unaliased?.type, unaliased?.aliasBefore?.alias, unaliased?.revision]).toEqual([
+      ModelEventType.ALIAS_DELETED,
+      "champion",
+      (deleted?.revision ?? 0n) - 1n,
+    ]);
+    expect((await rejection(grpc.resolveAlias("bert", "champion", reader))).code).toBe(Code.NOT_FOUND);
+    await until(() => watch.events.length >= 3, "the watch saw the alias deleted");
     watch.stop.abort();
     await watch.done;
     expect(watch.events).toEqual([
       { type: ModelEventType.ALIAS_SET, alias: "champion", version: "1.0.0" },
       { type: ModelEventType.ALIAS_SET, alias: "champion", version: "1.1.0" },
+      { type: ModelEventType.ALIAS_DELETED, alias: "champion", version: "1.1.0" },
     ]);
   }, 60_000);
 
