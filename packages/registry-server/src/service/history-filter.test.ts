@@ -56,6 +56,15 @@ describe("parseHistoryFilter", () => {
     expect(parseHistoryFilter(`commit_time > ${at} AND commit_time < ${at}`).empty).toBe(true);
   });
 
+  it("takes the first and last instants the server can compare", () => {
+    expect(parseHistoryFilter('commit_time <= "2255-06-05T23:47:34.740991Z"').toTime).toBe(
+      Number.MAX_SAFE_INTEGER,
+    );
+    expect(parseHistoryFilter('commit_time >= "1684-07-28T00:12:25.259009Z"').fromTime).toBe(
+      -Number.MAX_SAFE_INTEGER,
+    );
+  });
+
   it("reads refused = true and refused != true", () => {
     expect(parseHistoryFilter("refused = true").refused).toBe(true);
     expect(parseHistoryFilter("refused != true").refused).toBe(false);
@@ -80,6 +89,16 @@ describe("parseHistoryFilter", () => {
       'actor = "x" OR actor = "y"',
       12,
       "expected AND or the end of the filter (only AND joins restrictions here)",
+    ],
+    [
+      'commit_time < "2255-06-05T23:47:34.740992Z"',
+      14,
+      'commit_time "2255-06-05T23:47:34.740992Z" is outside the times this server can compare, 1684-07-28T00:12:25.259009Z to 2255-06-05T23:47:34.740991Z',
+    ],
+    [
+      'commit_time > "1684-07-28T01:12:25.259008+01:00"',
+      14,
+      'commit_time "1684-07-28T01:12:25.259008+01:00" is outside the times this server can compare, 1684-07-28T00:12:25.259009Z to 2255-06-05T23:47:34.740991Z',
     ],
     ["actor =", 7, 'expected a value after "="'],
     ['actor = "x" AND', 15, "expected a restriction after AND"],
