@@ -16,8 +16,8 @@
  *    name finds it without reading the rows in between.
  *
  * Run from the repository root (packages from their TypeScript sources):
- *   npx tsx --tsconfig bench/tsconfig.json bench/src/aliases.ts            # ~4 min
- *   npx tsx --tsconfig bench/tsconfig.json bench/src/aliases.ts --quick    # smoke run
+ *   npm run bench:aliases                  # ~4 min
+ *   npm run bench:aliases -- -- --quick    # smoke run
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -397,7 +397,7 @@ function report(
   const lines = [
     "# Aliases and history (issue 15)",
     "",
-    `${new Date().toISOString()}, commit ${commit}, Node ${process.version}, packages from their TypeScript sources (tsx); ${pin.enabled ? pin.reason : `not pinned: ${pin.reason}`}; ${Math.round(seconds)} s in all. Reproduce: \`npx tsx --tsconfig bench/tsconfig.json bench/src/aliases.ts\`.`,
+    `${new Date().toISOString()}, commit ${commit}, Node ${process.version}, packages from their TypeScript sources (tsx); ${pin.enabled ? pin.reason : `not pinned: ${pin.reason}`}; ${Math.round(seconds)} s in all. Reproduce: \`npm run bench:aliases\`.`,
     "",
   ];
   if (aliasRows.length > 0) {
