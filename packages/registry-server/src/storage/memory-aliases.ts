@@ -173,7 +173,8 @@ export async function setAliasRecord(
   }
 }
 
-interface DeleteMove {
+/** An alias about to be deleted, and the model it points at. */
+export interface DeleteMove {
   readonly current: AliasRecord;
   readonly target: ModelRecord;
 }
@@ -190,7 +191,8 @@ function planDelete(state: MemoryState, request: DeleteAliasRequest): Plan<Delet
   return { move: { current, target } };
 }
 
-function refuseDelete(state: MemoryState, move: DeleteMove, actor: string, refusal: AliasRefusal) {
+/** Records a refused alias delete (of `move.current`, pointing at `move.target`); nothing is deleted. */
+export function refuseDelete(state: MemoryState, move: DeleteMove, actor: string, refusal: AliasRefusal) {
   const change = appendChange(state, {
     type: "alias_deleted",
     model: move.target,

@@ -1,7 +1,9 @@
 import { evaluateFilter } from "../filter/evaluate";
 import {
+  type AliasRecord,
   checkRetainChanges,
   checkRetainHistory,
+  type DeleteOptions,
   type DeleteResult,
   type InsertResult,
   type ListQuery,
@@ -16,6 +18,7 @@ import {
   deleteAliasWithEntry,
   listAliasRecords,
   nameVersionKey,
+  refuseDelete,
   setAliasRecord,
   storedAlias,
 } from "./memory-aliases";
@@ -106,16 +109,24 @@ function deleteRecord(
   state: MemoryState,
   id: string,
   expectedRevision: number | undefined,
-  force: boolean,
-  actor: string,
+  options: DeleteOptions | undefined,
 ): DeleteResult {
+  const actor = actorOf(options);
   const current = state.byId.get(id);
   if (!current) return { status: "notFound" };
   if (expectedRevision !== undefined && current.revision !== expectedRevision) {
     return { status: "conflict", currentRevision: current.revision };
   }
   const aliases = aliasesOf(state, current);
-  if (aliases.length > 0 && !force) return { status: "aliased", aliases: aliases.map(copyAlias) };
+  if (aliases.length > 0 && options?.force !== true) {
+    return { status: "aliased", aliases: aliases.map(copyAlias) };
+  }
+  const refused = aliases.length > 0 ? options?.checkAliases?.(aliases.map(copyAlias)) : undefined;
+  if (refused) {
+    // The alias it names, one of those about to be deleted.
+    const alias = aliases.find((a) => a.alias === refused.alias.alias) ?? (aliases[0] as AliasRecord);
+    return refuseDelete(state, { current: alias, target: current }, actor, refused.refusal);
+  }
   for (const alias of aliases) deleteAliasWithEntry(state, alias, current, actor);
   state.byId.delete(id);
   state.idByNameVersion.delete(nameVersionKey(current.name, current.version));
@@ -220,7 +231,7 @@ function modelMethods(state: MemoryState): ModelMethods {
     },
     async delete(id, expectedRevision, call) {
       throwIfPastDeadline(call);
-      return deleteRecord(state, id, expectedRevision, call?.force === true, actorOf(call));
+      return deleteRecord(state, id, expectedRevision, call);
     },
   };
 }

@@ -17,6 +17,7 @@ import type { TestFn } from "./harness";
 export function defineForceDeleteTests(test: TestFn): void {
   defineAliasedTests(test);
   defineForcedTests(test);
+  defineCheckedTests(test);
 }
 
 function defineAliasedTests(test: TestFn): void {
@@ -119,5 +120,54 @@ function defineForcedTests(test: TestFn): void {
       changes.map((c) => c.type),
       ["deleted"],
     );
+  });
+}
+
+const protectedRefusal = {
+  code: "PERMISSION_DENIED",
+  message: "bert@production is protected: deleting it needs the admin role.",
+  reason: "ALIAS_PROTECTED",
+  violations: [],
+} as const;
+
+function defineCheckedTests(test: TestFn): void {
+  test("a forced delete asks checkAliases with the aliases it would delete; a refusal is one recorded alias_deleted entry and nothing is deleted", async (adapter) => {
+    const models = await insertVersions(adapter, "bert", ["1.0.0"]);
+    const target = version(models, "1.0.0");
+    const staging = await setOk(adapter, { name: "bert", alias: "staging", version: "1.0.0" });
+    const production = await setOk(adapter, { name: "bert", alias: "production", version: "1.0.0" });
+    const before = await latestRevision(adapter);
+    const asked: string[][] = [];
+    const result = await adapter.delete(target.id, undefined, {
+      force: true,
+      actor: "ops",
+      checkAliases: (aliases) => {
+        asked.push(aliases.map((a) => a.alias).sort());
+        const named = aliases.find((a) => a.alias === "production");
+        return named && { alias: named, refusal: protectedRefusal };
+      },
+    });
+    assert.deepEqual(asked, [["production", "staging"]], "checkAliases saw every alias of the model, once");
+    assert.equal(result.status, "refused", JSON.stringify(result));
+    if (result.status !== "refused") return;
+    assert.deepEqual({ ...result.refusal }, { ...protectedRefusal });
+    assert.equal(result.revision, before + 1, "the refusal takes the next revision");
+    const { changes } = await adapter.readChanges(before, 10);
+    assert.equal(changes.length, 1, "one entry: the refusal");
+    const [entry] = changes;
+    assert.equal(entry?.type, "alias_deleted");
+    assert.equal(entry?.actor, "ops");
+    assert.equal(entry?.alias?.alias, "production", "the entry names the refused alias");
+    assert.deepEqual({ ...entry?.refusal }, { ...protectedRefusal });
+    assertRecord(await adapter.get(target.id), target, "the model is still there");
+    assertAlias(await adapter.getAlias("bert", "production"), production, "production is still there");
+    assertAlias(await adapter.getAlias("bert", "staging"), staging, "staging is still there");
+    // Allowed: the same delete goes through.
+    const allowed = await adapter.delete(target.id, undefined, {
+      force: true,
+      checkAliases: () => undefined,
+    });
+    assert.deepEqual(allowed, { status: "ok" });
+    assert.equal(await adapter.getAlias("bert", "production"), undefined);
   });
 }
