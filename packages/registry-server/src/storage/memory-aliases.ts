@@ -8,6 +8,7 @@ import type {
   SetAliasRequest,
   SetAliasResult,
 } from "./adapter";
+import { keptChanging, maxCheckRounds } from "./check-rounds";
 import { appendChange, copyAlias, copyModel, type MemoryState } from "./memory-history";
 import { compareStrings } from "./order";
 
@@ -152,14 +153,15 @@ function refuse(
  * Sets an alias. Atomic only between awaits, so around the policy's `check`
  * it is optimistic: once the check answered, the plan is made again, and if
  * the alias or the target changed meanwhile (another object is stored) the
- * whole step is redone, check included.
+ * whole step is redone, check included ({@link maxCheckRounds} times at
+ * most, then ABORTED).
  */
 export async function setAliasRecord(
   state: MemoryState,
   request: SetAliasRequest,
   actor: string,
 ): Promise<SetAliasResult> {
-  for (;;) {
+  for (let round = 1; round <= maxCheckRounds; round++) {
     const plan = planSet(state, request);
     if ("done" in plan) return plan.done;
     const { target, current } = plan.move;
@@ -171,6 +173,7 @@ export async function setAliasRecord(
       ? refuse(state, request, plan.move, actor, refusal)
       : commitSet(state, request, plan.move, actor);
   }
+  throw keptChanging();
 }
 
 /** An alias about to be deleted, and the model it points at. */
@@ -210,7 +213,7 @@ export async function deleteAliasRecord(
   request: DeleteAliasRequest,
   actor: string,
 ): Promise<DeleteAliasResult> {
-  for (;;) {
+  for (let round = 1; round <= maxCheckRounds; round++) {
     const plan = planDelete(state, request);
     if ("done" in plan) return plan.done;
     const { current, target } = plan.move;
@@ -223,4 +226,5 @@ export async function deleteAliasRecord(
     deleteAliasWithEntry(state, current, target, actor);
     return { status: "deleted", alias: copyAlias(current) };
   }
+  throw keptChanging();
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Code } from "@modelreg/proto";
 import type { AliasRecord, AliasRefusal, ChangeRecord, ModelRecord } from "../storage/adapter";
 import {
   allChanges,
@@ -25,6 +26,7 @@ export function defineAliasCheckTests(test: TestFn): void {
   defineRefusalTests(test);
   defineDeleteCheckTests(test);
   defineLockedStateTests(test);
+  defineKeptChangingTests(test);
 }
 
 function defineCheckCallTests(test: TestFn): void {
@@ -256,5 +258,36 @@ function defineLockedStateTests(test: TestFn): void {
       "aliasBefore is the alias check last saw",
     );
     assertConsistentAliasEntries(changes);
+  });
+}
+
+function defineKeptChangingTests(test: TestFn): void {
+  test("a move whose target changes during every check gives up with ABORTED after a bounded number of checks, recording nothing of its own", async (adapter) => {
+    const models = await insertVersions(adapter, "bert", ["1.0.0"]);
+    let target = version(models, "1.0.0");
+    const before = await latestRevision(adapter);
+    let checks = 0;
+    const check = async () => {
+      checks++;
+      // Each check sees a target that is stale by the time it answers.
+      const next = { ...target, revision: target.revision + 1, updateTime: target.updateTime + 1 };
+      assert.deepEqual(await adapter.replace(next, target.revision), { status: "ok" });
+      target = next;
+      return undefined;
+    };
+    await assert.rejects(
+      adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0", check }),
+      (error: { code?: unknown; reason?: unknown }) =>
+        error.code === Code.ABORTED && error.reason === "TRANSACTION_CONFLICT",
+      "ABORTED with reason TRANSACTION_CONFLICT",
+    );
+    assert.ok(checks >= 2 && checks <= 10, `checked a bounded number of times (${checks})`);
+    const changes = (await adapter.readChanges(before, 100)).changes;
+    assert.deepEqual(
+      changes.map((c) => c.type),
+      Array.from({ length: checks }, () => "updated"),
+      "only the concurrent updates were recorded",
+    );
+    assert.equal(await adapter.getAlias("bert", "champion"), undefined);
   });
 }
