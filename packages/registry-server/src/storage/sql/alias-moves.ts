@@ -59,24 +59,23 @@ async function modelFor(
 
 /**
  * The alias as the committed move made with this request id left it, if
- * there was one. A locking read with `lock`: MySQL's plain reads see the
- * transaction's first snapshot, which may predate a move with the same
- * request id that committed while this one waited for the alias row.
+ * there was one. A plain read, but in the write after the alias row's lock:
+ * a move with the same request id that held it has committed by then, and
+ * the read sees it (PostgreSQL's READ COMMITTED reads a snapshot per
+ * statement; MySQL's REPEATABLE READ takes its snapshot at the first plain
+ * read, this one). Not a locking read: on MySQL that would gap-lock the
+ * request id index where every other write inserts its entry.
  */
-export async function movedWith(
-  trx: Trx,
-  requestId: string,
-  lock?: SqlDialect,
-): Promise<AliasRecord | undefined> {
-  const query = trx
+export async function movedWith(trx: Trx, requestId: string): Promise<AliasRecord | undefined> {
+  const row = await trx
     .selectFrom("model_changes")
     .select("alias_state")
     .where("request_id", "=", requestId)
     .where("type", "=", "alias_set")
     .where("refusal", "is", null)
     .orderBy("revision", "desc")
-    .limit(1);
-  const row = await shared(query, lock).executeTakeFirst();
+    .limit(1)
+    .executeTakeFirst();
   return row?.alias_state ? (JSON.parse(row.alias_state) as AliasRecord) : undefined;
 }
 
@@ -104,7 +103,8 @@ interface Checked<T> {
  * The outcomes of `setAlias` that need no policy (a replay, a missing
  * version, a failed compare-and-set, no change), or the move. With `lock`
  * (in the write), the alias row first, locked: a concurrent move of it (a
- * retry with the same request id) has committed once that returns.
+ * retry with the same request id) has committed once that returns, and
+ * this transaction's first plain read comes after it.
  */
 async function planMove(
   trx: Trx,
@@ -114,7 +114,7 @@ async function planMove(
   const { name, alias, version, requestId, expectedVersion } = request;
   const current = await aliasByName(trx, name, alias, lock?.lockingReads ?? false);
   if (requestId) {
-    const done = await movedWith(trx, requestId, lock);
+    const done = await movedWith(trx, requestId);
     if (done) return { status: "requestIdUsed", alias: done };
   }
   const target = await modelFor(trx, lock, { name, version });
