@@ -16,8 +16,10 @@ import type { StorageAdapter } from "../adapter";
 import { createMysqlStorage } from "../mysql";
 import { createPostgresStorage } from "../postgres";
 import { createSqliteStorage } from "../sqlite";
+import { aliasPageQuery } from "./aliases";
 import type { SqlDialectName, UntypedDb } from "./ddl";
 import { createMigrations } from "./migration-list";
+import type { RegistryDatabase } from "./schema";
 
 const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
@@ -291,6 +293,34 @@ describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
     expect(await plan("name = $1 and alias = $2", "name-10", "prod")).toMatch(/model_changes_alias_idx/);
     expect(await plan("model_id = $1", "id-5")).toMatch(/model_changes_model_id_idx/);
     expect(await plan("name = $1 and revision < $2", "name-5", 30000)).not.toMatch(/Seq Scan/);
+  });
+});
+
+describe.skipIf(!postgresAvailable)("postgres alias pages", () => {
+  it("a page of every name's aliases past a cursor seeks the (name, alias) key to the cursor, at 60 000 aliases", async () => {
+    const schema = `modelreg_explain_${randomBytes(6).toString("hex")}`;
+    const adapter = await createPostgresStorage({ connectionString: postgresUrl, schema });
+    await adapter.close();
+    const pool = new pg.Pool({ connectionString: postgresUrl, max: 1, options: `-c search_path=${schema}` });
+    pool.on("error", () => {});
+    const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });
+    cleanups.push(async () => {
+      await sql.raw(`drop schema if exists "${schema}" cascade`).execute(db);
+      await db.destroy();
+    });
+    // 600 names with 100 aliases each, each at one version of its name.
+    await sql`insert into models (id, name, version, framework, description, artifact_uri, revision, create_time, update_time)
+      select 'id-' || g, 'name-' || lpad(g::text, 3, '0'), '1', 'onnx', '', '', g, g, g
+      from generate_series(0, 599) g`.execute(db);
+    await sql`insert into model_aliases (name, alias, version, model_id, revision, update_time, updated_by)
+      select 'name-' || lpad((g % 600)::text, 3, '0'), 'a' || g, '1', 'id-' || (g % 600), g, g, 'x'
+      from generate_series(0, 59999) g`.execute(db);
+    await sql`analyze model_aliases`.execute(db);
+    const page = aliasPageQuery(db, { after: { name: "name-550", alias: "a550" }, limit: 51 }).compile();
+    const { rows } = await pool.query<{ "QUERY PLAN": string }>(`explain ${page.sql}`, [...page.parameters]);
+    const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
+    // The cursor bounds the key scan (an Index Cond on name), not a filter on every row before it.
+    expect(plan).toMatch(/Index Cond: \(+name\)(::text)? >= /);
   });
 });
 

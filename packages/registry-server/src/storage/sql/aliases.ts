@@ -1,8 +1,8 @@
 import { sql, type Transaction } from "kysely";
-import type { AliasRecord, ModelRecord, StorageAdapter } from "../adapter";
+import type { AliasListQuery, AliasRecord, ModelRecord, StorageAdapter } from "../adapter";
 import { deleteAlias, setAlias } from "./alias-moves";
 import { aliasByName, toAlias } from "./alias-rows";
-import { withChildren } from "./reads";
+import { type Db, withChildren } from "./reads";
 import type { ModelsTable, RegistryDatabase } from "./schema";
 import type { WriteContext } from "./writes";
 
@@ -56,20 +56,31 @@ export function createAliases(
     setAlias: (request, options) => setAlias(context, request, options),
     deleteAlias: (request, options) => deleteAlias(context, request, options),
     getAlias: (name, alias, options) => transact(options, "read", (trx) => aliasByName(trx, name, alias)),
-    listAliases: ({ name, after, limit }, options) =>
-      transact(options, "read", async (trx) => {
-        let query = trx.selectFrom("model_aliases").selectAll();
-        if (name !== undefined) query = query.where("name", "=", name);
-        if (after) {
-          query = query.where((eb) =>
-            eb.or([
-              eb("name", ">", after.name),
-              eb.and([eb("name", "=", after.name), eb("alias", ">", after.alias)]),
-            ]),
-          );
-        }
-        const rows = await query.orderBy("name").orderBy("alias").limit(limit).execute();
-        return rows.map(toAlias);
-      }),
+    listAliases: (query, options) =>
+      transact(options, "read", async (trx) => (await aliasPageQuery(trx, query).execute()).map(toAlias)),
   };
+}
+
+/**
+ * A page of aliases in (name, alias) order after the query's cursor. Past a
+ * cursor it also says `name >= cursor name` (redundant for the result, as
+ * keyset.ts does for ListModels): the start of a range seek on the (name,
+ * alias) key, so each page of every name's aliases reads about a page of
+ * rows instead of every row before it.
+ */
+export function aliasPageQuery(db: Db, { name, after, limit }: AliasListQuery) {
+  let query = db.selectFrom("model_aliases").selectAll();
+  if (name !== undefined) query = query.where("name", "=", name);
+  if (after) {
+    query = query.where((eb) =>
+      eb.and([
+        eb("name", ">=", after.name),
+        eb.or([
+          eb("name", ">", after.name),
+          eb.and([eb("name", "=", after.name), eb("alias", ">", after.alias)]),
+        ]),
+      ]),
+    );
+  }
+  return query.orderBy("name").orderBy("alias").limit(limit);
 }
