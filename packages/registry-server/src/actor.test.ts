@@ -7,43 +7,15 @@ import type { HistoryEntry, Model, ModelAlias } from "@modelreg/proto";
 import { createConnection } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../../../test-support/services";
+import { mysqlUrl, postgresUrl, requireMysql, requirePostgres } from "../../../test-support/sql-servers";
 import type { Authorize } from "./authorize";
 import type { StorageAdapter } from "./storage/adapter";
 import { createMysqlStorage } from "./storage/mysql";
 import { createPostgresStorage } from "./storage/postgres";
 import { startRegistry, storageFactories } from "./test-support/alias-registry";
 
-const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
-
-const postgresAvailable = await requireService({
-  service: "PostgreSQL",
-  file: "actor.test.ts",
-  where: describeUrl(postgresUrl),
-  envVar: "MODELREG_TEST_POSTGRES_URL",
-  howToStart: "see storage/postgres.test.ts",
-  probe: async () => {
-    const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
-});
-const mysqlAvailable = await requireService({
-  service: "MariaDB/MySQL",
-  file: "actor.test.ts",
-  where: describeUrl(mysqlUrl),
-  envVar: "MODELREG_TEST_MYSQL_URL",
-  howToStart: "see storage/mysql.test.ts",
-  probe: async () => {
-    const connection = await createConnection({ uri: mysqlUrl, connectTimeout: 3000 });
-    await connection.end().catch(() => {});
-  },
-});
+const postgresAvailable = await requirePostgres("actor.test.ts");
+const mysqlAvailable = await requireMysql("actor.test.ts");
 
 const { adapters, cleanup } = storageFactories();
 const cleanups: (() => Promise<void>)[] = [];

@@ -9,7 +9,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import { createConnection as createMysqlConnection } from "mysql2/promise";
 import pg from "pg";
 import { describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../../../test-support/services";
+import { mysqlUrl, postgresUrl, requireMysql, requirePostgres } from "../../../test-support/sql-servers";
 import { startTcpProxy, type TcpProxy } from "../../../test-support/tcp-proxy";
 import { msUntil } from "../../../test-support/waiting";
 import { createRegistryServer } from "./server";
@@ -20,8 +20,6 @@ import { createPostgresStorage } from "./storage/postgres";
 import { createTestClient } from "./test-support/grpc-client";
 import { makeModelRecord } from "./testing/conformance";
 
-const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
 /**
@@ -50,19 +48,7 @@ interface Database {
 const postgres: Database = {
   name: "PostgreSQL",
   url: postgresUrl,
-  available: await requireService({
-    service: "PostgreSQL",
-    file: "partition.test.ts",
-    where: describeUrl(postgresUrl),
-    envVar: "MODELREG_TEST_POSTGRES_URL",
-    howToStart: "see postgres.test.ts",
-    probe: async () => {
-      const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-      client.on("error", () => {});
-      await client.connect();
-      await client.end();
-    },
-  }),
+  available: await requirePostgres("partition.test.ts"),
   async open(proxy) {
     const schema = `modelreg_partition_${randomBytes(6).toString("hex")}`;
     const viaProxy = new URL(postgresUrl);
@@ -93,17 +79,7 @@ const postgres: Database = {
 const mariadb: Database = {
   name: "MariaDB",
   url: mysqlUrl,
-  available: await requireService({
-    service: "MariaDB/MySQL",
-    file: "partition.test.ts",
-    where: describeUrl(mysqlUrl),
-    envVar: "MODELREG_TEST_MYSQL_URL",
-    howToStart: "see mysql.test.ts",
-    probe: async () => {
-      const connection = await createMysqlConnection({ uri: mysqlUrl, connectTimeout: 3000 });
-      await connection.end();
-    },
-  }),
+  available: await requireMysql("partition.test.ts"),
   async open(proxy) {
     const database = `modelreg_partition_${randomBytes(6).toString("hex")}`;
     const admin = await createMysqlConnection({ uri: mysqlUrl });
