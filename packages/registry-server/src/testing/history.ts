@@ -107,7 +107,16 @@ function defineOrderTests(test: TestFn): void {
   test("listHistory pages with beforeRevision, alone and with a condition, with no gap or repeat", async (adapter) => {
     await playHistory(adapter);
     const all = await allChanges(adapter);
-    for (const query of [{}, { name: "bert" }, { types: ["alias_set" as const] }]) {
+    const queries: Omit<HistoryQuery, "limit">[] = [
+      {},
+      { name: "bert" },
+      { types: ["alias_set"] },
+      // Several types and nothing narrower: SQL reads a page per type and merges them.
+      { types: ["created", "alias_set", "alias_deleted"] },
+      { types: ["alias_set", "created"], refused: false },
+      { refused: true },
+    ];
+    for (const query of queries) {
       const seen: number[] = [];
       let beforeRevision: number | undefined;
       for (let round = 0; round < 100; round++) {
@@ -143,6 +152,9 @@ function defineFilterTests(test: TestFn): void {
       { actor: "nobody", limit: 100 },
       { types: ["alias_set", "alias_deleted"], limit: 100 },
       { types: ["created", "deleted"], limit: 100 },
+      { types: ["created", "alias_set", "created"], limit: 3 },
+      { types: ["updated", "alias_set"], refused: true, limit: 100 },
+      { types: ["created", "alias_set"], fromTime: third, toTime: mid, limit: 100 },
       { types: ["updated"], name: "bert", limit: 100 },
       { refused: true, limit: 100 },
       { refused: false, types: ["alias_set"], limit: 100 },

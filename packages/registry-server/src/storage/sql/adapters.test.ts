@@ -265,7 +265,7 @@ describe("upgrading a 0003 database with rows to 0004", () => {
 });
 
 describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
-  it("a history page by name, by alias or by model id reads an index, not the table, at 60 000 entries", async () => {
+  it("a history page by name, by alias, by model id, by type or refused reads an index, not the table, at 60 000 entries", async () => {
     const schema = `modelreg_explain_${randomBytes(6).toString("hex")}`;
     const adapter = await createPostgresStorage({ connectionString: postgresUrl, schema });
     await adapter.close();
@@ -275,11 +275,12 @@ describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
       await pool.query(`drop schema if exists "${schema}" cascade`);
       await pool.end();
     });
-    // 600 names with 100 entries each, alias entries every tenth.
+    // 600 names with 100 entries each, alias entries every tenth, a refused one every thousandth.
     await pool.query(`
-      insert into model_changes (revision, type, model_id, model, commit_time, actor, request_id, name, alias)
+      insert into model_changes (revision, type, model_id, model, commit_time, actor, request_id, name, alias, refused)
       select g, case when g % 10 = 0 then 'alias_set' else 'updated' end, 'id-' || (g % 6000), '{}', g,
-             'actor-' || (g % 7), '', 'name-' || (g % 600), case when g % 10 = 0 then 'prod' end
+             'actor-' || (g % 7), '', 'name-' || (g % 600), case when g % 10 = 0 then 'prod' end,
+             case when g % 1000 = 0 then 1 else 0 end
       from generate_series(1, 60000) g`);
     await pool.query("analyze model_changes");
     const plan = async (where: string, ...params: unknown[]) => {
@@ -293,6 +294,9 @@ describe.skipIf(!postgresAvailable)("postgres history indexes", () => {
     expect(await plan("name = $1 and alias = $2", "name-10", "prod")).toMatch(/model_changes_alias_idx/);
     expect(await plan("model_id = $1", "id-5")).toMatch(/model_changes_model_id_idx/);
     expect(await plan("name = $1 and revision < $2", "name-5", 30000)).not.toMatch(/Seq Scan/);
+    // The audit's "every alias move" and "every refusal" (no name): one index each, not the table.
+    expect(await plan("type = $1", "alias_set")).toMatch(/model_changes_type_idx/);
+    expect(await plan("refused = $1", 1)).toMatch(/model_changes_refused_idx/);
   });
 });
 

@@ -75,6 +75,7 @@ function toRow(draft: EntryDraft, revision: number, commitTime: number, author: 
     alias_state: alias ? JSON.stringify(alias) : null,
     alias_before: draft.aliasBefore ? JSON.stringify(draft.aliasBefore) : null,
     refusal: draft.refusal ? JSON.stringify(draft.refusal) : null,
+    refused: draft.refusal ? 1 : 0,
   };
   return { row, appended: { revision, commitTime, alias } };
 }

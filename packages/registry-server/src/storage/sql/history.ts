@@ -50,8 +50,8 @@ async function revisionsBetween(trx: Trx, query: HistoryQuery) {
  * The page's rows, newest first: every condition is a WHERE term, the page
  * `revision < before ORDER BY revision DESC LIMIT n`, so an index that ends
  * in the revision ((name, revision), (model_id, revision), (name, alias,
- * revision), (actor, revision), or the primary key) returns it reading
- * about one page. Each row carries the revision of its model's previous
+ * revision), (actor, revision), (type, revision), (refused, revision), or
+ * the primary key) returns it reading about one page. Each row carries the revision of its model's previous
  * state entry (a correlated subquery on (model_id, revision)).
  */
 async function historyRows(trx: Trx, query: HistoryQuery) {
@@ -77,7 +77,7 @@ async function historyRows(trx: Trx, query: HistoryQuery) {
   if (query.modelId !== undefined) select = select.where("c.model_id", "=", query.modelId);
   if (query.actor !== undefined) select = select.where("c.actor", "=", query.actor);
   if (query.types !== undefined) select = select.where("c.type", "in", query.types);
-  if (query.refused !== undefined) select = select.where("c.refusal", query.refused ? "is not" : "is", null);
+  if (query.refused !== undefined) select = select.where("c.refused", "=", query.refused ? 1 : 0);
   // Still exact for entries whose times do not increase (written before 0004); `+ 0` keeps the
   // planner on the revision order instead of a (commit_time) index and a sort.
   const time = sql<number>`c.commit_time + 0`;
@@ -87,9 +87,25 @@ async function historyRows(trx: Trx, query: HistoryQuery) {
   return select.orderBy("c.revision", "desc").limit(query.limit).execute();
 }
 
+/**
+ * {@link historyRows}, with several types and nothing narrower (name, alias,
+ * model id, actor) asked: one page per type, each read in order from the
+ * (type, revision) index, merged. A `type IN (...)` read in revision order
+ * could only filter the whole table, or read every entry of those types and
+ * sort them.
+ */
+async function rowsByType(trx: Trx, query: HistoryQuery) {
+  const { types } = query;
+  const narrower = query.name ?? query.alias ?? query.modelId ?? query.actor;
+  if (!types || types.length < 2 || narrower !== undefined) return historyRows(trx, query);
+  const pages = [];
+  for (const type of new Set(types)) pages.push(...(await historyRows(trx, { ...query, types: [type] })));
+  return pages.sort((a, b) => Number(b.revision) - Number(a.revision)).slice(0, query.limit);
+}
+
 /** One page of history with each updated/deleted entry's previous model state, in two queries. */
 async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord[]> {
-  const rows = await historyRows(trx, query);
+  const rows = await rowsByType(trx, query);
   const hasBefore = (type: string) => type === "updated" || type === "deleted";
   const wanted = new Set<number>();
   for (const row of rows) {

@@ -201,7 +201,10 @@ async function extendChangeTable(db: UntypedDb, { text }: Ddl, dialect: SqlDiale
   await add("alias_state", json, (c) => text(c));
   await add("alias_before", json, (c) => text(c));
   await add("refusal", json, (c) => text(c));
+  // 1 for a refused move or delete (its refusal set): the `refused` filter's index (a JSON column is none).
+  await add("refused", "integer", (c) => c.notNull().defaultTo(0));
   await sql`update model_changes set name = ${nameFromModelJson(dialect)}`.execute(db);
+  await sql`update model_changes set refused = 1 where refusal is not null`.execute(db);
   // History pages are `... ORDER BY revision DESC LIMIT n`: each index ends in the revision.
   const indexes: [string, string[]][] = [
     ["model_changes_name_idx", ["name", "revision"]],
@@ -210,6 +213,9 @@ async function extendChangeTable(db: UntypedDb, { text }: Ddl, dialect: SqlDiale
     ["model_changes_actor_idx", ["actor", "revision"]],
     ["model_changes_request_id_idx", ["request_id"]],
     ["model_changes_commit_time_idx", ["commit_time", "revision"]],
+    // History filtered only by type or by refusal (the audit's "every alias move", "every refusal").
+    ["model_changes_type_idx", ["type", "revision"]],
+    ["model_changes_refused_idx", ["refused", "revision"]],
   ];
   for (const [name, columns] of indexes) {
     await db.schema.createIndex(name).on("model_changes").columns(columns).execute();

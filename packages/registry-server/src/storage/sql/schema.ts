@@ -92,6 +92,8 @@ export interface ModelChangesTable {
   alias_before: string | null;
   /** A refused alias move or delete: the AliasRefusal as JSON. */
   refusal: string | null;
+  /** 1 when `refusal` is set, else 0 (indexed with the revision for the history's `refused` filter). */
+  refused: number;
 }
 
 /** The Kysely database type. */
