@@ -1,4 +1,3 @@
-import { Code, RegistryError } from "@modelreg/proto";
 import { sql, type Transaction } from "kysely";
 import type {
   AliasRecord,
@@ -10,6 +9,7 @@ import type {
   SetAliasResult,
   StorageCallOptions,
 } from "../adapter";
+import { keptChanging, maxCheckRounds } from "../check-rounds";
 import { aliasByName, aliasRow } from "./alias-rows";
 import { authorOf } from "./changes";
 import type { SqlDialect } from "./dialect";
@@ -21,9 +21,6 @@ type Trx = Transaction<RegistryDatabase>;
 
 /** How many times a move runs when concurrent creates of the same alias keep winning the unique key. */
 const maxUniqueAttempts = 3;
-
-/** How many times a move is checked by the policy again when what the check saw keeps changing. */
-const maxCheckRounds = 5;
 
 /** Returned by a write whose alias or target changed since the policy checked them: check again. */
 const CHANGED = "changed";
@@ -203,15 +200,6 @@ async function writeMove(
       return { status: "aliasChanged", current: lost.current };
     }
   }
-}
-
-/** The error of a move or delete whose alias or target kept changing while the policy checked it. */
-function keptChanging(): RegistryError {
-  return new RegistryError(
-    Code.ABORTED,
-    "The alias or the model it points at kept changing while the promotion policy was checked; nothing was changed. Retry the request.",
-    { reason: "TRANSACTION_CONFLICT" },
-  );
 }
 
 /**
