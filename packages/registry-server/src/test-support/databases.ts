@@ -29,6 +29,36 @@ export async function expectEveryMethodUnavailable(
   );
   await expectUnavailable(adapter.replace({ ...record, revision: 2 }, 1), "replace");
   await expectUnavailable(adapter.delete(record.id), "delete");
+  await expectUnavailable(adapter.delete(record.id, undefined, { force: true }), "delete (force)");
+  await expectEveryAliasAndHistoryMethodUnavailable(adapter, record);
+}
+
+/** The alias, history and change feed methods of {@link expectEveryMethodUnavailable}. */
+async function expectEveryAliasAndHistoryMethodUnavailable(
+  adapter: StorageAdapter,
+  record: ModelRecord,
+): Promise<void> {
+  const { name, version } = record;
+  await expectUnavailable(adapter.setAlias({ name, alias: "champion", version }), "setAlias");
+  await expectUnavailable(
+    adapter.setAlias({ name, alias: "champion", version, check: async () => undefined }),
+    "setAlias (policy-checked)",
+  );
+  await expectUnavailable(adapter.getAlias(name, "champion"), "getAlias");
+  await expectUnavailable(adapter.listAliases({ name, limit: 5 }), "listAliases (one name)");
+  await expectUnavailable(
+    adapter.listAliases({ after: { name, alias: "a" }, limit: 5 }),
+    "listAliases (every name, past a cursor)",
+  );
+  await expectUnavailable(adapter.deleteAlias({ name, alias: "champion" }), "deleteAlias");
+  await expectUnavailable(adapter.resolveAlias(name, "champion"), "resolveAlias");
+  await expectUnavailable(
+    adapter.resolveAlias(name, "champion", Date.now() * 1000),
+    "resolveAlias (readTime)",
+  );
+  await expectUnavailable(adapter.listHistory({ limit: 5 }), "listHistory");
+  await expectUnavailable(adapter.listHistory({ name, fromTime: 0, limit: 5 }), "listHistory (a window)");
+  await expectUnavailable(adapter.readChanges(0, 5), "readChanges");
 }
 
 /** How a test holds and releases a row lock from another session, and sees our statement wait for it. */
