@@ -498,10 +498,18 @@ export interface StorageAdapter {
 
   /**
    * The alias and the model it points at, from one snapshot. With
-   * `readTime` (microseconds since the epoch): the alias as the latest
-   * committed alias entry at or before that time left it, and the model as
-   * its latest entry at or before that time left it (time travel); `notFound`
-   * if the alias did not exist then, `historyPruned` if no entry tells.
+   * `readTime` (microseconds since the epoch), time travel: the alias as the
+   * latest committed alias entry at or before that time left it; with none
+   * kept (pruned): the current alias if it was set at or before that time
+   * (never moved since), else, when every entry after the time is kept (it
+   * is at or after the oldest kept entry's commit time), the `aliasBefore`
+   * of the alias's earliest entry after it, or absent if it has none. The
+   * model as its latest committed entry at or before that time left it;
+   * with none kept: as it is now if never written since created (revision
+   * 1), else, when every entry after the time is kept, as its earliest
+   * entry after it carries it if that is an alias entry, or as it is now if
+   * it has none. `notFound` if the alias did not exist then;
+   * `historyPruned` only when pruning leaves none of these to tell.
    */
   resolveAlias(
     name: string,

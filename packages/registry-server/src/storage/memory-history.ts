@@ -184,32 +184,79 @@ export function listHistoryRecords(state: MemoryState, query: HistoryQuery): His
   return found;
 }
 
-/** `name@alias` and its model as the entries committed at or before `readTime` left them. */
+/** Whether the retained entries cover `readTime`: every entry after it is kept (nothing pruned, or it is past the oldest kept). */
+function retainedAfter(state: MemoryState, readTime: number): boolean {
+  const oldest = state.entries[0]?.change.commitTime;
+  return state.prunedThrough === 0 || (oldest !== undefined && oldest <= readTime);
+}
+
+/** The alias at `readTime` (`undefined`: absent then), or `"unknown"` when pruning hid it. */
+function aliasAt(state: MemoryState, name: string, alias: string, readTime: number) {
+  const last = lastIndexAtOrBefore(state, readTime);
+  const of = (i: number) => {
+    const change = state.entries[i]?.change;
+    return change && !change.refusal && change.model.name === name && change.alias?.alias === alias
+      ? change
+      : undefined;
+  };
+  for (let i = last; i >= 0; i--) {
+    const change = of(i);
+    if (change) return change.type === "alias_set" ? change.alias : undefined;
+  }
+  if (state.prunedThrough === 0) return undefined;
+  // Set by then and never moved since (its row names the entry that last set it).
+  const current = state.aliases.get(name)?.get(alias);
+  if (current && current.updateTime <= readTime) return current;
+  if (!retainedAfter(state, readTime)) return "unknown";
+  // Every entry after the time is kept: the earliest of the alias says what it was just before.
+  for (let i = last + 1; i < state.entries.length; i++) {
+    const change = of(i);
+    if (change) return change.aliasBefore;
+  }
+  return undefined;
+}
+
+/** The model `id` at `readTime` (it existed then), or `undefined` when pruning hid it. */
+function modelAt(state: MemoryState, id: string, readTime: number): ModelRecord | undefined {
+  const last = lastIndexAtOrBefore(state, readTime);
+  const of = (i: number) => {
+    const change = state.entries[i]?.change;
+    return change && !change.refusal && change.model.id === id ? change : undefined;
+  };
+  // Every committed entry about the model carries it as it was then; the latest one tells.
+  for (let i = last; i >= 0; i--) {
+    const change = of(i);
+    if (change) return change.model;
+  }
+  // Never written since it was created (revision 1): as it is now (the alias pointed at it, so it existed).
+  const current = state.byId.get(id);
+  if (current?.revision === 1) return current;
+  if (!retainedAfter(state, readTime)) return undefined;
+  // Every entry after the time is kept: the earliest tells if it is an alias entry (it left the model as it was).
+  for (let i = last + 1; i < state.entries.length; i++) {
+    const change = of(i);
+    if (change)
+      return change.type === "alias_set" || change.type === "alias_deleted" ? change.model : undefined;
+  }
+  // None: the model is as it is now.
+  return current;
+}
+
+/**
+ * `name@alias` and its model as the entries committed at or before
+ * `readTime` left them, or, past pruning, as the retained entries after it
+ * and the current alias and model prove (see `StorageAdapter.resolveAlias`).
+ */
 export function resolveAt(
   state: MemoryState,
   name: string,
   alias: string,
   readTime: number,
 ): AliasResolution {
-  const last = lastIndexAtOrBefore(state, readTime);
-  let aliasEntry: ChangeRecord | undefined;
-  for (let i = last; i >= 0 && !aliasEntry; i--) {
-    const change = state.entries[i]?.change;
-    if (change?.refusal || change?.model.name !== name || change.alias?.alias !== alias) continue;
-    aliasEntry = change;
-  }
-  if (!aliasEntry) {
-    return state.prunedThrough > 0
-      ? { status: "historyPruned", prunedThrough: state.prunedThrough }
-      : { status: "notFound" };
-  }
-  if (aliasEntry.type !== "alias_set" || !aliasEntry.alias) return { status: "notFound" };
-  const modelId = aliasEntry.alias.modelId;
-  // Every committed entry about the model carries it as it was then; the latest one tells.
-  for (let i = last; i >= 0; i--) {
-    const change = state.entries[i]?.change;
-    if (!change || change.refusal || change.model.id !== modelId) continue;
-    return { status: "found", alias: copyAlias(aliasEntry.alias), model: copyModel(change.model) };
-  }
-  return { status: "notFound" }; // Unreachable: the alias entry itself is about the model.
+  const pruned = { status: "historyPruned", prunedThrough: state.prunedThrough } as const;
+  const found = aliasAt(state, name, alias, readTime);
+  if (found === "unknown") return pruned;
+  if (!found) return { status: "notFound" };
+  const model = modelAt(state, found.modelId, readTime);
+  return model ? { status: "found", alias: copyAlias(found), model: copyModel(model) } : pruned;
 }

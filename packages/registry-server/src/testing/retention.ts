@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
-import type { ModelRecord, StorageAdapter } from "../storage/adapter";
+import type { AliasRecord, ModelRecord, StorageAdapter } from "../storage/adapter";
 import { insertVersions, setOk } from "./alias-fixtures";
+import { plain } from "./assertions";
 import type { TestFn } from "./harness";
 
 const WRITES = 60;
@@ -64,7 +65,7 @@ export function defineRetentionTests(
   );
 
   testWith({ retainChanges: 5, retainHistory: 5 })(
-    "retainChanges 5 and retainHistory 5: old entries are pruned, the latest 5 kept, an older read time is historyPruned",
+    "retainChanges 5 and retainHistory 5: old entries are pruned, the latest 5 kept",
     async (adapter) => {
       const { aliasSetAt } = await writeMany(adapter);
       const page = await adapter.readChanges(0, 1000);
@@ -84,14 +85,77 @@ export function defineRetentionTests(
       );
       const listed = await adapter.listHistory({ limit: 1000 });
       assert.equal(listed.at(-1)?.revision, page.prunedThrough + 1, "listHistory lists no pruned entry");
-      const resolved = await adapter.resolveAlias("bert", "champion", page.changes[0]?.commitTime ?? 0);
-      assert.deepEqual(
-        resolved,
-        { status: "historyPruned", prunedThrough: page.prunedThrough },
-        "the alias's entry was pruned, so where it pointed then is unknown",
-      );
       const now = await adapter.resolveAlias("bert", "champion");
       assert.equal(now.status, "found", "without a read time the alias still resolves");
     },
   );
+
+  testWith({ retainChanges: 5, retainHistory: 5 })(
+    "retainHistory 5: time travel is exact where the kept entries and the current alias and model prove it, historyPruned only where nothing does",
+    async (adapter) => {
+      await writeMany(adapter);
+      await assertTimeTravelPastPruning(adapter);
+    },
+  );
+}
+
+/** Resolves `alias` of bert at `readTime`: found with the alias's version and the model as `model` is, or `status`. */
+async function expectAt(
+  adapter: StorageAdapter,
+  alias: string,
+  readTime: number,
+  want: { readonly version: string; readonly model: ModelRecord } | "notFound" | "historyPruned",
+  why: string,
+): Promise<void> {
+  const got = await adapter.resolveAlias("bert", alias, readTime);
+  if (typeof want === "string") {
+    assert.equal(got.status, want, `${alias} at ${readTime} (${why}): ${JSON.stringify(got)}`);
+    return;
+  }
+  assert.equal(got.status, "found", `${alias} at ${readTime} (${why}): ${JSON.stringify(got)}`);
+  const found = got as { alias: AliasRecord; model: ModelRecord };
+  assert.equal(found.alias.version, want.version, `${alias} at ${readTime} (${why}): the version`);
+  assert.deepEqual(plain(found.model), plain(want.model), `${alias} at ${readTime} (${why}): the model`);
+}
+
+/**
+ * After {@link writeMany} pruned champion's entry: champion, set long ago
+ * and never moved, resolves at any time since it was set (its row proves
+ * it); an alias that never existed is notFound from the oldest kept entry
+ * on; then champion is moved and the kept move's aliasBefore tells where it
+ * pointed before it.
+ */
+async function assertTimeTravelPastPruning(adapter: StorageAdapter): Promise<void> {
+  const models = await adapter.list({ orderBy: [{ field: "name", descending: false }], limit: 10 });
+  const byVersion = (v: string) => models.find((m) => m.version === v) as ModelRecord;
+  const v1 = byVersion("1.0.0");
+  const page = await adapter.readChanges(0, 1000);
+  assert.ok(page.prunedThrough > 0, "writeMany pruned the history");
+  const oldest = page.changes[0]?.commitTime ?? 0;
+  const newest = page.changes.at(-1)?.commitTime ?? 0;
+  const set = (await adapter.getAlias("bert", "champion")) as AliasRecord;
+  const champion10 = { version: "1.0.0", model: v1 };
+  await expectAt(adapter, "champion", newest, champion10, "now: never moved since it was set");
+  await expectAt(adapter, "champion", oldest, champion10, "the oldest kept entry's time");
+  await expectAt(adapter, "champion", set.updateTime, champion10, "the time it was set");
+  await expectAt(adapter, "champion", set.updateTime - 1, "historyPruned", "before it was set, pruned");
+  await expectAt(adapter, "never", oldest, "notFound", "never existed, at the oldest kept entry");
+  await expectAt(adapter, "never", newest, "notFound", "never existed, now");
+  await expectAt(adapter, "never", set.updateTime, "historyPruned", "before the oldest kept entry");
+
+  const moved = await setOk(adapter, { name: "bert", alias: "champion", version: "2.0.0" });
+  const after = await adapter.readChanges(0, 1000);
+  const keptFrom = after.changes[0]?.commitTime ?? 0;
+  assert.ok(keptFrom < moved.updateTime, "the move is not the oldest kept entry");
+  const v2 = { version: "2.0.0", model: byVersion("2.0.0") };
+  await expectAt(adapter, "champion", moved.updateTime, v2, "the move's time");
+  await expectAt(
+    adapter,
+    "champion",
+    moved.updateTime - 1,
+    champion10,
+    "just before the move (its aliasBefore)",
+  );
+  await expectAt(adapter, "champion", keptFrom, champion10, "the oldest kept entry (the move's aliasBefore)");
+  await expectAt(adapter, "champion", set.updateTime, "historyPruned", "before the oldest kept entry");
 }

@@ -1,7 +1,9 @@
 import { sql, type Transaction } from "kysely";
 import type { AliasRecord, AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
+import { aliasByName } from "./alias-rows";
 import { resolveCurrent } from "./aliases";
 import { parseModel, toChange } from "./changes";
+import { getById } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import type { Transact } from "./transact";
 
@@ -128,47 +130,93 @@ async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord
   });
 }
 
-/**
- * The alias and its model at `readTime`: the latest committed alias entry at
- * or before it, then the model's latest state entry at or before it (later
- * than the alias entry; else the alias entry's own copy of the model, which
- * was its state then). Entries' commit times increase with their revision.
- */
-async function resolveAt(trx: Trx, name: string, alias: string, readTime: number): Promise<AliasResolution> {
-  const aliasEntry = await trx
+/** The retained committed entry of `where` latest at or before `readTime` ("last") or earliest after it. */
+function entryNear(trx: Trx, readTime: number, side: "last" | "next") {
+  return trx
     .selectFrom("model_changes")
     .selectAll()
-    .where("name", "=", name)
-    .where("alias", "=", alias)
-    .where("refusal", "is", null)
-    .where("commit_time", "<=", readTime)
-    .orderBy("revision", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  if (!aliasEntry) {
-    const state = await trx
-      .selectFrom("modelreg_state")
-      .select("pruned_through")
-      .where("id", "=", 1)
-      .executeTakeFirstOrThrow();
-    const prunedThrough = Number(state.pruned_through);
-    // Pruned entries were all older than any kept one: one of them may have set it.
-    return prunedThrough > 0 ? { status: "historyPruned", prunedThrough } : { status: "notFound" };
-  }
-  if (aliasEntry.type !== "alias_set" || aliasEntry.alias_state === null) return { status: "notFound" };
-  const record = JSON.parse(aliasEntry.alias_state) as AliasRecord;
-  const later = await trx
-    .selectFrom("model_changes")
-    .select("model")
-    .where("model_id", "=", aliasEntry.model_id)
-    .where("type", "in", modelStateTypes)
-    .where("revision", ">", aliasEntry.revision)
-    .where("commit_time", "<=", readTime)
-    .orderBy("revision", "desc")
-    .limit(1)
-    .executeTakeFirst();
-  return { status: "found", alias: record, model: parseModel(later?.model ?? aliasEntry.model) };
+    .where("refused", "=", 0)
+    .where("commit_time", side === "last" ? "<=" : ">", readTime)
+    .orderBy("revision", side === "last" ? "desc" : "asc")
+    .limit(1);
 }
+
+/** How far history was pruned, and whether every entry after `readTime` is kept (it is past the oldest kept). */
+async function horizon(trx: Trx, readTime: number) {
+  const state = await trx
+    .selectFrom("modelreg_state")
+    .select("pruned_through")
+    .where("id", "=", 1)
+    .executeTakeFirstOrThrow();
+  const prunedThrough = Number(state.pruned_through);
+  if (prunedThrough === 0) return { prunedThrough, retainedAfter: true };
+  const oldest = await trx
+    .selectFrom("model_changes")
+    .select("commit_time")
+    .orderBy("revision", "asc")
+    .limit(1)
+    .executeTakeFirst();
+  return { prunedThrough, retainedAfter: oldest !== undefined && Number(oldest.commit_time) <= readTime };
+}
+
+/** {@link horizon}, read once and only when an answer needs it. */
+type Horizon = () => ReturnType<typeof horizon>;
+
+/** The alias at `readTime` (`undefined`: absent then), or `"unknown"` when pruning hid it. */
+async function aliasAt(trx: Trx, name: string, alias: string, readTime: number, kept: Horizon) {
+  const near = (side: "last" | "next") =>
+    entryNear(trx, readTime, side).where("name", "=", name).where("alias", "=", alias).executeTakeFirst();
+  const last = await near("last");
+  if (last) return last.type === "alias_set" && last.alias_state ? parseAlias(last.alias_state) : undefined;
+  if ((await kept()).prunedThrough === 0) return undefined;
+  // Set by then and never moved since (its row names the entry that last set it).
+  const current = await aliasByName(trx, name, alias);
+  if (current && current.updateTime <= readTime) return current;
+  if (!(await kept()).retainedAfter) return "unknown";
+  // Every entry after the time is kept: the earliest of the alias says what it was just before.
+  const next = await near("next");
+  return next?.alias_before ? parseAlias(next.alias_before) : undefined;
+}
+
+/** The model `id` at `readTime` (it existed then), or `undefined` when pruning hid it. */
+async function modelAt(trx: Trx, id: string, readTime: number, kept: Horizon) {
+  const near = (side: "last" | "next") =>
+    entryNear(trx, readTime, side).where("model_id", "=", id).executeTakeFirst();
+  // Every committed entry about the model carries it as it was then: the latest one tells.
+  const last = await near("last");
+  if (last) return parseModel(last.model);
+  // Never written since it was created (revision 1): as it is now (the alias pointed at it, so it existed).
+  const current = await getById(trx, id);
+  if (current?.revision === 1) return current;
+  if (!(await kept()).retainedAfter) return undefined;
+  // Every entry after the time is kept: the earliest tells if it is an alias entry (it left the model as it was).
+  const next = await near("next");
+  if (next)
+    return next.type === "alias_set" || next.type === "alias_deleted" ? parseModel(next.model) : undefined;
+  // None: the model is as it is now.
+  return current;
+}
+
+/**
+ * The alias and its model at `readTime`: as the latest committed entries at
+ * or before it left them, or, past pruning, as the retained entries after it
+ * and the current rows prove (see `StorageAdapter.resolveAlias`). Entries'
+ * commit times increase with their revision.
+ */
+async function resolveAt(trx: Trx, name: string, alias: string, readTime: number): Promise<AliasResolution> {
+  let read: ReturnType<typeof horizon> | undefined;
+  const kept = () => {
+    read ??= horizon(trx, readTime);
+    return read;
+  };
+  const found = await aliasAt(trx, name, alias, readTime, kept);
+  if (found === undefined) return { status: "notFound" };
+  const model = found === "unknown" ? undefined : await modelAt(trx, found.modelId, readTime, kept);
+  if (found !== "unknown" && model) return { status: "found", alias: found, model };
+  return { status: "historyPruned", prunedThrough: (await kept()).prunedThrough };
+}
+
+const parseAlias = (json: string) => JSON.parse(json) as AliasRecord;
 
 /** History reads of the SQL adapter (ListModelHistory, LookupModel by alias), each one read transaction. */
 export function createHistory(transact: Transact): Pick<StorageAdapter, "listHistory" | "resolveAlias"> {
