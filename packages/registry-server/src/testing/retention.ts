@@ -97,6 +97,22 @@ export function defineRetentionTests(
       await assertTimeTravelPastPruning(adapter);
     },
   );
+
+  testWith({ retainChanges: 5, retainHistory: 5 })(
+    "retainHistory 5: an alias whose model was written after the alias was set, both pruned, is historyPruned before the oldest kept entry, found from it on",
+    async (adapter) => {
+      const [gpt] = [...(await insertVersions(adapter, "gpt", ["1.0.0"])).values()] as [ModelRecord];
+      const set = await setOk(adapter, { name: "gpt", alias: "stable", version: "1.0.0" });
+      const edited = { ...gpt, description: "edited", revision: 2, updateTime: gpt.updateTime + 1 };
+      assert.deepEqual(await adapter.replace(edited, 1), { status: "ok" }, "the edit");
+      await writeMany(adapter);
+      const oldest = (await adapter.readChanges(0, 1000)).changes[0]?.commitTime ?? 0;
+      const stable = (time: number, want: Parameters<typeof expectAt>[3], why: string) =>
+        expectAt(adapter, "stable", time, want, why, "gpt");
+      await stable(set.updateTime, "historyPruned", "set then, but the model's edit since was pruned");
+      await stable(oldest, { version: "1.0.0", model: edited }, "no kept entry of the model: as it is now");
+    },
+  );
 }
 
 /** Resolves `alias` of bert at `readTime`: found with the alias's version and the model as `model` is, or `status`. */
@@ -106,8 +122,9 @@ async function expectAt(
   readTime: number,
   want: { readonly version: string; readonly model: ModelRecord } | "notFound" | "historyPruned",
   why: string,
+  name = "bert",
 ): Promise<void> {
-  const got = await adapter.resolveAlias("bert", alias, readTime);
+  const got = await adapter.resolveAlias(name, alias, readTime);
   if (typeof want === "string") {
     assert.equal(got.status, want, `${alias} at ${readTime} (${why}): ${JSON.stringify(got)}`);
     return;
