@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Code, RegistryError } from "@modelreg/proto";
 import { createConnection, createPool, type Pool, type RowDataPacket } from "mysql2/promise";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../../../../test-support/services";
+import { mysqlUrl, requireMysql } from "../../../../test-support/sql-servers";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
 import { until } from "../../../../test-support/waiting";
 import {
@@ -15,25 +15,9 @@ import type { StorageAdapter } from "./adapter";
 import { createMysqlStorage } from "./mysql";
 import { migrationNames } from "./sql/migrations";
 
-const url = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
+const url = mysqlUrl;
 
-const available = await requireService({
-  service: "MariaDB/MySQL",
-  file: "mysql.test.ts",
-  where: describeUrl(url),
-  envVar: "MODELREG_TEST_MYSQL_URL",
-  howToStart:
-    "Debian: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd; " +
-    "Docker: docker run -d -p 3306:3306 -e MARIADB_ALLOW_EMPTY_ROOT_PASSWORD=1 -e MARIADB_DATABASE=test mariadb:11",
-  probe: async () => {
-    const connection = await createConnection({ uri: url, connectTimeout: 3000 });
-    try {
-      await connection.query("select 1");
-    } finally {
-      await connection.end().catch(() => {});
-    }
-  },
-});
+const available = await requireMysql("mysql.test.ts");
 
 const suite = available ? describe : describe.skip;
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { Code, RegistryError } from "@modelreg/proto";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../../../../test-support/services";
+import { postgresUrl, requirePostgres } from "../../../../test-support/sql-servers";
 import { closedPort, startTcpProxy } from "../../../../test-support/tcp-proxy";
 import { until } from "../../../../test-support/waiting";
 import {
@@ -15,27 +15,9 @@ import type { StorageAdapter } from "./adapter";
 import { createPostgresStorage } from "./postgres";
 import { migrationNames } from "./sql/migrations";
 
-const url = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const url = postgresUrl;
 
-const available = await requireService({
-  service: "PostgreSQL",
-  file: "postgres.test.ts",
-  where: describeUrl(url),
-  envVar: "MODELREG_TEST_POSTGRES_URL",
-  howToStart:
-    "Debian: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start; " +
-    "Docker: docker run -d -p 5432:5432 -e POSTGRES_HOST_AUTH_METHOD=trust -e POSTGRES_DB=test postgres:16",
-  probe: async () => {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-      await client.query("select 1");
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
-});
+const available = await requirePostgres("postgres.test.ts");
 
 const suite = available ? describe : describe.skip;
 

@@ -9,7 +9,12 @@ import { createPool as createMysqlPool } from "mysql2";
 import { createConnection } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import { describeUrl, requireService } from "../../../../../test-support/services";
+import {
+  mysqlUrl,
+  postgresUrl,
+  requireMysql,
+  requirePostgres,
+} from "../../../../../test-support/sql-servers";
 import type { FilterExpression } from "../../filter/ast";
 import { makeModelRecord } from "../../testing/conformance";
 import type { StorageAdapter } from "../adapter";
@@ -21,36 +26,8 @@ import type { SqlDialectName, UntypedDb } from "./ddl";
 import { createMigrations } from "./migration-list";
 import type { RegistryDatabase } from "./schema";
 
-const postgresUrl = process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const mysqlUrl = process.env.MODELREG_TEST_MYSQL_URL ?? "mysql://root@127.0.0.1:3306/test";
-
-const postgresAvailable = await requireService({
-  service: "PostgreSQL",
-  file: "adapters.test.ts",
-  where: describeUrl(postgresUrl),
-  envVar: "MODELREG_TEST_POSTGRES_URL",
-  howToStart: "see postgres.test.ts",
-  probe: async () => {
-    const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
-    client.on("error", () => {});
-    try {
-      await client.connect();
-    } finally {
-      await client.end().catch(() => {});
-    }
-  },
-});
-const mysqlAvailable = await requireService({
-  service: "MariaDB/MySQL",
-  file: "adapters.test.ts",
-  where: describeUrl(mysqlUrl),
-  envVar: "MODELREG_TEST_MYSQL_URL",
-  howToStart: "see mysql.test.ts",
-  probe: async () => {
-    const connection = await createConnection({ uri: mysqlUrl, connectTimeout: 3000 });
-    await connection.end().catch(() => {});
-  },
-});
+const postgresAvailable = await requirePostgres("adapters.test.ts");
+const mysqlAvailable = await requireMysql("adapters.test.ts");
 
 const cleanups: (() => Promise<void>)[] = [];
 afterAll(async () => {
