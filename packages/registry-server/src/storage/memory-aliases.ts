@@ -168,7 +168,9 @@ export async function setAliasRecord(
     if (!request.check) return commitSet(state, request, plan.move, actor);
     const refusal = await request.check(copyModel(target), current && copyAlias(current));
     const again = planSet(state, request);
-    if (!("move" in again) || again.move.target !== target || again.move.current !== current) continue;
+    // Settled meanwhile (a concurrent move made it unchanged, say): that is the answer.
+    if ("done" in again) return again.done;
+    if (again.move.target !== target || again.move.current !== current) continue;
     return refusal
       ? refuse(state, request, plan.move, actor, refusal)
       : commitSet(state, request, plan.move, actor);
@@ -220,7 +222,8 @@ export async function deleteAliasRecord(
     const refusal = request.check ? await request.check(copyAlias(current), copyModel(target)) : undefined;
     if (request.check) {
       const again = planDelete(state, request);
-      if (!("move" in again) || again.move.target !== target || again.move.current !== current) continue;
+      if ("done" in again) return again.done;
+      if (again.move.target !== target || again.move.current !== current) continue;
     }
     if (refusal) return refuseDelete(state, plan.move, actor, refusal);
     deleteAliasWithEntry(state, current, target, actor);

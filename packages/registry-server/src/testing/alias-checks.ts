@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Code } from "@modelreg/proto";
 import type { AliasRecord, AliasRefusal, ChangeRecord, ModelRecord } from "../storage/adapter";
+import { maxCheckRounds } from "../storage/check-rounds";
 import {
   allChanges,
   assertAlias,
@@ -289,5 +290,32 @@ function defineKeptChangingTests(test: TestFn): void {
       "only the concurrent updates were recorded",
     );
     assert.equal(await adapter.getAlias("bert", "champion"), undefined);
+  });
+
+  test("a move settled by another writer during its last check answers that (aliasChanged), not ABORTED", async (adapter) => {
+    const models = await insertVersions(adapter, "bert", ["1.0.0"]);
+    let target = version(models, "1.0.0");
+    let checks = 0;
+    const check = async () => {
+      checks++;
+      if (checks < maxCheckRounds) {
+        const next = { ...target, revision: target.revision + 1, updateTime: target.updateTime + 1 };
+        assert.deepEqual(await adapter.replace(next, target.revision), { status: "ok" });
+        target = next;
+      } else {
+        // On the last round the alias is created by someone else: the compare-and-set ("") now fails.
+        await setOk(adapter, { name: "bert", alias: "champion", version: "1.0.0" });
+      }
+      return undefined;
+    };
+    const result = await adapter.setAlias({
+      name: "bert",
+      alias: "champion",
+      version: "1.0.0",
+      expectedVersion: "",
+      check,
+    });
+    assert.equal(result.status, "aliasChanged", JSON.stringify(result));
+    assert.equal(checks, maxCheckRounds);
   });
 }

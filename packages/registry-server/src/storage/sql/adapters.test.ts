@@ -584,3 +584,42 @@ describe.each(databases)(
     );
   },
 );
+
+describe.skipIf(!mysqlAvailable)(
+  "mysql: a move with a request id whose target is replaced while it waits",
+  () => {
+    it("records the target as committed (revision and children together), not the new revision with the old metadata", async () => {
+      const database = `modelreg_sql_${randomBytes(6).toString("hex")}`;
+      const admin = await createConnection({ uri: mysqlUrl });
+      await admin.query(`create database \`${database}\` character set utf8mb4`);
+      const uri = new URL(mysqlUrl);
+      uri.pathname = `/${database}`;
+      const adapter = await createMysqlStorage({ uri: uri.toString() });
+      const outside = await createConnection({ uri: uri.toString() });
+      try {
+        const model = makeModelRecord({ name: "bert", version: "1.0.0", metadata: { eval: "pass" } });
+        expect(await adapter.insert(model)).toEqual({ status: "created" });
+        // Another writer replaces the target and holds its row until the move is waiting for it.
+        await outside.query("begin");
+        await outside.query("update models set revision = 2 where id = ?", [model.id]);
+        await outside.query("update model_metadata set value = 'fail' where model_id = ?", [model.id]);
+        const move = adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0", requestId: "r1" });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await outside.query("commit");
+        const result = await move;
+        expect(result.status).toBe("set");
+        const { changes } = await adapter.readChanges(0, 10);
+        const entry = changes.find((c) => c.type === "alias_set");
+        expect({ revision: entry?.model.revision, metadata: entry?.model.metadata }).toEqual({
+          revision: 2,
+          metadata: { eval: "fail" },
+        });
+      } finally {
+        await outside.end().catch(() => {});
+        await adapter.close();
+        await admin.query(`drop database if exists \`${database}\``);
+        await admin.end();
+      }
+    });
+  },
+);

@@ -110,11 +110,15 @@ async function planMove(
 ): Promise<SetAliasResult | PlannedMove> {
   const { name, alias, version, requestId, expectedVersion } = request;
   const current = await aliasByName(trx, name, alias, lock?.lockingReads ?? false);
+  // The target's row is share-locked and read with its children before the
+  // request id's plain read: on MySQL the first plain read fixes the
+  // snapshot, and it must come after both locks, or the children of a
+  // target replaced in between would be read as they were before.
+  const target = await modelFor(trx, lock, { name, version });
   if (requestId) {
     const done = await movedWith(trx, requestId);
     if (done) return { status: "requestIdUsed", alias: done };
   }
-  const target = await modelFor(trx, lock, { name, version });
   if (!target) return { status: "versionNotFound" };
   const expectationFails =
     expectedVersion !== undefined &&
@@ -246,8 +250,11 @@ async function planDelete(
   if (request.expectedVersion !== undefined && current.version !== request.expectedVersion) {
     return { status: "aliasChanged", current };
   }
-  // The alias row is locked: a delete of its model (which locks the model, then its aliases) waits for it.
-  const target = await modelFor(trx, lock, { id: current.modelId });
+  // Read, not locked: a forced delete of the model locks the model, then its
+  // aliases; locking the model here, after the alias, would take the two in
+  // the opposite order and deadlock with it. The alias row's lock is enough:
+  // that delete waits for this one, then finds the alias gone.
+  const target = await modelFor(trx, undefined, { id: current.modelId });
   if (!target) throw new Error(`alias ${current.name}@${current.alias} points at a missing model`);
   return { status: "delete", current, target };
 }
