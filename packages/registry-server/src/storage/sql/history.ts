@@ -130,7 +130,11 @@ async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord
   });
 }
 
-/** The retained committed entry of `where` latest at or before `readTime` ("last") or earliest after it. */
+/**
+ * The retained committed entry of `where` latest at or before `readTime` ("last") or earliest after it.
+ * Time travel (this and {@link horizon}) assumes commit times increase with the revision, as they do
+ * from migration 0004 on; for older entries whose clocks went back it may answer from a neighbour.
+ */
 function entryNear(trx: Trx, readTime: number, side: "last" | "next") {
   return trx
     .selectFrom("model_changes")
