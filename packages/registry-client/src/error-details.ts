@@ -20,7 +20,9 @@ export interface PreconditionViolation {
  * try {
  *   await client.setModelAlias({ name: "bert", alias: "production", version: "1.1.0" });
  * } catch (error) {
- *   for (const v of preconditionViolations(error)) console.log(v.subject, v.description);
+ *   const missing = preconditionViolations(error);
+ *   if (missing.length === 0) throw error;
+ *   throw new Error(`not promoted: ${missing.map((v) => `${v.subject} (${v.description})`).join(", ")}`);
  * }
  * ```
  */
