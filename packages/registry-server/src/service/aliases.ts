@@ -1,7 +1,7 @@
-import { createHash } from "node:crypto";
 import { Code, RegistryError, type SetModelAliasRequest } from "@modelreg/proto";
 import type { CallContext } from "../context";
 import { refusalError, toModelAlias } from "../convert";
+import { decodeToken, encodeToken, foreignToken, pageOf, pageSizeOf, tokenHash } from "../listing";
 import type { AliasRecord, SetAliasResult } from "../storage/adapter";
 import { checkAliasName, checkToken, limits, Violations } from "../validation";
 import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptions } from "./deps";
@@ -73,20 +73,16 @@ function setOutcome(request: SetModelAliasRequest, result: SetAliasResult): Alia
   }
 }
 
-/** Binds a ListModelAliases token to the name it lists. */
-const aliasQueryHash = (name: string) => createHash("sha256").update(name).digest("base64url").slice(0, 16);
-
+/** A ListModelAliases token, bound by its hash to the name it lists. */
 function encodeAliasToken(name: string, last: AliasRecord): string {
-  return Buffer.from(JSON.stringify({ q: aliasQueryHash(name), n: last.name, a: last.alias })).toString(
-    "base64url",
-  );
+  return encodeToken({ q: tokenHash(name), n: last.name, a: last.alias });
 }
 
 function decodeAliasToken(v: Violations, token: string, name: string) {
   if (token === "") return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(token, "base64url").toString("utf8")) as Record<string, unknown>;
-    if (payload.q !== aliasQueryHash(name)) {
+    const payload = decodeToken(token) as Record<string, unknown>;
+    if (payload.q !== tokenHash(name)) {
       v.add("page_token", "belongs to a listing of another name; send the same name");
       return undefined;
     }
@@ -95,17 +91,8 @@ function decodeAliasToken(v: Violations, token: string, name: string) {
   } catch {
     // Falls through to the violation below.
   }
-  v.add(
-    "page_token",
-    "is not a token this server issued; pass next_page_token from the previous page unchanged",
-  );
+  v.add("page_token", foreignToken);
   return undefined;
-}
-
-/** A page size as ListModels reads it: 0 means 50, above 1000 means 1000, negative is invalid. */
-export function pageSizeOf(v: Violations, pageSize: number): number {
-  if (pageSize < 0) v.add("page_size", "must not be negative");
-  return Math.min(pageSize || limits.pageSize.default, limits.pageSize.max);
 }
 
 /** SetModelAlias: the move (with the policy's check), and the alias it answers with or its error. */
@@ -171,11 +158,10 @@ export function aliasHandlers(deps: ServiceDeps): AliasHandlers {
         { name: request.name || undefined, after, limit: pageSize + 1 },
         storageOptions(context),
       );
-      const page = records.slice(0, pageSize);
-      const last = page.at(-1);
+      const { page, last } = pageOf(records, pageSize);
       return {
         aliases: page.map(toModelAlias),
-        nextPageToken: records.length > pageSize && last ? encodeAliasToken(request.name, last) : "",
+        nextPageToken: last ? encodeAliasToken(request.name, last) : "",
       };
     },
 

@@ -1,31 +1,25 @@
-import { createHash } from "node:crypto";
 import type { ListModelHistoryRequest } from "@modelreg/proto";
 import { toHistoryEntry } from "../convert";
 import { FilterSyntaxError } from "../filter/parse";
+import { decodeToken, encodeToken, foreignToken, pageOf, pageSizeOf, tokenHash } from "../listing";
 import type { HistoryQuery } from "../storage/adapter";
 import { checkId, checkToken, limits, Violations } from "../validation";
-import { pageSizeOf } from "./aliases";
 import { type ModelServiceHandlers, type ServiceDeps, storageOptions } from "./deps";
 import { type HistoryConditions, parseHistoryFilter } from "./history-filter";
 
 /** Binds a page token to every other field of the request, so it cannot continue another query. */
 function historyQueryHash(request: ListModelHistoryRequest): string {
-  const key = JSON.stringify([request.name, request.alias, request.modelId, request.filter]);
-  return createHash("sha256").update(key).digest("base64url").slice(0, 16);
+  return tokenHash(JSON.stringify([request.name, request.alias, request.modelId, request.filter]));
 }
 
 function encodeHistoryToken(request: ListModelHistoryRequest, lastRevision: number): string {
-  const payload = { q: historyQueryHash(request), r: lastRevision };
-  return Buffer.from(JSON.stringify(payload)).toString("base64url");
+  return encodeToken({ q: historyQueryHash(request), r: lastRevision });
 }
 
 function decodeHistoryToken(v: Violations, request: ListModelHistoryRequest): number | undefined {
   if (request.pageToken === "") return undefined;
   try {
-    const payload = JSON.parse(Buffer.from(request.pageToken, "base64url").toString("utf8")) as Record<
-      string,
-      unknown
-    >;
+    const payload = decodeToken(request.pageToken) as Record<string, unknown>;
     // The query hash is required: a token without one could continue any other query.
     if (typeof payload.q !== "string") throw new TypeError("no query hash");
     if (payload.q !== historyQueryHash(request)) {
@@ -39,10 +33,7 @@ function decodeHistoryToken(v: Violations, request: ListModelHistoryRequest): nu
   } catch {
     // Falls through to the violation below.
   }
-  v.add(
-    "page_token",
-    "is not a token this server issued; pass next_page_token from the previous page unchanged",
-  );
+  v.add("page_token", foreignToken);
   return undefined;
 }
 
@@ -90,11 +81,10 @@ export function historyHandlers({ storage }: ServiceDeps): HistoryHandlers {
       if (!query) return { entries: [], nextPageToken: "" };
       const records = await storage.listHistory(query, storageOptions(context));
       const pageSize = query.limit - 1;
-      const page = records.slice(0, pageSize);
-      const last = page.at(-1);
+      const { page, last } = pageOf(records, pageSize);
       return {
         entries: page.map(toHistoryEntry),
-        nextPageToken: records.length > pageSize && last ? encodeHistoryToken(request, last.revision) : "",
+        nextPageToken: last ? encodeHistoryToken(request, last.revision) : "",
       };
     },
   };

@@ -2,11 +2,10 @@ import { Code, RegistryError } from "@modelreg/proto";
 import { toModel } from "../convert";
 import type { FilterExpression } from "../filter/ast";
 import { FilterSyntaxError, parseFilter } from "../filter/parse";
-import { decodePageToken, encodePageToken, parseOrderBy } from "../listing";
+import { decodePageToken, encodePageToken, pageOf, pageSizeOf, parseOrderBy } from "../listing";
 import type { ModelRecord } from "../storage/adapter";
 import { cursorAfter } from "../storage/order";
 import { checkId, limits, Violations } from "../validation";
-import { pageSizeOf } from "./aliases";
 import { type ModelServiceHandlers, notFound, type ServiceDeps, storageOptions } from "./deps";
 import { lookupByAlias, planLookup } from "./lookup";
 
@@ -54,14 +53,10 @@ export function readHandlers({ storage }: ServiceDeps): ReadHandlers {
 
       const query = { filter, orderBy, after, limit: pageSize + 1 };
       const records = await storage.list(query, storageOptions(context));
-      const page = records.slice(0, pageSize);
-      const last = page.at(-1);
+      const { page, last } = pageOf(records, pageSize);
       return {
         models: page.map(toModel),
-        nextPageToken:
-          records.length > pageSize && last
-            ? encodePageToken(cursorAfter(last, orderBy), request.filter, orderBy)
-            : "",
+        nextPageToken: last ? encodePageToken(cursorAfter(last, orderBy), request.filter, orderBy) : "",
       };
     },
 
