@@ -23,6 +23,7 @@ import {
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import type { CallOptions, RegistryClient } from "./client";
+import { allPages } from "./paging";
 
 /** Options of {@link RegistryClient.resolveAlias}: the call's, and the time to resolve the alias at. */
 export interface ResolveAliasOptions extends CallOptions {
@@ -55,18 +56,6 @@ function aliasOf(response: { alias?: ModelAlias | undefined }): ModelAlias {
   throw new RegistryError(Code.INTERNAL, "The registry answered without the alias.");
 }
 
-/** Every item of every page, fetching the next page as the loop goes. */
-async function* allPages<T>(
-  fetchPage: (pageToken: string) => Promise<{ items: T[]; nextPageToken: string }>,
-): AsyncIterable<T> {
-  let pageToken = "";
-  do {
-    const page = await fetchPage(pageToken);
-    yield* page.items;
-    pageToken = page.nextPageToken;
-  } while (pageToken !== "");
-}
-
 /** The alias methods over `service`; `rpc` turns call options into protobuf-ts ones. */
 export function aliasMethods(
   service: ModelServiceClient,
@@ -85,19 +74,21 @@ export function aliasMethods(
       aliasOf(await service.getModelAlias(GetModelAliasRequest.create(request), rpc(o)).response),
     listModelAliases,
     listAllModelAliases: (request = {}, o) =>
-      allPages(async (pageToken) => {
-        const page = await listModelAliases({ ...request, pageToken }, o);
-        return { items: page.aliases, nextPageToken: page.nextPageToken };
-      }),
+      allPages(
+        (r) => listModelAliases(r, o),
+        request,
+        (page) => page.aliases,
+      ),
     deleteModelAlias: async (request, o) => {
       await service.deleteModelAlias(DeleteModelAliasRequest.create(request), rpc(o)).response;
     },
     listModelHistory,
     listAllModelHistory: (request = {}, o) =>
-      allPages(async (pageToken) => {
-        const page = await listModelHistory({ ...request, pageToken }, o);
-        return { items: page.entries, nextPageToken: page.nextPageToken };
-      }),
+      allPages(
+        (r) => listModelHistory(r, o),
+        request,
+        (page) => page.entries,
+      ),
     resolveAlias: async (name, alias, options) => {
       const { readTime, ...callOptions } = options ?? {};
       const request = LookupModelRequest.create({

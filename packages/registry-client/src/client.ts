@@ -30,6 +30,7 @@ import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import { aliasMethods, type ResolveAliasOptions } from "./aliases";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
+import { allPages } from "./paging";
 import type { ChannelInfo } from "./pool";
 import { type RegistryRpcOptions, RegistryTransport, type RegistryTransportOptions } from "./transport";
 import { type WatchOptions, type WatchRequest, watchModels } from "./watch-models";
@@ -242,14 +243,12 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     lookupModel: async (request, o) =>
       modelOf(await service.lookupModel(LookupModelRequest.create(request), rpc(o)).response),
     listModels,
-    async *listAllModels(request = {}, callOptions) {
-      let pageToken = "";
-      do {
-        const page = await listModels({ ...request, pageToken }, callOptions);
-        yield* page.models;
-        pageToken = page.nextPageToken;
-      } while (pageToken !== "");
-    },
+    listAllModels: (request = {}, o) =>
+      allPages(
+        (r) => listModels(r, o),
+        request,
+        (page) => page.models,
+      ),
     batchGetModels: async (request, o) =>
       (await service.batchGetModels(BatchGetModelsRequest.create(request), rpc(o)).response).models,
     updateModel: async (request, o) =>
