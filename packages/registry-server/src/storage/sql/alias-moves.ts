@@ -11,7 +11,7 @@ import type {
 } from "../adapter";
 import { keptChanging, maxCheckRounds } from "../check-rounds";
 import { aliasByName, aliasRow } from "./alias-rows";
-import { authorOf } from "./changes";
+import { authorOf, parseAlias } from "./changes";
 import type { SqlDialect } from "./dialect";
 import { withChildren } from "./reads";
 import type { RegistryDatabase } from "./schema";
@@ -73,7 +73,7 @@ export async function movedWith(trx: Trx, requestId: string): Promise<AliasRecor
     .orderBy("revision", "desc")
     .limit(1)
     .executeTakeFirst();
-  return row?.alias_state ? (JSON.parse(row.alias_state) as AliasRecord) : undefined;
+  return row?.alias_state ? parseAlias(row.alias_state) : undefined;
 }
 
 /** Whether two states of an alias are the same one (both absent, or set by the same entry). */

@@ -148,6 +148,9 @@ export function parseModel(json: string): ModelRecord {
   };
 }
 
+/** An alias from a change row's JSON (`alias_state`, `alias_before`). */
+export const parseAlias = (json: string): AliasRecord => JSON.parse(json) as AliasRecord;
+
 /** A history entry from its row. */
 export function toChange(row: ModelChangesTable): ChangeRecord {
   return {
@@ -157,8 +160,8 @@ export function toChange(row: ModelChangesTable): ChangeRecord {
     commitTime: Number(row.commit_time),
     actor: row.actor,
     requestId: row.request_id,
-    ...(row.alias_state === null ? {} : { alias: JSON.parse(row.alias_state) as AliasRecord }),
-    ...(row.alias_before === null ? {} : { aliasBefore: JSON.parse(row.alias_before) as AliasRecord }),
+    ...(row.alias_state === null ? {} : { alias: parseAlias(row.alias_state) }),
+    ...(row.alias_before === null ? {} : { aliasBefore: parseAlias(row.alias_before) }),
     ...(row.refusal === null ? {} : { refusal: JSON.parse(row.refusal) as AliasRefusal }),
   };
 }

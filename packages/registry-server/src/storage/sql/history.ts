@@ -1,8 +1,8 @@
 import { sql, type Transaction } from "kysely";
-import type { AliasRecord, AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
+import type { AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
 import { aliasByName } from "./alias-rows";
 import { resolveCurrent } from "./aliases";
-import { parseModel, toChange } from "./changes";
+import { parseAlias, parseModel, toChange } from "./changes";
 import { getById } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import type { Transact } from "./transact";
@@ -219,8 +219,6 @@ async function resolveAt(trx: Trx, name: string, alias: string, readTime: number
   if (found !== "unknown" && model) return { status: "found", alias: found, model };
   return { status: "historyPruned", prunedThrough: (await kept()).prunedThrough };
 }
-
-const parseAlias = (json: string) => JSON.parse(json) as AliasRecord;
 
 /** History reads of the SQL adapter (ListModelHistory, LookupModel by alias), each one read transaction. */
 export function createHistory(transact: Transact): Pick<StorageAdapter, "listHistory" | "resolveAlias"> {
