@@ -21,17 +21,7 @@ import {
   type RegistryClient,
   RegistryError,
 } from "./index";
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
-}
+import { rejection } from "./test-support/rejection";
 
 const millisOf = (t: Timestamp | undefined) => Number(t?.seconds ?? 0n) * 1000 + (t?.nanos ?? 0) / 1e6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

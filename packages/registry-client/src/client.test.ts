@@ -16,22 +16,12 @@ import { startTestRegistry } from "../../../test-support/registry";
 import { startTcpProxy } from "../../../test-support/tcp-proxy";
 import { until } from "../../../test-support/waiting";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
+import { rejection } from "./test-support/rejection";
 
 const startServer = (
   storage: StorageAdapter = createMemoryStorage(),
   extra: Partial<RegistryServerOptions> = {},
 ) => startTestRegistry({ ...extra, storage });
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  const error = await promise.then(
-    () => {
-      throw new Error("expected the call to fail");
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(RegistryError);
-  return error as RegistryError;
-}
 
 /** Starts the test server script in its own process (so it can be stopped with signals). */
 async function startServerProcess(port = 0): Promise<{ child: ChildProcess; port: number }> {
