@@ -11,19 +11,19 @@ import {
   type Status,
 } from "@modelreg/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { silentLogger } from "../../../test-support/registry";
 import type { Authorize } from "./authorize";
 import type { AliasPolicy } from "./policy/policy";
 import { createRegistryServer } from "./server";
-import type { StorageAdapter } from "./storage/adapter";
 import { createMemoryStorage } from "./storage/memory";
 import {
   as,
   expectError,
   preconditionViolations,
-  quietLogger,
   startRegistry,
   storageFactories,
   subjects,
+  useRegistry,
 } from "./test-support/alias-registry";
 
 const { adapters, cleanup } = storageFactories();
@@ -41,14 +41,10 @@ const policy: AliasPolicy = {
 };
 
 describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name, createStorage) => {
-  let storage: StorageAdapter;
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  let call: typeof registry.client.call;
+  const suite = useRegistry(createStorage, { auth: true, aliasPolicy: policy });
+  const { call } = suite;
   let model: Model;
   beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage, { auth: true, aliasPolicy: policy });
-    call = registry.client.call;
     model = (
       await call<{ model: Model }>(
         "CreateModel",
@@ -57,16 +53,12 @@ describe.each(adapters)("gated promotion over gRPC, auth on, %s storage", (_name
       )
     ).model;
   });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
-  });
 
   const promote = (role: "writer" | "admin", alias = "production") =>
     call<{ alias: ModelAlias }>("SetModelAlias", { name: "gated", alias, version: "2.0.0" }, as(role));
 
   it("refuses a writer, then an admin until the evidence is there, and records both refusals", async () => {
-    const watch = registry.client.watch({ filter: 'name = "gated"' }, as("reader"));
+    const watch = suite.registry.client.watch({ filter: 'name = "gated"' }, as("reader"));
     await watch.waitFor(1);
     const denied = await expectError(promote("writer"), Code.PERMISSION_DENIED, "ALIAS_PROTECTED");
     expect(denied.message).toBe(
@@ -208,19 +200,10 @@ describe.each(adapters)("a forced DeleteModel under the policy, %s storage", (_n
   const forcePolicy: AliasPolicy = {
     protectedAliases: { production: { role: "release-manager", names: ["forced"] } },
   };
-  let storage: StorageAdapter;
-  let registry: Awaited<ReturnType<typeof startRegistry>>;
-  beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage, { authorize, aliasPolicy: forcePolicy });
-  });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
-  });
+  const suite = useRegistry(createStorage, { authorize, aliasPolicy: forcePolicy });
 
   it("needs the role of each protected alias it would delete, and records the refusal", async () => {
-    const { call } = registry.client;
+    const { call } = suite.registry.client;
     const { model } = await call<{ model: Model }>(
       "CreateModel",
       { model: { name: "forced", version: "1" } },
@@ -228,7 +211,7 @@ describe.each(adapters)("a forced DeleteModel under the policy, %s storage", (_n
     );
     await call("SetModelAlias", { name: "forced", alias: "canary", version: "1" }, ops);
     await call("SetModelAlias", { name: "forced", alias: "production", version: "1" }, releaser);
-    const watch = registry.client.watch({ filter: 'name = "forced"' }, ops);
+    const watch = suite.registry.client.watch({ filter: 'name = "forced"' }, ops);
     await watch.waitFor(1);
 
     // The admin may delete models, yet not the protected alias that a forced delete would remove.
@@ -325,7 +308,7 @@ describe("the promotion policy without authentication", () => {
       createRegistryServer({
         storage: createMemoryStorage(),
         insecure: true,
-        logger: quietLogger,
+        logger: silentLogger,
         aliasPolicy: bad,
       }),
     ).toThrow(
@@ -337,7 +320,7 @@ describe("the promotion policy without authentication", () => {
       createRegistryServer({
         storage: createMemoryStorage(),
         insecure: true,
-        logger: quietLogger,
+        logger: silentLogger,
         aliasPolicy: typo,
       }),
     ).toThrow(

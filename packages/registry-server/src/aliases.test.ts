@@ -10,14 +10,11 @@ import {
   ModelEventType,
   type Timestamp,
 } from "@modelreg/proto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StorageAdapter } from "./storage/adapter";
-import { as, expectError, startRegistry, storageFactories, subjects } from "./test-support/alias-registry";
+import { afterAll, describe, expect, it } from "vitest";
+import { as, expectError, storageFactories, subjects, useRegistry } from "./test-support/alias-registry";
 
 const { adapters, cleanup } = storageFactories();
 afterAll(cleanup);
-
-type Registry = Awaited<ReturnType<typeof startRegistry>>;
 
 /** A timestamp `deltaMicros` after `t`. */
 function shift(t: Timestamp | undefined, deltaMicros: number): Timestamp {
@@ -28,19 +25,10 @@ function shift(t: Timestamp | undefined, deltaMicros: number): Timestamp {
 }
 
 describe.each(adapters)("issue 15's acceptance flow, auth on, %s storage", (_name, createStorage) => {
-  let storage: StorageAdapter;
-  let registry: Registry;
-  beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage, { auth: true });
-  });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
-  });
+  const suite = useRegistry(createStorage, { auth: true });
 
   it("promotes with compare-and-set, travels in time, keeps aliased versions, and audits and streams every move", async () => {
-    const { client } = registry;
+    const { client } = suite.registry;
     const writer = as("writer");
     const watch = client.watch({}, as("reader"));
     await watch.waitFor(1);
@@ -115,7 +103,7 @@ describe.each(adapters)("issue 15's acceptance flow, auth on, %s storage", (_nam
   });
 
   it("needs the writer role to move or delete an alias, the reader role to read them", async () => {
-    const { client } = registry;
+    const { client } = suite.registry;
     const move = { name: "bert", alias: "reader-try", version: "1.0.0" };
     const denied = await expectError(
       client.call("SetModelAlias", move, as("reader")),
@@ -136,18 +124,8 @@ describe.each(adapters)("issue 15's acceptance flow, auth on, %s storage", (_nam
 });
 
 describe.each(adapters)("alias RPCs over gRPC, %s storage", (_name, createStorage) => {
-  let storage: StorageAdapter;
-  let registry: Registry;
-  let call: Registry["client"]["call"];
-  beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage);
-    call = registry.client.call;
-  });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
-  });
+  const suite = useRegistry(createStorage);
+  const { call } = suite;
 
   const create = async (name: string, version: string, extra: Partial<Model> = {}) =>
     (await call<{ model: Model }>("CreateModel", { model: { name, version, ...extra } })).model;
@@ -392,7 +370,7 @@ describe.each(adapters)("alias RPCs over gRPC, %s storage", (_name, createStorag
 
   it("resolves latest at a read_time equal to a version's create time, though its created entry commits later", async () => {
     const names = Array.from({ length: 20 }, (_, i) => `imported-${i}`);
-    const summary = await registry.client.importModels(
+    const summary = await suite.registry.client.importModels(
       names.map((name) => ({ model: { name, version: "1" } })),
     );
     expect(summary.createdCount).toBe(20);

@@ -2,27 +2,20 @@
 // on a real socket, with memory and SQLite storage.
 import { Code, type HistoryEntry, type Model, ModelEventType } from "@modelreg/proto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { StorageAdapter } from "./storage/adapter";
-import { as, expectError, startRegistry, storageFactories, subjects } from "./test-support/alias-registry";
+import { as, expectError, storageFactories, subjects, useRegistry } from "./test-support/alias-registry";
 
 const { adapters, cleanup } = storageFactories();
 afterAll(cleanup);
 
-type Registry = Awaited<ReturnType<typeof startRegistry>>;
 type HistoryPage = { entries: HistoryEntry[]; nextPageToken: string };
 
 const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 describe.each(adapters)("ListModelHistory over gRPC, auth on, %s storage", (_name, createStorage) => {
-  let storage: StorageAdapter;
-  let registry: Registry;
-  let history: (request: object) => Promise<HistoryPage>;
+  const { call } = useRegistry(createStorage, { auth: true });
+  const history = (request: object) => call<HistoryPage>("ListModelHistory", request, as("reader"));
   let model: Model;
   beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage, { auth: true });
-    const { call } = registry.client;
-    history = (request) => call<HistoryPage>("ListModelHistory", request, as("reader"));
     // created (writer), updated (admin), alias set (writer), updated (writer)
     model = (
       await call<{ model: Model }>("CreateModel", { model: { name: "audit", version: "1" } }, as("writer"))
@@ -35,10 +28,6 @@ describe.each(adapters)("ListModelHistory over gRPC, auth on, %s storage", (_nam
     );
     await call("AddModelTags", { id: model.id, tags: ["gold"] }, as("writer"));
     await call("CreateModel", { model: { name: "other", version: "1" } }, as("writer"));
-  });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
   });
 
   it("lists a name's entries newest first, each with its actor, request id and states before and after", async () => {
@@ -155,18 +144,8 @@ describe.each(adapters)("ListModelHistory over gRPC, auth on, %s storage", (_nam
 });
 
 describe.each(adapters)("lineage and artifact digest over gRPC, %s storage", (_name, createStorage) => {
-  let storage: StorageAdapter;
-  let registry: Registry;
-  let call: Registry["client"]["call"];
-  beforeAll(async () => {
-    storage = await createStorage();
-    registry = await startRegistry(storage);
-    call = registry.client.call;
-  });
-  afterAll(async () => {
-    await registry.close();
-    await storage.close();
-  });
+  const suite = useRegistry(createStorage);
+  const { call } = suite;
 
   const create = async (model: Partial<Model>) =>
     (await call<{ model: Model }>("CreateModel", { model })).model;
@@ -249,7 +228,7 @@ describe.each(adapters)("lineage and artifact digest over gRPC, %s storage", (_n
       datasetUris: ["s3://d"],
       parentModelIds,
     });
-    const summary = await registry.client.importModels([
+    const summary = await suite.registry.client.importModels([
       {
         model: {
           name: "import-child",

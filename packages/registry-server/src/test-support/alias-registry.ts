@@ -2,17 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Any, Code, PreconditionFailure, RegistryError } from "@modelreg/proto";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
+import { silentLogger, startTestRegistry } from "../../../../test-support/registry";
 import { hashToken } from "../auth/auth-file";
 import { createTokenAuth } from "../auth/token-auth";
-import type { Logger } from "../logger";
-import { createRegistryServer, type RegistryServerOptions } from "../server";
+import type { RegistryServerOptions } from "../server";
 import type { StorageAdapter } from "../storage/adapter";
 import { createMemoryStorage } from "../storage/memory";
 import { createTestClient } from "./grpc-client";
-
-/** A logger that drops everything: the tests read what callers get. */
-export const quietLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** The tokens of the three built-in roles, and the subjects they authenticate as. */
 export const tokens = {
@@ -59,22 +56,17 @@ export async function startRegistry(
       roles: [role],
     });
     writeFileSync(file, JSON.stringify({ tokens: [entry("reader"), entry("writer"), entry("admin")] }));
-    const tokenAuth = await createTokenAuth({ file, logger: quietLogger });
+    const tokenAuth = await createTokenAuth({ file, logger: silentLogger });
     cleanups.push(() => tokenAuth.close());
     authorize = tokenAuth.authorize;
   }
-  const server = createRegistryServer({
+  const { server, address } = await startTestRegistry({
     storage,
-    insecure: true,
-    host: "127.0.0.1",
-    port: 0,
-    logger: quietLogger,
     authorize,
     streams: { progressIntervalMs: 60_000 },
     ...options,
   });
-  const { port } = await server.listen();
-  const client = createTestClient(`127.0.0.1:${port}`);
+  const client = createTestClient(address);
   return {
     client,
     async close() {
@@ -82,6 +74,37 @@ export async function startRegistry(
       await server.shutdown({ graceMs: 1000 });
       for (const cleanup of cleanups.reverse()) await cleanup();
     },
+  };
+}
+
+/** A registry started by {@link startRegistry}. */
+export type Registry = Awaited<ReturnType<typeof startRegistry>>;
+
+/**
+ * Starts a registry (see {@link startRegistry}) over `createStorage()` before
+ * the enclosing suite's tests, and closes both after them. `registry` is set
+ * once the suite's first `beforeAll` has run; `call` may be taken at once.
+ */
+export function useRegistry(
+  createStorage: () => Promise<StorageAdapter>,
+  options?: Parameters<typeof startRegistry>[1],
+) {
+  const suite = {} as { storage: StorageAdapter; registry: Registry };
+  beforeAll(async () => {
+    suite.storage = await createStorage();
+    suite.registry = await startRegistry(suite.storage, options);
+  });
+  afterAll(async () => {
+    await suite.registry.close();
+    await suite.storage.close();
+  });
+  return {
+    get registry() {
+      return suite.registry;
+    },
+    /** The registry client's `call`. */
+    call: <T = Record<string, unknown>>(...args: Parameters<Registry["client"]["call"]>) =>
+      suite.registry.client.call<T>(...args),
   };
 }
 
