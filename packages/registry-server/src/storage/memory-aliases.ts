@@ -150,32 +150,48 @@ function refuse(
 }
 
 /**
- * Sets an alias. Atomic only between awaits, so around the policy's `check`
+ * Runs a move around the policy's `check`. Atomic only between awaits, so
  * it is optimistic: once the check answered, the plan is made again, and if
  * the alias or the target changed meanwhile (another object is stored) the
  * whole step is redone, check included ({@link maxCheckRounds} times at
  * most, then ABORTED).
  */
-export async function setAliasRecord(
+async function checkedRounds<
+  Done,
+  Move extends { readonly target: ModelRecord; readonly current: AliasRecord | undefined },
+>(
+  plan: () => Plan<Done, Move>,
+  check: ((move: Move) => Promise<AliasRefusal | undefined>) | undefined,
+  commit: (move: Move, refusal: AliasRefusal | undefined) => Done,
+): Promise<Done> {
+  for (let round = 1; round <= maxCheckRounds; round++) {
+    const planned = plan();
+    if ("done" in planned) return planned.done;
+    const { move } = planned;
+    if (!check) return commit(move, undefined);
+    const refusal = await check(move);
+    const again = plan();
+    // Settled meanwhile (a concurrent move made it unchanged, say): that is the answer.
+    if ("done" in again) return again.done;
+    if (again.move.target !== move.target || again.move.current !== move.current) continue;
+    return commit(move, refusal);
+  }
+  throw keptChanging();
+}
+
+/** Sets an alias; optimistic around `check` (see {@link checkedRounds}). */
+export function setAliasRecord(
   state: MemoryState,
   request: SetAliasRequest,
   actor: string,
 ): Promise<SetAliasResult> {
-  for (let round = 1; round <= maxCheckRounds; round++) {
-    const plan = planSet(state, request);
-    if ("done" in plan) return plan.done;
-    const { target, current } = plan.move;
-    if (!request.check) return commitSet(state, request, plan.move, actor);
-    const refusal = await request.check(copyModel(target), current && copyAlias(current));
-    const again = planSet(state, request);
-    // Settled meanwhile (a concurrent move made it unchanged, say): that is the answer.
-    if ("done" in again) return again.done;
-    if (again.move.target !== target || again.move.current !== current) continue;
-    return refusal
-      ? refuse(state, request, plan.move, actor, refusal)
-      : commitSet(state, request, plan.move, actor);
-  }
-  throw keptChanging();
+  const { check } = request;
+  return checkedRounds(
+    () => planSet(state, request),
+    check && (({ target, current }) => check(copyModel(target), current && copyAlias(current))),
+    (move, refusal) =>
+      refusal ? refuse(state, request, move, actor, refusal) : commitSet(state, request, move, actor),
+  );
 }
 
 /** An alias about to be deleted, and the model it points at. */
@@ -210,24 +226,19 @@ export function refuseDelete(state: MemoryState, move: DeleteMove, actor: string
 }
 
 /** Deletes an alias; optimistic around `check` as {@link setAliasRecord} is. */
-export async function deleteAliasRecord(
+export function deleteAliasRecord(
   state: MemoryState,
   request: DeleteAliasRequest,
   actor: string,
 ): Promise<DeleteAliasResult> {
-  for (let round = 1; round <= maxCheckRounds; round++) {
-    const plan = planDelete(state, request);
-    if ("done" in plan) return plan.done;
-    const { current, target } = plan.move;
-    const refusal = request.check ? await request.check(copyAlias(current), copyModel(target)) : undefined;
-    if (request.check) {
-      const again = planDelete(state, request);
-      if ("done" in again) return again.done;
-      if (again.move.target !== target || again.move.current !== current) continue;
-    }
-    if (refusal) return refuseDelete(state, plan.move, actor, refusal);
-    deleteAliasWithEntry(state, current, target, actor);
-    return { status: "deleted", alias: copyAlias(current) };
-  }
-  throw keptChanging();
+  const { check } = request;
+  return checkedRounds(
+    () => planDelete(state, request),
+    check && (({ current, target }) => check(copyAlias(current), copyModel(target))),
+    (move, refusal): DeleteAliasResult => {
+      if (refusal) return refuseDelete(state, move, actor, refusal);
+      deleteAliasWithEntry(state, move.current, move.target, actor);
+      return { status: "deleted", alias: copyAlias(move.current) };
+    },
+  );
 }
