@@ -7,8 +7,13 @@ import { createInterface } from "node:readline";
 import { Code, type Model } from "@modelreg/proto";
 import { afterAll, expect, it } from "vitest";
 import { spawnReadmeExample } from "../../../test-support/readme-examples";
-import { hashToken } from "./index";
-import { as, expectError, preconditionViolations, subjects, tokens } from "./test-support/alias-registry";
+import {
+  as,
+  expectError,
+  preconditionViolations,
+  subjects,
+  writeAuthFile,
+} from "./test-support/alias-registry";
 import { createTestClient } from "./test-support/grpc-client";
 
 const readme = resolve(import.meta.dirname, "../README.md");
@@ -28,12 +33,7 @@ it("runs the README's promotion example with its policy file: role first, then e
   const policyFile = join(tmp, "alias-policy.yaml");
   writeFileSync(policyFile, readmePolicy());
   const authFile = join(tmp, "auth.json");
-  const entry = (role: keyof typeof tokens) => ({
-    sha256: hashToken(tokens[role]),
-    subject: subjects[role],
-    roles: [role],
-  });
-  writeFileSync(authFile, JSON.stringify({ tokens: [entry("writer"), entry("admin")] }));
+  writeAuthFile(authFile, ["writer", "admin"]);
   const child = spawnReadmeExample(readme, "promotion", {
     PORT: "0",
     AUTH_FILE: authFile,

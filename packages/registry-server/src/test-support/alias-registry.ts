@@ -20,6 +20,16 @@ export const tokens = {
 export const subjects = { reader: "dashboard", writer: "ci-bot", admin: "ops" } as const;
 export const as = (role: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[role]}` });
 
+/** Writes a token file (auth.json) giving each of `roles` its token from {@link tokens} and subject. */
+export function writeAuthFile(file: string, roles: readonly (keyof typeof tokens)[]): void {
+  const entry = (role: keyof typeof tokens) => ({
+    sha256: hashToken(tokens[role]),
+    subject: subjects[role],
+    roles: [role],
+  });
+  writeFileSync(file, JSON.stringify({ tokens: roles.map(entry) }));
+}
+
 /** Storage adapters the server-level tests run over: memory, and SQLite on a file. */
 export function storageFactories(): { adapters: [string, () => Promise<StorageAdapter>][]; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), "modelreg-aliases-"));
@@ -50,12 +60,7 @@ export async function startRegistry(
     const dir = mkdtempSync(join(tmpdir(), "modelreg-auth-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
     const file = join(dir, "auth.json");
-    const entry = (role: keyof typeof tokens) => ({
-      sha256: hashToken(tokens[role]),
-      subject: subjects[role],
-      roles: [role],
-    });
-    writeFileSync(file, JSON.stringify({ tokens: [entry("reader"), entry("writer"), entry("admin")] }));
+    writeAuthFile(file, ["reader", "writer", "admin"]);
     const tokenAuth = await createTokenAuth({ file, logger: silentLogger });
     cleanups.push(() => tokenAuth.close());
     authorize = tokenAuth.authorize;
