@@ -9,18 +9,12 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  Code,
-  ErrorInfo,
-  ModelEventType,
-  PreconditionFailure,
-  RegistryError,
-  type Timestamp,
-} from "@modelreg/proto";
+import { Code, ErrorInfo, ModelEventType, PreconditionFailure, type Timestamp } from "@modelreg/proto";
 import { createRegistryClient, preconditionViolations, type RegistryClient } from "@modelreg/registry-client";
 import { hashToken } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { exitCodeFor, runBufCurl } from "../../../test-support/buf-curl";
+import { rejection } from "../../../test-support/rejection";
 import { until } from "../../../test-support/waiting";
 import { http, type StartedProcess, startGateway, startRegistry } from "./processes";
 
@@ -69,15 +63,6 @@ const setAlias = (request: Parameters<RegistryClient["setModelAlias"]>[0], calle
 /** One page of ListModelHistory, newest first. */
 async function history(request: Parameters<RegistryClient["listModelHistory"]>[0], caller: Caller) {
   return (await grpc.listModelHistory(request, caller)).entries;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    return RegistryError.from(error);
-  }
-  throw new Error("the call succeeded");
 }
 
 const nanos = (t: Timestamp | undefined) => (t ? t.seconds * 1_000_000_000n + BigInt(t.nanos) : 0n);

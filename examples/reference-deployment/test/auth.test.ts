@@ -8,11 +8,12 @@
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code } from "@modelreg/proto";
 import { createRegistryClient, type RegistryClientOptions } from "@modelreg/registry-client";
 import { hashToken } from "@modelreg/registry-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { makeTestCertificates } from "../../../test-support/certs";
+import { rejection } from "../../../test-support/rejection";
 import { until } from "../../../test-support/waiting";
 import { http, start, startGateway, startRegistry, waitForLog } from "./processes";
 
@@ -34,15 +35,6 @@ function writeAuthFile(name: string, content: unknown): string {
   writeFileSync(`${file}.tmp`, typeof content === "string" ? content : JSON.stringify(content));
   renameSync(`${file}.tmp`, file);
   return file;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<RegistryError> {
-  try {
-    await promise;
-  } catch (error) {
-    return RegistryError.from(error);
-  }
-  throw new Error("the call succeeded");
 }
 
 function client(options: Partial<RegistryClientOptions> & { target: string }) {
