@@ -96,6 +96,17 @@ interface Checked<T> {
   readonly refusal: AliasRefusal | undefined;
 }
 
+/** Whether the alias or the target is no longer what the policy check saw (never, without a check). */
+function changedSinceCheck(
+  checked: Checked<{ readonly target: ModelRecord; readonly current: AliasRecord | undefined }> | undefined,
+  now: { readonly target: ModelRecord; readonly current: AliasRecord | undefined },
+): boolean {
+  return (
+    checked !== undefined &&
+    !(sameModel(now.target, checked.seen.target) && sameAlias(now.current, checked.seen.current))
+  );
+}
+
 /**
  * The outcomes of `setAlias` that need no policy (a replay, a missing
  * version, a failed compare-and-set, no change), or the move. With `lock`
@@ -142,10 +153,8 @@ async function commitMove(
 ): Promise<SetAliasResult | typeof CHANGED> {
   const plan = await planMove(trx, request, dialect.lockingReads ? dialect : undefined);
   if (plan.status !== "move") return plan;
+  if (changedSinceCheck(checked, plan)) return CHANGED;
   const { target, current } = plan;
-  if (checked && !(sameModel(target, checked.seen.target) && sameAlias(current, checked.seen.current))) {
-    return CHANGED;
-  }
   const author = authorOf(options, request.requestId);
   const { name, alias, version } = request;
   const moved = (revision: number, updateTime: number): AliasRecord => ({
@@ -269,10 +278,8 @@ async function commitDelete(
 ): Promise<DeleteAliasResult | typeof CHANGED> {
   const plan = await planDelete(trx, request, dialect.lockingReads ? dialect : undefined);
   if (plan.status !== "delete") return plan;
+  if (changedSinceCheck(checked, plan)) return CHANGED;
   const { current, target } = plan;
-  if (checked && !(sameAlias(current, checked.seen.current) && sameModel(target, checked.seen.target))) {
-    return CHANGED;
-  }
   const refusal = checked?.refusal;
   const entry = {
     type: "alias_deleted",
