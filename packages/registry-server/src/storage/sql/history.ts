@@ -19,33 +19,26 @@ const modelStateTypes = ["created", "updated"] as const;
  * rather than by sorting every entry in the window. `undefined`: none.
  */
 async function revisionsBetween(trx: Trx, query: HistoryQuery) {
-  let low = 0;
-  let high = Number.MAX_SAFE_INTEGER;
-  if (query.fromTime !== undefined) {
-    const first = await trx
-      .selectFrom("model_changes")
-      .select("revision")
-      .where("commit_time", ">=", query.fromTime)
-      .orderBy("commit_time", "asc")
-      .orderBy("revision", "asc")
-      .limit(1)
-      .executeTakeFirst();
-    if (!first) return undefined;
-    low = Number(first.revision);
-  }
-  if (query.toTime !== undefined) {
-    const last = await trx
-      .selectFrom("model_changes")
-      .select("revision")
-      .where("commit_time", "<=", query.toTime)
-      .orderBy("commit_time", "desc")
-      .orderBy("revision", "desc")
-      .limit(1)
-      .executeTakeFirst();
-    if (!last) return undefined;
-    high = Number(last.revision);
-  }
+  const low = query.fromTime === undefined ? 0 : await revisionAt(trx, query.fromTime, "first");
+  if (low === undefined) return undefined;
+  const high =
+    query.toTime === undefined ? Number.MAX_SAFE_INTEGER : await revisionAt(trx, query.toTime, "last");
+  if (high === undefined) return undefined;
   return { low, high };
+}
+
+/** The revision of the first entry committed at or after `time`, or of the last at or before it. */
+async function revisionAt(trx: Trx, time: number, side: "first" | "last") {
+  const order = side === "first" ? "asc" : "desc";
+  const row = await trx
+    .selectFrom("model_changes")
+    .select("revision")
+    .where("commit_time", side === "first" ? ">=" : "<=", time)
+    .orderBy("commit_time", order)
+    .orderBy("revision", order)
+    .limit(1)
+    .executeTakeFirst();
+  return row && Number(row.revision);
 }
 
 /**
