@@ -153,6 +153,23 @@ export function checkArtifactDigest(v: Violations, field: string, value: string)
   );
 }
 
+/** At most `max` items in `list`, else each checked by `check` with its field (`field[i]`). */
+function checkList(
+  v: Violations,
+  field: string,
+  list: readonly string[],
+  max: number,
+  check: (item: string, value: string) => void,
+): void {
+  if (list.length > max) {
+    v.add(field, `at most ${max} are allowed (got ${list.length})`);
+    return;
+  }
+  list.forEach((value, i) => {
+    check(`${field}[${i}]`, value);
+  });
+}
+
 /**
  * A model's lineage: `run_uri` an absolute URI, `code_revision` a token,
  * at most 64 dataset URIs and 16 parent model ids. Returns it as storage
@@ -174,27 +191,13 @@ export function checkLineage(v: Violations, field: string, lineage: ModelLineage
     }
   }
   const { datasetUris, parentModelIds } = lineage;
-  if (datasetUris.length > limits.datasetUrisPerModel) {
-    v.add(
-      `${field}.dataset_uris`,
-      `at most ${limits.datasetUrisPerModel} are allowed (got ${datasetUris.length})`,
-    );
-  } else {
-    datasetUris.forEach((uri, i) => {
-      if (uri === "") v.add(`${field}.dataset_uris[${i}]`, "must not be empty");
-      checkUri(v, `${field}.dataset_uris[${i}]`, uri);
-    });
-  }
-  if (parentModelIds.length > limits.parentModelIdsPerModel) {
-    v.add(
-      `${field}.parent_model_ids`,
-      `at most ${limits.parentModelIdsPerModel} are allowed (got ${parentModelIds.length})`,
-    );
-  } else {
-    parentModelIds.forEach((id, i) => {
-      checkId(v, `${field}.parent_model_ids[${i}]`, id);
-    });
-  }
+  checkList(v, `${field}.dataset_uris`, datasetUris, limits.datasetUrisPerModel, (item, uri) => {
+    if (uri === "") v.add(item, "must not be empty");
+    checkUri(v, item, uri);
+  });
+  checkList(v, `${field}.parent_model_ids`, parentModelIds, limits.parentModelIdsPerModel, (item, id) => {
+    checkId(v, item, id);
+  });
   return {
     runUri: lineage.runUri,
     codeRevision: lineage.codeRevision,
