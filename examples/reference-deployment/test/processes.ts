@@ -8,6 +8,10 @@ import { createInterface } from "node:readline";
 import pg from "pg";
 import { afterAll } from "vitest";
 import { describeUrl, requireService } from "../../../test-support/services";
+import { postgresUrl } from "../../../test-support/sql-servers";
+
+/** The PostgreSQL the tests use (MODELREG_TEST_POSTGRES_URL overrides it); test-support's, as the storage tests use. */
+export { postgresUrl };
 
 const repoRoot = resolve(import.meta.dirname, "../../..");
 const tsx = createRequire(import.meta.url).resolve("tsx");
@@ -114,10 +118,6 @@ export async function http(
     json: JSON.parse(text) as Record<string, unknown>,
   };
 }
-
-/** The PostgreSQL the tests use (MODELREG_TEST_POSTGRES_URL overrides it). */
-export const postgresUrl =
-  process.env.MODELREG_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 
 /**
  * A connected admin client for {@link postgresUrl}, or `undefined` when it is
