@@ -10,7 +10,7 @@ import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptio
 export const aliasPath = (name: string, alias: string) => `${name}@${alias}`;
 
 /** NOT_FOUND for an alias that does not exist. */
-export const aliasNotFound = (name: string, alias: string) =>
+const aliasNotFound = (name: string, alias: string) =>
   new RegistryError(Code.NOT_FOUND, `Alias ${aliasPath(name, alias)} does not exist.`, {
     reason: "ALIAS_NOT_FOUND",
   });

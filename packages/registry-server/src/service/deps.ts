@@ -29,7 +29,7 @@ export function storageOptions(context: CallContext): StorageCallOptions {
 }
 
 /** The most characters (Unicode code points) of an actor storage records: its columns are varchar(512). */
-export const maxActorLength = 512;
+const maxActorLength = 512;
 
 /**
  * Who a call's writes are recorded as: the principal's subject, `anonymous`

@@ -6,7 +6,7 @@ import { aliasPath } from "./aliases";
 import { storageOptions } from "./deps";
 
 /** An instant in microseconds as RFC 3339, with the fraction only when there is one. */
-export function formatMicros(micros: number): string {
+function formatMicros(micros: number): string {
   const iso = new Date(Math.floor(micros / 1000)).toISOString();
   const fraction = String(((micros % 1_000_000) + 1_000_000) % 1_000_000).padStart(6, "0");
   return fraction === "000000" ? iso.replace(".000Z", "Z") : iso.replace(/\.\d{3}Z$/, `.${fraction}Z`);
@@ -91,7 +91,7 @@ const latestScanPage = 100;
  * (after the writes queued before it). `latest` at a read time is decided by
  * create time, so entries up to this much after the read time are read too.
  */
-export const createCommitSlack = 60_000_000;
+const createCommitSlack = 60_000_000;
 
 /** Newest create time first; the smaller id first among equal ones (as ListModels orders them). */
 const byCreateTime = (a: ModelRecord, b: ModelRecord) =>

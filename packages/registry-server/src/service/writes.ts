@@ -83,7 +83,7 @@ function validateModelFields(v: Violations, model: Model, prefix: string) {
  * FAILED_PRECONDITION naming the parent models (`lineage.parent_model_ids`)
  * that do not exist; checked before the write.
  */
-export async function checkParentsExist(
+async function checkParentsExist(
   storage: StorageAdapter,
   ids: readonly string[],
   context: CallContext,
