@@ -47,6 +47,16 @@ export const emptyLineage: LineageRecord = Object.freeze({
   parentModelIds: Object.freeze([]) as readonly string[],
 });
 
+/** A copy of a lineage, its arrays copied too. */
+export function copyLineage(lineage: LineageRecord): LineageRecord {
+  return {
+    runUri: lineage.runUri,
+    codeRevision: lineage.codeRevision,
+    datasetUris: [...lineage.datasetUris],
+    parentModelIds: [...lineage.parentModelIds],
+  };
+}
+
 /** An alias as storage holds it: a model name's named pointer at one of its versions. */
 export interface AliasRecord {
   /** The model name it belongs to. */

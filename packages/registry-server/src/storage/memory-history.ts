@@ -1,28 +1,23 @@
-import type {
-  AliasRecord,
-  AliasRefusal,
-  AliasResolution,
-  ChangeRecord,
-  ChangesPage,
-  ChangeType,
-  HistoryQuery,
-  HistoryRecord,
-  ModelRecord,
+import {
+  type AliasRecord,
+  type AliasRefusal,
+  type AliasResolution,
+  type ChangeRecord,
+  type ChangesPage,
+  type ChangeType,
+  copyLineage,
+  type HistoryQuery,
+  type HistoryRecord,
+  type ModelRecord,
 } from "./adapter";
 
 /** A copy of a model, its arrays and objects copied too (rule 4). */
 export function copyModel(record: ModelRecord): ModelRecord {
-  const { lineage } = record;
   return {
     ...record,
     tags: [...record.tags],
     metadata: { ...record.metadata },
-    lineage: {
-      runUri: lineage.runUri,
-      codeRevision: lineage.codeRevision,
-      datasetUris: [...lineage.datasetUris],
-      parentModelIds: [...lineage.parentModelIds],
-    },
+    lineage: copyLineage(record.lineage),
   };
 }
 

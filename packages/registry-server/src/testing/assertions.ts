@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { Code, RegistryError } from "@modelreg/proto";
-import type { ModelRecord } from "../storage/adapter";
+import { copyLineage, type ModelRecord } from "../storage/adapter";
 
 /** `T` with its `readonly` fields writable: for tests that scribble on records. */
 export type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -39,12 +39,7 @@ export function plain(record: ModelRecord): ModelRecord {
     metadata: Object.fromEntries(Object.entries(record.metadata)),
     artifactUri: record.artifactUri,
     artifactDigest: record.artifactDigest,
-    lineage: {
-      runUri: record.lineage.runUri,
-      codeRevision: record.lineage.codeRevision,
-      datasetUris: [...record.lineage.datasetUris],
-      parentModelIds: [...record.lineage.parentModelIds],
-    },
+    lineage: copyLineage(record.lineage),
     revision: record.revision,
     createTime: record.createTime,
     updateTime: record.updateTime,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { emptyLineage, type LineageRecord, type ModelRecord, type StorageAdapter } from "../storage/adapter";
+import { copyLineage, emptyLineage, type ModelRecord, type StorageAdapter } from "../storage/adapter";
 import { key } from "./assertions";
 
 let lastMicros = 0;
@@ -46,16 +46,6 @@ export function makeModelRecord(overrides: Partial<ModelRecord> = {}): ModelReco
     revision: overrides.revision ?? 1,
     createTime,
     updateTime: overrides.updateTime ?? createTime,
-  };
-}
-
-/** A copy of a lineage, its arrays copied too. */
-export function copyLineage(lineage: LineageRecord): LineageRecord {
-  return {
-    runUri: lineage.runUri,
-    codeRevision: lineage.codeRevision,
-    datasetUris: [...lineage.datasetUris],
-    parentModelIds: [...lineage.parentModelIds],
   };
 }
 
