@@ -3,32 +3,42 @@ import { expect, it } from "vitest";
 import { runToEnd, spawnReadmeExample } from "../../../test-support/readme-examples";
 import { startTestRegistry } from "../../../test-support/registry";
 
-it("runs the README's script example against a real registry", async () => {
-  const { server, port } = await startTestRegistry();
+const readme = resolve(import.meta.dirname, "../README.md");
+
+/**
+ * Starts a registry with `options`, hands `body` a function that runs one of
+ * the README's examples against it to its end, and shuts the registry down.
+ */
+async function withRegistry(
+  options: Parameters<typeof startTestRegistry>[0],
+  body: (run: (example: string) => ReturnType<typeof runToEnd>) => Promise<void>,
+): Promise<void> {
+  const { server, port } = await startTestRegistry(options);
   try {
-    const readme = resolve(import.meta.dirname, "../README.md");
-    const run = () =>
-      runToEnd(spawnReadmeExample(readme, "script", { REGISTRY_ADDRESS: `127.0.0.1:${port}` }));
-    const first = await run();
+    await body((example) =>
+      runToEnd(spawnReadmeExample(readme, example, { REGISTRY_ADDRESS: `127.0.0.1:${port}` })),
+    );
+  } finally {
+    await server.shutdown({ graceMs: 100 });
+  }
+}
+
+it("runs the README's script example against a real registry", async () => {
+  await withRegistry({}, async (run) => {
+    const first = await run("script");
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/^registered [0-9a-f-]{36} "1"$/m);
     expect(first.stdout).toContain("bert 1.0.0 production");
     // Run again: the same (name, version) now exists, which the example handles.
-    const second = await run();
+    const second = await run("script");
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toContain("already registered");
-  } finally {
-    await server.shutdown({ graceMs: 100 });
-  }
+  });
 }, 60_000);
 
 it("runs the README's streams example against a real registry", async () => {
-  const { server, port } = await startTestRegistry();
-  try {
-    const readme = resolve(import.meta.dirname, "../README.md");
-    const { code, stdout, stderr } = await runToEnd(
-      spawnReadmeExample(readme, "streams", { REGISTRY_ADDRESS: `127.0.0.1:${port}` }),
-    );
+  await withRegistry({}, async (run) => {
+    const { code, stdout, stderr } = await run("streams");
     expect(code, stderr).toBe(0);
     expect(stdout).toContain("sent 3");
     expect(stdout).toContain("created 3 existing 0 failed 0");
@@ -37,20 +47,13 @@ it("runs the README's streams example against a real registry", async () => {
       "2 CREATED resnet 1.1.0",
       "3 CREATED resnet 2.0.0",
     ]);
-  } finally {
-    await server.shutdown({ graceMs: 100 });
-  }
+  });
 }, 60_000);
 
 it("runs the README's aliases example against a real registry with a promotion policy", async () => {
-  const { server, port } = await startTestRegistry({
-    aliasPolicy: { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } },
-  });
-  try {
-    const readme = resolve(import.meta.dirname, "../README.md");
-    const { code, stdout, stderr } = await runToEnd(
-      spawnReadmeExample(readme, "aliases", { REGISTRY_ADDRESS: `127.0.0.1:${port}` }),
-    );
+  const aliasPolicy = { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } };
+  await withRegistry({ aliasPolicy }, async (run) => {
+    const { code, stdout, stderr } = await run("aliases");
     expect(code, stderr).toBe(0);
     expect(stdout).toContain("champion -> 1.1.0 by anonymous");
     expect(stdout).toMatch(/^lost the compare-and-set: .*1\.1\.0/m);
@@ -61,7 +64,5 @@ it("runs the README's aliases example against a real registry with a promotion p
       "ALIAS_SET anonymous (new) -> 1.0.0",
     ]);
     expect(stdout).toContain("rolled back to 1.0.0");
-  } finally {
-    await server.shutdown({ graceMs: 100 });
-  }
+  });
 }, 60_000);
