@@ -34,6 +34,20 @@ afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 });
 
+/** A new MySQL database named `prefix` and a random suffix, dropped after the file: its URI. */
+async function freshMysqlDatabase(prefix: string): Promise<string> {
+  const database = `${prefix}_${randomBytes(6).toString("hex")}`;
+  const admin = await createConnection({ uri: mysqlUrl });
+  await admin.query(`create database \`${database}\` character set utf8mb4`);
+  cleanups.push(async () => {
+    await admin.query(`drop database if exists \`${database}\``);
+    await admin.end();
+  });
+  const uri = new URL(mysqlUrl);
+  uri.pathname = `/${database}`;
+  return uri.toString();
+}
+
 /** Fresh adapters of each database, dropped after the file. */
 const fresh = {
   sqlite: async (): Promise<StorageAdapter> => {
@@ -51,18 +65,8 @@ const fresh = {
     });
     return createPostgresStorage({ connectionString: postgresUrl, schema });
   },
-  mysql: async (): Promise<StorageAdapter> => {
-    const database = `modelreg_sql_${randomBytes(6).toString("hex")}`;
-    const admin = await createConnection({ uri: mysqlUrl });
-    await admin.query(`create database \`${database}\` character set utf8mb4`);
-    cleanups.push(async () => {
-      await admin.query(`drop database if exists \`${database}\``);
-      await admin.end();
-    });
-    const uri = new URL(mysqlUrl);
-    uri.pathname = `/${database}`;
-    return createMysqlStorage({ uri: uri.toString() });
-  },
+  mysql: async (): Promise<StorageAdapter> =>
+    createMysqlStorage({ uri: await freshMysqlDatabase("modelreg_sql") }),
 };
 const databases = [
   ["sqlite", true],
@@ -217,21 +221,13 @@ describe("upgrading a 0003 database with rows to 0004", () => {
   it.skipIf(!mysqlAvailable)(
     "mysql: keeps the models and history, backfills names, and numbers on",
     async () => {
-      const database = `modelreg_upgrade_${randomBytes(6).toString("hex")}`;
-      const admin = await createConnection({ uri: mysqlUrl });
-      await admin.query(`create database \`${database}\` character set utf8mb4`);
-      const uri = new URL(mysqlUrl);
-      uri.pathname = `/${database}`;
-      const pool = createMysqlPool({ uri: uri.toString(), connectionLimit: 2, charset: "utf8mb4" });
+      const uri = await freshMysqlDatabase("modelreg_upgrade");
+      const pool = createMysqlPool({ uri, connectionLimit: 2, charset: "utf8mb4" });
       const old: UntypedDb = new Kysely({ dialect: new MysqlDialect({ pool }) });
-      cleanups.push(async () => {
-        await old.destroy();
-        await admin.query(`drop database if exists \`${database}\``);
-        await admin.end();
-      });
+      cleanups.push(() => old.destroy());
       await migrateTo0003(old, "mysql");
       await seedOldRows(old);
-      const adapter = await createMysqlStorage({ uri: uri.toString() });
+      const adapter = await createMysqlStorage({ uri });
       try {
         await expectUpgraded(adapter);
       } finally {
@@ -589,13 +585,9 @@ describe.skipIf(!mysqlAvailable)(
   "mysql: a move with a request id whose target is replaced while it waits",
   () => {
     it("records the target as committed (revision and children together), not the new revision with the old metadata", async () => {
-      const database = `modelreg_sql_${randomBytes(6).toString("hex")}`;
-      const admin = await createConnection({ uri: mysqlUrl });
-      await admin.query(`create database \`${database}\` character set utf8mb4`);
-      const uri = new URL(mysqlUrl);
-      uri.pathname = `/${database}`;
-      const adapter = await createMysqlStorage({ uri: uri.toString() });
-      const outside = await createConnection({ uri: uri.toString() });
+      const uri = await freshMysqlDatabase("modelreg_sql");
+      const adapter = await createMysqlStorage({ uri });
+      const outside = await createConnection({ uri });
       try {
         const model = makeModelRecord({ name: "bert", version: "1.0.0", metadata: { eval: "pass" } });
         expect(await adapter.insert(model)).toEqual({ status: "created" });
@@ -617,8 +609,6 @@ describe.skipIf(!mysqlAvailable)(
       } finally {
         await outside.end().catch(() => {});
         await adapter.close();
-        await admin.query(`drop database if exists \`${database}\``);
-        await admin.end();
       }
     });
   },
