@@ -47,6 +47,9 @@ export const emptyLineage: LineageRecord = Object.freeze({
   parentModelIds: Object.freeze([]) as readonly string[],
 });
 
+/** Who a call is made by, as its history entries record it: {@link StorageCallOptions.actor}, or `anonymous`. */
+export const actorOf = (call: StorageCallOptions | undefined): string => call?.actor ?? "anonymous";
+
 /** A copy of a lineage, its arrays copied too. */
 export function copyLineage(lineage: LineageRecord): LineageRecord {
   return {

@@ -1,6 +1,7 @@
 import { evaluateFilter } from "../filter/evaluate";
 import {
   type AliasRecord,
+  actorOf,
   checkRetainChanges,
   checkRetainHistory,
   type DeleteOptions,
@@ -9,7 +10,6 @@ import {
   type ListQuery,
   type ModelRecord,
   type StorageAdapter,
-  type StorageCallOptions,
   type WriteResult,
 } from "./adapter";
 import {
@@ -45,9 +45,6 @@ export interface MemoryStorageOptions {
    */
   retainHistory?: number;
 }
-
-/** Who a write is recorded as made by. */
-const actorOf = (call: StorageCallOptions | undefined) => call?.actor ?? "anonymous";
 
 function insertRecord(
   state: MemoryState,

@@ -1,12 +1,13 @@
 import type { Transaction } from "kysely";
-import type {
-  AliasRecord,
-  AliasRefusal,
-  ChangeRecord,
-  ChangesPage,
-  ChangeType,
-  ModelRecord,
-  StorageCallOptions,
+import {
+  type AliasRecord,
+  type AliasRefusal,
+  actorOf,
+  type ChangeRecord,
+  type ChangesPage,
+  type ChangeType,
+  type ModelRecord,
+  type StorageCallOptions,
 } from "../adapter";
 import type { ModelChangesTable, RegistryDatabase } from "./schema";
 
@@ -30,7 +31,7 @@ export interface EntryAuthor {
 
 /** The author of a call's entries: its actor (`anonymous` when it names none) and request id. */
 export function authorOf(options: StorageCallOptions | undefined, requestId?: string): EntryAuthor {
-  return { actor: options?.actor ?? "anonymous", requestId: requestId ?? "" };
+  return { actor: actorOf(options), requestId: requestId ?? "" };
 }
 
 /** Where an appended entry went: its revision, commit time and (alias entries) alias. */
