@@ -21,6 +21,7 @@ import {
   type RegistryClient,
   RegistryError,
 } from "./index";
+import { startConnected, stopConnected } from "./test-support/connected";
 import { rejection } from "./test-support/rejection";
 
 const millisOf = (t: Timestamp | undefined) => Number(t?.seconds ?? 0n) * 1000 + (t?.nanos ?? 0) / 1e6;
@@ -38,20 +39,14 @@ describe.each(storages)("aliases and history over a real server, %s storage", (_
   let client: RegistryClient;
 
   beforeAll(async () => {
-    const started = await startTestRegistry({
+    ({ server, client } = await startConnected({
       storage: await createStorage(),
       aliasPolicy: {
         protectedAliases: { production: { metadata: { "eval.passed": "true" }, tags: ["qa"] } },
       },
-    });
-    server = started.server;
-    client = createRegistryClient({ target: started.address, insecure: true });
-    await client.connect({ timeoutMs: 5000 });
+    }));
   });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown({ graceMs: 100 });
-  });
+  afterAll(() => stopConnected({ server, client }));
 
   const create = (name: string, version: string) => client.createModel({ model: { name, version } });
 

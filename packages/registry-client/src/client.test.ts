@@ -16,6 +16,7 @@ import { startTestRegistry } from "../../../test-support/registry";
 import { startTcpProxy } from "../../../test-support/tcp-proxy";
 import { until } from "../../../test-support/waiting";
 import { Code, createRegistryClient, type RegistryClient, RegistryError } from "./index";
+import { startConnected, stopConnected } from "./test-support/connected";
 import { rejection } from "./test-support/rejection";
 
 const startServer = (
@@ -48,15 +49,9 @@ describe("every method against a real server", () => {
   let client: RegistryClient;
 
   beforeAll(async () => {
-    const started = await startServer();
-    server = started.server;
-    client = createRegistryClient({ target: `127.0.0.1:${started.port}`, insecure: true });
-    await client.connect({ timeoutMs: 5000 });
+    ({ server, client } = await startConnected());
   });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown({ graceMs: 100 });
-  });
+  afterAll(() => stopConnected({ server, client }));
 
   it("creates, reads, lists, edits and deletes", async () => {
     const created = await client.createModel({

@@ -25,6 +25,7 @@ import {
   type WatchModelsResponse as WatchMessage,
   type WatchReconnectInfo,
 } from "./index";
+import { startConnected, stopConnected } from "./test-support/connected";
 
 /** Reads from a watch into `seen` until `until` returns true (or the watch fails). */
 async function readUntil(
@@ -66,15 +67,9 @@ describe("watchModels against a real registry", () => {
   let client: RegistryClient;
 
   beforeAll(async () => {
-    const started = await startTestRegistry();
-    server = started.server;
-    client = createRegistryClient({ target: started.address, insecure: true });
-    await client.connect({ timeoutMs: 5000 });
+    ({ server, client } = await startConnected());
   });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown({ graceMs: 100 });
-  });
+  afterAll(() => stopConnected({ server, client }));
 
   it("starts with a progress notification, then sees every write once, in order", async () => {
     const watch = client.watchModels({ filter: 'name = "ordered"' });
@@ -387,15 +382,9 @@ describe("importModels against a real registry", () => {
   let client: RegistryClient;
 
   beforeAll(async () => {
-    const started = await startTestRegistry();
-    server = started.server;
-    client = createRegistryClient({ target: started.address, insecure: true });
-    await client.connect({ timeoutMs: 5000 });
+    ({ server, client } = await startConnected());
   });
-  afterAll(async () => {
-    client.close();
-    await server.shutdown({ graceMs: 100 });
-  });
+  afterAll(() => stopConnected({ server, client }));
 
   const countOf = async (name: string) =>
     (await client.listModels({ filter: `name = "${name}"`, pageSize: 1000 })).models.length;
