@@ -6,7 +6,6 @@
  * @internal
  */
 import {
-  Code,
   DeleteModelAliasRequest,
   GetModelAliasRequest,
   ListModelAliasesRequest,
@@ -14,14 +13,13 @@ import {
   ListModelHistoryRequest,
   type ListModelHistoryResponse,
   LookupModelRequest,
-  type ModelAlias,
   type ModelServiceClient,
-  RegistryError,
   SetModelAliasRequest,
   Timestamp,
 } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
+import { aliasOf, modelOf } from "./answers";
 import type { CallOptions, RegistryClient } from "./client";
 import { allPages } from "./paging";
 
@@ -49,12 +47,6 @@ export type AliasMethods = Pick<
   | "listAllModelHistory"
   | "resolveAlias"
 >;
-
-/** The alias a single-alias response carries; the contract always sets it. */
-function aliasOf(response: { alias?: ModelAlias | undefined }): ModelAlias {
-  if (response.alias) return response.alias;
-  throw new RegistryError(Code.INTERNAL, "The registry answered without the alias.");
-}
 
 /** The alias methods over `service`; `rpc` turns call options into protobuf-ts ones. */
 export function aliasMethods(
@@ -96,9 +88,7 @@ export function aliasMethods(
         alias,
         ...(readTime === undefined ? {} : { readTime: Timestamp.fromDate(readTime) }),
       });
-      const { model } = await service.lookupModel(request, rpc(callOptions)).response;
-      if (model) return model;
-      throw new RegistryError(Code.INTERNAL, "The registry answered without the model.");
+      return modelOf(await service.lookupModel(request, rpc(callOptions)).response);
     },
   };
 }

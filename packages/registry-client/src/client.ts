@@ -1,7 +1,6 @@
 import {
   AddModelTagsRequest,
   BatchGetModelsRequest,
-  Code,
   CreateModelRequest,
   type DeleteModelAliasRequest,
   DeleteModelRequest,
@@ -19,7 +18,6 @@ import {
   type Model,
   type ModelAlias,
   ModelServiceClient,
-  RegistryError,
   RemoveModelTagsRequest,
   type SetModelAliasRequest,
   UpdateModelMetadataRequest,
@@ -29,6 +27,7 @@ import {
 import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import { aliasMethods, type ResolveAliasOptions } from "./aliases";
+import { modelOf } from "./answers";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
 import { allPages } from "./paging";
 import type { ChannelInfo } from "./pool";
@@ -206,12 +205,6 @@ export function toRpcOptions(options: CallOptions | undefined): RegistryRpcOptio
   if (options.metadata) rpc.meta = options.metadata;
   if (options.waitForReady !== undefined) rpc.waitForReady = options.waitForReady;
   return rpc;
-}
-
-/** The model a single-model response carries; the contract always sets it. */
-function modelOf(response: { model?: Model | undefined }): Model {
-  if (response.model) return response.model;
-  throw new RegistryError(Code.INTERNAL, "The registry answered without the model.");
 }
 
 /**
