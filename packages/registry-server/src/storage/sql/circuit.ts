@@ -1,6 +1,7 @@
 import type { Duplex } from "node:stream";
 import { Code, RegistryError } from "@modelreg/proto";
 import { CircuitBreaker } from "../circuit-breaker";
+import { MYSQL_TOO_MANY_CONNECTIONS, POSTGRES_TOO_MANY_CONNECTIONS } from "./classify";
 import { errorChain, stringCode } from "./errors";
 
 /**
@@ -99,11 +100,10 @@ export function isConnectionLimitError(error: unknown): boolean {
   return errorChain(error).some((e) => {
     const code = stringCode(e);
     return (
-      code === "53300" ||
+      code === POSTGRES_TOO_MANY_CONNECTIONS ||
       code === "ER_CON_COUNT_ERROR" ||
       code === "ER_TOO_MANY_USER_CONNECTIONS" ||
-      e.errno === 1040 ||
-      e.errno === 1203
+      (typeof e.errno === "number" && MYSQL_TOO_MANY_CONNECTIONS.has(e.errno))
     );
   });
 }

@@ -11,6 +11,9 @@ const POSTGRES_RETRYABLE = new Set([
   "55P03", // lock_not_available (lock_timeout)
 ]);
 
+/** PostgreSQL SQLSTATE too_many_connections: the server answered, it is out of connection slots. */
+export const POSTGRES_TOO_MANY_CONNECTIONS = "53300";
+
 /**
  * PostgreSQL SQLSTATEs (besides class 08, connection exception) after which
  * a later call can succeed: the server is shutting down, restarting or out of
@@ -22,7 +25,7 @@ const POSTGRES_UNAVAILABLE = new Set([
   "57P02", // crash_shutdown
   "57P03", // cannot_connect_now (starting up, recovering)
   "57P05", // idle_session_timeout
-  "53300", // too_many_connections
+  POSTGRES_TOO_MANY_CONNECTIONS,
   "25006", // read_only_sql_transaction (a hot standby, e.g. during fail-over)
   "57014", // query_canceled by pg_cancel_backend (a statement_timeout is `timeout`)
 ]);
@@ -75,10 +78,15 @@ const MYSQL_TIMEOUT = new Set([
   3024, // ER_QUERY_TIMEOUT (MySQL)
 ]);
 
-/** MySQL / MariaDB error numbers after which a later call can succeed. */
-const MYSQL_UNAVAILABLE = new Set([
+/** MySQL / MariaDB error numbers of a server out of connection slots (it answered). */
+export const MYSQL_TOO_MANY_CONNECTIONS: ReadonlySet<number> = new Set([
   1040, // ER_CON_COUNT_ERROR: too many connections
   1203, // ER_TOO_MANY_USER_CONNECTIONS
+]);
+
+/** MySQL / MariaDB error numbers after which a later call can succeed. */
+const MYSQL_UNAVAILABLE = new Set([
+  ...MYSQL_TOO_MANY_CONNECTIONS,
   1053, // ER_SERVER_SHUTDOWN
   1927, // ER_CONNECTION_KILLED (MariaDB)
   4031, // ER_CLIENT_INTERACTION_TIMEOUT (MySQL 8)
