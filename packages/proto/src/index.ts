@@ -121,4 +121,5 @@ export {
   RegistryError,
   type RegistryErrorOptions,
 } from "./registry-error";
+export { parseRevision, revisionHeader } from "./revision-header";
 export { modelRevisionKey } from "./revision-key";

@@ -50,6 +50,7 @@ const eventNames: Readonly<Record<ModelEventType, string>> = {
   [ModelEventType.DELETED]: "deleted",
   [ModelEventType.ALIAS_SET]: "alias_set",
   [ModelEventType.ALIAS_DELETED]: "alias_deleted",
+  [ModelEventType.LEFT_FILTER]: "left_filter",
 };
 
 /**

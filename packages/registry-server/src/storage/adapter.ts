@@ -168,16 +168,18 @@ export interface ChangeRecord {
    * nothing, so WatchModels skips it (it still takes a revision).
    */
   readonly refusal?: AliasRefusal | undefined;
-}
-
-/** A {@link ChangeRecord} as ListModelHistory returns it, with the model's state before a change. */
-export interface HistoryRecord extends ChangeRecord {
   /**
    * For `updated` and `deleted`: the model after its previous change (absent
-   * when that entry was pruned). Absent for every other type.
+   * when that entry was pruned). Absent for every other type. Both
+   * {@link StorageAdapter.readChanges} and {@link StorageAdapter.listHistory}
+   * fill it: a filtered watch needs it to tell a watcher that a model
+   * stopped matching.
    */
   readonly before?: ModelRecord | undefined;
 }
+
+/** A {@link ChangeRecord} as ListModelHistory returns it (the same shape; kept as its own name). */
+export type HistoryRecord = ChangeRecord;
 
 /** A ListModelHistory query as the service hands it to storage; every condition is ANDed. */
 export interface HistoryQuery {
@@ -233,7 +235,7 @@ export interface SetAliasRequest {
 
 /** The outcome of {@link StorageAdapter.setAlias}. */
 export type SetAliasResult =
-  /** The alias was created or moved; one history entry was appended. */
+  /** The alias was created or moved; one history entry was appended (its revision is `alias.revision`). */
   | { readonly status: "set"; readonly alias: AliasRecord; readonly target: ModelRecord }
   /** The alias already pointed at that version (and its expectation held); nothing was appended. */
   | { readonly status: "unchanged"; readonly alias: AliasRecord; readonly target: ModelRecord }
@@ -260,7 +262,8 @@ export interface DeleteAliasRequest {
 
 /** The outcome of {@link StorageAdapter.deleteAlias}. */
 export type DeleteAliasResult =
-  | { readonly status: "deleted"; readonly alias: AliasRecord }
+  /** Deleted, as the `alias_deleted` entry with this revision; `alias` is its last state. */
+  | { readonly status: "deleted"; readonly alias: AliasRecord; readonly revision: number }
   | { readonly status: "notFound" }
   | { readonly status: "aliasChanged"; readonly current: AliasRecord }
   | { readonly status: "refused"; readonly refusal: AliasRefusal; readonly revision: number };
@@ -376,8 +379,8 @@ export interface StorageCapabilities {
 
 /** The outcome of {@link StorageAdapter.insert}. */
 export type InsertResult =
-  /** The record was stored. */
-  | { readonly status: "created" }
+  /** The record was stored, as the history entry with this revision. */
+  | { readonly status: "created"; readonly revision: number }
   /** Another model already has this (name, version); nothing was stored. */
   | { readonly status: "nameVersionTaken"; readonly existingId: string }
   /** A model was already created with this request id; nothing was stored. */
@@ -385,7 +388,8 @@ export type InsertResult =
 
 /** The outcome of a conditional write ({@link StorageAdapter.replace}, {@link StorageAdapter.delete}). */
 export type WriteResult =
-  | { readonly status: "ok" }
+  /** Done; `revision` is the history entry the write appended (for a delete, its `deleted` entry). */
+  | { readonly status: "ok"; readonly revision: number }
   /** No model has this id. */
   | { readonly status: "notFound" }
   /** The stored revision is not the expected one; nothing changed. */

@@ -61,15 +61,15 @@ export function deleteAliasWithEntry(
   current: AliasRecord,
   target: ModelRecord,
   actor: string,
-) {
+): number {
   removeAlias(state, current);
-  appendChange(state, {
+  return appendChange(state, {
     type: "alias_deleted",
     model: target,
     actor,
     alias: () => copyAlias(current),
     aliasBefore: current,
-  });
+  }).revision;
 }
 
 /** What a move would do, decided from the state at one instant. */
@@ -237,8 +237,8 @@ export function deleteAliasRecord(
     check && (({ current, target }) => check(copyAlias(current), copyModel(target))),
     (move, refusal): DeleteAliasResult => {
       if (refusal) return refuseDelete(state, move, actor, refusal);
-      deleteAliasWithEntry(state, move.current, move.target, actor);
-      return { status: "deleted", alias: copyAlias(move.current) };
+      const revision = deleteAliasWithEntry(state, move.current, move.target, actor);
+      return { status: "deleted", alias: copyAlias(move.current), revision };
     },
   );
 }

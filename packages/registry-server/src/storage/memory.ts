@@ -66,8 +66,8 @@ function insertRecord(
     state.idByRequestId.set(requestId, record.id);
     state.requestIdById.set(record.id, requestId);
   }
-  appendChange(state, { type: "created", model: record, actor, requestId });
-  return { status: "created" };
+  const { revision } = appendChange(state, { type: "created", model: record, actor, requestId });
+  return { status: "created", revision };
 }
 
 function listRecords(state: MemoryState, query: ListQuery): ModelRecord[] {
@@ -98,8 +98,8 @@ function replaceRecord(
     createTime: current.createTime,
   };
   state.byId.set(record.id, stored);
-  appendChange(state, { type: "updated", model: stored, actor });
-  return { status: "ok" };
+  const { revision } = appendChange(state, { type: "updated", model: stored, actor });
+  return { status: "ok", revision };
 }
 
 function deleteRecord(
@@ -132,8 +132,8 @@ function deleteRecord(
     state.idByRequestId.delete(requestId);
     state.requestIdById.delete(id);
   }
-  appendChange(state, { type: "deleted", model: current, actor });
-  return { status: "ok" };
+  const { revision } = appendChange(state, { type: "deleted", model: current, actor });
+  return { status: "ok", revision };
 }
 
 /**

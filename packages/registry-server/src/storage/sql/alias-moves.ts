@@ -296,7 +296,7 @@ async function commitDelete(
     .where("name", "=", request.name)
     .where("alias", "=", request.alias)
     .execute();
-  return { status: "deleted", alias: current };
+  return { status: "deleted", alias: current, revision: appended.revision };
 }
 
 /** `deleteAlias`, with its policy check outside any transaction as in {@link setAlias}. */

@@ -101,8 +101,13 @@ async function insertRecord(
     if (existing) return { status: "requestIdUsed", existing };
   }
   await insertRow(trx, record, requestId);
-  await recordChanges(trx, [{ type: "created", model: record }], authorOf(options, requestId));
-  return { status: "created" };
+  const [appended] = await recordChanges(
+    trx,
+    [{ type: "created", model: record }],
+    authorOf(options, requestId),
+  );
+  if (!appended) throw new Error("the change was not recorded");
+  return { status: "created", revision: appended.revision };
 }
 
 /**
@@ -159,7 +164,7 @@ async function insertBatch(
   items: readonly InsertItem[],
   options: StorageCallOptions | undefined,
 ): Promise<InsertResult[]> {
-  const results: InsertResult[] = [];
+  const results: (InsertResult | "created")[] = [];
   const created: EntryDraft[] = [];
   for (const { record, requestId } of items) {
     // Looked up first: a unique violation would abort the whole transaction.
@@ -175,12 +180,18 @@ async function insertBatch(
     else {
       await insertRow(trx, record, requestId);
       created.push({ type: "created", model: record, requestId: requestId ?? "" });
-      results.push({ status: "created" });
+      results.push("created");
     }
   }
   // Numbered together at the end: the revision lock is held only from here to commit.
-  await recordChanges(trx, created, authorOf(options));
-  return results;
+  const appended = await recordChanges(trx, created, authorOf(options));
+  let next = 0;
+  return results.map((result) => {
+    if (result !== "created") return result;
+    const entry = appended[next++];
+    if (!entry) throw new Error("a change was not recorded");
+    return { status: "created", revision: entry.revision };
+  });
 }
 
 /** `insertMany`: one transaction, or each item on its own after a concurrent writer took a key. */
@@ -228,8 +239,9 @@ async function replaceRecord(
   await trx.deleteFrom("model_metadata").where("model_id", "=", record.id).execute();
   await trx.deleteFrom("model_lineage").where("model_id", "=", record.id).execute();
   await writeChildren(trx, record);
-  await recordChanges(trx, [{ type: "updated", model: record }], authorOf(options));
-  return { status: "ok" };
+  const [appended] = await recordChanges(trx, [{ type: "updated", model: record }], authorOf(options));
+  if (!appended) throw new Error("the change was not recorded");
+  return { status: "ok", revision: appended.revision };
 }
 
 /**
@@ -268,8 +280,10 @@ async function deleteRecord(
     aliasBefore: alias,
   }));
   entries.push({ type: "deleted", model: current });
-  await recordChanges(trx, entries, authorOf(options));
-  return { status: "ok" };
+  const appended = await recordChanges(trx, entries, authorOf(options));
+  const deleted = appended[appended.length - 1];
+  if (!deleted) throw new Error("the change was not recorded");
+  return { status: "ok", revision: deleted.revision };
 }
 
 /** The write methods of the SQL adapter, each one write transaction that records its change. */

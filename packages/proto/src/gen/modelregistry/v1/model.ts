@@ -399,7 +399,17 @@ export enum ModelEventType {
      *
      * @generated from protobuf enum value: MODEL_EVENT_TYPE_ALIAS_DELETED = 5;
      */
-    ALIAS_DELETED = 5
+    ALIAS_DELETED = 5,
+    /**
+     * Sent only to a watch with a filter: a model that matched the filter
+     * before an update no longer does (its `production` tag was removed, say).
+     * `model` holds its new state; it was not deleted. A watcher keeping the
+     * filtered set removes it, as for a delete. Also sent when the state
+     * before the update was pruned from the history and cannot be checked.
+     *
+     * @generated from protobuf enum value: MODEL_EVENT_TYPE_LEFT_FILTER = 6;
+     */
+    LEFT_FILTER = 6
 }
 // @generated message type with reflection information, may provide speed optimized methods
 class Model$Type extends MessageType<Model> {

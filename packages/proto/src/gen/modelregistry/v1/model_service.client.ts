@@ -58,6 +58,13 @@ import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
  * mapping unwraps it (`response_body: "model"`), so HTTP clients get the
  * model itself, as AIP-131/133/134 describe.
  *
+ * Every successful write (create, update, tag and metadata edits, delete,
+ * alias set and delete, import) answers with the response header
+ * `x-modelreg-revision`: the history revision the write committed at (for
+ * a replayed request id or a write that changed nothing, the latest
+ * revision when it answered). It is a consistency token: a cache that has
+ * seen that revision in the WatchModels feed holds the write's effects.
+ *
  * @generated from protobuf service modelregistry.v1.ModelService
  */
 export interface IModelServiceClient {
@@ -209,6 +216,13 @@ export interface IModelServiceClient {
  * Every response that returns one model wraps it in `model`; the REST
  * mapping unwraps it (`response_body: "model"`), so HTTP clients get the
  * model itself, as AIP-131/133/134 describe.
+ *
+ * Every successful write (create, update, tag and metadata edits, delete,
+ * alias set and delete, import) answers with the response header
+ * `x-modelreg-revision`: the history revision the write committed at (for
+ * a replayed request id or a write that changed nothing, the latest
+ * revision when it answered). It is a consistency token: a cache that has
+ * seen that revision in the WatchModels feed holds the write's effects.
  *
  * @generated from protobuf service modelregistry.v1.ModelService
  */

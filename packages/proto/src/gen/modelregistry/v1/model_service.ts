@@ -17,6 +17,7 @@ import { HistoryEntry } from "./model";
 import { ModelAlias } from "./model";
 import { Status } from "../../google/rpc/status";
 import { ModelEvent } from "./model";
+import { Duration } from "../../google/protobuf/duration";
 import { FieldMask } from "../../google/protobuf/field_mask";
 import { Timestamp } from "../../google/protobuf/timestamp";
 import { Model } from "./model";
@@ -449,11 +450,22 @@ export interface WatchModelsRequest {
     /**
      * Deliver only events whose model matches this filter (the ListModels
      * syntax). For a delete the model's last state is matched; for an alias
-     * event, the model the alias points (pointed) at.
+     * event, the model the alias points (pointed) at. A model that stops
+     * matching after an update is sent once as MODEL_EVENT_TYPE_LEFT_FILTER.
      *
      * @generated from protobuf field: string filter = 2
      */
     filter: string;
+    /**
+     * Send a progress notification whenever nothing was sent for this long,
+     * so the watcher can tell a live, caught-up stream from a broken one
+     * within a bounded time (a cache stops answering from memory when its
+     * watch goes quiet). At least 100 ms; unset or longer than the server's
+     * own interval (10 s by default): the server's.
+     *
+     * @generated from protobuf field: google.protobuf.Duration progress_interval = 3
+     */
+    progressInterval?: Duration;
 }
 /**
  * One message of a WatchModels stream: a change, or a progress notification.
@@ -1911,7 +1923,8 @@ class WatchModelsRequest$Type extends MessageType<WatchModelsRequest> {
     constructor() {
         super("modelregistry.v1.WatchModelsRequest", [
             { no: 1, name: "after_revision", kind: "scalar", opt: true, T: 3 /*ScalarType.INT64*/, L: 0 /*LongType.BIGINT*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
-            { no: 2, name: "filter", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } }
+            { no: 2, name: "filter", kind: "scalar", T: 9 /*ScalarType.STRING*/, options: { "google.api.field_behavior": ["OPTIONAL"] } },
+            { no: 3, name: "progress_interval", kind: "message", T: () => Duration, options: { "google.api.field_behavior": ["OPTIONAL"] } }
         ]);
     }
     create(value?: PartialMessage<WatchModelsRequest>): WatchModelsRequest {
@@ -1932,6 +1945,9 @@ class WatchModelsRequest$Type extends MessageType<WatchModelsRequest> {
                 case /* string filter */ 2:
                     message.filter = reader.string();
                     break;
+                case /* google.protobuf.Duration progress_interval */ 3:
+                    message.progressInterval = Duration.internalBinaryRead(reader, reader.uint32(), options, message.progressInterval);
+                    break;
                 default:
                     let u = options.readUnknownField;
                     if (u === "throw")
@@ -1950,6 +1966,9 @@ class WatchModelsRequest$Type extends MessageType<WatchModelsRequest> {
         /* string filter = 2; */
         if (message.filter !== "")
             writer.tag(2, WireType.LengthDelimited).string(message.filter);
+        /* google.protobuf.Duration progress_interval = 3; */
+        if (message.progressInterval)
+            Duration.internalBinaryWrite(message.progressInterval, writer.tag(3, WireType.LengthDelimited).fork(), options).join();
         let u = options.writeUnknownFields;
         if (u !== false)
             (u == true ? UnknownFieldHandler.onWrite : u)(this.typeName, message, writer);
