@@ -46,6 +46,12 @@ export interface CallOptions {
   metadata?: Record<string, string>;
   /** Wait for a connection instead of failing fast with UNAVAILABLE while none is ready. */
   waitForReady?: boolean;
+  /**
+   * Reads only: the consistency token of a write made elsewhere (its
+   * `x-modelreg-revision` header, or the gateway's `X-Modelreg-Revision`).
+   * A cache that has not yet applied that revision asks the registry.
+   */
+  minRevision?: bigint | number | string;
 }
 
 /** Options for {@link createRegistryClient}: the transport's. */

@@ -84,6 +84,13 @@ export interface RegistryTransportOptions {
 export interface RegistryRpcOptions extends RpcOptions {
   /** Wait for a connection (until the deadline) instead of failing fast with UNAVAILABLE. Default: the transport's `waitForReady`. */
   waitForReady?: boolean;
+  /**
+   * Consistency token of a read (GetModel, LookupModel, BatchGetModels):
+   * the `x-modelreg-revision` a write answered with. A cache that has not
+   * applied this revision from the change feed sends the read to the
+   * registry instead of answering. Ignored by other methods.
+   */
+  minRevision?: bigint;
 }
 
 function parseTargets(target: string | readonly string[] | undefined): string[] {
