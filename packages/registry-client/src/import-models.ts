@@ -1,6 +1,6 @@
 import { ImportModelsRequest, type ImportModelsResponse, type ModelServiceClient } from "@modelreg/proto";
 import type { PartialMessage } from "@protobuf-ts/runtime";
-import type { ClientStreamingCall } from "@protobuf-ts/runtime-rpc";
+import type { ClientStreamingCall, RpcMetadata } from "@protobuf-ts/runtime-rpc";
 import { onAbort } from "./abort";
 import { abortError } from "./errors";
 
@@ -27,6 +27,11 @@ export interface ImportOptions {
   onProgress?: (progress: ImportProgress) => void;
   /** How often `onProgress` is called, in items. Default 100. */
   progressEvery?: number;
+  /**
+   * Called with the registry's response headers before the import resolves,
+   * e.g. for its `x-modelreg-revision` (the consistency token of the writes).
+   */
+  onHeaders?: (headers: RpcMetadata) => void;
 }
 
 type Source = Iterable<ImportItem> | AsyncIterable<ImportItem>;
@@ -45,6 +50,16 @@ function iteratorOf(items: Source): Iterator<ImportItem> | AsyncIterator<ImportI
 function timeoutOf(options: ImportOptions): Date | number | undefined {
   if (options.deadline !== undefined) return new Date(options.deadline);
   return options.timeoutMs;
+}
+
+/** The call's response, once `onHeaders` has been given its response headers. */
+async function withHeaders(
+  call: ClientStreamingCall<ImportModelsRequest, ImportModelsResponse>,
+  onHeaders: (headers: RpcMetadata) => void,
+): Promise<ImportModelsResponse> {
+  const [response, headers] = await Promise.all([call.response, call.headers]);
+  onHeaders(headers);
+  return response;
 }
 
 /**
@@ -74,7 +89,8 @@ export async function importModels(
     ...(options.metadata ? { meta: options.metadata } : {}),
     ...(timeout === undefined ? {} : { timeout }),
   });
-  const result = call.response.then(
+  const answered = options.onHeaders ? withHeaders(call, options.onHeaders) : call.response;
+  const result = answered.then(
     (response) => response,
     (error: unknown) => {
       throw signal?.aborted ? abortError(signal) : error;

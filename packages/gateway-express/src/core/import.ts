@@ -4,14 +4,15 @@
  * ImportModelsRequest ends the import there: the gRPC call is cancelled, so
  * nothing after that line is written, and the answer is 400 naming the line.
  */
-import { Code, type ImportModelsRequest, RegistryError } from "@modelreg/proto";
+import { Code, type ImportModelsRequest, RegistryError, revisionHeader } from "@modelreg/proto";
 import { HttpError } from "./errors";
 import { jsonResponse } from "./json-response";
-import { header, metadataOf, timeoutOf } from "./metadata";
+import { header, metadataOf, minRevisionOf, timeoutOf } from "./metadata";
 import type { Route } from "./routes";
 import { atLine, isLineTooLong, ndjsonLines } from "./streaming";
 import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
 import type { GatewayContext, GatewayResponse, RouteCall } from "./types";
+import { revisionOf } from "./unary";
 
 /** Refuses what the import does not take: another content type (415), per-request ids, query parameters. */
 function checkImportRequest({ request, route }: RouteCall): void {
@@ -82,16 +83,25 @@ export async function dispatchImport(context: GatewayContext, call: RouteCall): 
     );
   }
   checkImportRequest(call);
+  minRevisionOf(request); // taken (and checked) on every route; an import reads nothing
   const timeoutMs = timeoutOf(request, context.maxTimeoutMs);
   const metadata = metadataOf(request, call.requestId, context.forwardCookies);
   const source = request.body?.stream() ?? [];
+  let revision: string | undefined;
   try {
     const summary = await client.importModels(importItems(route, source, context.maxBodyBytes), {
       signal: request.signal,
       metadata,
       ...(timeoutMs === undefined ? {} : { timeoutMs }),
+      onHeaders: (headers) => {
+        revision = revisionOf(headers);
+      },
     });
-    return jsonResponse(200, toResponseJson(route, summary) ?? {});
+    return jsonResponse(
+      200,
+      toResponseJson(route, summary) ?? {},
+      revision === undefined ? {} : { [revisionHeader]: revision },
+    );
   } catch (error) {
     if (isLineTooLong(error)) throw new HttpError(413, error);
     throw error;

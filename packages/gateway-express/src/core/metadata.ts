@@ -2,7 +2,7 @@
  * What an HTTP request's headers become for the gRPC call: its metadata
  * (the forwarded headers and the request id) and its deadline.
  */
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code, parseRevision, RegistryError } from "@modelreg/proto";
 import type { GatewayRequest } from "./types";
 
 /** A header's value, repeated headers joined as HTTP allows. */
@@ -49,6 +49,27 @@ function parseGrpcTimeout(value: string): number {
 export function timeoutOf(request: GatewayRequest, maxTimeoutMs: number): number | undefined {
   const grpcTimeout = header(request.headers, "grpc-timeout");
   return grpcTimeout === undefined ? undefined : Math.min(parseGrpcTimeout(grpcTimeout), maxTimeoutMs);
+}
+
+/**
+ * The request's consistency token: `X-Modelreg-Revision`, the revision a
+ * write answered with, as the client's `minRevision`. Any route takes it
+ * (only reads use it); a value that is not a revision is refused (400).
+ */
+export function minRevisionOf(request: GatewayRequest): bigint | undefined {
+  const value = request.headers["x-modelreg-revision"];
+  if (value === undefined) return undefined;
+  const revision = typeof value === "string" ? parseRevision(value.trim()) : undefined;
+  if (revision !== undefined) return revision;
+  throw new RegistryError(
+    Code.INVALID_ARGUMENT,
+    "The X-Modelreg-Revision header must be one revision: a decimal integer from 0 to 9223372036854775807, as a write's X-Modelreg-Revision answered.",
+    {
+      violations: [
+        { field: "X-Modelreg-Revision", description: "must be a decimal integer from 0 to 2^63-1" },
+      ],
+    },
+  );
 }
 
 /**

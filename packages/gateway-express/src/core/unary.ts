@@ -1,11 +1,11 @@
 /** The unary routes: a JSON body in, one gRPC call, the response message out as JSON. */
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code, RegistryError, revisionHeader } from "@modelreg/proto";
 import type { JsonValue } from "@protobuf-ts/runtime";
-import { type RpcTransport, stackIntercept } from "@protobuf-ts/runtime-rpc";
+import { type RpcMetadata, type RpcTransport, stackIntercept } from "@protobuf-ts/runtime-rpc";
 import { HttpError } from "./errors";
 import type { JsonCache } from "./json-cache";
 import { jsonResponse, jsonTextResponse } from "./json-response";
-import { header, metadataOf, timeoutOf } from "./metadata";
+import { header, metadataOf, minRevisionOf, timeoutOf } from "./metadata";
 import type { Route, ServiceMethod } from "./routes";
 import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
 import type { GatewayContext, GatewayRequest, GatewayResponse, RouteCall } from "./types";
@@ -15,6 +15,15 @@ export interface UnaryCallOptions {
   readonly timeoutMs: number;
   readonly signal: AbortSignal;
   readonly metadata: Readonly<Record<string, string>>;
+  /** The consistency token of a read (`X-Modelreg-Revision`), as the client's `minRevision` rpc option. */
+  readonly minRevision?: bigint | undefined;
+}
+
+/** What a unary call answered: the response message and the write's revision header, if it sent one. */
+export interface UnaryAnswer {
+  readonly response: object;
+  /** The `x-modelreg-revision` response header (a decimal string): sent by every successful write. */
+  readonly revision: string | undefined;
 }
 
 /** What {@link invokeUnary} needs of the registry client: its protobuf-ts transport (`createRegistryClient(...).transport`). */
@@ -38,22 +47,34 @@ export function isUnaryClient(client: unknown): client is UnaryClient {
  * The one place the gateway makes a unary gRPC call: `method` is the
  * generated `MethodInfo`, `message` a request message of its input type.
  * Goes through the transport's interceptors, as the generated client does.
- * Resolves with the response message; rejects with a `RegistryError`.
+ * Resolves with the response message and the write's revision header;
+ * rejects with a `RegistryError`.
  */
 export async function invokeUnary(
   client: UnaryClient,
   method: ServiceMethod,
   message: object,
   options: UnaryCallOptions,
-): Promise<object> {
+): Promise<UnaryAnswer> {
   const { transport } = client;
   const rpcOptions = transport.mergeOptions({
     timeout: options.timeoutMs,
     abort: options.signal,
     meta: { ...options.metadata },
+    // RegistryRpcOptions.minRevision: the client's cache reads it; other transports ignore it.
+    ...(options.minRevision === undefined ? {} : { minRevision: options.minRevision }),
   });
   const call = stackIntercept("unary", transport, method, rpcOptions, message);
-  return call.response;
+  // The headers settle with the response (or fail with it): read both, so neither rejects unobserved.
+  const [response, headers] = await Promise.all([call.response, call.headers]);
+  return { response, revision: revisionOf(headers) };
+}
+
+/** The `x-modelreg-revision` of a call's response headers, when it is a revision. */
+export function revisionOf(headers: RpcMetadata): string | undefined {
+  const value = headers[revisionHeader];
+  const text = Array.isArray(value) ? value[value.length - 1] : value;
+  return text !== undefined && /^\d{1,19}$/.test(text) ? text : undefined;
 }
 
 const utf8 = new TextDecoder();
@@ -106,10 +127,14 @@ export async function dispatchUnary(context: GatewayContext, call: RouteCall): P
     ifMatch: ifMatch === "*" ? undefined : ifMatch,
     idempotencyKey: header(request.headers, "idempotency-key"),
   });
-  const response = await invokeUnary(context.client, route.method, message, {
+  const { response, revision } = await invokeUnary(context.client, route.method, message, {
     timeoutMs: timeoutOf(request, context.maxTimeoutMs) ?? context.defaultTimeoutMs,
     signal: request.signal,
     metadata: metadataOf(request, call.requestId, context.forwardCookies),
+    minRevision: minRevisionOf(request),
   });
-  return answer(context.modelJson, route, response);
+  const result = answer(context.modelJson, route, response);
+  return revision === undefined
+    ? result
+    : { ...result, headers: { ...result.headers, [revisionHeader]: revision } };
 }

@@ -7,7 +7,7 @@
  */
 import { Code, RegistryError, type WatchModelsRequest, type WatchModelsResponse } from "@modelreg/proto";
 import { streamErrorBody } from "./errors";
-import { header, metadataOf } from "./metadata";
+import { header, metadataOf, minRevisionOf } from "./metadata";
 import {
   encodeStreamError,
   encodeWatchMessage,
@@ -108,6 +108,7 @@ export async function dispatchWatch(context: GatewayContext, call: RouteCall): P
       `${route.httpMethod} ${route.template} needs a registry client with watchModels (createRegistryClient).`,
     );
   }
+  minRevisionOf(request); // taken (and checked) on every route; a watch starts where its query says
   const message = await watchRequestOf(context, call);
   const format = negotiateStreamFormat(header(request.headers, "accept"));
   const state: WatchState = { established: false, reconnects: 0 };
