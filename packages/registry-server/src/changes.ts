@@ -1,37 +1,175 @@
-import type { StorageAdapter } from "./storage/adapter";
+import { type ModelEvent, ModelEventType, WatchModelsResponse } from "@modelreg/proto";
+import { eventTypes, toModel, toModelAlias, toTimestamp } from "./convert";
+import type { ChangeRecord, StorageAdapter } from "./storage/adapter";
+
+/** Changes read per storage call, by the feed and by a watch catching up on its own. */
+export const changePageSize = 256;
+
+/** The window's bounds when the caller gives none: a few seconds of a heavy write load. */
+const defaultWindowChanges = 4096;
+const defaultWindowBytes = 16 * 1024 * 1024;
+
+/** The WatchModels event of a committed change, as `type` (its own, or LEFT_FILTER). */
+export function toModelEvent(
+  change: ChangeRecord,
+  type: ModelEventType = eventTypes[change.type],
+): ModelEvent {
+  return {
+    type,
+    model: toModel(change.model),
+    modelId: change.model.id,
+    revision: BigInt(change.revision),
+    commitTime: toTimestamp(change.commitTime),
+    ...(change.alias ? { alias: toModelAlias(change.alias) } : {}),
+  };
+}
 
 /**
- * Tells open watches that the change history has grown. The history in
- * storage is the truth; this only decides when watchers look at it again:
- * at once when this process wrote (`notify`), and every `pollIntervalMs`
- * otherwise, so writes made by other replicas on the same database are seen
- * too. One poll serves every waiting watcher, however many there are.
+ * A change in the feed's window, with its WatchModels message encoded once
+ * for every watcher it is sent to (the binding passes bytes through).
+ */
+export class FeedEntry {
+  readonly change: ChangeRecord;
+  /** `{ event, revision }` encoded; `undefined` for a refused alias move (never sent). */
+  readonly encoded: Buffer | undefined;
+  #leftFilter: Buffer | undefined;
+
+  constructor(change: ChangeRecord) {
+    this.change = change;
+    this.encoded = change.refusal ? undefined : encodeEvent(change, eventTypes[change.type]);
+  }
+
+  /** The same change as a LEFT_FILTER event, encoded the first time a filtered watch needs it. */
+  get leftFilter(): Buffer {
+    this.#leftFilter ??= encodeEvent(this.change, ModelEventType.LEFT_FILTER);
+    return this.#leftFilter;
+  }
+
+  /** Roughly what the entry holds in memory: the records are about twice the encoding. */
+  get bytes(): number {
+    return 3 * (this.encoded?.length ?? 256);
+  }
+}
+
+function encodeEvent(change: ChangeRecord, type: ModelEventType): Buffer {
+  const message = { event: toModelEvent(change, type), revision: BigInt(change.revision) };
+  return Buffer.from(WatchModelsResponse.toBinary(WatchModelsResponse.create(message)));
+}
+
+/** What {@link ChangeFeed.next} answers for a cursor. */
+export type FeedStep =
+  /** The change right after the cursor. */
+  | { readonly kind: "change"; readonly entry: FeedEntry }
+  /** Nothing after the cursor is known yet: wait for the feed. */
+  | { readonly kind: "current" }
+  /** The cursor is before the window: read storage to catch up. */
+  | { readonly kind: "behind" };
+
+/** Sizes of the shared window of recent changes. */
+export interface ChangeFeedOptions {
+  /** Most changes kept in memory. Default 4096. */
+  readonly windowChanges?: number | undefined;
+  /** Most bytes (estimated) kept in memory. Default 16 MiB. */
+  readonly windowBytes?: number | undefined;
+}
+
+interface Waiter {
+  readonly after: number;
+  readonly wake: () => void;
+}
+
+/**
+ * The change history as this server's watches see it: one reader of
+ * storage for all of them. It reads each new page of changes once (at once
+ * after a write of this process, `notify`, and every `pollIntervalMs` while
+ * a watch waits, for writes of other replicas) and keeps a bounded window
+ * of the latest changes, which every watch whose cursor is inside it is
+ * served from. A watch before the window (resuming from an old revision, or
+ * a watcher slower than the window is long) reads storage itself until it
+ * reaches the window. The history in storage stays the truth: the window
+ * is a contiguous copy of its latest part.
  */
 export class ChangeFeed {
   readonly #storage: StorageAdapter;
   readonly #pollIntervalMs: number;
-  readonly #waiters = new Set<{ readonly after: number; readonly wake: () => void }>();
-  #known = 0;
+  readonly #maxChanges: number;
+  readonly #maxBytes: number;
+  readonly #waiters = new Set<Waiter>();
+  /** The window: entries[i] has revision base + 1 + i; everything up to `#head` was read. */
+  #entries: FeedEntry[] = [];
+  #bytes = 0;
+  #base = 0;
+  #head = 0;
+  #initialized = false;
+  /** The latest revision the last successful poll saw (below `#head` after the history went back). */
+  #latest = 0;
+  /** Polls started so far, and the one whose answer `#latest` / `#failure` hold. */
+  #pollsStarted = 0;
+  #answeredBy = 0;
+  #failure: unknown;
+  #lastSuccessAt = 0;
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #pollAgain = false;
+  #dirty = false;
+  #closed = false;
 
-  constructor(storage: StorageAdapter, pollIntervalMs: number) {
+  /** `pollIntervalMs`: how often to look for writes of other replicas while a watch waits. */
+  constructor(storage: StorageAdapter, pollIntervalMs: number, options: ChangeFeedOptions = {}) {
     this.#storage = storage;
     this.#pollIntervalMs = pollIntervalMs;
+    this.#maxChanges = options.windowChanges ?? defaultWindowChanges;
+    this.#maxBytes = options.windowBytes ?? defaultWindowBytes;
   }
 
   /** This process committed a write: look now rather than at the next poll. */
   notify(): void {
     if (this.#waiters.size > 0) void this.#poll();
+    else this.#dirty = true;
+  }
+
+  /** A mark to pass to {@link answeredSince}: the polls started so far. */
+  get pollsStarted(): number {
+    return this.#pollsStarted;
+  }
+
+  /** How many changes the window holds (for tests and metrics). */
+  get windowSize(): number {
+    return this.#entries.length;
   }
 
   /**
-   * Resolves once a revision after `after` is known to be committed, after
-   * `timeoutMs`, or when `signal` aborts, whichever comes first. Never rejects.
+   * What the feed learnt from a poll started after `mark` (taken with
+   * {@link pollsStarted} once the caller's own view of the history was
+   * read), or `undefined`: the latest revision, and the error of that poll
+   * when it failed.
+   */
+  answeredSince(mark: number): { readonly latest: number; readonly failure: unknown } | undefined {
+    if (this.#answeredBy <= mark) return undefined;
+    return { latest: this.#latest, failure: this.#failure };
+  }
+
+  /** Whether a poll succeeded within the last `ms`: the feed is following the history. */
+  followedWithin(ms: number): boolean {
+    return this.#failure === undefined && Date.now() - this.#lastSuccessAt <= ms;
+  }
+
+  /** The change right after `cursor` if the window has it; else whether to wait or to read storage. */
+  next(cursor: number): FeedStep {
+    if (!this.#initialized || cursor < this.#base) return { kind: "behind" };
+    if (cursor >= this.#head) return { kind: "current" };
+    const entry = this.#entries[cursor - this.#base];
+    if (!entry) return { kind: "behind" };
+    return { kind: "change", entry };
+  }
+
+  /**
+   * Resolves once the feed has something after `after` (or learnt that the
+   * history went back below it), after `timeoutMs`, or when `signal`
+   * aborts, whichever comes first. Never rejects.
    */
   waitForChange(after: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (this.#known > after || signal.aborted) return Promise.resolve();
+    if (signal.aborted || this.#closed || (this.#initialized && this.#head > after)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const waiter = {
         after,
@@ -45,25 +183,31 @@ export class ChangeFeed {
       const timeout = setTimeout(waiter.wake, Math.max(0, timeoutMs));
       signal.addEventListener("abort", waiter.wake, { once: true });
       this.#waiters.add(waiter);
-      this.#schedule();
+      if (this.#dirty) void this.#poll();
+      else this.#schedule();
     });
   }
 
   /** Stops polling and releases every waiter. */
   close(): void {
+    this.#closed = true;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const waiter of [...this.#waiters]) waiter.wake();
   }
 
   #schedule(): void {
-    if (this.#timer !== undefined || this.#waiters.size === 0) return;
+    if (this.#timer !== undefined || this.#polling || this.#closed || this.#waiters.size === 0) return;
+    // At most one poll per interval, and at once when the last is older.
+    const delay = Math.max(0, this.#lastPollAt + this.#pollIntervalMs - Date.now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#poll();
-    }, this.#pollIntervalMs);
+    }, delay);
     this.#timer.unref();
   }
+
+  #lastPollAt = 0;
 
   async #poll(): Promise<void> {
     if (this.#polling) {
@@ -71,25 +215,84 @@ export class ChangeFeed {
       return;
     }
     this.#polling = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     try {
       do {
         this.#pollAgain = false;
-        try {
-          const { latestRevision } = await this.#storage.readChanges(this.#known, 0);
-          // Not the max: a database restored or failed over to one that lost
-          // commits goes back, and watches must then see it (they end).
-          this.#known = latestRevision;
-        } catch {
-          // The database is away: watchers find out when they read, at
-          // their next progress notification at the latest.
-        }
-        for (const waiter of [...this.#waiters]) {
-          if (this.#known > waiter.after) waiter.wake();
-        }
-      } while (this.#pollAgain);
+        this.#dirty = false;
+        this.#lastPollAt = Date.now();
+        const more = await this.#readOnce();
+        this.#wakeWaiters();
+        if (more) this.#pollAgain = true;
+      } while (this.#pollAgain && !this.#closed);
     } finally {
       this.#polling = false;
       this.#schedule();
+    }
+  }
+
+  /** One storage call: the next page of changes (or the bounds, the first time). Whether more are waiting. */
+  async #readOnce(): Promise<boolean> {
+    const seq = ++this.#pollsStarted;
+    try {
+      const page = await this.#storage.readChanges(this.#head, this.#initialized ? changePageSize : 0);
+      this.#answeredBy = seq;
+      this.#failure = undefined;
+      this.#lastSuccessAt = Date.now();
+      this.#latest = page.latestRevision;
+      if (!this.#initialized || page.latestRevision < this.#head) {
+        // The first poll, or the history went back (a database restored or
+        // failed over to one that lost commits): start an empty window at
+        // the latest revision. Watches past it end when they look.
+        this.#initialized = true;
+        this.#reset(page.latestRevision);
+        return false;
+      }
+      const first = page.changes[0];
+      // Consecutive or nothing: a gap means the feed fell behind the retained history.
+      if (first && first.revision !== this.#head + 1) this.#reset(first.revision - 1);
+      for (const change of page.changes) this.#append(new FeedEntry(change));
+      this.#trim();
+      return this.#head < page.latestRevision && page.changes.length > 0;
+    } catch (error) {
+      this.#answeredBy = seq;
+      this.#failure = error;
+      return false;
+    }
+  }
+
+  #reset(revision: number): void {
+    this.#entries = [];
+    this.#bytes = 0;
+    this.#base = revision;
+    this.#head = revision;
+  }
+
+  #append(entry: FeedEntry): void {
+    this.#entries.push(entry);
+    this.#bytes += entry.bytes;
+    this.#head = entry.change.revision;
+  }
+
+  #trim(): void {
+    let drop = 0;
+    while (
+      drop < this.#entries.length - 1 &&
+      (this.#entries.length - drop > this.#maxChanges || this.#bytes > this.#maxBytes)
+    ) {
+      this.#bytes -= this.#entries[drop]?.bytes ?? 0;
+      drop++;
+    }
+    if (drop === 0) return;
+    this.#entries.splice(0, drop);
+    this.#base += drop;
+  }
+
+  #wakeWaiters(): void {
+    if (!this.#initialized) return;
+    for (const waiter of [...this.#waiters]) {
+      if (this.#head > waiter.after || this.#latest < waiter.after) waiter.wake();
     }
   }
 }
