@@ -307,6 +307,44 @@ describe("buildOpenApiDocument", () => {
     expect(parameter("DeleteModel", "force", "query").schema).toEqual({ type: "boolean" });
   });
 
+  it("documents X-Modelreg-Revision: a response header of every write, a request header of the cached reads", () => {
+    const writes = routes.filter((r) => !r.serverStreaming && r.method.idempotency !== "NO_SIDE_EFFECTS");
+    expect(writes.map((r) => r.rpc).sort()).toEqual([
+      "AddModelTags",
+      "CreateModel",
+      "DeleteModel",
+      "DeleteModelAlias",
+      "ImportModels",
+      "RemoveModelTags",
+      "SetModelAlias",
+      "UpdateModel",
+      "UpdateModelMetadata",
+    ]);
+    for (const write of writes) {
+      expect(
+        obj(operationOf(write), "responses", "200", "headers")["X-Modelreg-Revision"],
+        write.rpc,
+      ).toEqual({
+        $ref: "#/components/headers/X-Modelreg-Revision",
+      });
+    }
+    expect(obj(doc, "components", "headers", "X-Modelreg-Revision").description).toContain(
+      "consistency token",
+    );
+    const tokenTakers = routes.filter((r) =>
+      parametersOf(r.rpc).some((p) => p.name === "X-Modelreg-Revision"),
+    );
+    expect(tokenTakers.map((r) => r.rpc)).toEqual(["GetModel", "LookupModel", "BatchGetModels"]);
+    for (const read of tokenTakers) {
+      expect(parameter(read.rpc, "X-Modelreg-Revision", "header")).toMatchObject({
+        required: false,
+        schema: { type: "string", pattern: "^[0-9]{1,19}$" },
+      });
+      const headers = operationOf(read).responses as Json;
+      expect(obj(headers, "200").headers ?? {}).not.toHaveProperty("X-Modelreg-Revision");
+    }
+  });
+
   it("describes ModelAlias, HistoryEntry and ModelLineage", () => {
     const alias = obj(schemaOf("modelregistry.v1.ModelAlias"), "properties");
     expect(Object.keys(alias)).toEqual([
@@ -344,7 +382,7 @@ describe("buildOpenApiDocument", () => {
       parentModelIds: { type: "array", items: { type: "string" } },
     });
     const sse = obj(operationOf(route("WatchModels")), "responses", "200", "content", "text/event-stream");
-    expect(obj(sse, "schema").description).toContain("`alias_set` or `alias_deleted`");
+    expect(obj(sse, "schema").description).toContain("`alias_set`, `alias_deleted` or `left_filter`");
     expect(obj(doc, "components", "responses", "Conflict").description).toContain("ALIAS_CHANGED");
     expect(obj(doc, "components", "responses", "BadRequest").description).toContain("PreconditionFailure");
   });
@@ -387,6 +425,7 @@ describe("buildOpenApiDocument", () => {
         "MODEL_EVENT_TYPE_DELETED",
         "MODEL_EVENT_TYPE_ALIAS_SET",
         "MODEL_EVENT_TYPE_ALIAS_DELETED",
+        "MODEL_EVENT_TYPE_LEFT_FILTER",
       ],
     });
   });

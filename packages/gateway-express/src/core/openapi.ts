@@ -241,6 +241,12 @@ function isQueryField(field: FieldInfo): boolean {
   return field.kind === "message" && field.T().typeName in stringFormTypes;
 }
 
+/** The reads a registry client's cache serves, which take a consistency token (`X-Modelreg-Revision`). */
+const cachedReads: ReadonlySet<string> = new Set(["GetModel", "LookupModel", "BatchGetModels"]);
+
+/** Whether a route writes: every RPC but those marked free of side effects (the reads and the watch). */
+const writes = (route: Route) => route.method.idempotency !== "NO_SIDE_EFFECTS";
+
 function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
   const parameters: Schema[] = [];
   const boundByPath = pathFields(route);
@@ -281,6 +287,17 @@ function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
         schema: { type: "string", minLength: 1, maxLength: 128 },
       });
     }
+  }
+
+  if (cachedReads.has(route.rpc)) {
+    parameters.push({
+      name: "X-Modelreg-Revision",
+      in: "header",
+      required: false,
+      description:
+        "A consistency token: the `X-Modelreg-Revision` a write answered with. A gateway whose cache has not yet seen that revision of the change feed asks the registry instead, so the answer includes the write (read-your-writes across gateways). A value that is not a decimal integer from 0 to 2^63-1 is refused with 400. Every route accepts it; only these reads use it.",
+      schema: { type: "string", pattern: "^[0-9]{1,19}$" },
+    });
   }
 
   if (route.serverStreaming && route.input.fields.some((f) => f.name === "after_revision")) {
@@ -389,7 +406,7 @@ function responseOf(route: Route, registry: SchemaRegistry): Schema {
         "text/event-stream": {
           schema: {
             type: "string",
-            description: `Server-sent events. Each message is an event whose \`data\` is ${what} as JSON, whose \`id\` is its \`revision\` (send it back as Last-Event-ID to resume) and whose \`event\` is \`created\`, \`updated\`, \`deleted\`, \`alias_set\` or \`alias_deleted\` for a change and \`progress\` for a progress notification (no change, a newer revision). A failure ends the stream with \`event: error\` whose data is the error body ({"error": {...}}), without an id.`,
+            description: `Server-sent events. Each message is an event whose \`data\` is ${what} as JSON, whose \`id\` is its \`revision\` (send it back as Last-Event-ID to resume) and whose \`event\` is \`created\`, \`updated\`, \`deleted\`, \`alias_set\`, \`alias_deleted\` or \`left_filter\` for a change (\`left_filter\`: on a filtered watch, a model that no longer matches) and \`progress\` for a progress notification (no change, a newer revision). A failure ends the stream with \`event: error\` whose data is the error body ({"error": {...}}), without an id.`,
           },
         },
       },
@@ -397,9 +414,10 @@ function responseOf(route: Route, registry: SchemaRegistry): Schema {
   }
   const etagOf = field ? (field.kind === "message" ? field.T() : undefined) : route.output;
   const response: Schema = { description: `OK: ${what}.` };
-  if (etagOf?.fields.some((f) => f.name === "etag")) {
-    response.headers = { ETag: { $ref: "#/components/headers/ETag" } };
-  }
+  const headers: Record<string, Schema> = {};
+  if (etagOf?.fields.some((f) => f.name === "etag")) headers.ETag = { $ref: "#/components/headers/ETag" };
+  if (writes(route)) headers["X-Modelreg-Revision"] = { $ref: "#/components/headers/X-Modelreg-Revision" };
+  if (Object.keys(headers).length > 0) response.headers = headers;
   response.content = { "application/json": { schema } };
   return response;
 }
@@ -525,7 +543,9 @@ function operationOf(route: Route, registry: SchemaRegistry): Schema {
  *   named in lowerCamelCase (scalars, enums, repeated scalars as exploded
  *   arrays, and Timestamp / Duration / FieldMask as strings); with body `*`
  *   there are none. `If-Match` / `Idempotency-Key` headers are listed where
- *   the request has `etag` / `request_id`.
+ *   the request has `etag` / `request_id`; the `X-Modelreg-Revision`
+ *   consistency token on the cached reads (GetModel, LookupModel,
+ *   BatchGetModels) and as a response header of every write.
  * - Bodies and responses use one JSON Schema (2020-12) per message and enum
  *   type, in `components.schemas` under its full proto name, following the
  *   proto3 JSON mapping the gateway speaks. Errors share `components.responses`
@@ -577,6 +597,11 @@ export function openApiDocumentOf(routes: readonly Route[], info: OpenApiInfo = 
         description:
           "The resource's etag (AIP-154). A model's: send it back in If-Match to make a write conditional. An alias's changes with every move; its writes are conditional on `expectedVersion` instead.",
         schema: { type: "string" },
+      },
+      "X-Modelreg-Revision": {
+        description:
+          "The history revision the write committed at (for a replayed Idempotency-Key or a write that changed nothing, the latest revision), as a decimal integer. A consistency token: send it back as the X-Modelreg-Revision header of a read (on any gateway of the registry) to read at least this write.",
+        schema: { type: "string", pattern: "^[0-9]{1,19}$" },
       },
     },
   };
