@@ -20,6 +20,14 @@ export interface WatchRequest {
   afterRevision?: bigint | number | string;
   /** Deliver only changes whose model matches this filter (the `listModels` syntax). */
   filter?: string;
+  /**
+   * Ask for a progress notification whenever nothing was sent for this many
+   * milliseconds (sent as `progress_interval`), so a quiet stream can be told
+   * from a broken one within a bounded time. A whole number of at least 100;
+   * the registry caps it at its own interval (10 s by default). Unset: the
+   * registry's.
+   */
+  progressIntervalMs?: number;
 }
 
 /** How a watch reconnects after its stream fails. */
@@ -121,7 +129,35 @@ export function watchModels(
   if (request.filter !== undefined && typeof request.filter !== "string") {
     throw new TypeError("watchModels: `filter` must be a string");
   }
-  return watch(deps, after, request.filter ?? "", options);
+  const { progressIntervalMs } = request;
+  if (
+    progressIntervalMs !== undefined &&
+    (typeof progressIntervalMs !== "number" ||
+      !Number.isSafeInteger(progressIntervalMs) ||
+      progressIntervalMs < 100)
+  ) {
+    throw new TypeError(
+      `watchModels: \`progressIntervalMs\` must be a whole number of milliseconds, at least 100; got ${String(progressIntervalMs).slice(0, 40)}`,
+    );
+  }
+  return watch(deps, after, { filter: request.filter ?? "", progressIntervalMs }, options);
+}
+
+/** What every stream of one watch asks for besides where to resume. */
+interface StreamRequest {
+  readonly filter: string;
+  readonly progressIntervalMs: number | undefined;
+}
+
+/** The WatchModelsRequest of one stream, resuming after `after`. */
+function streamRequest(ask: StreamRequest, after: bigint | undefined): WatchModelsRequest {
+  const request = WatchModelsRequest.create({ filter: ask.filter });
+  if (after !== undefined) request.afterRevision = after;
+  if (ask.progressIntervalMs !== undefined) {
+    const ms = ask.progressIntervalMs;
+    request.progressInterval = { seconds: BigInt(Math.floor(ms / 1000)), nanos: (ms % 1000) * 1_000_000 };
+  }
+  return request;
 }
 
 /** Where a watch has got to, shared by the streams it opens one after another. */
@@ -178,7 +214,7 @@ class Backoff {
 async function* watch(
   deps: WatchDependencies,
   startAfter: bigint | undefined,
-  filter: string,
+  ask: StreamRequest,
   options: WatchOptions,
 ): AsyncGenerator<WatchModelsResponse, void, undefined> {
   const { signal } = options;
@@ -186,7 +222,7 @@ async function* watch(
   const backoff = options.reconnect === false ? undefined : new Backoff(options.reconnect ?? {});
   for (;;) {
     if (signal?.aborted) throw abortError(signal);
-    const error = yield* streamOnce(deps, state, filter, options, () => backoff?.established());
+    const error = yield* streamOnce(deps, state, ask, options, () => backoff?.established());
     if (backoff === undefined || !resumableCodes.has(error.code)) throw error;
     const { attempt, delayMs } = backoff.next(error);
     options.onReconnect?.({ attempt, error, afterRevision: state.after, delayMs });
@@ -204,16 +240,14 @@ async function* watch(
 async function* streamOnce(
   deps: WatchDependencies,
   state: WatchState,
-  filter: string,
+  ask: StreamRequest,
   options: WatchOptions,
   onEstablished: () => void,
 ): AsyncGenerator<WatchModelsResponse, RegistryError, undefined> {
   const { signal } = options;
   const controller = new AbortController();
   const unsubscribe = signal ? onAbort(signal, () => controller.abort()) : () => {};
-  const request = WatchModelsRequest.create({ filter });
-  if (state.after !== undefined) request.afterRevision = state.after;
-  const call = deps.service.watchModels(request, {
+  const call = deps.service.watchModels(streamRequest(ask, state.after), {
     abort: controller.signal,
     ...(options.metadata ? { meta: options.metadata } : {}),
   });

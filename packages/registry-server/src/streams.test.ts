@@ -16,6 +16,7 @@ import {
   type WatchModelsResponse,
 } from "@modelreg/proto";
 import { afterAll, describe, expect, it } from "vitest";
+import { until } from "../../../test-support/waiting";
 import { createRegistryServer, type RegistryServerOptions, type StorageAdapter } from "./index";
 import { createMemoryStorage } from "./storage/memory";
 import { createSqliteStorage } from "./storage/sqlite";
@@ -206,6 +207,63 @@ describe.each(adapters)("WatchModels with %s storage", (_name, open) => {
       // The filtered-out change still advances the revision the watcher can resume from.
       expect(messages.at(-1)?.revision).toBe(2n);
       watch.cancel();
+    } finally {
+      await stop();
+    }
+  });
+});
+
+describe.each(adapters)("WatchModels filters and progress with %s storage", (_name, open) => {
+  it("a filtered watch gets LEFT_FILTER once when a model stops matching, nothing for one that never matched", async () => {
+    const { client, stop } = await startServer(await open());
+    try {
+      const watch = client.watch({ filter: "tags:production" });
+      await watch.waitFor(1);
+      const promoted = await create(client, { name: "promoted", version: "1", tags: ["production"] });
+      const other = await create(client, { name: "other", version: "1", tags: ["staging"] });
+      await client.call("AddModelTags", { id: promoted.id, tags: ["gpu"] });
+      await client.call("RemoveModelTags", { id: promoted.id, tags: ["production"] });
+      // No longer matching: later edits of it, and edits of a model that never matched, are not sent.
+      await client.call("UpdateModelMetadata", { id: promoted.id, set: { k: "v" } });
+      await client.call("UpdateModelMetadata", { id: other.id, set: { k: "v" } });
+      await client.call("AddModelTags", { id: other.id, tags: ["production"] });
+      const messages = await watch.waitFor(5);
+      expect(events(messages)).toEqual([
+        [1, "CREATED", "promoted"],
+        [3, "UPDATED", "promoted"],
+        [4, "LEFT_FILTER", "promoted"],
+        [7, "UPDATED", "other"],
+      ]);
+      const left = messages.find((m) => m.event?.type === ModelEventType.LEFT_FILTER)?.event;
+      expect(left?.model?.tags).toEqual(["gpu"]); // the new state
+      // An unfiltered watch from the start sees plain UPDATED events only.
+      const all = client.watch({ afterRevision: 0n });
+      expect(events(await all.waitFor(8)).map(([, type]) => type)).not.toContain("LEFT_FILTER");
+      watch.cancel();
+      all.cancel();
+    } finally {
+      await stop();
+    }
+  });
+
+  it("honours progress_interval (at least 100 ms; capped at the server's) and refuses shorter ones", async () => {
+    const { client, stop } = await startServer(await open());
+    try {
+      // The server's own interval is 10 s: several notifications within seconds are the watch's own.
+      const watch = client.watch({ progressInterval: { seconds: 0n, nanos: 100_000_000 } });
+      await until(() => watch.received.length >= 6, "six progress notifications", { timeoutMs: 5000 });
+      expect(watch.received.every((m) => m.event === undefined && m.revision === 0n)).toBe(true);
+      watch.cancel();
+      for (const progressInterval of [
+        { seconds: 0n, nanos: 99_000_000 },
+        { seconds: -1n, nanos: 0 },
+        { seconds: 0n, nanos: 0 },
+      ]) {
+        const error = await client.watch({ progressInterval }).ended;
+        expect(error?.code).toBe(Code.INVALID_ARGUMENT);
+        expect(error?.violations[0]?.field).toBe("progress_interval");
+        expect(error?.message).toMatch(/at least 100 ms/);
+      }
     } finally {
       await stop();
     }
