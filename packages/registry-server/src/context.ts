@@ -51,6 +51,15 @@ export interface CallContext {
    * `undefined` over plaintext or without one. Read on first use.
    */
   readonly peerCertificate: PeerCertificate | undefined;
+  /**
+   * Sets a response header (gRPC initial metadata) that a unary or
+   * client-streaming call answers with, sent just before its response
+   * message; a call that ends with an error sends none of them. Setting a
+   * name again replaces its value. The write methods set
+   * `x-modelreg-revision` (see `revisionHeader` in `@modelreg/proto`).
+   * Names are lowercase ASCII (`-` and `_` allowed), values printable ASCII.
+   */
+  setHeader(name: string, value: string): void;
 }
 
 /** The full gRPC path of a method, for example `/modelregistry.v1.ModelService/CreateModel`. */

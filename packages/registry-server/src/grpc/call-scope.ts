@@ -1,5 +1,5 @@
 import type { PeerCertificate } from "node:tls";
-import type * as grpc from "@grpc/grpc-js";
+import * as grpc from "@grpc/grpc-js";
 import { Code, RegistryError } from "@modelreg/proto";
 import type { CallContext, MethodInfo } from "../context";
 import { abandoned, cancelled, deadlineExceeded } from "../storage/stopped";
@@ -26,7 +26,7 @@ const shuttingDown = () =>
 interface SurfaceCall
   extends Pick<
     grpc.ServerUnaryCall<unknown, unknown>,
-    "getDeadline" | "getPeer" | "metadata" | "getAuthContext"
+    "getDeadline" | "getPeer" | "metadata" | "getAuthContext" | "sendMetadata"
   > {
   on(event: "cancelled", listener: () => void): unknown;
   removeListener(event: "cancelled", listener: () => void): unknown;
@@ -55,7 +55,7 @@ class ScopedContext implements CallContext {
   readonly principal: CallContext["principal"];
   readonly #scope: CallScope;
 
-  constructor(scope: CallScope, fields: Omit<CallContext, "signal" | "peerCertificate">) {
+  constructor(scope: CallScope, fields: Omit<CallContext, "signal" | "peerCertificate" | "setHeader">) {
     this.method = fields.method;
     this.deadline = fields.deadline;
     this.metadata = fields.metadata;
@@ -70,6 +70,10 @@ class ScopedContext implements CallContext {
 
   get peerCertificate(): PeerCertificate | undefined {
     return this.#scope.peerCertificate();
+  }
+
+  setHeader(name: string, value: string): void {
+    this.#scope.setHeader(name, value);
   }
 
   /** Whether the call was abandoned, without making the signal (see `abandoned` in storage/stopped.ts). */
@@ -94,6 +98,8 @@ export class CallScope {
   #reason: RegistryError | undefined;
   // `null` until read: grpc-js parses the certificate anew on every ask.
   #peerCertificate: PeerCertificate | undefined | null = null;
+  // Made on first use: most calls (every read) answer with no header of their own.
+  #headers: grpc.Metadata | undefined;
   readonly #call: SurfaceCall;
   readonly #timer: NodeJS.Timeout | undefined;
   readonly #streams: OpenStreams | undefined;
@@ -150,6 +156,20 @@ export class CallScope {
       this.#peerCertificate = this.#call.getAuthContext()?.sslPeerCertificate;
     }
     return this.#peerCertificate;
+  }
+
+  /** Sets a response header, sent by {@link sendHeaders} (see {@link CallContext.setHeader}). */
+  setHeader(name: string, value: string): void {
+    if (!/^[0-9a-z_.-]+$/.test(name) || name.startsWith("grpc-") || name.endsWith("-bin")) {
+      throw new Error(`setHeader: "${name}" is not a header name a handler may set`);
+    }
+    this.#headers ??= new grpc.Metadata();
+    this.#headers.set(name, value);
+  }
+
+  /** Sends the headers handlers set, if any; called just before the response message. */
+  sendHeaders(): void {
+    if (this.#headers) this.#call.sendMetadata(this.#headers);
   }
 
   /** The call's signal, made on first use. */

@@ -115,7 +115,7 @@ export function serveClientStream<I extends object, O extends object>(
     const requests = new CallRequests(call, input, scope.context.signal);
     serveCall(runtime, scope, noRequest, (_none, context) => handle(requests, context))
       .then(
-        (response) => answer(runtime, method, callback, response),
+        (response) => answer(runtime, scope, callback, response),
         (error: unknown) => {
           if (!scope.cancelled) callback(toGrpcError(error));
         },

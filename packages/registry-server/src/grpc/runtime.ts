@@ -74,20 +74,24 @@ export function serveCall<T extends object | undefined>(
 
 /**
  * Answers a unary or client-streaming call with what the interceptors
- * resolved with: a message, encoded by `encode` when given.
+ * resolved with: a message, encoded by `encode` when given, after the
+ * response headers the handler set (none when it fails).
  */
 export function answer(
   runtime: BindingRuntime,
-  method: MethodInfo,
+  scope: CallScope,
   callback: grpc.sendUnaryData<object>,
   response: unknown,
   encode?: (message: object) => object,
 ): void {
+  const { method } = scope.context;
   try {
     if (typeof response !== "object" || response === null) {
       throw new RegistryError(Code.INTERNAL, `The ${method.name} handler answered no message.`);
     }
-    callback(null, encode ? encode(response) : response);
+    const message = encode ? encode(response) : response;
+    scope.sendHeaders();
+    callback(null, message);
   } catch (error) {
     // Past the interceptors, so the policy is applied here, logging included.
     callback(toGrpcError(error, runtime.logger, { method: methodPath(method) }));

@@ -20,7 +20,7 @@ export function serveUnary<I extends object, O extends object>(
     const scope = new CallScope(method, call);
     serveCall(runtime, scope, decode(input, call.request), handle)
       .then(
-        (response) => answer(runtime, method, callback, response, encode),
+        (response) => answer(runtime, scope, callback, response, encode),
         (error: unknown) => callback(toGrpcError(error)),
       )
       .finally(() => scope.close());

@@ -4,7 +4,14 @@ import { refusalError, toModelAlias } from "../convert";
 import { decodeToken, encodeToken, foreignToken, pageOf, pageSizeOf, tokenHash } from "../listing";
 import type { AliasRecord, SetAliasResult } from "../storage/adapter";
 import { checkAliasName, checkToken, limits, Violations } from "../validation";
-import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptions } from "./deps";
+import {
+  answerLatestRevision,
+  answerRevision,
+  type ModelServiceHandlers,
+  type ServiceDeps,
+  storageOptions,
+  writeOptions,
+} from "./deps";
 
 /** `bert@champion`, as messages name an alias. */
 export const aliasPath = (name: string, alias: string) => `${name}@${alias}`;
@@ -95,7 +102,11 @@ function decodeAliasToken(v: Violations, token: string, name: string) {
   return undefined;
 }
 
-/** SetModelAlias: the move (with the policy's check), and the alias it answers with or its error. */
+/**
+ * SetModelAlias: the move (with the policy's check), and the alias it
+ * answers with or its error; sets `x-modelreg-revision` (the move's, or the
+ * latest for a move that changed nothing).
+ */
 async function setAlias(
   { storage, feed, policy }: ServiceDeps,
   request: SetModelAliasRequest,
@@ -123,7 +134,10 @@ async function setAlias(
     const refusal = policy.roleRefusal(name, alias, context.principal, "move");
     if (refusal) throw refusalError(refusal);
   }
-  return setOutcome(request, result);
+  const answered = setOutcome(request, result);
+  if (result.status === "set") answerRevision(context, answered.revision);
+  else await answerLatestRevision(storage, context);
+  return answered;
 }
 
 type AliasHandlers = Pick<
@@ -184,6 +198,7 @@ export function aliasHandlers(deps: ServiceDeps): AliasHandlers {
       if (result.status === "aliasChanged")
         throw aliasChanged(name, alias, expectedVersion ?? "", result.current);
       if (result.status === "refused") throw refusalError(result.refusal);
+      answerRevision(context, result.revision);
       return {};
     },
   };

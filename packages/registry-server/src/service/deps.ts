@@ -1,4 +1,4 @@
-import { Code, type IModelService, RegistryError } from "@modelreg/proto";
+import { Code, type IModelService, RegistryError, revisionHeader } from "@modelreg/proto";
 import type { ChangeFeed } from "../changes";
 import type { CallContext } from "../context";
 import { etagOf } from "../convert";
@@ -79,3 +79,18 @@ export const etagMismatch = (current: number) =>
     `The model changed since the etag was read (current etag ${etagOf(current)}); read it again and retry.`,
     { reason: "ETAG_MISMATCH" },
   );
+
+/** Answers the write with `x-modelreg-revision`: the history revision it committed at. */
+export function answerRevision(context: CallContext, revision: number): void {
+  context.setHeader(revisionHeader, String(revision));
+}
+
+/**
+ * Answers a write that committed nothing (a replayed request id, a change
+ * that changes nothing) with the latest revision as `x-modelreg-revision`:
+ * what it made, or found, is in the history up to there.
+ */
+export async function answerLatestRevision(storage: StorageAdapter, context: CallContext): Promise<void> {
+  const { latestRevision } = await storage.readChanges(0, 0, storageOptions(context));
+  answerRevision(context, latestRevision);
+}

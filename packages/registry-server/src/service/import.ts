@@ -7,7 +7,14 @@ import {
 import type { CallContext } from "../context";
 import { decodeFailureOf } from "../decode-failure";
 import type { ModelRecord, StorageAdapter } from "../storage/adapter";
-import { type ModelServiceHandlers, type ServiceDeps, storageOptions, writeOptions } from "./deps";
+import {
+  answerLatestRevision,
+  answerRevision,
+  type ModelServiceHandlers,
+  type ServiceDeps,
+  storageOptions,
+  writeOptions,
+} from "./deps";
 import { insertedModel, newRecord, parentsMissing } from "./writes";
 
 /**
@@ -50,8 +57,12 @@ class ImportSummary {
     this.response.results.push({ index, outcome: ImportOutcome.ALREADY_EXISTS, modelId });
   }
 
-  created(): void {
+  /** The highest revision of the models the import created (0 before the first). */
+  revision = 0;
+
+  created(revision: number): void {
     this.response.createdCount++;
+    this.revision = Math.max(this.revision, revision);
   }
 
   finish(): ImportModelsResponse {
@@ -109,7 +120,8 @@ async function writeBatch(
     }
     try {
       insertedModel(result, item.record, item.requestId);
-      summary.created();
+      if (result.status === "created") summary.created(result.revision);
+      else summary.created(0);
     } catch (error) {
       summary.failed(item.index, RegistryError.from(error));
     }
@@ -131,7 +143,8 @@ type ImportHandlers = Pick<ModelServiceHandlers, "importModels">;
  * each batch one storage call (one transaction in the SQL adapters). An
  * item that fails (invalid, or undecodable: see `decodeFailureOf`) is
  * reported and the others go on. Reads the stream only as fast as it
- * writes, so memory holds one batch.
+ * writes, so memory holds one batch. Answers with `x-modelreg-revision`:
+ * the highest revision it created a model at (the latest if none).
  */
 export function importHandlers(deps: ServiceDeps): ImportHandlers {
   return {
@@ -152,6 +165,8 @@ export function importHandlers(deps: ServiceDeps): ImportHandlers {
         }
       }
       await writeBatch(deps, batch, summary, context);
+      if (summary.revision > 0) answerRevision(context, summary.revision);
+      else await answerLatestRevision(deps.storage, context);
       return summary.finish();
     },
   };

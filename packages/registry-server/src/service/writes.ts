@@ -25,6 +25,8 @@ import {
   Violations,
 } from "../validation";
 import {
+  answerLatestRevision,
+  answerRevision,
   etagMismatch,
   type ModelServiceHandlers,
   notFound,
@@ -183,7 +185,8 @@ function sameContent(a: ModelRecord, b: ModelRecord): boolean {
  * a lost race is retried, so concurrent edits never overwrite each other.
  * A change that changes nothing is not written (no new etag). Stops, with
  * the signal's reason, once the call is abandoned: storage may ignore the
- * signal, so it is checked before each storage call too.
+ * signal, so it is checked before each storage call too. Sets the call's
+ * `x-modelreg-revision` header (the latest revision for a no-op).
  */
 export async function mutate(
   { storage, feed }: ServiceDeps,
@@ -201,7 +204,10 @@ export async function mutate(
       throw etagMismatch(current.revision);
     }
     const changed = change(current);
-    if (sameContent(current, changed)) return current;
+    if (sameContent(current, changed)) {
+      await answerLatestRevision(storage, context);
+      return current;
+    }
     const next: ModelRecord = {
       ...changed,
       revision: current.revision + 1,
@@ -211,6 +217,7 @@ export async function mutate(
     const result = await storage.replace(next, current.revision, writeOptions(context));
     if (result.status === "ok") {
       feed.notify();
+      answerRevision(context, result.revision);
       return next;
     }
     if (result.status === "notFound") throw notFound(id);
@@ -364,8 +371,12 @@ export function writeHandlers(deps: ServiceDeps): WriteHandlers {
       const record = newRecord(request.model, request.requestId, "");
       await checkParentsExist(storage, record.lineage.parentModelIds, context);
       const result = await storage.insert(record, request.requestId || undefined, writeOptions(context));
-      if (result.status === "created") feed.notify();
-      return { model: insertedModel(result, record, request.requestId) };
+      const model = insertedModel(result, record, request.requestId);
+      if (result.status === "created") {
+        feed.notify();
+        answerRevision(context, result.revision);
+      } else await answerLatestRevision(storage, context);
+      return { model };
     },
 
     async updateModel(request, context) {
@@ -392,6 +403,7 @@ export function writeHandlers(deps: ServiceDeps): WriteHandlers {
       // A refusal is a history entry too: watches move their cursor past it.
       feed.notify();
       if (result.status === "refused") throw refusalError(result.refusal);
+      answerRevision(context, result.revision);
       return {};
     },
   };

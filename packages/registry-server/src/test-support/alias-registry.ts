@@ -74,6 +74,8 @@ export async function startRegistry(
   const client = createTestClient(address);
   return {
     client,
+    /** `host:port` the registry listens on, for clients other than `client` (buf curl). */
+    address,
     async close() {
       client.close();
       await server.shutdown({ graceMs: 1000 });
