@@ -5,11 +5,11 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
 import { describeUrl, requireService } from "./services";
+import { closedPort } from "./tcp-proxy";
 import { until } from "./waiting";
 
 /** The Redis server of the tests: MODELREG_TEST_REDIS_URL, or the local default. */
@@ -88,22 +88,9 @@ export interface RedisServerProcess {
   stop(): Promise<void>;
 }
 
-/** A free TCP port on 127.0.0.1 (free when asked; the server binds it right after). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (typeof address !== "object" || address === null) throw new Error("no port from listen(0)");
-  return address.port;
-}
-
 /** Starts a private redis-server (no persistence) on a free port and waits until it answers PING. */
 export async function startRedisServer(): Promise<RedisServerProcess> {
-  const port = await freePort();
+  const port = await closedPort();
   const url = `redis://127.0.0.1:${port}/0`;
   const dir = mkdtempSync(join(tmpdir(), "modelreg-redis-"));
   let child: ChildProcess | undefined;

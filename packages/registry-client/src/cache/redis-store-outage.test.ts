@@ -1,0 +1,177 @@
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { Code, type Logger, RegistryError } from "@modelreg/proto";
+import { afterAll, describe, expect, it } from "vitest";
+import { runToEnd } from "../../../../test-support/readme-examples";
+import {
+  type RedisServerProcess,
+  requireRedisServer,
+  startRedisServer,
+} from "../../../../test-support/redis";
+import { startTcpProxy } from "../../../../test-support/tcp-proxy";
+import { until, within } from "../../../../test-support/waiting";
+import { createRedisCacheStore, type RedisCacheStore } from "../redis";
+import type { SharedCacheWrite } from "./types";
+
+const redisServerAvailable = await requireRedisServer("redis-store-outage.test.ts");
+
+const cleanups: (() => Promise<void>)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
+});
+
+/** Generous: a call that has not settled by then hangs (the store's command timeout is 500 ms). */
+const settleMs = 10_000;
+
+const write = (key: string, revision: bigint, ttlMs = 60_000): SharedCacheWrite => ({
+  key,
+  revision,
+  data: new TextEncoder().encode(`${key}@${revision}`),
+  ttlMs,
+});
+
+/** What `promise` rejected with, failing the test if it resolved or had not settled after {@link settleMs}. */
+async function rejection(promise: Promise<unknown>, what: string): Promise<RegistryError> {
+  const outcome = await within(
+    promise.then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+    settleMs,
+    `${what} settling`,
+  );
+  expect(outcome, `${what} should have failed`).toBeInstanceOf(RegistryError);
+  expect((outcome as RegistryError).code).toBe(Code.UNAVAILABLE);
+  return outcome as RegistryError;
+}
+
+/** A logger that counts warn and info lines. */
+function countingLogger() {
+  const lines = { warn: 0, info: 0 };
+  const logger: Logger = {
+    debug() {},
+    info() {
+      lines.info++;
+    },
+    warn() {
+      lines.warn++;
+    },
+    error() {},
+  };
+  return { logger, lines };
+}
+
+async function privateServer(): Promise<RedisServerProcess> {
+  const server = await startRedisServer();
+  cleanups.push(() => server.stop());
+  return server;
+}
+
+function storeAt(url: string, logger?: Logger): RedisCacheStore {
+  const store = createRedisCacheStore({ url, commandTimeoutMs: 500, maxReconnectDelayMs: 200, logger });
+  cleanups.push(() => store.close());
+  return store;
+}
+
+describe.skipIf(!redisServerAvailable)("Redis cache store while Redis goes away", { timeout: 60_000 }, () => {
+  it("fails every call promptly while Redis is killed, and works again after it restarts, same store", async () => {
+    const server = await privateServer();
+    const { logger, lines } = countingLogger();
+    const store = storeAt(server.url, logger);
+    await store.set([write("id:a", 1n)]);
+    await store.markApplied(1n);
+    expect((await store.get(["id:a"]))[0]?.revision).toBe(1n);
+
+    // Calls in flight when the server dies settle too (answered or failed), none hangs.
+    const inFlight = Array.from({ length: 50 }, (_, i) => store.set([write(`id:${i}`, 2n)]).catch(() => {}));
+    await server.kill();
+    await within(Promise.all(inFlight), settleMs, "calls in flight when Redis was killed settling");
+
+    for (let round = 0; round < 5; round++) {
+      await rejection(store.get(["id:a"]), "get while Redis is down");
+      await rejection(store.set([write("id:a", 3n)]), "set while Redis is down");
+      await rejection(store.appliedRevision(), "appliedRevision while Redis is down");
+      await rejection(store.markApplied(3n), "markApplied while Redis is down");
+      await rejection(store.clear(), "clear while Redis is down");
+    }
+    expect(lines.warn).toBe(1);
+
+    await server.restart();
+    await until(
+      async () => (await store.get(["id:a"]))[0] === undefined,
+      "the store answering after the restart",
+    );
+    // The restarted server is empty (nothing saved); the store writes and reads it again.
+    await store.set([write("id:a", 4n)]);
+    expect((await store.get(["id:a"]))[0]?.revision).toBe(4n);
+    expect(await store.appliedRevision()).toBeUndefined();
+    expect(lines).toEqual({ warn: 1, info: 1 });
+  });
+
+  it("fails a call that gets no answer within the command timeout (a silent network), and recovers", async () => {
+    const server = await privateServer();
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: server.port });
+    cleanups.push(() => proxy.close());
+    const store = storeAt(`redis://127.0.0.1:${proxy.port}/0`);
+    // The store connects on first use, not when created.
+    expect(proxy.accepted()).toBe(0);
+    await store.set([write("id:a", 1n)]);
+    expect(proxy.accepted()).toBe(1);
+
+    proxy.partition();
+    const error = await rejection(store.get(["id:a"]), "get over a silent network");
+    expect(error.message).toMatch(/timed out/i);
+    proxy.heal();
+    await until(
+      async () => (await store.get(["id:a"]))[0]?.revision === 1n,
+      "the store answering after the heal",
+    );
+  });
+
+  it("closes its own connection: close() while Redis is down settles, and calls after it fail", async () => {
+    const server = await privateServer();
+    const store = storeAt(server.url);
+    await store.set([write("id:a", 1n)]);
+    await server.kill();
+    await within(store.close(), settleMs, "close() while Redis is down");
+    await within(store.close(), settleMs, "a second close()");
+    await expect(store.get(["id:a"])).rejects.toThrow(/after close\(\)/);
+  });
+});
+
+describe("@modelreg/registry-client/redis without ioredis installed", { timeout: 60_000 }, () => {
+  it("imports, and says to install ioredis when a store is created", async () => {
+    // A child process in which resolving "ioredis" fails, as it does where it is not installed.
+    const dir = join(import.meta.dirname, "..", "..");
+    const block = join(dir, `.no-ioredis-${process.pid}.cjs`);
+    writeFileSync(
+      block,
+      `const Module = require("node:module");
+const resolve = Module._resolveFilename;
+Module._resolveFilename = function (request, ...rest) {
+  if (request === "ioredis") throw Object.assign(new Error("Cannot find module 'ioredis'"), { code: "MODULE_NOT_FOUND" });
+  return resolve.call(this, request, ...rest);
+};`,
+    );
+    cleanups.push(async () => (await import("node:fs")).rmSync(block, { force: true }));
+    const script = `
+      const { createRedisCacheStore } = await import(${JSON.stringify(join(dir, "src", "redis.ts"))});
+      try { createRedisCacheStore({ url: "redis://127.0.0.1:6379/0" }); console.log("created"); }
+      catch (error) { console.log(error.name + ": " + error.message); }`;
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const child = spawn(
+      process.execPath,
+      ["--require", block, "--import", tsx, "--input-type=module", "-e", script],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const { code, stdout, stderr } = await runToEnd(child);
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toContain("RegistryError: @modelreg/registry-client/redis needs the ioredis package");
+    expect(stdout).toContain("npm install ioredis");
+  });
+});
