@@ -1,6 +1,7 @@
 import {
   AddModelTagsRequest,
   BatchGetModelsRequest,
+  Code,
   CreateModelRequest,
   type DeleteModelAliasRequest,
   DeleteModelRequest,
@@ -18,6 +19,8 @@ import {
   type Model,
   type ModelAlias,
   ModelServiceClient,
+  parseRevision,
+  RegistryError,
   RemoveModelTagsRequest,
   type SetModelAliasRequest,
   UpdateModelMetadataRequest,
@@ -28,6 +31,7 @@ import type { PartialMessage } from "@protobuf-ts/runtime";
 import type { RpcOptions } from "@protobuf-ts/runtime-rpc";
 import { aliasMethods, type ResolveAliasOptions } from "./aliases";
 import { modelOf } from "./answers";
+import type { CacheStats } from "./cache/types";
 import { type ImportItem, type ImportOptions, importModels } from "./import-models";
 import { allPages } from "./paging";
 import type { ChannelInfo } from "./pool";
@@ -197,8 +201,26 @@ export interface RegistryClient {
   channels(): ChannelInfo[];
   /** The configured targets. */
   readonly targets: readonly string[];
-  /** Closes every connection. Calls in flight fail with CANCELLED. Safe to call twice. */
+  /**
+   * The cache's counters (hits, misses, bypasses, whether it answers now,
+   * the revision it is exact up to, its size), for logs and metrics;
+   * `undefined` when the client was created without `cache`.
+   */
+  cacheStats(): CacheStats | undefined;
+  /** Closes every connection (and stops the cache's watch). Calls in flight fail with CANCELLED. Safe to call twice. */
   close(): void;
+}
+
+/** A call's `minRevision`, checked: INVALID_ARGUMENT naming the option for anything but a revision. */
+function minRevisionOf(value: unknown): bigint {
+  const revision = parseRevision(value);
+  if (revision !== undefined) return revision;
+  const got = typeof value === "bigint" ? `${value}n` : JSON.stringify(value)?.slice(0, 40);
+  throw new RegistryError(
+    Code.INVALID_ARGUMENT,
+    `\`minRevision\` must be a non-negative integer of at most 2^63-1 (a bigint, a safe integer number or a decimal string, such as a write's x-modelreg-revision header); got ${got}`,
+    { violations: [{ field: "minRevision", description: "must be a non-negative integer revision" }] },
+  );
 }
 
 /** {@link CallOptions} as protobuf-ts `RpcOptions`. */
@@ -210,6 +232,7 @@ export function toRpcOptions(options: CallOptions | undefined): RegistryRpcOptio
   if (options.signal) rpc.abort = options.signal;
   if (options.metadata) rpc.meta = options.metadata;
   if (options.waitForReady !== undefined) rpc.waitForReady = options.waitForReady;
+  if (options.minRevision !== undefined) rpc.minRevision = minRevisionOf(options.minRevision);
   return rpc;
 }
 
@@ -267,6 +290,7 @@ export function createRegistryClient(options: RegistryClientOptions): RegistryCl
     connect: (connectOptions) => transport.connect(connectOptions),
     onReadyChange: (listener) => transport.onReadyChange(listener),
     channels: () => transport.channels(),
+    cacheStats: () => transport.cacheStats(),
     close: () => transport.close(),
   };
 }

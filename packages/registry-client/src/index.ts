@@ -27,6 +27,13 @@ export {
   type WatchModelsResponse,
 } from "@modelreg/proto";
 export type { ResolveAliasOptions } from "./aliases";
+export type {
+  CacheOptions,
+  CacheStats,
+  SharedCacheEntry,
+  SharedCacheStore,
+  SharedCacheWrite,
+} from "./cache/types";
 export {
   type CallOptions,
   createRegistryClient,

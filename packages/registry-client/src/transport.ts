@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { Code, RegistryError } from "@modelreg/proto";
+import { Code, ModelServiceClient, RegistryError } from "@modelreg/proto";
 import {
   type ClientStreamingCall,
   type DuplexStreamingCall,
@@ -12,6 +12,8 @@ import {
   type ServerStreamingCall,
   type UnaryCall,
 } from "@protobuf-ts/runtime-rpc";
+import { ModelCache } from "./cache/model-cache";
+import type { CacheOptions, CacheStats } from "./cache/types";
 import { toGrpcMetadata } from "./metadata";
 import { type ChannelInfo, ChannelPool } from "./pool";
 import { type RetryOptions, RetryPolicy } from "./retry";
@@ -75,6 +77,12 @@ export interface RegistryTransportOptions {
   maxReceiveMessageBytes?: number;
   /** Extra grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions;
+  /**
+   * A read cache of GetModel, LookupModel and BatchGetModels answers, kept
+   * exact by a watch of the change feed (`true`: every default). See the
+   * README's "Cache" section. Absent: no cache.
+   */
+  cache?: CacheOptions | true;
 }
 
 /**
@@ -207,6 +215,7 @@ export class RegistryTransport implements RpcTransport {
   readonly #pool: ChannelPool;
   readonly #defaults: RpcOptions;
   readonly #context: TransportContext;
+  readonly #cache: ModelCache | undefined;
 
   constructor(options: RegistryTransportOptions) {
     this.targets = parseTargets(options?.target);
@@ -230,6 +239,25 @@ export class RegistryTransport implements RpcTransport {
       waitForReady: options.waitForReady ?? false,
       metadataFor: metadataFunction(source, options.token),
     };
+    this.#cache = options.cache ? this.#startCache(options.cache === true ? {} : options.cache) : undefined;
+  }
+
+  #startCache(options: CacheOptions): ModelCache {
+    const context = this.#context;
+    return new ModelCache(
+      {
+        send: (method, input, rpcOptions) => startUnary(context, method, input, rpcOptions),
+        service: new ModelServiceClient(this),
+        ownMetadata: this.#defaults.meta,
+        defaultTimeoutMs: context.defaultTimeoutMs,
+      },
+      options,
+    );
+  }
+
+  /** The cache's counters; `undefined` when the transport has no cache. */
+  cacheStats(): CacheStats | undefined {
+    return this.#cache?.stats();
   }
 
   /** The transport's defaults (headers, interceptors) merged with a call's options. */
@@ -237,13 +265,16 @@ export class RegistryTransport implements RpcTransport {
     return mergeRpcOptions(this.#defaults, options);
   }
 
-  /** A unary call, retried on UNAVAILABLE when it is safe to repeat. */
+  /**
+   * A unary call, retried on UNAVAILABLE when it is safe to repeat; with a
+   * cache, reads it may answer are answered from it and writes update it.
+   */
   unary<I extends object, O extends object>(
     method: MethodInfo<I, O>,
     input: I,
     options: RpcOptions,
   ): UnaryCall<I, O> {
-    return startUnary(this.#context, method, input, options);
+    return this.#cache?.unary(method, input, options) ?? startUnary(this.#context, method, input, options);
   }
 
   /** A server-streaming call. */
@@ -298,6 +329,7 @@ export class RegistryTransport implements RpcTransport {
 
   /** Closes every connection. Calls in flight fail with CANCELLED. Safe to call twice. */
   close(): void {
+    this.#cache?.close();
     this.#pool.close();
   }
 }

@@ -3,6 +3,7 @@
  * and the interface of the shared level (L2) it can stand on, which
  * `@modelreg/registry-client/redis` implements.
  */
+import type { Logger } from "@modelreg/proto";
 
 /**
  * One entry of the shared level as stored. `data` is opaque to the store
@@ -79,6 +80,18 @@ export interface CacheOptions {
   maxConcurrentFills?: number;
   /** How long one call to the shared level may take before the cache goes on without it. Default 50 ms. */
   sharedTimeoutMs?: number;
+  /**
+   * How long an entry lives in the shared level, in ms (jittered ±10 %;
+   * the change feed replaces or invalidates it long before, this only
+   * bounds what an unused key costs). Default 3 600 000 (an hour).
+   */
+  sharedTtlMs?: number;
+  /**
+   * Where the cache reports trouble once per episode (the shared level
+   * failing and coming back, the watch broken): `warn` and `info`, pino's
+   * calling convention. Absent: silent.
+   */
+  logger?: Logger;
 }
 
 /** Counters of a client's cache, for logs and metrics; see `RegistryClient.cacheStats`. */

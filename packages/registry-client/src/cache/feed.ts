@@ -1,0 +1,163 @@
+/**
+ * The cache's one watch: an unfiltered WatchModels stream that asks for a
+ * progress notification every `progressIntervalMs`, resumes after the last
+ * revision it saw (with backoff) when the stream fails, and starts again
+ * from now after an OUT_OF_RANGE (the history it needed was pruned).
+ *
+ * @internal
+ */
+import {
+  Code,
+  Duration,
+  type ModelEvent,
+  type ModelServiceClient,
+  RegistryError,
+  WatchModelsRequest,
+  type WatchModelsResponse,
+} from "@modelreg/proto";
+
+/** What the feed drives. */
+export interface FeedSink {
+  /** A change event, in revision order. */
+  event(event: ModelEvent, revision: bigint): void;
+  /** Everything up to `revision` was delivered (a progress notification). */
+  progress(revision: bigint): void;
+  /**
+   * The feed starts over from `revision` (now, at the start or after an
+   * OUT_OF_RANGE): what the cache holds may have missed changes before it.
+   */
+  restart(revision: bigint): void;
+  /** The stream failed (the feed resumes by itself); for logs. */
+  broken(error: RegistryError): void;
+}
+
+/** When the feed counts as current: a message within twice the progress interval, after catching up. */
+export class CacheFeed {
+  /** Every change up to this revision was delivered to the sink. */
+  applied = 0n;
+  readonly #service: ModelServiceClient;
+  readonly #sink: FeedSink;
+  readonly #progressIntervalMs: number;
+  readonly #controller = new AbortController();
+  #after: bigint | undefined;
+  #lastMessageAt = 0;
+  #caughtUp = false;
+  #streaming = false;
+
+  constructor(service: ModelServiceClient, sink: FeedSink, progressIntervalMs: number) {
+    this.#service = service;
+    this.#sink = sink;
+    this.#progressIntervalMs = progressIntervalMs;
+  }
+
+  /** Whether the cache may answer: the stream is up, caught up, and not silent for twice the interval. */
+  current(now = Date.now()): boolean {
+    return this.#streaming && this.#caughtUp && now - this.#lastMessageAt <= 2 * this.#progressIntervalMs;
+  }
+
+  /** Starts following the registry after `after` (every change after it), or from now when undefined. */
+  start(after: bigint | undefined): void {
+    this.#after = after;
+    if (after !== undefined) this.applied = after;
+    void this.#run();
+  }
+
+  /** Stops the watch. */
+  stop(): void {
+    this.#controller.abort();
+  }
+
+  async #run(): Promise<void> {
+    const signal = this.#controller.signal;
+    let attempt = 0;
+    while (!signal.aborted) {
+      const error = await this.#streamOnce(() => {
+        attempt = 0;
+      });
+      this.#streaming = false;
+      this.#caughtUp = false;
+      if (signal.aborted) return;
+      this.#sink.broken(error);
+      if (error.code === Code.OUT_OF_RANGE) this.#after = undefined;
+      attempt++;
+      const ceiling = Math.min(5000, 100 * 2 ** Math.min(attempt - 1, 10));
+      await delay(ceiling / 2 + (Math.random() * ceiling) / 2, signal);
+    }
+  }
+
+  /** One stream; returns why it ended. `established` is called on its first message. */
+  async #streamOnce(established: () => void): Promise<RegistryError> {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    this.#controller.signal.addEventListener("abort", stop, { once: true });
+    const request = WatchModelsRequest.create({
+      progressInterval: Duration.create({
+        seconds: BigInt(Math.floor(this.#progressIntervalMs / 1000)),
+        nanos: (this.#progressIntervalMs % 1000) * 1_000_000,
+      }),
+    });
+    const resuming = this.#after !== undefined;
+    if (this.#after !== undefined) request.afterRevision = this.#after;
+    try {
+      const call = this.#service.watchModels(request, { abort: controller.signal });
+      let first = true;
+      for await (const response of call.responses) {
+        if (first) established();
+        this.#receive(response, first, resuming);
+        first = false;
+      }
+      return new RegistryError(Code.UNAVAILABLE, "The registry ended the watch stream.");
+    } catch (error) {
+      return RegistryError.from(error, Code.UNKNOWN);
+    } finally {
+      this.#controller.signal.removeEventListener("abort", stop);
+      controller.abort();
+    }
+  }
+
+  #receive(response: WatchModelsResponse, first: boolean, resuming: boolean): void {
+    const now = Date.now();
+    this.#lastMessageAt = now;
+    this.#streaming = true;
+    const { event, revision } = response;
+    if (first && !resuming) {
+      // A watch from now: nothing before `revision` was seen, so the cache starts over.
+      this.#after = revision;
+      this.applied = revision;
+      this.#caughtUp = true;
+      this.#sink.restart(revision);
+      return;
+    }
+    if (event === undefined) {
+      // A resumed stream's first message repeats where it resumes; a later one means "nothing more".
+      if (first) return;
+      this.#caughtUp = true;
+      if (revision <= this.applied) return;
+      this.#after = revision;
+      this.applied = revision;
+      this.#sink.progress(revision);
+      return;
+    }
+    if (revision <= this.applied) return;
+    this.#after = revision;
+    this.applied = revision;
+    this.#sink.event(event, revision);
+    // An event committed within the interval: the stream is at the head of the history.
+    const time = event.commitTime;
+    const committed = time ? Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6) : 0;
+    if (now - committed <= 2 * this.#progressIntervalMs) this.#caughtUp = true;
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
