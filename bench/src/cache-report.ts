@@ -190,7 +190,7 @@ function stalenessSections(report: CacheReport): string[] {
   }
   if (report.tokens.length > 0) {
     lines.push(
-      "Consistency token: two reference gateway processes (CACHE_URL=memory:) on one registry (SQLite); write via A (`POST /api/v1/models/{id}:updateMetadata`), then read via B (`GET /api/v1/models/{id}`), B having every model cached; stale = B's etag differs from the one A answered. One pair in flight per model.",
+      "Consistency token: two reference gateway processes (CACHE_URL=memory:) on one registry (memory store, so the figure is not the disk's); write via A (`POST /api/v1/models/{id}:updateMetadata`), then read via B (`GET /api/v1/models/{id}`), B having every model cached; stale = B's etag differs from the one A answered. One pair in flight per model.",
       "",
       "| read via B | pairs | models at once | stale reads | writes without X-Modelreg-Revision | failed | s | target |",
       "|---|--:|--:|--:|--:|--:|--:|---|",

@@ -49,6 +49,7 @@ const { values: args } = parseArgs({
     build: { type: "boolean", default: false },
     "no-pin": { type: "boolean", default: false },
     "no-install": { type: "boolean", default: false },
+    "no-cache": { type: "boolean", default: false },
     "postgres-url": {
       type: "string",
       default: process.env.BENCH_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test",
@@ -79,6 +80,7 @@ if (args.help) {
   --max-foreign P         disturbed: other processes took more than P % of the server core (default 10)
   --no-pin                do not pin servers and load to different cores
   --no-install            never apt-get install h2load/wrk
+  --no-cache              skip the cache layer's benchmarks (src/cache.ts; run alone: npm run bench:cache)
   --postgres-url URL      (default postgres://postgres@127.0.0.1:5432/test, or BENCH_POSTGRES_URL)
   --out DIR               where results go (default bench/results)`);
   process.exit(0);
@@ -433,4 +435,20 @@ writeReport(args.out, {
   storageNotes,
 });
 log(`results written to ${args.out} (${Math.round((Date.now() - started) / 1000)} s)`);
+if (!args["no-cache"]) {
+  // Issue 16's cache layer (src/cache.ts, the packages' sources): results/cache.md, or cache-quick.md.
+  log("cache layer benchmarks (npm run bench:cache):");
+  const cacheArgs = [
+    ...(quick ? ["--quick"] : []),
+    ...(args["no-pin"] ? ["--no-pin"] : []),
+    "--out",
+    args.out,
+  ];
+  const [node, nodeArgs] = nodeWithTsx("./cache.ts", cacheArgs);
+  const cache = spawnSync(node, nodeArgs, {
+    stdio: "inherit",
+    env: { ...process.env, TSX_TSCONFIG_PATH: join(benchDir, "tsconfig.json") },
+  });
+  if (cache.status !== 0) throw new Error(`the cache benchmarks failed (exit ${cache.status})`);
+}
 process.exit(0);
