@@ -100,6 +100,7 @@ export interface PenetrationPass {
   readonly notFound: number;
   readonly found: number;
   readonly ms: number;
+  readonly cache: Counters;
 }
 
 export interface PenetrationResult {
@@ -111,12 +112,14 @@ export interface PenetrationResult {
 
 async function pass(
   registry: CountingRegistry,
+  cached: CachedClient,
   method: "GetModel" | "LookupModel",
   name: string,
   count: number,
   read: (i: number) => Promise<unknown>,
 ): Promise<PenetrationPass> {
   const before = (await registry.counts())[method] ?? 0;
+  const stats = cached.stats();
   let notFound = 0;
   let found = 0;
   const started = performance.now();
@@ -131,7 +134,8 @@ async function pass(
   });
   const ms = performance.now() - started;
   const after = (await registry.counts())[method] ?? 0;
-  return { pass: name, reads: count, registryCalls: after - before, notFound, found, ms };
+  const cache = delta(stats, cached.stats());
+  return { pass: name, reads: count, registryCalls: after - before, notFound, found, ms, cache };
 }
 
 /**
@@ -154,12 +158,12 @@ export async function penetration(registry: CountingRegistry, count: number): Pr
     const get = (i: number) => cached.client.getModel({ id: ids[i] as string });
     const lookup = (i: number) => cached.client.lookupModel(pairs[i] as { name: string; version: string });
     const getModel = [
-      await pass(registry, "GetModel", "first", count, get),
-      await pass(registry, "GetModel", "again", count, get),
+      await pass(registry, cached, "GetModel", "first", count, get),
+      await pass(registry, cached, "GetModel", "again", count, get),
     ];
     const lookups = [
-      await pass(registry, "LookupModel", "first", count, lookup),
-      await pass(registry, "LookupModel", "again", count, lookup),
+      await pass(registry, cached, "LookupModel", "first", count, lookup),
+      await pass(registry, cached, "LookupModel", "again", count, lookup),
     ];
     const created = pairs[Math.floor(count / 2)] as { name: string; version: string };
     const before = (await registry.counts()).LookupModel ?? 0;
@@ -177,7 +181,7 @@ export async function penetration(registry: CountingRegistry, count: number): Pr
       }
     }
     const createdSeenAfterMs = performance.now() - started;
-    const third = await pass(registry, "LookupModel", "after the CREATED event", count, lookup);
+    const third = await pass(registry, cached, "LookupModel", "after the CREATED event", count, lookup);
     const after = (await registry.counts()).LookupModel ?? 0;
     // The third pass's figure includes the reads made while waiting for the created model.
     lookups.push({ ...third, registryCalls: after - before });

@@ -135,15 +135,15 @@ function protectionSections(report: CacheReport): string[] {
   const pen = report.penetration;
   if (pen) {
     lines.push(
-      "| reads of unknown keys (256 in flight) | pass | registry calls | NOT_FOUND | found | ms | target |",
-      "|---|---|--:|--:|--:|--:|---|",
+      "| reads of unknown keys (256 in flight) | pass | registry calls | NOT_FOUND | found | ms | client cache counters | target |",
+      "|---|---|--:|--:|--:|--:|---|---|",
       ...pen.getModel.map(
         (x, i) =>
-          `| GetModel, random unknown ids | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${verdict(i === 0 ? x.registryCalls <= x.reads : x.registryCalls === 0, i === 0 ? `<= ${fmt(x.reads)}` : "0")} |`,
+          `| GetModel, random unknown ids | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${verdict(i === 0 ? x.registryCalls <= x.reads : x.registryCalls === 0, i === 0 ? `<= ${fmt(x.reads)}` : "0")} |`,
       ),
       ...pen.lookup.map(
         (x, i) =>
-          `| LookupModel, unknown (name, version) | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${i === 0 ? verdict(x.registryCalls <= x.reads, `<= ${fmt(x.reads)}`) : i === 1 ? verdict(x.registryCalls === 0, "0") : verdict(x.found === 1 && x.registryCalls <= 1, "the created one found, <= 1 call")} |`,
+          `| LookupModel, unknown (name, version) | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${i === 0 ? verdict(x.registryCalls <= x.reads, `<= ${fmt(x.reads)}`) : i === 1 ? verdict(x.registryCalls === 0, "0") : verdict(x.found === 1 && x.registryCalls <= 1, "the created one found, <= 1 call")} |`,
       ),
       "",
       `After another client created one of the looked-up (name, version) pairs, this cache found it ${fmt(pen.createdSeenAfterMs, 1)} ms later (the CREATED event evicted its NOT_FOUND entry); the last row's registry calls include the reads made while waiting.`,
