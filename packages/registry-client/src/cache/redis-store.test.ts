@@ -27,6 +27,7 @@ function freshStore(prefix = `modelreg-test:${randomBytes(6).toString("hex")}:`)
 /** A plain connection to the tests' Redis, to look at what the store wrote. */
 function rawClient(): Redis {
   const client = new Redis(redisUrl, { lazyConnect: true });
+  client.on("error", () => {});
   cleanups.push(async () => client.disconnect());
   return client;
 }

@@ -228,8 +228,15 @@ class RedisStore implements RedisCacheStore {
   readonly #owned: boolean;
   readonly #where: string;
   readonly #appliedKey: string;
+  readonly #logger: Logger | undefined;
   #connecting: Promise<void> | undefined;
   #closed = false;
+  /** Counts the connection's "ready" events: each new connection is checked once before use. */
+  #connection = 0;
+  #checked = -1;
+  #checking: Promise<void> | undefined;
+  /** The run_id of the server the store last talked to. */
+  #runId: string | undefined;
 
   constructor(client: Redis, owned: boolean, keyPrefix: string, reporting: Reporting | undefined) {
     client.defineCommand("modelregCacheSetIfNewer", { lua: setIfNewerScript });
@@ -239,7 +246,11 @@ class RedisStore implements RedisCacheStore {
     this.keyPrefix = keyPrefix;
     this.#appliedKey = `${keyPrefix}applied`;
     this.#where = reporting?.where ?? "given client";
-    if (reporting) reportConnection(client, reporting);
+    this.#logger = reporting?.logger;
+    client.on("ready", () => {
+      this.#connection++;
+    });
+    if (reporting) reportConnection(client, reporting, () => this.#closed);
   }
 
   async get(keys: readonly string[]): Promise<(SharedCacheEntry | undefined)[]> {
@@ -285,20 +296,44 @@ class RedisStore implements RedisCacheStore {
   }
 
   async clear(): Promise<void> {
-    await this.#run("clear", async (client) => {
-      // The applied revision goes first: no process trusts the entries while they are being removed.
-      await client.unlink(this.#appliedKey);
-      // A client's own ioredis keyPrefix is added to keys it is given, not to SCAN's pattern or answers.
-      const clientPrefix = Buffer.from(client.options.keyPrefix ?? "");
-      const pattern = `${escapeGlob(clientPrefix.toString() + this.keyPrefix)}*`;
-      let cursor = "0";
-      do {
-        const [next, found] = await client.scanBuffer(cursor, "MATCH", pattern, "COUNT", clearBatch);
-        if (found.length > 0)
-          await client.unlink(...found.map((key) => key.subarray(clientPrefix.byteLength)));
-        cursor = next.toString();
-      } while (cursor !== "0");
-    });
+    await this.#run("clear", () => this.#removeAll());
+  }
+
+  async #removeAll(): Promise<void> {
+    const client = this.#client;
+    // The applied revision goes first: no process trusts the entries while they are being removed.
+    await client.unlink(this.#appliedKey);
+    // A client's own ioredis keyPrefix is added to keys it is given, not to SCAN's pattern or answers.
+    const clientPrefix = Buffer.from(client.options.keyPrefix ?? "");
+    const pattern = `${escapeGlob(clientPrefix.toString() + this.keyPrefix)}*`;
+    let cursor = "0";
+    do {
+      const [next, found] = await client.scanBuffer(cursor, "MATCH", pattern, "COUNT", clearBatch);
+      if (found.length > 0) await client.unlink(...found.map((key) => key.subarray(clientPrefix.byteLength)));
+      cursor = next.toString();
+    } while (cursor !== "0");
+  }
+
+  /**
+   * Before the first command on each new connection: a server with another
+   * run_id than the last one (restarted, or a replica promoted) may have lost
+   * writes it had acknowledged (an older snapshot, asynchronous replication),
+   * so entries older than what was written could answer. The store clears
+   * its keys then, before any call uses them.
+   */
+  async #checkServer(): Promise<void> {
+    const connection = this.#connection;
+    const runId = /run_id:(\w+)/.exec(await this.#client.info("server"))?.[1];
+    if (this.#runId !== undefined && runId !== this.#runId) {
+      await this.#removeAll();
+      this.#logger?.warn(
+        { redis: this.#where },
+        "Redis cache store: the server restarted or failed over (a new run_id) and may have lost writes; " +
+          "cleared its entries",
+      );
+    }
+    this.#runId = runId;
+    this.#checked = connection;
   }
 
   async close(): Promise<void> {
@@ -327,6 +362,12 @@ class RedisStore implements RedisCacheStore {
         });
       }
       if (this.#connecting) await this.#connecting;
+      if (this.#checked !== this.#connection) {
+        this.#checking ??= this.#checkServer().finally(() => {
+          this.#checking = undefined;
+        });
+        await this.#checking;
+      }
       return await command(this.#client);
     } catch (error) {
       if (error instanceof TypeError) throw error;
@@ -367,16 +408,18 @@ function escapeGlob(text: string): string {
  * listener is there even without a logger: ioredis prints unhandled
  * connection errors to the console otherwise.
  */
-function reportConnection(client: Redis, { where, logger }: Reporting): void {
+function reportConnection(client: Redis, { where, logger }: Reporting, closed: () => boolean): void {
   let down = false;
-  client.on("error", (error: Error) => {
-    if (down) return;
+  const lost = (reason: string) => {
+    if (down || closed()) return;
     down = true;
     logger?.warn(
-      { redis: where, error: error.message },
+      { redis: where, error: reason },
       "Redis cache store unreachable: the cache goes on without its shared level while it reconnects",
     );
-  });
+  };
+  client.on("error", (error: Error) => lost(error.message));
+  client.on("close", () => lost("connection closed"));
   client.on("ready", () => {
     if (!down) return;
     down = false;
