@@ -95,6 +95,8 @@ export class ChangeFeed {
   readonly #maxChanges: number;
   readonly #maxBytes: number;
   readonly #waiters = new Set<Waiter>();
+  /** Callers of {@link sync}: resolved once the poll numbered `target` answered. */
+  readonly #syncs = new Set<{ readonly target: number; readonly done: (head: number | undefined) => void }>();
   /** The window: entries[i] has revision base + 1 + i; everything up to `#head` was read. */
   #entries: FeedEntry[] = [];
   #bytes = 0;
@@ -149,6 +151,39 @@ export class ChangeFeed {
     return { latest: this.#latest, failure: this.#failure };
   }
 
+  /**
+   * Polls now (or right after the poll in progress) and resolves with the
+   * revision the window then reaches: every change up to it is either in
+   * the window or before it, so a watch may start there. `undefined` when
+   * that poll failed, the feed closed or `signal` aborted. Concurrent
+   * callers share one storage read.
+   */
+  sync(signal: AbortSignal): Promise<number | undefined> {
+    if (this.#closed || signal.aborted) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      const entry = {
+        target: this.#pollsStarted + 1,
+        done: (head: number | undefined) => {
+          signal.removeEventListener("abort", onAbort);
+          this.#syncs.delete(entry);
+          resolve(head);
+        },
+      };
+      const onAbort = () => entry.done(undefined);
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#syncs.add(entry);
+      void this.#poll();
+    });
+  }
+
+  /**
+   * Whether the window holds every change after `revision` up to its head:
+   * a watch resuming there can be served without reading storage first.
+   */
+  covers(revision: number): boolean {
+    return this.#initialized && revision >= this.#base && revision <= this.#head;
+  }
+
   /** Whether a poll succeeded within the last `ms`: the feed is following the history. */
   followedWithin(ms: number): boolean {
     return this.#failure === undefined && Date.now() - this.#lastSuccessAt <= ms;
@@ -156,7 +191,9 @@ export class ChangeFeed {
 
   /** The change right after `cursor` if the window has it; else whether to wait or to read storage. */
   next(cursor: number): FeedStep {
-    if (!this.#initialized || cursor < this.#base) return { kind: "behind" };
+    // Not polled yet: wait for the first poll (one read) rather than every watch reading.
+    if (!this.#initialized) return { kind: "current" };
+    if (cursor < this.#base) return { kind: "behind" };
     if (cursor >= this.#head) return { kind: "current" };
     const entry = this.#entries[cursor - this.#base];
     if (!entry) return { kind: "behind" };
@@ -194,6 +231,7 @@ export class ChangeFeed {
     clearTimeout(this.#timer);
     this.#timer = undefined;
     for (const waiter of [...this.#waiters]) waiter.wake();
+    for (const entry of [...this.#syncs]) entry.done(undefined);
   }
 
   #schedule(): void {
@@ -224,6 +262,7 @@ export class ChangeFeed {
         this.#lastPollAt = Date.now();
         const more = await this.#readOnce();
         this.#wakeWaiters();
+        this.#answerSyncs();
         if (more) this.#pollAgain = true;
       } while (this.#pollAgain && !this.#closed);
     } finally {
@@ -287,6 +326,13 @@ export class ChangeFeed {
     if (drop === 0) return;
     this.#entries.splice(0, drop);
     this.#base += drop;
+  }
+
+  #answerSyncs(): void {
+    const head = this.#failure === undefined && this.#initialized ? this.#head : undefined;
+    for (const entry of [...this.#syncs]) {
+      if (entry.target <= this.#answeredBy) entry.done(head);
+    }
   }
 
   #wakeWaiters(): void {

@@ -4,7 +4,7 @@ import type { CallContext } from "../context";
 import type { FilterExpression } from "../filter/ast";
 import { evaluateFilter } from "../filter/evaluate";
 import { FilterSyntaxError, parseFilter } from "../filter/parse";
-import type { StorageAdapter, StorageCallOptions } from "../storage/adapter";
+import type { StorageAdapter } from "../storage/adapter";
 import { invalidArgument } from "../validation";
 import { type ModelServiceHandlers, type ServiceDeps, storageOptions } from "./deps";
 
@@ -51,12 +51,25 @@ function progressInterval(request: WatchModelsRequest, serverMs: number): number
   return Math.min(ms, serverMs);
 }
 
-/** The revision the watch starts after: `after_revision` when given and servable, else the latest. */
+/**
+ * The revision the watch starts after: `after_revision` when given and
+ * servable, else the latest. The feed answers when it can (a poll shared by
+ * every watch starting at the same time, or its window holding the
+ * revision), so a crowd of watches reconnecting at once makes one storage
+ * read, not one each; else storage does.
+ */
 async function startRevision(
-  storage: StorageAdapter,
+  { storage, feed }: ServiceDeps,
   request: WatchModelsRequest,
-  options: StorageCallOptions,
+  context: CallContext,
 ): Promise<number> {
+  if (request.afterRevision === undefined) {
+    const head = await feed.sync(context.signal);
+    if (head !== undefined) return head;
+  } else if (request.afterRevision <= BigInt(Number.MAX_SAFE_INTEGER)) {
+    if (feed.covers(Number(request.afterRevision))) return Number(request.afterRevision);
+  }
+  const options = storageOptions(context);
   const bounds = await storage.readChanges(0, 0, options);
   if (request.afterRevision === undefined) return bounds.latestRevision;
   const after = request.afterRevision;
@@ -197,14 +210,15 @@ class Follower {
   async #idle(): Promise<void> {
     const quietMs = Date.now() - this.#lastSentAt;
     if (quietMs >= this.#intervalMs) {
-      const answer = this.#feed.answeredSince(this.#mark);
-      if (answer?.failure !== undefined) throw answer.failure;
-      // A poll hanging longer than this: no progress, so the watcher can tell.
       if (this.#feed.followedWithin(this.#intervalMs + 2 * this.#pollIntervalMs)) {
         await this.#responses.send({ revision: BigInt(this.#cursor) });
         this.#lastSentAt = Date.now();
         return;
       }
+      // No poll succeeded for that long (one failing now and then does
+      // not end thousands of watches at once); a poll hanging: no progress.
+      const answer = this.#feed.answeredSince(this.#mark);
+      if (answer?.failure !== undefined) throw answer.failure;
     }
     const waitMs = quietMs >= this.#intervalMs ? this.#intervalMs : this.#intervalMs - quietMs;
     await this.#feed.waitForChange(this.#cursor, waitMs, this.#context.signal);
@@ -228,7 +242,7 @@ export function watchHandlers(deps: ServiceDeps): WatchHandlers {
       const filter = watchFilter(request);
       const intervalMs = progressInterval(request, deps.settings.progressIntervalMs);
       try {
-        const cursor = await startRevision(deps.storage, request, storageOptions(context));
+        const cursor = await startRevision(deps, request, context);
         const follower = new Follower(deps, { cursor, filter, intervalMs, responses, context });
         await responses.send({ revision: BigInt(cursor) });
         await follower.run();
