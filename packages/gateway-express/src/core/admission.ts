@@ -105,10 +105,14 @@ export class GatewayAdmission {
     return jsonTextResponse(429, this.#fullJson, { ...this.#fullHeaders, "x-request-id": requestId });
   }
 
-  /** Runs `serve` holding a slot, once one is free; rejects with a 429 {@link HttpError} when none comes. */
-  async run<T>(signal: AbortSignal, serve: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `serve` holding a slot, once one is free; rejects with a 429
+   * {@link HttpError} when none comes. `request.signal` (a request that
+   * went away stops waiting) is read only if the request has to wait.
+   */
+  async run<T>(request: { readonly signal: AbortSignal }, serve: () => Promise<T>): Promise<T> {
     if (this.#inFlight < this.#limits.maxConcurrentRequests) this.#inFlight++;
-    else await this.#wait(signal);
+    else await this.#wait(request.signal);
     try {
       return await serve();
     } finally {

@@ -83,7 +83,7 @@ async function dispatch(context: GatewayContext, options: GatewayOptions, call: 
   // Watches are not counted against admission: each lasts long and holds no more than its stream.
   if (route.serverStreaming) return dispatchWatch(context, call);
   const serve = () => (route.clientStreaming ? dispatchImport(context, call) : dispatchUnary(context, call));
-  return context.admission ? context.admission.run(request.signal, serve) : serve();
+  return context.admission ? context.admission.run(request, serve) : serve();
 }
 
 /** 404 for an unknown path, 405 (with `Allow`) for a known path with another method. */

@@ -147,6 +147,44 @@ export type RouteMatch =
   | { readonly kind: "methodNotAllowed"; readonly allowed: readonly string[] }
   | { readonly kind: "notFound" };
 
+/** The routes of a table by custom verb and segment count: a request is matched only against those. */
+const routeIndexes = new WeakMap<readonly Route[], Map<string, Route[]>>();
+
+function candidatesOf(routes: readonly Route[], verb: string, segments: number): readonly Route[] {
+  let index = routeIndexes.get(routes);
+  if (index === undefined) {
+    index = new Map();
+    for (const route of routes) {
+      const key = `${route.verb} ${route.segments.length}`;
+      index.set(key, [...(index.get(key) ?? []), route]);
+    }
+    routeIndexes.set(routes, index);
+  }
+  return index.get(`${verb} ${segments}`) ?? [];
+}
+
+/** The path variables of `parts` if they match the route's segments; undefined if they do not. */
+function paramsOf(route: Route, parts: readonly string[]): Record<string, string> | undefined {
+  const { segments } = route;
+  // Literals first: most routes are ruled out without decoding anything.
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as Segment;
+    const part = parts[i] ?? "";
+    if ("literal" in segment ? segment.literal !== part : part === "") return undefined;
+  }
+  const params: Record<string, string> = {};
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as Segment;
+    if ("literal" in segment) continue;
+    try {
+      params[segment.field] = decodeURIComponent(parts[i] ?? "");
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
+}
+
 /**
  * Matches a method and a raw path (without the query) against the routes.
  * Path variables are percent-decoded; a variable never spans `/`.
@@ -157,28 +195,17 @@ export function matchRoute(routes: readonly Route[], httpMethod: string, rawPath
   const path = colon === -1 ? rawPath : rawPath.slice(0, colon);
   const verb = colon === -1 ? "" : rawPath.slice(colon + 1);
   const parts = path.slice(1).split("/");
-  const allowed = new Set<string>();
-  for (const route of routes) {
-    if (route.verb !== verb || route.segments.length !== parts.length) continue;
-    const params: Record<string, string> = {};
-    const matches = route.segments.every((segment, i) => {
-      const part = parts[i] ?? "";
-      if ("literal" in segment) return segment.literal === part;
-      if (part === "") return false;
-      try {
-        params[segment.field] = decodeURIComponent(part);
-        return true;
-      } catch {
-        return false;
-      }
-    });
-    if (!matches) continue;
-    const method = httpMethod.toUpperCase();
+  const method = httpMethod.toUpperCase();
+  let allowed: Set<string> | undefined;
+  for (const route of candidatesOf(routes, verb, parts.length)) {
+    const params = paramsOf(route, parts);
+    if (params === undefined) continue;
     // HEAD is GET without the body (RFC 9110 9.3.2).
     if (route.httpMethod === method || (method === "HEAD" && route.httpMethod === "GET")) {
       return { kind: "found", route, params };
     }
+    allowed ??= new Set();
     allowed.add(route.httpMethod);
   }
-  return allowed.size > 0 ? { kind: "methodNotAllowed", allowed: [...allowed] } : { kind: "notFound" };
+  return allowed ? { kind: "methodNotAllowed", allowed: [...allowed] } : { kind: "notFound" };
 }

@@ -262,6 +262,43 @@ function applyHeaders(route: Route, json: JsonObject, input: TranscodeInput): vo
   }
 }
 
+/** A request that sets only path variables: no body, query parameters or headers that map to fields. */
+const isPathOnly = (input: TranscodeInput) =>
+  input.body === undefined &&
+  input.ifMatch === undefined &&
+  input.idempotencyKey === undefined &&
+  input.query.size === 0;
+
+/**
+ * Per route without a body whose path variables are all top-level string
+ * fields: each variable's field and its `localName` (the message property).
+ * `null` for other routes, which go through JSON.
+ */
+const directFields = new WeakMap<Route, ReadonlyMap<string, string> | null>();
+
+function directFieldsOf(route: Route): ReadonlyMap<string, string> | undefined {
+  let fields = directFields.get(route);
+  if (fields === undefined) {
+    const byName = new Map<string, string>();
+    for (const segment of route.segments) {
+      if (!("field" in segment)) continue;
+      const info = route.input.fields.find((f) => f.name === segment.field);
+      if (
+        info?.kind === "scalar" &&
+        info.T === ScalarType.STRING &&
+        !info.repeat &&
+        info.oneof === undefined
+      ) {
+        byName.set(segment.field, info.localName);
+      }
+    }
+    const all = route.segments.every((segment) => !("field" in segment) || byName.has(segment.field));
+    fields = route.body === "" && all ? byName : null;
+    directFields.set(route, fields);
+  }
+  return fields ?? undefined;
+}
+
 /**
  * Builds the gRPC request message for a route from the body, the path
  * variables and the query string (google.api.http transcoding rules), all
@@ -269,6 +306,13 @@ function applyHeaders(route: Route, json: JsonObject, input: TranscodeInput): vo
  * wrong types become INVALID_ARGUMENT.
  */
 export function toRequestMessage(route: Route, input: TranscodeInput): object {
+  const direct = isPathOnly(input) ? directFieldsOf(route) : undefined;
+  if (direct) {
+    // What the JSON reader would make of `{id: "..."}`, without the JSON (GET by id, the hot path).
+    const message = route.input.create() as Record<string, unknown>;
+    for (const [field, localName] of direct) message[localName] = input.params[field];
+    return message;
+  }
   const json = bodyJson(route, input.body);
   for (const [field, value] of Object.entries(input.params)) {
     const info = findField(route.input, field);

@@ -104,7 +104,12 @@ export interface GatewayRequest {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** The body; undefined for a request without one (no Content-Length nor Transfer-Encoding). */
   readonly body: GatewayRequestBody | undefined;
-  /** Aborted when the HTTP client goes away; cancels the gRPC call. */
+  /**
+   * Aborted when the HTTP client goes away; cancels the gRPC call. The core
+   * reads it only when it needs it (a registry call, a wait for a slot), so
+   * an adapter may make it a getter that creates it then: node's
+   * AbortSignal is slow to create, and a cached answer needs none.
+   */
   readonly signal: AbortSignal;
   /** The client's address, for the rate limit hook. */
   readonly remoteAddress?: string | undefined;

@@ -1,7 +1,12 @@
 /** The unary routes: a JSON body in, one gRPC call, the response message out as JSON. */
 import { Code, RegistryError, revisionHeader } from "@modelreg/proto";
 import type { JsonValue } from "@protobuf-ts/runtime";
-import { type RpcMetadata, type RpcTransport, stackIntercept } from "@protobuf-ts/runtime-rpc";
+import {
+  type RpcMetadata,
+  type RpcOptions,
+  type RpcTransport,
+  stackIntercept,
+} from "@protobuf-ts/runtime-rpc";
 import { HttpError } from "./errors";
 import type { JsonCache } from "./json-cache";
 import { jsonResponse, jsonTextResponse } from "./json-response";
@@ -13,6 +18,10 @@ import type { GatewayContext, GatewayRequest, GatewayResponse, RouteCall } from 
 /** Deadline, cancellation and metadata of one unary call. */
 export interface UnaryCallOptions {
   readonly timeoutMs: number;
+  /**
+   * Cancels the call. Read only when the transport reads the call's
+   * `abort` (a cache hit need not): may be a getter that creates it then.
+   */
   readonly signal: AbortSignal;
   readonly metadata: Readonly<Record<string, string>>;
   /** The consistency token of a read (`X-Modelreg-Revision`), as the client's `minRevision` rpc option. */
@@ -43,6 +52,58 @@ export function isUnaryClient(client: unknown): client is UnaryClient {
   );
 }
 
+/** Each transport's own options (`mergeOptions()`: its metadata, its interceptors and the rest), read once. */
+const transportDefaults = new WeakMap<
+  RpcTransport,
+  { readonly meta: RpcOptions["meta"]; readonly rest: Readonly<Record<string, unknown>> | undefined }
+>();
+
+/**
+ * A call's options, with `abort` read from `options.signal` only when the
+ * transport asks for it: node creates an AbortSignal slowly, and a call
+ * answered from the client's cache never needs one. (A class, so that the
+ * getter costs what a plain property does.)
+ */
+class CallRpcOptions {
+  [extra: string]: unknown;
+  timeout: number;
+  meta: Record<string, string | string[]>;
+  // RegistryRpcOptions.minRevision: the client's cache reads it; other transports ignore it.
+  minRevision: bigint | undefined;
+  readonly #options: UnaryCallOptions;
+
+  constructor(options: UnaryCallOptions, meta: Record<string, string | string[]>) {
+    this.timeout = options.timeoutMs;
+    this.meta = meta;
+    this.minRevision = options.minRevision;
+    this.#options = options;
+  }
+
+  get abort(): AbortSignal {
+    return this.#options.signal;
+  }
+}
+
+/**
+ * A call's options merged with the transport's as `mergeOptions` would
+ * (metadata merged; the transport's other defaults, such as interceptors, kept).
+ */
+function rpcOptionsOf(transport: RpcTransport, options: UnaryCallOptions): RpcOptions {
+  let defaults = transportDefaults.get(transport);
+  if (defaults === undefined) {
+    // The call sets its own deadline and cancellation.
+    const { meta, timeout: _timeout, abort: _abort, ...rest } = transport.mergeOptions();
+    defaults = { meta, rest: Object.keys(rest).length === 0 ? undefined : rest };
+    transportDefaults.set(transport, defaults);
+  }
+  const { meta, rest } = defaults;
+  const merged = new CallRpcOptions(
+    options,
+    meta ? { ...meta, ...options.metadata } : { ...options.metadata },
+  );
+  return rest === undefined ? merged : Object.assign(merged, rest);
+}
+
 /**
  * The one place the gateway makes a unary gRPC call: `method` is the
  * generated `MethodInfo`, `message` a request message of its input type.
@@ -57,14 +118,7 @@ export async function invokeUnary(
   options: UnaryCallOptions,
 ): Promise<UnaryAnswer> {
   const { transport } = client;
-  const rpcOptions = transport.mergeOptions({
-    timeout: options.timeoutMs,
-    abort: options.signal,
-    meta: { ...options.metadata },
-    // RegistryRpcOptions.minRevision: the client's cache reads it; other transports ignore it.
-    ...(options.minRevision === undefined ? {} : { minRevision: options.minRevision }),
-  });
-  const call = stackIntercept("unary", transport, method, rpcOptions, message);
+  const call = stackIntercept("unary", transport, method, rpcOptionsOf(transport, options), message);
   // The headers settle with the response (or fail with it): read both, so neither rejects unobserved.
   const [response, headers] = await Promise.all([call.response, call.headers]);
   return { response, revision: revisionOf(headers) };
@@ -129,7 +183,9 @@ export async function dispatchUnary(context: GatewayContext, call: RouteCall): P
   });
   const { response, revision } = await invokeUnary(context.client, route.method, message, {
     timeoutMs: timeoutOf(request, context.maxTimeoutMs) ?? context.defaultTimeoutMs,
-    signal: request.signal,
+    get signal() {
+      return request.signal;
+    },
     metadata: metadataOf(request, call.requestId, context.forwardCookies),
     minRevision: minRevisionOf(request),
   });

@@ -50,6 +50,38 @@ function sendRefusal(req: IncomingMessage, res: ServerResponse, response: Gatewa
   res.end(response.body);
 }
 
+/** The query of a request without one: never changed by the core, so one serves them all. */
+const noQuery = new URLSearchParams();
+
+/**
+ * A request's cancellation, whose AbortSignal is made only when asked for:
+ * node takes microseconds to create one, more than the rest of a cached
+ * answer, and only calls to the registry and waits for a slot need it.
+ */
+class LazyAbort {
+  #controller: AbortController | undefined;
+  #aborted = false;
+
+  /** Whether the HTTP client went away before the answer was sent. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Aborted once {@link abort} is called, whether it was made before or after. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort();
+    }
+    return this.#controller.signal;
+  }
+
+  abort(): void {
+    this.#aborted = true;
+    this.#controller?.abort();
+  }
+}
+
 /**
  * Splits the request target as Express's router does. Not `new URL(target, base)`:
  * it reads `//host/api/v1/...` as a host plus `/api/v1/...` (serving a path
@@ -94,22 +126,24 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
       sendRefusal(req, res, refusal);
       return;
     }
-    const controller = new AbortController();
+    const cancel = new LazyAbort();
     // The HTTP client went away before we answered: cancel the gRPC call.
     res.on("close", () => {
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) cancel.abort();
     });
     gateway
       .handle({
         method,
         path: pathname,
-        query: new URLSearchParams(search),
+        query: search === "" ? noQuery : new URLSearchParams(search),
         headers: req.headers,
         body: requestBodyOf(req),
-        signal: controller.signal,
+        get signal() {
+          return cancel.signal;
+        },
         remoteAddress: req.socket.remoteAddress,
       })
-      .then((response) => sendResponse(req, res, response, controller.signal))
+      .then((response) => sendResponse(req, res, response, cancel))
       .catch((error: unknown) => {
         // Only sending can fail (the core answers every failure): end the response as best we can.
         if (res.headersSent) {

@@ -42,7 +42,7 @@ async function sendStream(
   res: ServerResponse,
   response: GatewayResponse,
   stream: AsyncIterable<string>,
-  signal: AbortSignal,
+  signal: { readonly aborted: boolean },
 ): Promise<void> {
   writeHead(req, res, response);
   res.flushHeaders();
@@ -66,7 +66,7 @@ export async function sendResponse(
   req: IncomingMessage,
   res: ServerResponse,
   response: GatewayResponse,
-  signal: AbortSignal,
+  signal: { readonly aborted: boolean },
 ): Promise<void> {
   if (signal.aborted || res.headersSent) {
     // Nobody to send it to: end the gRPC stream behind it, if any.
