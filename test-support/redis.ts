@@ -88,8 +88,12 @@ export interface RedisServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts a private redis-server (no persistence) on a free port and waits until it answers PING. */
-export async function startRedisServer(): Promise<RedisServerProcess> {
+/**
+ * Starts a private redis-server (no persistence) on a free port, with
+ * `extraArgs` (e.g. an ACL: `["--user", "default", "on", ...]`), and waits until it
+ * answers PING.
+ */
+export async function startRedisServer(extraArgs: readonly string[] = []): Promise<RedisServerProcess> {
   const port = await closedPort();
   const url = `redis://127.0.0.1:${port}/0`;
   const dir = mkdtempSync(join(tmpdir(), "modelreg-redis-"));
@@ -98,7 +102,7 @@ export async function startRedisServer(): Promise<RedisServerProcess> {
   const launch = async () => {
     output = "";
     const args = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
-    const started = spawn(redisServerBinary, [...args, "--dir", dir, "--daemonize", "no"], {
+    const started = spawn(redisServerBinary, [...args, "--dir", dir, "--daemonize", "no", ...extraArgs], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     started.stdout?.on("data", (chunk: Buffer) => {

@@ -58,8 +58,8 @@ function recordingLogger() {
   return { logger, lines };
 }
 
-async function privateServer(): Promise<RedisServerProcess> {
-  const server = await startRedisServer();
+async function privateServer(extraArgs: readonly string[] = []): Promise<RedisServerProcess> {
+  const server = await startRedisServer(extraArgs);
   cleanups.push(() => server.stop());
   return server;
 }
@@ -132,6 +132,13 @@ describe.skipIf(!redisServerAvailable)("Redis cache store while Redis goes away"
     }, "the store answering after the restart");
     expect(answers).toEqual([undefined]);
     expect(await store.appliedRevision()).toBeUndefined();
+  });
+
+  it("works with a server whose ACL refuses INFO (as some providers do)", async () => {
+    const server = await privateServer(["--user", "default", "on", "nopass", "~*", "&*", "+@all", "-info"]);
+    const store = storeAt(server.url);
+    await store.set([write("id:a", 1n)]);
+    expect((await store.get(["id:a"]))[0]?.revision).toBe(1n);
   });
 
   it("fails a call that gets no answer within the command timeout (a silent network), and recovers", async () => {

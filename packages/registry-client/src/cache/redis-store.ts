@@ -323,7 +323,14 @@ class RedisStore implements RedisCacheStore {
    */
   async #checkServer(): Promise<void> {
     const connection = this.#connection;
-    const runId = /run_id:(\w+)/.exec(await this.#client.info("server"))?.[1];
+    const runId = await this.#client.info("server").then(
+      (info) => /run_id:(\w+)/.exec(info)?.[1],
+      (error: Error) => {
+        // A server whose ACL refuses INFO (some providers) cannot be checked; any other failure is the call's.
+        if (error.name === "ReplyError") return undefined;
+        throw error;
+      },
+    );
     if (this.#runId !== undefined && runId !== this.#runId) {
       await this.#removeAll();
       this.#logger?.warn(
