@@ -79,7 +79,7 @@ async function setUp(
 /** A well-formed model id that no model has. */
 const unknownId = (i: number) => `0190a000-0000-7000-8000-${String(i).padStart(12, "0")}`;
 
-describe("the client cache, one registry", () => {
+describe("the client cache, one registry", { timeout: 60_000 }, () => {
   let s: Setup;
   beforeAll(async () => {
     s = await setUp();
@@ -262,7 +262,7 @@ describe("the client cache, one registry", () => {
   });
 });
 
-describe("the client cache when its watch breaks", () => {
+describe("the client cache when its watch breaks", { timeout: 60_000 }, () => {
   let s: Setup | undefined;
   let proxy: TcpProxy | undefined;
   afterEach(async () => {

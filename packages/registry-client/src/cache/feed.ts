@@ -29,6 +29,8 @@ export interface FeedSink {
   restart(revision: bigint): void;
   /** The stream failed (the feed resumes by itself); for logs. */
   broken(error: RegistryError): void;
+  /** The feed caught up (again): the cache may answer. */
+  caughtUp(): void;
 }
 
 /** When the feed counts as current: a message within twice the progress interval, after catching up. */
@@ -115,6 +117,12 @@ export class CacheFeed {
     }
   }
 
+  #markCaughtUp(): void {
+    if (this.#caughtUp) return;
+    this.#caughtUp = true;
+    this.#sink.caughtUp();
+  }
+
   #receive(response: WatchModelsResponse, first: boolean, resuming: boolean): void {
     const now = Date.now();
     this.#lastMessageAt = now;
@@ -124,14 +132,14 @@ export class CacheFeed {
       // A watch from now: nothing before `revision` was seen, so the cache starts over.
       this.#after = revision;
       this.applied = revision;
-      this.#caughtUp = true;
+      this.#markCaughtUp();
       this.#sink.restart(revision);
       return;
     }
     if (event === undefined) {
       // A resumed stream's first message repeats where it resumes; a later one means "nothing more".
       if (first) return;
-      this.#caughtUp = true;
+      this.#markCaughtUp();
       if (revision <= this.applied) return;
       this.#after = revision;
       this.applied = revision;
@@ -145,7 +153,7 @@ export class CacheFeed {
     // An event committed within the interval: the stream is at the head of the history.
     const time = event.commitTime;
     const committed = time ? Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6) : 0;
-    if (now - committed <= 2 * this.#progressIntervalMs) this.#caughtUp = true;
+    if (now - committed <= 2 * this.#progressIntervalMs) this.#markCaughtUp();
   }
 }
 

@@ -27,12 +27,13 @@ import type { MethodInfo, RpcMetadata, RpcOptions, UnaryCall } from "@protobuf-t
 import type { RegistryRpcOptions } from "../transport";
 import { callOf, withCallerLimits } from "./calls";
 import { type Change, changesOfEvent, changesOfWrite, writeMethods } from "./changes";
-import { type Entry, errorOf, modelEntry } from "./entries";
+import { decodeEntry, type Entry, encodeEntry, errorOf, modelEntry } from "./entries";
 import { CacheFeed } from "./feed";
 import { Flights } from "./flights";
 import { idKey, isCacheableId, isCacheableLookup, lookupKey, maxBatchIds, versionKey } from "./keys";
 import { type FillTicket, LocalLevel } from "./l1";
-import type { CacheOptions, CacheStats } from "./types";
+import { SharedLevel } from "./shared-level";
+import type { CacheOptions, CacheStats, SharedCacheWrite } from "./types";
 
 /** The transport's own unary call, below the cache. */
 export type SendUnary = <I extends object, O extends object>(
@@ -67,6 +68,9 @@ type CounterName =
   | "invalidations"
   | "sharedErrors";
 
+/** Event writes the shared level may fall behind by before they are dropped (and the store proved or cleared). */
+const maxSharedBacklog = 10_000;
+
 /** Adds ±10 % to `ms`, so entries made together do not expire together. */
 export function jittered(ms: number): number {
   return Math.round(ms * (0.9 + Math.random() * 0.2));
@@ -94,6 +98,12 @@ export class ModelCache {
     sharedErrors: 0,
   };
   #closed = false;
+  readonly #shared: SharedLevel | undefined;
+  readonly #sharedTtlMs: number;
+  /** NOT_FOUND errors read from the shared level (not written back to it). */
+  readonly #fromSharedErrors = new WeakSet<RegistryError>();
+  /** Whether the watch's breaking was logged (once per outage). */
+  #brokenLogged = false;
 
   constructor(deps: CacheDependencies, options: CacheOptions & { logger?: Logger }) {
     this.#deps = deps;
@@ -101,18 +111,41 @@ export class ModelCache {
     this.#flights = new Flights(options.maxConcurrentFills ?? 32);
     this.#notFoundTtlMs = options.notFoundTtlMs ?? 5000;
     this.#logger = options.logger;
+    this.#sharedTtlMs = options.sharedTtlMs ?? 3_600_000;
+    this.#shared = options.shared
+      ? new SharedLevel(options.shared, {
+          timeoutMs: options.sharedTimeoutMs ?? 50,
+          maxBacklog: maxSharedBacklog,
+          onError: () => this.#count("sharedErrors"),
+          logger: options.logger,
+        })
+      : undefined;
     this.#feed = new CacheFeed(
       deps.service,
       {
         event: (event, revision) => this.#applyEvent(event, revision),
-        progress: () => {},
-        restart: () => this.#l1.clear(),
-        broken: (error) =>
-          this.#logger?.debug({ code: error.code }, "model cache: the watch broke; resuming"),
+        progress: (revision) => this.#shared?.progress(revision),
+        restart: (revision) => {
+          this.#l1.clear();
+          this.#shared?.restart(revision);
+        },
+        broken: (error) => this.#watchBroken(error),
+        caughtUp: () => {
+          if (!this.#brokenLogged) return;
+          this.#brokenLogged = false;
+          this.#logger?.info("model cache: its watch is current again");
+        },
       },
       options.progressIntervalMs ?? 250,
     );
-    this.#feed.start(undefined);
+    // With a shared level, the watch starts where the store is exact, so what nobody applied is replayed into it.
+    if (this.#shared) {
+      void this.#shared.startRevision().then((after) => {
+        if (!this.#closed) this.#feed.start(after);
+      });
+    } else {
+      this.#feed.start(undefined);
+    }
   }
 
   /**
@@ -150,6 +183,7 @@ export class ModelCache {
   close(): void {
     this.#closed = true;
     this.#feed.stop();
+    this.#shared?.close();
   }
 
   /** Whether a call carries credentials of its own (the cache answers only for the client's). */
@@ -188,12 +222,7 @@ export class ModelCache {
     return this.#read(key, options, async (ticket, sendOptions) => {
       const response = await this.#deps.send(lookupModelMethod, request, sendOptions).response;
       const { model } = response;
-      if (model) {
-        this.#storeModel(model, ticket);
-        if (request.alias !== "") {
-          this.#l1.fill(key, { kind: "pointer", id: model.id, revision: ticket.revision }, ticket);
-        }
-      }
+      if (model) this.#storeModel(model, ticket, request.alias === "" ? undefined : key);
       return model;
     }).then((model) => ({ model }));
   }
@@ -227,14 +256,21 @@ export class ModelCache {
         throw found.error;
       }
     }
-    const fill = (sendOptions: RpcOptions) => this.#fill(key, (ticket) => fetch(ticket, sendOptions));
     if (minRevision !== undefined && minRevision > this.#feed.applied) {
-      // Not shared: a read in flight may have been sent before the caller's write.
+      // Not shared with other callers: a read in flight may have been sent before the caller's write.
       this.#count("misses");
-      return cloned(await fill(options));
+      return cloned(await this.#fill(key, (ticket) => fetch(ticket, options)));
     }
-    this.#count(this.#flights.joinable(key) ? "coalesced" : "misses");
-    const shared = this.#flights.run(key, () => fill(sharedOptions(options)));
+    if (this.#flights.joinable(key)) this.#count("coalesced");
+    const shared = this.#flights.run(key, () =>
+      this.#fill(key, async (ticket) => {
+        const found = await this.#fromShared(key, ticket);
+        if (found && "model" in found) return found.model;
+        if (found) throw found.error;
+        this.#count("misses");
+        return fetch(ticket, sharedOptions(options));
+      }),
+    );
     return cloned(await withCallerLimits(shared, options, this.#deps.defaultTimeoutMs));
   }
 
@@ -244,14 +280,15 @@ export class ModelCache {
     try {
       return await fetch(ticket);
     } catch (error) {
-      if (error instanceof RegistryError && error.code === Code.NOT_FOUND && this.#notFoundTtlMs > 0) {
+      const cacheable = error instanceof RegistryError && error.code === Code.NOT_FOUND;
+      if (cacheable && this.#notFoundTtlMs > 0 && !this.#fromSharedErrors.has(error)) {
         const entry: Entry = {
           kind: "notFound",
           status: error.toStatus(),
           revision: ticket.revision,
           expiresAt: Date.now() + jittered(this.#notFoundTtlMs),
         };
-        this.#l1.fill(key, entry, ticket);
+        this.#storeFills([{ key, entry }], ticket);
       }
       throw error;
     } finally {
@@ -259,14 +296,73 @@ export class ModelCache {
     }
   }
 
-  /** A model a registry read returned: by id, and its name/version. */
-  #storeModel(model: Model, ticket: FillTicket): void {
-    this.#l1.fill(idKey(model.id), modelEntry(model, ticket.revision), ticket);
-    this.#l1.fill(
-      versionKey(model.name, model.version),
-      { kind: "pointer", id: model.id, revision: ticket.revision },
-      ticket,
-    );
+  /** A model a registry read returned: by id, its name/version, and the alias it was looked up by. */
+  #storeModel(model: Model, ticket: FillTicket, aliasKeyed?: string): void {
+    const pointer: Entry = { kind: "pointer", id: model.id, revision: ticket.revision };
+    const changes: Change[] = [
+      { key: idKey(model.id), entry: modelEntry(model, ticket.revision) },
+      { key: versionKey(model.name, model.version), entry: pointer },
+    ];
+    if (aliasKeyed !== undefined) changes.push({ key: aliasKeyed, entry: pointer });
+    this.#storeFills(changes, ticket);
+  }
+
+  /**
+   * Stores a registry read's entries in L1, unless their keys changed while
+   * it was in flight; those L1 took go to the shared level too, tagged with
+   * the revision applied now (no change to them came in between).
+   */
+  #storeFills(changes: readonly Change[], ticket: FillTicket): void {
+    const shared = this.#shared;
+    const revision = this.#feed.applied;
+    const writes: SharedCacheWrite[] = [];
+    for (const { key, entry } of changes) {
+      if (this.#l1.fill(key, entry, ticket) && shared)
+        writes.push(this.#writeOf(key, { ...entry, revision }));
+    }
+    shared?.fill(writes);
+  }
+
+  /** An entry as a write to the shared level, with its jittered time to live. */
+  #writeOf(key: string, entry: Entry): SharedCacheWrite {
+    const ttl = entry.kind === "notFound" ? this.#notFoundTtlMs : this.#sharedTtlMs;
+    return { key, revision: entry.revision, data: encodeEntry(entry), ttlMs: jittered(ttl) };
+  }
+
+  /**
+   * What the shared level answers for `key` (a model, through a pointer, or
+   * a NOT_FOUND), copied to L1; nothing while it may not be read, fails or
+   * is slow (then the registry answers).
+   */
+  async #fromShared(key: string, ticket: FillTicket): Promise<Found> {
+    const shared = this.#shared;
+    if (!shared?.readable(ticket.revision)) return undefined;
+    try {
+      const first = await this.#sharedEntry(shared, key);
+      if (first?.kind === "notFound") {
+        this.#l1.fill(key, first, ticket);
+        this.#count("sharedHits");
+        const error = errorOf(first);
+        this.#fromSharedErrors.add(error);
+        return { error };
+      }
+      const target = first?.kind === "pointer" ? await this.#sharedEntry(shared, idKey(first.id)) : first;
+      if (!first || target?.kind !== "model") return undefined;
+      if (first !== target) this.#l1.fill(key, first, ticket);
+      this.#l1.fill(idKey(target.model.id), target, ticket);
+      this.#count("sharedHits");
+      return { model: target.model };
+    } catch (error) {
+      // Bytes this version cannot read: the registry answers.
+      this.#logger?.debug({ error: String(error) }, "model cache: an unreadable shared entry");
+      return undefined;
+    }
+  }
+
+  async #sharedEntry(shared: SharedLevel, key: string): Promise<Entry | undefined> {
+    const [stored] = (await shared.get([key])) ?? [];
+    if (!stored) return undefined;
+    return decodeEntry(stored.data, stored.revision, Date.now() + jittered(this.#notFoundTtlMs));
   }
 
   /** What L1 answers for `key`: a model (through a pointer), a NOT_FOUND, or nothing. */
@@ -312,27 +408,54 @@ export class ModelCache {
     return { models: ids.map((id) => Model.clone(found.get(id) as Model)) };
   }
 
-  /** Reads `ids` from the registry and stores them; shared with concurrent reads of the same ids. */
+  /** Reads `ids` (from the shared level, else the registry) and stores them; shared with concurrent reads of the same ids. */
   async #batchFetch(ids: string[], options: RegistryRpcOptions): Promise<Model[]> {
     const key = `batch:${ids.join(",")}`;
-    const fetch = (sendOptions: RpcOptions) => {
-      const ticket = this.#l1.open(this.#feed.applied);
-      const request = BatchGetModelsRequest.create({ ids });
-      return this.#deps
-        .send(batchGetModelsMethod, request, sendOptions)
-        .response.then((response) => {
-          for (const model of response.models) this.#storeModel(model, ticket);
-          return response.models;
-        })
-        .finally(() => this.#l1.close(ticket));
-    };
     if (options.minRevision !== undefined && options.minRevision > this.#feed.applied) {
-      this.#count("misses", ids.length);
-      return fetch(options);
+      return this.#batchFill(ids, options, false);
     }
-    this.#count(this.#flights.joinable(key) ? "coalesced" : "misses", ids.length);
-    const shared = this.#flights.run(key, () => fetch(sharedOptions(options)));
+    if (this.#flights.joinable(key)) this.#count("coalesced", ids.length);
+    const shared = this.#flights.run(key, () => this.#batchFill(ids, sharedOptions(options), true));
     return withCallerLimits(shared, options, this.#deps.defaultTimeoutMs);
+  }
+
+  async #batchFill(ids: string[], sendOptions: RpcOptions, useShared: boolean): Promise<Model[]> {
+    const ticket = this.#l1.open(this.#feed.applied);
+    try {
+      const found = useShared ? await this.#modelsFromShared(ids, ticket) : [];
+      const known = new Set(found.map((model) => model.id));
+      const rest = ids.filter((id) => !known.has(id));
+      if (rest.length === 0) return found;
+      this.#count("misses", rest.length);
+      const request = BatchGetModelsRequest.create({ ids: rest });
+      const response = await this.#deps.send(batchGetModelsMethod, request, sendOptions).response;
+      for (const model of response.models) this.#storeModel(model, ticket);
+      return [...found, ...response.models];
+    } finally {
+      this.#l1.close(ticket);
+    }
+  }
+
+  /** The models of `ids` the shared level holds (one round trip), copied to L1. */
+  async #modelsFromShared(ids: string[], ticket: FillTicket): Promise<Model[]> {
+    const shared = this.#shared;
+    if (!shared?.readable(ticket.revision)) return [];
+    const stored = (await shared.get(ids.map(idKey))) ?? [];
+    const models: Model[] = [];
+    stored.forEach((entry, i) => {
+      const id = ids[i];
+      if (!entry || id === undefined) return;
+      try {
+        const decoded = decodeEntry(entry.data, entry.revision, undefined);
+        if (decoded?.kind !== "model" || decoded.model.id !== id) return;
+        this.#l1.fill(idKey(id), decoded, ticket);
+        models.push(decoded.model);
+      } catch {
+        // Unreadable bytes: the registry answers for this one.
+      }
+    });
+    this.#count("sharedHits", models.length);
+    return models;
   }
 
   /** A write: sent as it is; its answer updates the cache before the caller sees it. */
@@ -375,7 +498,22 @@ export class ModelCache {
   }
 
   #applyEvent(event: ModelEvent, revision: bigint): void {
-    this.#applyChanges(changesOfEvent(event, revision), "event");
+    const changes = changesOfEvent(event, revision);
+    this.#applyChanges(changes, "event");
+    this.#shared?.event(
+      changes.map(({ key, entry }) => this.#writeOf(key, entry)),
+      revision,
+    );
+  }
+
+  /** The watch failed (it resumes by itself): logged once per outage, at the first failure after a message. */
+  #watchBroken(error: RegistryError): void {
+    if (this.#brokenLogged) return;
+    this.#brokenLogged = true;
+    this.#logger?.warn(
+      { code: Code[error.code] },
+      "model cache: its watch of the registry broke; reads go to the registry until it has caught up",
+    );
   }
 
   /** Sets each change in L1; an `unknown` for a key L1 does not hold only warns fills in flight. */

@@ -1,0 +1,255 @@
+/**
+ * The shared level (L2) as the cache uses it: every change event is written
+ * to it in order (batched, then `markApplied`), and it is read only while
+ * its content is exact up to the revision this process has applied: every
+ * event up to then was written to it by this process, after a point from
+ * which the store itself was exact (its `appliedRevision`, or a `clear()`).
+ * While it fails, events wait in a bounded backlog; on overflow the point
+ * moves on and the store must prove itself again (or be cleared).
+ *
+ * @internal
+ */
+import type { Logger } from "@modelreg/proto";
+import type { SharedCacheEntry, SharedCacheStore, SharedCacheWrite } from "./types";
+
+/** Event writes waiting for the store, up to `revision`. */
+interface Page {
+  readonly writes: SharedCacheWrite[];
+  readonly revision: bigint;
+}
+
+/** Settings of {@link SharedLevel}. */
+export interface SharedLevelOptions {
+  /** Bound of one read (and of `appliedRevision` at start), in ms. */
+  readonly timeoutMs: number;
+  /** Writes this many pending writes: past it, the backlog is dropped. */
+  readonly maxBacklog: number;
+  /** Counts a failed or timed-out call. */
+  readonly onError: () => void;
+  readonly logger?: Logger | undefined;
+}
+
+const timedOut = Symbol("timed out");
+
+/** `promise`, or `timedOut` after `ms`. */
+async function bounded<T>(promise: Promise<T>, ms: number): Promise<T | typeof timedOut> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<typeof timedOut>((resolve) => {
+    timer = setTimeout(() => resolve(timedOut), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** L2, with the bookkeeping that says when it may be read. */
+export class SharedLevel {
+  readonly #store: SharedCacheStore;
+  readonly #options: SharedLevelOptions;
+  /** Every change up to `#base` is in the store (once `#synced`); the ones after it are ours to write. */
+  #base = 0n;
+  #synced = false;
+  #backlog: Page[] = [];
+  #pending = 0;
+  /** Every event up to this revision is in the store (while synced). */
+  #writtenThrough = 0n;
+  #healthy = true;
+  #pumping = false;
+  #closed = false;
+  #failures = 0;
+  /** A batch of the backlog is being written (it left `#backlog`). */
+  #writing = false;
+  /** Incremented by every restart: work started before one must not claim anything after it. */
+  #generation = 0;
+
+  constructor(store: SharedCacheStore, options: SharedLevelOptions) {
+    this.#store = store;
+    this.#options = options;
+  }
+
+  /**
+   * The revision to start the watch after: the store's applied revision,
+   * from which it is exact; `undefined` (watch from now) when it has none or
+   * does not answer.
+   */
+  async startRevision(): Promise<bigint | undefined> {
+    const applied = await this.#call(
+      () => this.#store.appliedRevision(),
+      Math.max(this.#options.timeoutMs, 1000),
+    );
+    if (applied === timedOut || applied === undefined) return undefined;
+    this.#base = applied;
+    this.#writtenThrough = applied;
+    this.#synced = true;
+    return applied;
+  }
+
+  /** The watch starts over from `revision` (now): the store must prove it is exact from there, or be cleared. */
+  restart(revision: bigint): void {
+    this.#generation++;
+    this.#backlog = [];
+    this.#pending = 0;
+    this.#base = revision;
+    this.#writtenThrough = revision;
+    this.#synced = false;
+    this.#pump();
+  }
+
+  /** Writes one event's entries (after those queued before it). */
+  event(writes: SharedCacheWrite[], revision: bigint): void {
+    if (this.#pending + writes.length > this.#options.maxBacklog) {
+      this.#options.logger?.warn(
+        { pending: this.#pending },
+        "model cache: the shared level fell too far behind; it will be checked (or cleared) before it is read again",
+      );
+      this.restart(revision);
+      return;
+    }
+    this.#backlog.push({ writes, revision });
+    this.#pending += writes.length;
+    this.#pump();
+  }
+
+  /** Every change up to `revision` was delivered (a progress notification). */
+  progress(revision: bigint): void {
+    const idle = this.#backlog.length === 0 && !this.#writing;
+    if (idle && this.#synced && this.#healthy && revision > this.#writtenThrough) {
+      this.#writtenThrough = revision;
+      return;
+    }
+    this.event([], revision);
+  }
+
+  /** Whether the store may be read now: exact up to `applied` and answering. */
+  readable(applied: bigint): boolean {
+    const idle = this.#backlog.length === 0 && !this.#writing;
+    return this.#healthy && this.#synced && idle && this.#writtenThrough >= applied;
+  }
+
+  /** The entries under `keys`; `undefined` when the store failed or was too slow (counted). */
+  async get(keys: string[]): Promise<(SharedCacheEntry | undefined)[] | undefined> {
+    const entries = await this.#call(() => this.#store.get(keys), this.#options.timeoutMs);
+    return entries === timedOut ? undefined : entries;
+  }
+
+  /** Stores what a registry read returned (conditional per key), in the background. */
+  fill(writes: SharedCacheWrite[]): void {
+    if (writes.length === 0 || !this.#healthy || !this.#synced) return;
+    void this.#call(() => this.#store.set(writes), this.#writeTimeoutMs());
+  }
+
+  /** Stops writing. The store is the caller's to close. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  #writeTimeoutMs(): number {
+    return Math.max(10 * this.#options.timeoutMs, 1000);
+  }
+
+  /** Runs one store call bounded by `ms`; a failure or timeout marks the store unhealthy. */
+  async #call<T>(call: () => Promise<T>, ms: number): Promise<T | typeof timedOut> {
+    try {
+      const result = await bounded(call(), ms);
+      if (result === timedOut) throw new Error(`no answer within ${ms} ms`);
+      if (!this.#healthy) {
+        this.#healthy = true;
+        this.#options.logger?.info("model cache: the shared level answers again");
+      }
+      return result;
+    } catch (error) {
+      this.#options.onError();
+      if (this.#healthy) {
+        this.#healthy = false;
+        this.#options.logger?.warn(
+          { error: error instanceof Error ? error.message : String(error) },
+          "model cache: the shared level failed; going on without it until it answers",
+        );
+      }
+      this.#pump();
+      return timedOut;
+    }
+  }
+
+  /** Writes the backlog (after proving or clearing the store), one batch at a time, until done. */
+  #pump(): void {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    void this.#drain().finally(() => {
+      this.#pumping = false;
+      if (!this.#closed && (this.#backlog.length > 0 || !this.#synced || !this.#healthy)) {
+        setTimeout(() => this.#pump(), this.#backoffMs()).unref?.();
+      }
+    });
+  }
+
+  #backoffMs(): number {
+    const ceiling = Math.min(2000, 50 * 2 ** Math.min(this.#failures, 6));
+    return ceiling / 2 + (Math.random() * ceiling) / 2;
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#closed) {
+      const ok = !this.#synced ? await this.#sync() : await this.#writeBacklog();
+      if (!ok) {
+        this.#failures++;
+        return;
+      }
+      this.#failures = 0;
+      if (this.#synced && this.#backlog.length === 0) {
+        if (!this.#healthy) await this.#call(() => this.#store.appliedRevision(), this.#options.timeoutMs);
+        return;
+      }
+    }
+  }
+
+  /** Proves the store exact up to `#base` (another process kept it so), or clears it. */
+  async #sync(): Promise<boolean> {
+    const generation = this.#generation;
+    const applied = await this.#call(() => this.#store.appliedRevision(), this.#writeTimeoutMs());
+    if (applied === timedOut) return false;
+    if (applied === undefined || applied < this.#base) {
+      const cleared = await this.#call(() => this.#store.clear(), this.#writeTimeoutMs());
+      if (cleared === timedOut) return false;
+    }
+    // A restart meanwhile moved the base: the next round proves the new one.
+    if (generation === this.#generation) this.#synced = true;
+    return true;
+  }
+
+  /** Writes every queued event's entries in one call, then marks their last revision applied. */
+  async #writeBacklog(): Promise<boolean> {
+    const generation = this.#generation;
+    const pages = this.#backlog;
+    const last = pages.at(-1);
+    if (!last) return true;
+    this.#backlog = [];
+    this.#writing = true;
+    try {
+      return await this.#write(pages, last.revision, generation);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #write(pages: Page[], revision: bigint, generation: number): Promise<boolean> {
+    const writes = pages.flatMap((page) => page.writes);
+    let ok =
+      writes.length === 0 ||
+      (await this.#call(() => this.#store.set(writes), this.#writeTimeoutMs())) !== timedOut;
+    // Claims only what this generation wrote: after a restart the store must be proved again.
+    if (ok && generation === this.#generation) {
+      ok = (await this.#call(() => this.#store.markApplied(revision), this.#writeTimeoutMs())) !== timedOut;
+    }
+    if (generation !== this.#generation) return true;
+    if (!ok) {
+      this.#backlog = [...pages, ...this.#backlog];
+      return false;
+    }
+    this.#pending -= writes.length;
+    this.#writtenThrough = revision;
+    return true;
+  }
+}
