@@ -1,6 +1,7 @@
 // The client cache against a real registry over a socket: registry calls are
 // counted by a server interceptor, changes come from a second client (as
 // from another process) and reach the cache through its watch.
+import { UpdateModelRequest } from "@modelreg/proto";
 import {
   createMemoryStorage,
   type RegistryServerOptions,
@@ -43,7 +44,7 @@ interface Setup {
   stop(): Promise<void>;
 }
 
-/** A registry that sends progress notifications every 100 ms, a cached client and an uncached one. */
+/** A registry (progress notifications as each watch asks), a cached client and an uncached one. */
 async function setUp(
   server: Partial<RegistryServerOptions> = {},
   cache: CacheOptions = {},
@@ -51,7 +52,7 @@ async function setUp(
 ): Promise<Setup> {
   const counter = new CallCounter();
   const registry = await startTestRegistry({
-    streams: { progressIntervalMs: 100, pollIntervalMs: 50 },
+    streams: { pollIntervalMs: 50 },
     interceptors: [counter.interceptor],
     ...server,
   });
@@ -166,6 +167,20 @@ describe("the client cache, one registry", { timeout: 60_000 }, () => {
     const tagged = await s.cached.addModelTags({ id: model.id, tags: ["production"] });
     expect((await s.cached.getModel({ id: model.id })).tags).toEqual(["production"]);
     expect((await s.cached.lookupModel({ name: "ryw", version: "1" })).etag).toBe(tagged.etag);
+    // Through the generated client: the write's own headers carry its revision, and the cache applied it.
+    const call = s.cached.service.updateModel(
+      UpdateModelRequest.create({
+        model: { id: model.id, description: "via service" },
+        updateMask: { paths: ["description"] },
+      }),
+    );
+    const revision = (await call.headers)["x-modelreg-revision"];
+    expect(revision).toMatch(/^\d+$/);
+    await call.response;
+    const reads = await s.counter.during("GetModel", async () => {
+      expect((await s.cached.getModel({ id: model.id })).description).toBe("via service");
+    });
+    expect(reads).toBe(0);
     await s.cached.deleteModel({ id: model.id });
     expect((await rejection(s.cached.getModel({ id: model.id }))).code).toBe(Code.NOT_FOUND);
     expect((await rejection(s.cached.lookupModel({ name: "ryw", version: "1" }))).code).toBe(Code.NOT_FOUND);

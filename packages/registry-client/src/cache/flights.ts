@@ -8,7 +8,8 @@
 
 /** Concurrent reads of one key share one promise; at most `limit` run at once. */
 export class Flights {
-  readonly #inFlight = new Map<string, Promise<unknown>>();
+  /** Each read in flight, with the revision the cache had applied when it was asked for. */
+  readonly #inFlight = new Map<string, { promise: Promise<unknown>; revision: bigint }>();
   readonly #waiting: (() => void)[] = [];
   readonly #limit: number;
   #running = 0;
@@ -17,19 +18,29 @@ export class Flights {
     this.#limit = limit;
   }
 
-  /** The read in flight for `key`, if any. */
-  joinable(key: string): boolean {
-    return this.#inFlight.has(key);
+  /**
+   * Whether a read of `key` is in flight that a caller needing `minRevision`
+   * may share: one asked for once the cache had applied that revision (an
+   * older one may have been sent before the caller's write committed).
+   */
+  joinable(key: string, minRevision: bigint | undefined): boolean {
+    const flight = this.#inFlight.get(key);
+    return flight !== undefined && (minRevision === undefined || flight.revision >= minRevision);
   }
 
-  /** Runs `read` for `key`, unless one is in flight (then its promise), once a slot is free. */
-  run<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const existing = this.#inFlight.get(key);
-    if (existing) return existing as Promise<T>;
-    const promise = this.limited(read).finally(() => {
-      this.#inFlight.delete(key);
-    });
-    this.#inFlight.set(key, promise);
+  /**
+   * Runs `read` for `key` once a slot is free, or shares the one in flight
+   * if {@link joinable}; `revision` is what the cache has applied now.
+   */
+  run<T>(key: string, revision: bigint, minRevision: bigint | undefined, read: () => Promise<T>): Promise<T> {
+    if (this.joinable(key, minRevision)) return this.#inFlight.get(key)?.promise as Promise<T>;
+    const promise = this.limited(read);
+    const flight = { promise, revision };
+    this.#inFlight.set(key, flight);
+    const done = () => {
+      if (this.#inFlight.get(key) === flight) this.#inFlight.delete(key);
+    };
+    promise.then(done, done);
     return promise;
   }
 

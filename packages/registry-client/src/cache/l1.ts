@@ -46,6 +46,11 @@ export class LocalLevel {
     return entry;
   }
 
+  /** Whether an entry is held under `key` (without making it recently used). */
+  has(key: string): boolean {
+    return this.#lru.has(key);
+  }
+
   /**
    * Sets `key` from an event or a write (a touch: fills in flight that read
    * it must not store their answer). Returns whether an entry was replaced.

@@ -23,7 +23,7 @@ import {
   RegistryError,
   revisionHeader,
 } from "@modelreg/proto";
-import type { MethodInfo, RpcMetadata, RpcOptions, UnaryCall } from "@protobuf-ts/runtime-rpc";
+import { type MethodInfo, type RpcMetadata, type RpcOptions, UnaryCall } from "@protobuf-ts/runtime-rpc";
 import type { RegistryRpcOptions } from "../transport";
 import { callOf, withCallerLimits } from "./calls";
 import { type Change, changesOfEvent, changesOfWrite, writeMethods } from "./changes";
@@ -261,8 +261,8 @@ export class ModelCache {
       this.#count("misses");
       return cloned(await this.#fill(key, (ticket) => fetch(ticket, options)));
     }
-    if (this.#flights.joinable(key)) this.#count("coalesced");
-    const shared = this.#flights.run(key, () =>
+    if (this.#flights.joinable(key, minRevision)) this.#count("coalesced");
+    const shared = this.#flights.run(key, this.#feed.applied, minRevision, () =>
       this.#fill(key, async (ticket) => {
         const found = await this.#fromShared(key, ticket);
         if (found && "model" in found) return found.model;
@@ -336,7 +336,8 @@ export class ModelCache {
    */
   async #fromShared(key: string, ticket: FillTicket): Promise<Found> {
     const shared = this.#shared;
-    if (!shared?.readable(ticket.revision)) return undefined;
+    // Not while the watch is not current: the store is no fresher than this process's feed.
+    if (!this.#feed.current() || !shared?.readable(ticket.revision)) return undefined;
     try {
       const first = await this.#sharedEntry(shared, key);
       if (first?.kind === "notFound") {
@@ -414,8 +415,11 @@ export class ModelCache {
     if (options.minRevision !== undefined && options.minRevision > this.#feed.applied) {
       return this.#batchFill(ids, options, false);
     }
-    if (this.#flights.joinable(key)) this.#count("coalesced", ids.length);
-    const shared = this.#flights.run(key, () => this.#batchFill(ids, sharedOptions(options), true));
+    const { minRevision } = options;
+    if (this.#flights.joinable(key, minRevision)) this.#count("coalesced", ids.length);
+    const shared = this.#flights.run(key, this.#feed.applied, minRevision, () =>
+      this.#batchFill(ids, sharedOptions(options), true),
+    );
     return withCallerLimits(shared, options, this.#deps.defaultTimeoutMs);
   }
 
@@ -439,7 +443,7 @@ export class ModelCache {
   /** The models of `ids` the shared level holds (one round trip), copied to L1. */
   async #modelsFromShared(ids: string[], ticket: FillTicket): Promise<Model[]> {
     const shared = this.#shared;
-    if (!shared?.readable(ticket.revision)) return [];
+    if (!this.#feed.current() || !shared?.readable(ticket.revision)) return [];
     const stored = (await shared.get(ids.map(idKey))) ?? [];
     const models: Model[] = [];
     stored.forEach((entry, i) => {
@@ -474,7 +478,17 @@ export class ModelCache {
       }
       return response;
     });
-    return callOf(method, input, options, answer);
+    // The call's own headers (the caller reads x-modelreg-revision from them), status and trailers.
+    answer.catch(() => {});
+    return new UnaryCall(
+      method,
+      call.requestHeaders,
+      input,
+      call.headers,
+      answer,
+      call.status,
+      call.trailers,
+    );
   }
 
   #applyWrite(name: string, input: object, response: object, headers: RpcMetadata): void {
@@ -519,7 +533,7 @@ export class ModelCache {
   /** Sets each change in L1; an `unknown` for a key L1 does not hold only warns fills in flight. */
   #applyChanges(changes: readonly Change[], source: "event" | "write"): void {
     for (const { key, entry } of changes) {
-      if (entry.kind === "unknown" && this.#l1.get(key) === undefined) {
+      if (entry.kind === "unknown" && !this.#l1.has(key)) {
         this.#l1.touch(key);
         continue;
       }

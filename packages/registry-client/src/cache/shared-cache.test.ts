@@ -40,7 +40,7 @@ describe.skipIf(!redisAvailable)(
 
     beforeAll(async () => {
       const registry = await startTestRegistry({
-        streams: { progressIntervalMs: 100, pollIntervalMs: 50 },
+        streams: { pollIntervalMs: 50 },
         interceptors: [counter],
       });
       address = registry.address;

@@ -119,7 +119,10 @@ export class SharedLevel {
       this.#writtenThrough = revision;
       return;
     }
-    this.event([], revision);
+    // No event between the last one queued and `revision`: its page may claim up to there.
+    const last = this.#backlog.at(-1);
+    if (last) this.#backlog[this.#backlog.length - 1] = { writes: last.writes, revision };
+    else this.event([], revision);
   }
 
   /** Whether the store may be read now: exact up to `applied` and answering. */
