@@ -18,6 +18,8 @@ import { cpus, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import * as grpc from "@grpc/grpc-js";
+import { WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
 import { createRegistryClient } from "@modelreg/registry-client";
 import { createRegistryServer } from "@modelreg/registry-server";
 import { createPostgresStorage } from "@modelreg/registry-server/storage/postgres";
@@ -118,50 +120,103 @@ async function runRegistry(): Promise<void> {
 }
 
 /**
- * `--role watchers`: opens `count` watches from now through the registry
- * client; on `finish` (with the revision range written) waits for the
- * events up to `last` or `drainMs`, then reports latency, missing events
- * and reconnects.
+ * The revision of an encoded WatchModelsResponse without decoding it:
+ * field 1 (`event`, length-delimited) is skipped, field 2 (`revision`) read.
  */
-async function runWatchers(): Promise<void> {
-  const client = createRegistryClient({ target: `127.0.0.1:${args.port}`, insecure: true });
-  const controller = new AbortController();
-  const count = Number(args.watches);
-  const counts = new Uint32Array(count);
-  const latencies: number[] = [];
-  let reconnects = 0;
-  let started = 0;
-  const watchOne = async (index: number) => {
-    const watch = client.watchModels(
-      {},
-      {
-        signal: controller.signal,
-        onReconnect: () => void reconnects++,
-        reconnect: { maxDowntimeMs: 600_000 },
-      },
-    );
-    let first = true;
-    for await (const { event } of watch) {
-      if (first) {
-        first = false;
-        if (++started === count) process.send?.({ type: "ready" });
-      }
-      if (!event?.commitTime) continue;
-      counts[index] = (counts[index] ?? 0) + 1;
-      const commitMs = Number(event.commitTime.seconds) * 1000 + event.commitTime.nanos / 1e6;
-      latencies.push(Date.now() - commitMs);
+function revisionOf(bytes: Buffer): number {
+  let offset = 0;
+  const varint = () => {
+    let value = 0;
+    let shift = 1;
+    for (;;) {
+      const byte = bytes[offset++] ?? 0;
+      value += (byte & 0x7f) * shift;
+      if (byte < 0x80) return value;
+      shift *= 128;
     }
   };
-  for (let i = 0; i < count; i++) void watchOne(i).catch(() => {});
-  process.on("message", async (message: { type?: string; expected?: number; drainMs?: number }) => {
+  while (offset < bytes.length) {
+    const tag = varint();
+    if (tag === 0x0a) offset += varint();
+    else if (tag === 0x10) return varint();
+    else return -1;
+  }
+  return 0; // proto3 leaves a zero revision out
+}
+
+/**
+ * `--role watchers`: opens `--watches` watches from now, each on its own
+ * connection (a cache process has its own), with a raw grpc-js client that
+ * does not decode the messages (only the revision is read; the first copy
+ * of each revision is decoded once for its commit time), so that what is
+ * measured is the registry, not a client's decoding. A stream that fails
+ * is reopened after the last revision it got (a reconnect). On `finish`
+ * (with the latest revision written) waits for every watch to reach it or
+ * `drainMs`, then reports.
+ */
+async function runWatchers(): Promise<void> {
+  const count = Number(args.watches);
+  const last = new Float64Array(count);
+  const counts = new Uint32Array(count);
+  const commitMs = new Map<number, number>();
+  const latencies: number[] = [];
+  const channels: grpc.Client[] = [];
+  let reconnects = 0;
+  let started = 0;
+  let finished = false;
+  const method = {
+    path: "/modelregistry.v1.ModelService/WatchModels",
+    requestSerialize: (value: WatchModelsRequest) => Buffer.from(WatchModelsRequest.toBinary(value)),
+    responseDeserialize: (bytes: Buffer) => bytes,
+  };
+  const open = (index: number, client: grpc.Client, after: number | undefined) => {
+    const request = WatchModelsRequest.create(after === undefined ? {} : { afterRevision: BigInt(after) });
+    const stream = client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+    );
+    let first = true;
+    stream.on("data", (bytes: Buffer) => {
+      const revision = revisionOf(bytes);
+      if (first) {
+        first = false;
+        if (after === undefined && ++started === count) process.send?.({ type: "ready" });
+      }
+      if (bytes[0] !== 0x0a) return; // a progress notification
+      let committed = commitMs.get(revision);
+      if (committed === undefined) {
+        const time = WatchModelsResponse.fromBinary(bytes).event?.commitTime;
+        committed = time ? Number(time.seconds) * 1000 + time.nanos / 1e6 : Date.now();
+        commitMs.set(revision, committed);
+      }
+      latencies.push(Date.now() - committed);
+      counts[index] = (counts[index] ?? 0) + 1;
+      last[index] = revision;
+    });
+    stream.on("error", () => {
+      if (finished) return;
+      reconnects++;
+      setTimeout(() => open(index, client, last[index]), 100);
+    });
+  };
+  for (let i = 0; i < count; i++) {
+    const client = new grpc.Client(`127.0.0.1:${args.port}`, grpc.credentials.createInsecure(), {
+      "grpc.use_local_subchannel_pool": 1,
+    });
+    channels.push(client);
+    open(i, client, undefined);
+  }
+  process.on("message", async (message: { type?: string; latest?: number; drainMs?: number }) => {
     if (message.type !== "finish") return;
-    const expected = message.expected ?? 0;
+    const latest = message.latest ?? 0;
     const deadline = Date.now() + (message.drainMs ?? 10_000);
-    while (Date.now() < deadline && counts.some((n) => n < expected))
-      await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && last.some((n) => n < latest)) await new Promise((r) => setTimeout(r, 50));
+    finished = true;
     const sorted = Float64Array.from(latencies).sort();
     let missing = 0;
-    for (const n of counts) missing += Math.max(0, expected - n);
+    for (const n of counts) missing += Math.max(0, latest - n);
     const report: WatchersReport = {
       type: "report",
       events: latencies.length,
@@ -174,21 +229,21 @@ async function runWatchers(): Promise<void> {
       },
     };
     process.send?.(report);
-    controller.abort();
-    client.close();
+    for (const channel of channels) channel.close();
     setTimeout(() => process.exit(0), 200).unref();
   });
 }
 
 /** Starts this file in `role` on the pinned core; resolves once it says `ready`. */
 async function startChild(pinning: Pinning, core: "server" | "load", role: string, extra: string[] = []) {
-  const [node, nodeArgs] = nodeWithTsx("./watch-fanout.ts", [
-    "--role",
-    role,
-    "--port",
-    String(args.port),
-    ...extra,
-  ]);
+  // WATCH_FANOUT_PROFILE=dir: a CPU profile of the registry, written there when it exits.
+  const profileDir = role === "registry" ? process.env.WATCH_FANOUT_PROFILE : undefined;
+  const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const [node, nodeArgs] = nodeWithTsx(
+    "./watch-fanout.ts",
+    ["--role", role, "--port", String(args.port), ...extra],
+    nodeFlags,
+  );
   const [command, commandArgs] = pinned(pinning, core, node, nodeArgs);
   const child = spawn(command, commandArgs, {
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -238,6 +293,18 @@ async function committedTransactions(): Promise<number> {
   }
 }
 
+/** The latest revision of the history: what every watch (all from revision 0) must have got. */
+async function latestRevision(): Promise<number> {
+  const client = new pg.Client({ connectionString: databaseUrl() });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string | null }>("select max(revision) as n from model_changes");
+    return Number(rows[0]?.n ?? 0);
+  } finally {
+    await client.end();
+  }
+}
+
 /** (Re)creates the bench's database, so each cell starts from an empty history. */
 async function freshDatabase(): Promise<void> {
   const admin = new pg.Client({ connectionString: args.postgres });
@@ -268,7 +335,10 @@ async function write(rate: number, durationMs: number) {
         .createModel({ model: { name: `bench-${i}`, version: "1", framework: "onnx", tags: ["bench"] } })
         .then(
           () => void acks.push(performance.now() - sent),
-          () => void failed++,
+          (error: { code?: number; message?: string }) => {
+            failed++;
+            if (process.env.WATCH_FANOUT_DEBUG && failed < 4) console.error(error.code, error.message);
+          },
         ),
     );
   }
@@ -294,7 +364,7 @@ async function runCell(pinning: Pinning, watches: number, rate: number): Promise
     const cpuAfter = await registry.ask<{ micros: number }>({ type: "cpu" }, "cpu");
     const cpuMs = performance.now() - cpuStart;
     const report = await watchers.ask<WatchersReport>(
-      { type: "finish", expected: written.writes - written.failed, drainMs: Number(args["drain-ms"]) },
+      { type: "finish", latest: await latestRevision(), drainMs: Number(args["drain-ms"]) },
       "report",
     );
     const xactAfter = await committedTransactions();

@@ -25,7 +25,8 @@ export interface WatchRequest {
    * milliseconds (sent as `progress_interval`), so a quiet stream can be told
    * from a broken one within a bounded time. A whole number of at least 100;
    * the registry caps it at its own interval (10 s by default). Unset: the
-   * registry's.
+   * registry's. When set, every progress notification is yielded, also
+   * those repeating the last revision (unset, only those that advance it).
    */
   progressIntervalMs?: number;
 }
@@ -266,7 +267,11 @@ async function* streamOnce(
       const response = next.value;
       onEstablished();
       const isDuplicate = state.after !== undefined && response.revision <= state.after;
-      if (isDuplicate && (response.event !== undefined || state.yieldedAny)) continue;
+      // Events are never yielded twice. Progress notifications repeating a
+      // revision are yielded only to a caller that asked for them
+      // (`progressIntervalMs`: they tell a quiet stream from a broken one).
+      const wantsProgress = ask.progressIntervalMs !== undefined && response.revision === state.after;
+      if (isDuplicate && (response.event !== undefined || (state.yieldedAny && !wantsProgress))) continue;
       state.after = response.revision;
       state.yieldedAny = true;
       yield response;
