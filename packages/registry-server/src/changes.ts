@@ -206,7 +206,8 @@ export class ChangeFeed {
    * aborts, whichever comes first. Never rejects.
    */
   waitForChange(after: number, timeoutMs: number, signal: AbortSignal): Promise<void> {
-    if (signal.aborted || this.#closed || (this.#initialized && this.#head > after)) return Promise.resolve();
+    // A closed feed still waits out the timeout: a watch looping on it must not spin.
+    if (signal.aborted || (this.#initialized && this.#head > after)) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const waiter = {
         after,
@@ -248,6 +249,7 @@ export class ChangeFeed {
   #lastPollAt = 0;
 
   async #poll(): Promise<void> {
+    if (this.#closed) return;
     if (this.#polling) {
       this.#pollAgain = true;
       return;
