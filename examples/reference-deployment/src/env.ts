@@ -30,3 +30,36 @@ export function envFile(name: string): Buffer | undefined {
     throw new ConfigError(`${name}: cannot read ${path}: ${(error as Error).message}`);
   }
 }
+
+/** Where the gateway's read cache lives (`CACHE_URL`): in process, in process plus Redis, or nowhere. */
+export type CacheSetting =
+  | { readonly kind: "memory" }
+  | { readonly kind: "redis"; readonly url: string; readonly where: string }
+  | { readonly kind: "off" };
+
+/**
+ * `CACHE_URL`: `memory:` (the default: an in-process cache), `redis://host[:port][/db]`
+ * or `rediss://...` (in process, and Redis shared by every gateway), or
+ * `off`. A bad value is a ConfigError that never repeats a password.
+ */
+export function envCache(name: string): CacheSetting {
+  const raw = envString(name, "memory:");
+  if (raw === "memory:") return { kind: "memory" };
+  if (raw === "off") return { kind: "off" };
+  const expected = `${name} must be memory:, off, or redis://[[user]:password@]host[:port][/db]`;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(`${expected} (got a value that is not a URL)`);
+  }
+  const shown = `${url.protocol}//${url.host}${url.pathname}`;
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError(`${expected} (got the scheme "${url.protocol}")`);
+  }
+  if (url.hostname === "") throw new ConfigError(`${expected} (got no host)`);
+  if (!/^(?:\/?|\/\d{1,2})$/.test(url.pathname) || url.search !== "" || url.hash !== "") {
+    throw new ConfigError(`${expected}: the path is a database number, nothing follows it (got ${shown})`);
+  }
+  return { kind: "redis", url: raw, where: shown };
+}

@@ -4,10 +4,18 @@
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
 import { challengeHeaders, createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
-import { Code, createRegistryClient, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import {
+  type CacheOptions,
+  Code,
+  createRegistryClient,
+  type RegistryClient,
+  RegistryError,
+} from "@modelreg/registry-client";
+import { createRedisCacheStore } from "@modelreg/registry-client/redis";
 import express, { type ErrorRequestHandler, type Response } from "express";
 import { pino } from "pino";
-import { ConfigError, envFile, envInt, envString } from "./env";
+import { type CacheSetting, ConfigError, envCache, envFile, envInt, envString } from "./env";
+import { metricsOf } from "./metrics";
 
 const logger = pino({ base: { service: "gateway" }, level: envString("LOG_LEVEL", "info") });
 
@@ -127,6 +135,14 @@ function admissionFromEnv() {
   };
 }
 
+/** The client's cache for CACHE_URL: in process (L1), plus Redis shared by every gateway (L2), or none. */
+function cacheOf(setting: CacheSetting): CacheOptions | undefined {
+  if (setting.kind === "off") return undefined;
+  const cacheLogger = logger.child({ component: "cache" });
+  if (setting.kind === "memory") return { logger: cacheLogger };
+  return { logger: cacheLogger, shared: createRedisCacheStore({ url: setting.url, logger: cacheLogger }) };
+}
+
 async function main() {
   const port = envInt("GATEWAY_PORT", 8080, 0, 65535);
   // Loopback unless told otherwise: put TLS (a reverse proxy) in front, or set GATEWAY_HOST=0.0.0.0.
@@ -135,6 +151,8 @@ async function main() {
   const ca = envFile("REGISTRY_TLS_CA_FILE");
   const cert = envFile("REGISTRY_TLS_CERT_FILE");
   const key = envFile("REGISTRY_TLS_KEY_FILE");
+  const cacheSetting = envCache("CACHE_URL");
+  const cache = cacheOf(cacheSetting);
   const client = createRegistryClient({
     target: address,
     ...(ca || cert
@@ -143,12 +161,21 @@ async function main() {
     poolSize: envInt("REGISTRY_POOL_SIZE", 2, 1, 64),
     keepalive: { timeMs: envInt("REGISTRY_KEEPALIVE_MS", 10_000, 1000, 3_600_000) },
     defaultTimeoutMs: envInt("REGISTRY_TIMEOUT_MS", 30_000, 100, 600_000),
+    ...(cache ? { cache } : {}),
   });
+  logger.info(
+    { cache: cacheSetting.kind, ...(cacheSetting.kind === "redis" ? { redis: cacheSetting.where } : {}) },
+    cacheSetting.kind === "off" ? "read cache off" : "read cache on",
+  );
+  const metrics = metricsOf(client);
 
   const app = express();
   app.disable("x-powered-by");
   app.get("/healthz", (_req, res) => {
     res.set(apiHeaders).json({ status: "ok" });
+  });
+  app.get("/metrics", (_req, res, next) => {
+    metrics.text().then((text) => res.set(apiHeaders).type(metrics.contentType).send(text), next);
   });
   app.use(createGatewayMiddleware({ client, logger, admission: admissionFromEnv(), maxBodyBytes }));
   // Everything the gateway does not serve is JSON too: a 404 for other
