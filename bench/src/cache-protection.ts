@@ -118,6 +118,9 @@ async function pass(
   count: number,
   read: (i: number) => Promise<unknown>,
 ): Promise<PenetrationPass> {
+  // A pass starts with the watch current: a cache whose watch went quiet (the previous burst kept
+  // this process busy) sends reads to the registry by design; the counters still show any it did.
+  await waitCurrent(cached, modelRecord.id);
   const before = (await registry.counts())[method] ?? 0;
   const stats = cached.stats();
   let notFound = 0;

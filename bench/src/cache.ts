@@ -35,7 +35,7 @@ import {
 } from "./cache-procs";
 import { breakdown, penetration, redisKilled } from "./cache-protection";
 import { type CacheReport, type Machine, writeCacheReport } from "./cache-report";
-import { staleness, tokenPairs } from "./cache-staleness";
+import { p, type StalenessResult, staleness, tokenPairs } from "./cache-staleness";
 import { type Runner, sideBySide } from "./cache-throughput";
 import { detectPinning, hasCommand, startServer } from "./proc";
 import { postgresReachable } from "./storage-scaling";
@@ -272,6 +272,14 @@ async function runRedis(report: CacheReport, registry: CountingRegistry) {
   }
 }
 
+function logStaleness(s: StalenessResult | undefined) {
+  if (!s) return;
+  const q = (x: number) => p(s.sortedMs, x).toFixed(1);
+  log(
+    `  ${s.setup}: ${s.writes} writes, p50 ${q(0.5)} ms, p99 ${q(0.99)} ms, wrong version ${s.wrongVersion}`,
+  );
+}
+
 /** Part 5a: one registry (SQLite), and two replicas on one PostgreSQL. */
 async function runStaleness(report: CacheReport) {
   log(`5. staleness after ${opts.staleWrites} writes through another process:`);
@@ -282,6 +290,7 @@ async function runStaleness(report: CacheReport) {
     try {
       const options = { writes: opts.staleWrites, lanes: opts.staleLanes };
       report.staleness.push(await staleness("one registry (SQLite)", target, target, writer, options));
+      logStaleness(report.staleness.at(-1));
     } finally {
       await writer.stop();
     }
@@ -321,6 +330,7 @@ async function replicaStaleness(report: CacheReport) {
       report.staleness.push(
         await staleness(setup, `127.0.0.1:${one.port}`, `127.0.0.1:${two.port}`, writer, options),
       );
+      logStaleness(report.staleness.at(-1));
     } finally {
       await writer.stop();
     }
