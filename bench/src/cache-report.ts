@@ -196,7 +196,7 @@ function stalenessSections(report: CacheReport): string[] {
       "|---|--:|--:|--:|--:|--:|--:|---|",
       ...report.tokens.map(
         (t) =>
-          `| ${t.withToken ? "with X-Modelreg-Revision" : "without the token (control)"} | ${fmt(t.pairs)} | 16 | ${fmt(t.stale)} | ${fmt(t.missingToken)} | ${t.failed}${t.firstFailure ? ` (${t.firstFailure.slice(0, 120)})` : ""} | ${fmt(t.ms / 1000, 1)} | ${t.withToken ? verdict(t.stale === 0 && t.failed === 0 && t.missingToken === 0, "0 stale") : ""} |`,
+          `| ${t.withToken ? "with X-Modelreg-Revision" : "without the token (control)"} | ${fmt(t.pairs)} | ${t.lanes} | ${fmt(t.stale)} | ${fmt(t.missingToken)} | ${t.failed}${t.firstFailure ? ` (${t.firstFailure.slice(0, 120)})` : ""} | ${fmt(t.ms / 1000, 1)} | ${t.withToken ? verdict(t.stale === 0 && t.failed === 0 && t.missingToken === 0, "0 stale") : ""} |`,
       ),
       "",
     );

@@ -99,6 +99,8 @@ export const p = (sorted: readonly number[], q: number) => quantile(sorted, q);
 export interface TokenResult {
   readonly withToken: boolean;
   readonly pairs: number;
+  /** Models written and read at once (one pair in flight per model). */
+  readonly lanes: number;
   readonly stale: number;
   /** Writes answered without an X-Modelreg-Revision header. */
   readonly missingToken: number;
@@ -174,6 +176,7 @@ export async function tokenPairs(
   return {
     withToken: options.withToken,
     pairs: options.pairs,
+    lanes: options.lanes,
     stale: result.stale,
     missingToken: result.missingToken,
     failed: result.failed,

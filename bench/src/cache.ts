@@ -92,7 +92,7 @@ const opts = {
   staleLanes: 10,
   tokenPairs: quick ? 500 : 10_000,
   tokenControlPairs: quick ? 100 : 1000,
-  tokenLanes: 16,
+  tokenLanes: 64,
 };
 for (const [name, value] of Object.entries(opts)) {
   if (typeof value === "number" && (!Number.isSafeInteger(value) || value < 1))
