@@ -13,6 +13,7 @@ import {
   type UnaryCall,
 } from "@protobuf-ts/runtime-rpc";
 import { ModelCache } from "./cache/model-cache";
+import { type CacheSettings, resolveCacheOptions } from "./cache/options";
 import type { CacheOptions, CacheStats } from "./cache/types";
 import { toGrpcMetadata } from "./metadata";
 import { type ChannelInfo, ChannelPool } from "./pool";
@@ -219,6 +220,8 @@ export class RegistryTransport implements RpcTransport {
 
   constructor(options: RegistryTransportOptions) {
     this.targets = parseTargets(options?.target);
+    // Checked before any connection is made.
+    const cacheSettings = options.cache ? resolveCacheOptions(options.cache) : undefined;
     const poolSize = options.poolSize ?? 2;
     if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 64) {
       throw new TypeError(
@@ -239,10 +242,10 @@ export class RegistryTransport implements RpcTransport {
       waitForReady: options.waitForReady ?? false,
       metadataFor: metadataFunction(source, options.token),
     };
-    this.#cache = options.cache ? this.#startCache(options.cache === true ? {} : options.cache) : undefined;
+    this.#cache = cacheSettings ? this.#startCache(cacheSettings) : undefined;
   }
 
-  #startCache(options: CacheOptions): ModelCache {
+  #startCache(options: CacheSettings): ModelCache {
     const context = this.#context;
     return new ModelCache(
       {

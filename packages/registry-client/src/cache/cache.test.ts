@@ -277,6 +277,32 @@ describe("the client cache, one registry", { timeout: 60_000 }, () => {
   });
 });
 
+describe("cache options and callers", { timeout: 60_000 }, () => {
+  it("refuses a wrong option with a TypeError naming it", () => {
+    const make = (cache: unknown) => () =>
+      createRegistryClient({ target: "127.0.0.1:1", insecure: true, cache: cache as CacheOptions });
+    expect(make({ progressIntervalMs: 50 })).toThrow(
+      /`cache.progressIntervalMs` must be a whole number of at least 100/,
+    );
+    expect(make({ maxConcurrentFills: 0 })).toThrow(/`cache.maxConcurrentFills`/);
+    expect(make({ notFoundTtlMs: -1 })).toThrow(/`cache.notFoundTtlMs`/);
+    expect(make({ shared: {} })).toThrow(/`cache.shared` must be a SharedCacheStore/);
+  });
+
+  it("sends reads carrying a caller's own credentials to the registry", async () => {
+    const s = await setUp();
+    try {
+      const model = await s.other.createModel({ model: { name: "creds", version: "1" } });
+      await s.cached.getModel({ id: model.id });
+      expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }))).toBe(0);
+      const asCaller = { metadata: { authorization: "Bearer someone-else" } };
+      expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }, asCaller))).toBe(1);
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
 describe("the client cache when its watch breaks", { timeout: 60_000 }, () => {
   let s: Setup | undefined;
   let proxy: TcpProxy | undefined;

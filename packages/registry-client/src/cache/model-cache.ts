@@ -32,8 +32,9 @@ import { CacheFeed } from "./feed";
 import { Flights } from "./flights";
 import { idKey, isCacheableId, isCacheableLookup, lookupKey, maxBatchIds, versionKey } from "./keys";
 import { type FillTicket, LocalLevel } from "./l1";
+import type { CacheSettings } from "./options";
 import { SharedLevel } from "./shared-level";
-import type { CacheOptions, CacheStats, SharedCacheWrite } from "./types";
+import type { CacheStats, SharedCacheWrite } from "./types";
 
 /** The transport's own unary call, below the cache. */
 export type SendUnary = <I extends object, O extends object>(
@@ -105,16 +106,16 @@ export class ModelCache {
   /** Whether the watch's breaking was logged (once per outage). */
   #brokenLogged = false;
 
-  constructor(deps: CacheDependencies, options: CacheOptions & { logger?: Logger }) {
+  constructor(deps: CacheDependencies, options: CacheSettings) {
     this.#deps = deps;
-    this.#l1 = new LocalLevel(options.maxBytes ?? 64 * 1024 * 1024);
-    this.#flights = new Flights(options.maxConcurrentFills ?? 32);
-    this.#notFoundTtlMs = options.notFoundTtlMs ?? 5000;
+    this.#l1 = new LocalLevel(options.maxBytes);
+    this.#flights = new Flights(options.maxConcurrentFills);
+    this.#notFoundTtlMs = options.notFoundTtlMs;
     this.#logger = options.logger;
-    this.#sharedTtlMs = options.sharedTtlMs ?? 3_600_000;
+    this.#sharedTtlMs = options.sharedTtlMs;
     this.#shared = options.shared
       ? new SharedLevel(options.shared, {
-          timeoutMs: options.sharedTimeoutMs ?? 50,
+          timeoutMs: options.sharedTimeoutMs,
           maxBacklog: maxSharedBacklog,
           onError: () => this.#count("sharedErrors"),
           logger: options.logger,
@@ -136,7 +137,7 @@ export class ModelCache {
           this.#logger?.info("model cache: its watch is current again");
         },
       },
-      options.progressIntervalMs ?? 250,
+      options.progressIntervalMs,
     );
     // With a shared level, the watch starts where the store is exact, so what nobody applied is replayed into it.
     if (this.#shared) {
