@@ -79,11 +79,16 @@ async function dispatch(context: GatewayContext, options: GatewayOptions, call: 
       `${request.method} ${route.template} is a bidirectional stream, which HTTP/1.1 cannot carry.`,
     );
   }
-  await checkRateLimit(options.rateLimit, call);
+  if (options.rateLimit) await checkRateLimit(options.rateLimit, call);
   // Watches are not counted against admission: each lasts long and holds no more than its stream.
   if (route.serverStreaming) return dispatchWatch(context, call);
-  const serve = () => (route.clientStreaming ? dispatchImport(context, call) : dispatchUnary(context, call));
-  return context.admission ? context.admission.run(request, serve) : serve();
+  const { admission } = context;
+  return admission ? admission.run(request, () => serve(context, call)) : serve(context, call);
+}
+
+/** A unary or client-streaming route, once admitted. */
+function serve(context: GatewayContext, call: RouteCall): Promise<GatewayResponse> {
+  return call.route.clientStreaming ? dispatchImport(context, call) : dispatchUnary(context, call);
 }
 
 /** 404 for an unknown path, 405 (with `Allow`) for a known path with another method. */

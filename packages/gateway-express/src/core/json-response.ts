@@ -1,6 +1,9 @@
 import type { GatewayResponse } from "./types";
 
-const jsonHeaders = { "content-type": "application/json; charset=utf-8" } as const;
+/** The Content-Type of every JSON answer. */
+export const jsonContentType = "application/json; charset=utf-8";
+
+const jsonHeaders = { "content-type": jsonContentType } as const;
 
 /**
  * Headers on every answer of the gateway, errors and streams included: no

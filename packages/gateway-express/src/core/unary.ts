@@ -9,20 +9,20 @@ import {
 } from "@protobuf-ts/runtime-rpc";
 import { HttpError } from "./errors";
 import type { JsonCache } from "./json-cache";
-import { jsonResponse, jsonTextResponse } from "./json-response";
+import { jsonContentType, jsonResponse } from "./json-response";
 import { header, metadataOf, minRevisionOf, timeoutOf } from "./metadata";
 import type { Route, ServiceMethod } from "./routes";
 import { parseJsonBody, toRequestMessage, toResponseJson } from "./transcode";
-import type { GatewayContext, GatewayRequest, GatewayResponse, RouteCall } from "./types";
+import type { GatewayContext, GatewayRequest, GatewayRequestBody, GatewayResponse, RouteCall } from "./types";
 
 /** Deadline, cancellation and metadata of one unary call. */
 export interface UnaryCallOptions {
   readonly timeoutMs: number;
   /**
-   * Cancels the call. Read only when the transport reads the call's
-   * `abort` (a cache hit need not): may be a getter that creates it then.
+   * `signal` cancels the call. Read only when the transport reads the
+   * call's `abort` (a cache hit need not): may be a getter that creates it then.
    */
-  readonly signal: AbortSignal;
+  readonly cancel: { readonly signal: AbortSignal };
   readonly metadata: Readonly<Record<string, string>>;
   /** The consistency token of a read (`X-Modelreg-Revision`), as the client's `minRevision` rpc option. */
   readonly minRevision?: bigint | undefined;
@@ -80,7 +80,7 @@ class CallRpcOptions {
   }
 
   get abort(): AbortSignal {
-    return this.#options.signal;
+    return this.#options.cancel.signal;
   }
 }
 
@@ -134,9 +134,13 @@ export function revisionOf(headers: RpcMetadata): string | undefined {
 const utf8 = new TextDecoder();
 
 /** The JSON body of a unary route; undefined without one. 413 when too large, 415 when not JSON. */
-async function jsonBodyOf(request: GatewayRequest, maxBodyBytes: number): Promise<JsonValue | undefined> {
-  const bytes = await request.body?.bytes(maxBodyBytes);
-  if (bytes === undefined || bytes.length === 0) return undefined;
+async function jsonBodyOf(
+  request: GatewayRequest,
+  body: GatewayRequestBody,
+  maxBodyBytes: number,
+): Promise<JsonValue | undefined> {
+  const bytes = await body.bytes(maxBodyBytes);
+  if (bytes.length === 0) return undefined;
   if (bytes.length > maxBodyBytes) {
     throw new HttpError(
       413,
@@ -157,7 +161,13 @@ async function jsonBodyOf(request: GatewayRequest, maxBodyBytes: number): Promis
 function answer(cache: JsonCache, route: Route, response: object): GatewayResponse {
   const key = cache.keyOf(route, response);
   const cached = key === undefined ? undefined : cache.get(key);
-  if (cached !== undefined) return jsonTextResponse(200, cached.body, { etag: cached.etag });
+  if (cached !== undefined) {
+    return {
+      status: 200,
+      headers: { "content-type": jsonContentType, etag: cached.etag },
+      body: cached.body,
+    };
+  }
   const json = toResponseJson(route, response);
   const etag =
     typeof json === "object" && json !== null && !Array.isArray(json) && typeof json.etag === "string"
@@ -171,7 +181,9 @@ function answer(cache: JsonCache, route: Route, response: object): GatewayRespon
 /** A unary route: transcode the request, call the registry, answer its response as JSON. */
 export async function dispatchUnary(context: GatewayContext, call: RouteCall): Promise<GatewayResponse> {
   const { request, route } = call;
-  const body = await jsonBodyOf(request, context.maxBodyBytes);
+  // Most reads have no body: no need to wait for one.
+  const body =
+    request.body === undefined ? undefined : await jsonBodyOf(request, request.body, context.maxBodyBytes);
   const ifMatch = header(request.headers, "if-match");
   const message = toRequestMessage(route, {
     params: call.params,
@@ -183,9 +195,7 @@ export async function dispatchUnary(context: GatewayContext, call: RouteCall): P
   });
   const { response, revision } = await invokeUnary(context.client, route.method, message, {
     timeoutMs: timeoutOf(request, context.maxTimeoutMs) ?? context.defaultTimeoutMs,
-    get signal() {
-      return request.signal;
-    },
+    cancel: request,
     metadata: metadataOf(request, call.requestId, context.forwardCookies),
     minRevision: minRevisionOf(request),
   });
