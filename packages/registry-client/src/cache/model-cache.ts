@@ -166,7 +166,14 @@ export class ModelCache {
     else if (method.name === "LookupModel") answer = this.#lookupModel(input as LookupModelRequest, options);
     else if (method.name === "BatchGetModels")
       answer = this.#batchGet(input as BatchGetModelsRequest, options);
-    return answer === undefined ? undefined : callOf(method, input, options, answer as Promise<O>);
+    if (answer === undefined) return undefined;
+    // A failure of the cache itself (not the registry's answer) never fails the read: the registry answers.
+    const safe = answer.catch((error: unknown) => {
+      if (error instanceof RegistryError) throw error;
+      this.#logger?.warn({ error: String(error) }, "model cache: internal error; the registry answers");
+      return this.#deps.send(method, input, options).response;
+    });
+    return callOf(method, input, options, safe as Promise<O>);
   }
 
   /** The cache's counters now. */
@@ -474,8 +481,12 @@ export class ModelCache {
       try {
         this.#applyWrite(method.name, input, response, headers);
       } catch (error) {
-        // The write succeeded; the cache must not make it look failed.
-        this.#logger?.warn({ error: String(error) }, "model cache: could not apply a write's answer");
+        // The write succeeded; the cache must not make it look failed, nor answer from before it.
+        this.#logger?.warn(
+          { error: String(error) },
+          "model cache: could not apply a write's answer; emptied",
+        );
+        this.#l1.clear();
       }
       return response;
     });
@@ -513,12 +524,19 @@ export class ModelCache {
   }
 
   #applyEvent(event: ModelEvent, revision: bigint): void {
-    const changes = changesOfEvent(event, revision);
-    this.#applyChanges(changes, "event");
-    this.#shared?.event(
-      changes.map(({ key, entry }) => this.#writeOf(key, entry)),
-      revision,
-    );
+    try {
+      const changes = changesOfEvent(event, revision);
+      this.#applyChanges(changes, "event");
+      this.#shared?.event(
+        changes.map(({ key, entry }) => this.#writeOf(key, entry)),
+        revision,
+      );
+    } catch (error) {
+      // A change not applied: nothing held can be trusted any more.
+      this.#logger?.warn({ error: String(error) }, "model cache: could not apply a change; emptied");
+      this.#l1.clear();
+      this.#shared?.restart(revision);
+    }
   }
 
   /** The watch failed (it resumes by itself): logged once per outage, at the first failure after a message. */
