@@ -22,7 +22,7 @@ const probes = {
     "./storage/mysql": "createMysqlStorage",
     "./testing": "defineStorageConformanceSuite",
   },
-  "@modelreg/registry-client": { ".": "createRegistryClient" },
+  "@modelreg/registry-client": { ".": "createRegistryClient", "./redis": "createRedisCacheStore" },
   "@modelreg/gateway-express": { ".": "createGatewayMiddleware" },
 };
 
