@@ -137,8 +137,10 @@ function revisionOf(bytes: Buffer): number {
   };
   while (offset < bytes.length) {
     const tag = varint();
-    if (tag === 0x0a) offset += varint();
-    else if (tag === 0x10) return varint();
+    if (tag === 0x0a) {
+      const length = varint(); // read first: `offset += varint()` would add to the offset before the length
+      offset += length;
+    } else if (tag === 0x10) return varint();
     else return -1;
   }
   return 0; // proto3 leaves a zero revision out
@@ -192,6 +194,8 @@ async function runWatchers(): Promise<void> {
         commitMs.set(revision, committed);
       }
       latencies.push(Date.now() - committed);
+      if (process.env.WATCH_FANOUT_DEBUG && index === 0)
+        console.error("event", revision, Date.now() - committed);
       counts[index] = (counts[index] ?? 0) + 1;
       last[index] = revision;
     });
@@ -241,7 +245,10 @@ async function startChild(pinning: Pinning, core: "server" | "load", role: strin
   const nodeFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const [node, nodeArgs] = nodeWithTsx(
     "./watch-fanout.ts",
-    ["--role", role, "--port", String(args.port), ...extra],
+    [
+      ...["--role", role, "--port", String(args.port)],
+      ...["--postgres", String(args.postgres), "--database", String(args.database), ...extra],
+    ],
     nodeFlags,
   );
   const [command, commandArgs] = pinned(pinning, core, node, nodeArgs);
