@@ -198,4 +198,17 @@ describe("the shared level's bookkeeping", () => {
     expect(store.entries.has("id:old")).toBe(false);
     shared.close();
   });
+
+  it("clears the store after an OUT_OF_RANGE even when it claims to be current", async () => {
+    const store = new MemoryStore();
+    store.applied = 100n;
+    store.entries.set("id:other-database", { revision: 90n, data: new Uint8Array([4]) });
+    const { shared } = level(store);
+    expect(await shared.startRevision()).toBe(100n);
+    shared.restart(40n, true);
+    await until(() => shared.readable(40n), "the store is readable");
+    expect(store.clears).toBe(1);
+    expect(store.entries.size).toBe(0);
+    shared.close();
+  });
 });

@@ -25,8 +25,10 @@ export interface FeedSink {
   /**
    * The feed starts over from `revision` (now, at the start or after an
    * OUT_OF_RANGE): what the cache holds may have missed changes before it.
+   * `outOfRange`: the registry refused the revision it would have resumed
+   * after (pruned, or from another database).
    */
-  restart(revision: bigint): void;
+  restart(revision: bigint, outOfRange: boolean): void;
   /** The stream failed (the feed resumes by itself); for logs. */
   broken(error: RegistryError): void;
   /** The feed caught up (again): the cache may answer. */
@@ -45,6 +47,8 @@ export class CacheFeed {
   #lastMessageAt = 0;
   #caughtUp = false;
   #streaming = false;
+  /** The last stream ended with OUT_OF_RANGE. */
+  #outOfRange = false;
 
   constructor(service: ModelServiceClient, sink: FeedSink, progressIntervalMs: number) {
     this.#service = service;
@@ -80,7 +84,10 @@ export class CacheFeed {
       this.#caughtUp = false;
       if (signal.aborted) return;
       this.#sink.broken(error);
-      if (error.code === Code.OUT_OF_RANGE) this.#after = undefined;
+      if (error.code === Code.OUT_OF_RANGE) {
+        this.#after = undefined;
+        this.#outOfRange = true;
+      }
       attempt++;
       const ceiling = Math.min(5000, 100 * 2 ** Math.min(attempt - 1, 10));
       await delay(ceiling / 2 + (Math.random() * ceiling) / 2, signal);
@@ -133,7 +140,8 @@ export class CacheFeed {
       this.#after = revision;
       this.applied = revision;
       this.#markCaughtUp();
-      this.#sink.restart(revision);
+      this.#sink.restart(revision, this.#outOfRange);
+      this.#outOfRange = false;
       return;
     }
     if (event === undefined) {

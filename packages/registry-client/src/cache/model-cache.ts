@@ -126,9 +126,9 @@ export class ModelCache {
       {
         event: (event, revision) => this.#applyEvent(event, revision),
         progress: (revision) => this.#shared?.progress(revision),
-        restart: (revision) => {
+        restart: (revision, outOfRange) => {
           this.#l1.clear();
-          this.#shared?.restart(revision);
+          this.#shared?.restart(revision, outOfRange);
         },
         broken: (error) => this.#watchBroken(error),
         caughtUp: () => {

@@ -2,7 +2,7 @@
 // clients (as several processes) share one store under a prefix of their own;
 // registry calls are counted by a server interceptor.
 import { randomBytes } from "node:crypto";
-import type { ServerInterceptor } from "@modelreg/registry-server";
+import { createMemoryStorage, type ServerInterceptor } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redisUrl, requireRedis } from "../../../../test-support/redis";
 import { startTestRegistry } from "../../../../test-support/registry";
@@ -169,6 +169,51 @@ describe.skipIf(!redisAvailable)(
       const read = await fresh.getModel({ id: model.id });
       expect(read.description).toBe("new");
       expect(fresh.cacheStats()?.sharedHits).toBe(1);
+    });
+
+    it("clears Redis too when the history the watch would resume from was pruned (OUT_OF_RANGE)", async () => {
+      const registry = await startTestRegistry({
+        storage: createMemoryStorage({ retainChanges: 3, retainHistory: 1 }),
+        streams: { pollIntervalMs: 50 },
+      });
+      const [host = "", port = ""] = registry.address.split(":");
+      const proxy = await startTcpProxy({ host, port: Number(port) });
+      proxies.push(proxy);
+      const direct = createRegistryClient({ target: registry.address, insecure: true });
+      const { store } = await newStore(prefix());
+      const client = createRegistryClient({
+        target: `127.0.0.1:${proxy.port}`,
+        insecure: true,
+        cache: { shared: store, progressIntervalMs: 200, sharedTimeoutMs: 2000 },
+      });
+      clients.push(client);
+      try {
+        await until(() => client.cacheStats()?.current === true, "the cache's watch is current");
+        const model = await direct.createModel({ model: { name: "oor", version: "1", description: "old" } });
+        await until(
+          async () => (await store.get([`id:${model.id}`]))[0] !== undefined,
+          "the model is in Redis",
+        );
+        proxy.cut();
+        await until(() => client.cacheStats()?.current === false, "the cache notices the broken watch");
+        await direct.updateModel({
+          model: { id: model.id, description: "new" },
+          updateMask: { paths: ["description"] },
+        });
+        for (let i = 0; i < 10; i++)
+          await direct.createModel({ model: { name: "oor-filler", version: `${i}` } });
+        proxy.restore();
+        await until(() => client.cacheStats()?.current === true, "the cache is current again", {
+          timeoutMs: 30_000,
+        });
+        // Neither level may answer with the state from before the pruned history.
+        expect((await client.getModel({ id: model.id })).description).toBe("new");
+        const [entry] = await store.get([`id:${model.id}`]);
+        expect(entry === undefined || new TextDecoder().decode(entry.data).includes("new")).toBe(true);
+      } finally {
+        direct.close();
+        await registry.server.shutdown({ graceMs: 100 });
+      }
     });
   },
 );

@@ -51,6 +51,8 @@ export class SharedLevel {
   /** Every change up to `#base` is in the store (once `#synced`); the ones after it are ours to write. */
   #base = 0n;
   #synced = false;
+  /** The next sync clears the store whatever it claims. */
+  #mustClear = false;
   #backlog: Page[] = [];
   #pending = 0;
   /** Every event up to this revision is in the store (while synced). */
@@ -86,9 +88,14 @@ export class SharedLevel {
     return applied;
   }
 
-  /** The watch starts over from `revision` (now): the store must prove it is exact from there, or be cleared. */
-  restart(revision: bigint): void {
+  /**
+   * The watch starts over from `revision` (now): the store must prove it is
+   * exact from there, or be cleared; `clear`: cleared in any case (the
+   * registry refused to resume from the revision it claimed).
+   */
+  restart(revision: bigint, clear = false): void {
     this.#generation++;
+    this.#mustClear ||= clear;
     this.#backlog = [];
     this.#pending = 0;
     this.#base = revision;
@@ -213,9 +220,11 @@ export class SharedLevel {
     const generation = this.#generation;
     const applied = await this.#call(() => this.#store.appliedRevision(), this.#writeTimeoutMs());
     if (applied === timedOut) return false;
-    if (applied === undefined || applied < this.#base) {
+    const clear = this.#mustClear;
+    if (clear || applied === undefined || applied < this.#base) {
       const cleared = await this.#call(() => this.#store.clear(), this.#writeTimeoutMs());
       if (cleared === timedOut) return false;
+      if (clear && generation === this.#generation) this.#mustClear = false;
     }
     // A restart meanwhile moved the base: the next round proves the new one.
     if (generation === this.#generation) this.#synced = true;
