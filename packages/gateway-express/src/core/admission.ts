@@ -102,7 +102,11 @@ export class GatewayAdmission {
 
   /** The 429 a request gets while the gateway is {@link full}, as the core would answer it. */
   refusal(requestId: string): GatewayResponse {
-    return jsonTextResponse(429, this.#fullJson, { ...this.#fullHeaders, "x-request-id": requestId });
+    return jsonTextResponse(
+      429,
+      this.#fullJson,
+      Object.assign({ "x-request-id": requestId }, this.#fullHeaders),
+    );
   }
 
   /**

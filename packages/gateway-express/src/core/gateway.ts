@@ -163,7 +163,12 @@ export function buildGateway(options: GatewayOptions): GatewayCore {
       },
       "request",
     );
-    return { ...response, headers: { ...response.headers, ...apiHeaders, "x-request-id": requestId } };
+    // Object.assign, not spreads: node 20 takes microseconds to spread two objects into one literal.
+    const headers: Record<string, string> = Object.assign({}, response.headers, apiHeaders);
+    headers["x-request-id"] = requestId;
+    return response.stream === undefined
+      ? { status: response.status, headers, body: response.body }
+      : { status: response.status, headers, body: response.body, stream: response.stream };
   }
 
   function refuseIfFull(method: string, path: string, headers: GatewayRequest["headers"]) {

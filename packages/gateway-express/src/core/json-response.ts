@@ -21,7 +21,8 @@ export function jsonTextResponse(
   text: string,
   headers: Readonly<Record<string, string>> = {},
 ): GatewayResponse {
-  return { status, headers: { ...jsonHeaders, ...headers }, body: text };
+  // Object.assign, not spreads: node 20 takes microseconds to spread two objects into one literal.
+  return { status, headers: Object.assign({}, jsonHeaders, headers), body: text };
 }
 
 /** A JSON response. */

@@ -99,7 +99,8 @@ function rpcOptionsOf(transport: RpcTransport, options: UnaryCallOptions): RpcOp
   const { meta, rest } = defaults;
   const merged = new CallRpcOptions(
     options,
-    meta ? { ...meta, ...options.metadata } : { ...options.metadata },
+    // Object.assign, not spreads: node 20 takes microseconds to spread two objects into one literal.
+    Object.assign({}, meta, options.metadata),
   );
   return rest === undefined ? merged : Object.assign(merged, rest);
 }
@@ -202,5 +203,9 @@ export async function dispatchUnary(context: GatewayContext, call: RouteCall): P
   const result = answer(context.modelJson, route, response);
   return revision === undefined
     ? result
-    : { ...result, headers: { ...result.headers, [revisionHeader]: revision } };
+    : {
+        status: result.status,
+        headers: Object.assign({ [revisionHeader]: revision }, result.headers),
+        body: result.body,
+      };
 }
