@@ -3,6 +3,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import { Redis } from "ioredis";
 import { afterAll, describe, expect, it } from "vitest";
 import { redisUrl, requireRedis } from "../../../../test-support/redis";
+import { closedPort } from "../../../../test-support/tcp-proxy";
 import { until } from "../../../../test-support/waiting";
 import { createRedisCacheStore, type RedisCacheStore } from "../redis";
 import type { SharedCacheWrite } from "./types";
@@ -59,9 +60,10 @@ describe("createRedisCacheStore options", () => {
     const bad = () => createRedisCacheStore({ url: `http://user:${secret}@127.0.0.1:6379/0` });
     expect(bad).toThrow(/redis: or rediss:/);
     expect(bad).not.toThrow(new RegExp(secret));
-    // Nothing listens on port 1: every call fails, naming the server but not the password.
+    // Nothing listens on the port: every call fails, naming the server but not the password.
+    const port = await closedPort();
     const store = createRedisCacheStore({
-      url: `redis://user:${secret}@127.0.0.1:1/0`,
+      url: `redis://user:${secret}@127.0.0.1:${port}/0`,
       connectTimeoutMs: 500,
     });
     try {
@@ -71,7 +73,7 @@ describe("createRedisCacheStore options", () => {
       );
       expect(error).toBeInstanceOf(RegistryError);
       expect((error as RegistryError).code).toBe(Code.UNAVAILABLE);
-      expect((error as RegistryError).message).toContain("redis://127.0.0.1:1/0");
+      expect((error as RegistryError).message).toContain(`redis://127.0.0.1:${port}/0`);
       expect((error as RegistryError).message).not.toContain(secret);
     } finally {
       await store.close();
