@@ -112,7 +112,7 @@ function rpcOptionsOf(transport: RpcTransport, options: UnaryCallOptions): RpcOp
  * Resolves with the response message and the write's revision header;
  * rejects with a `RegistryError`.
  */
-export async function invokeUnary(
+export function invokeUnary(
   client: UnaryClient,
   method: ServiceMethod,
   message: object,
@@ -121,7 +121,10 @@ export async function invokeUnary(
   const { transport } = client;
   const call = stackIntercept("unary", transport, method, rpcOptionsOf(transport, options), message);
   // The headers settle with the response (or fail with it): read both, so neither rejects unobserved.
-  const [response, headers] = await Promise.all([call.response, call.headers]);
+  return Promise.all([call.response, call.headers]).then(answerOf);
+}
+
+function answerOf([response, headers]: [object, RpcMetadata]): UnaryAnswer {
   return { response, revision: revisionOf(headers) };
 }
 
