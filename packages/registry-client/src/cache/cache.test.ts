@@ -264,6 +264,16 @@ describe("the client cache, one registry", { timeout: 60_000 }, () => {
     );
   });
 
+  it("does not take its own busy event loop for a silent watch", async () => {
+    await until(() => s.cached.cacheStats()?.current === true, "the cache is current");
+    // One second without a turn of the event loop: the watch's messages wait in the socket.
+    const end = Date.now() + 1000;
+    while (Date.now() < end) {
+      // busy
+    }
+    expect(s.cached.cacheStats()?.current).toBe(true);
+  });
+
   it("passes malformed ids to the registry uncached: its INVALID_ARGUMENT, not a cache answer", async () => {
     const direct = await rejection(s.other.getModel({ id: "not an id!" }));
     for (let i = 0; i < 2; i++) {

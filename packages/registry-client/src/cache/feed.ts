@@ -47,6 +47,12 @@ export class CacheFeed {
   #lastMessageAt = 0;
   #caughtUp = false;
   #streaming = false;
+  /** When this process's own timer last ran: how long its event loop could not read the stream. */
+  #tick = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  get #tickMs(): number {
+    return Math.max(10, Math.floor(this.#progressIntervalMs / 4));
+  }
   /** The last stream ended with OUT_OF_RANGE. */
   #outOfRange = false;
 
@@ -58,18 +64,27 @@ export class CacheFeed {
 
   /** Whether the cache may answer: the stream is up, caught up, and not silent for twice the interval. */
   current(now = Date.now()): boolean {
-    return this.#streaming && this.#caughtUp && now - this.#lastMessageAt <= 2 * this.#progressIntervalMs;
+    if (!this.#streaming || !this.#caughtUp) return false;
+    // Time this process could not read the stream (its event loop busy) is not the stream's silence.
+    const stalled = Math.max(0, now - this.#tick - this.#tickMs);
+    return now - this.#lastMessageAt - stalled <= 2 * this.#progressIntervalMs;
   }
 
   /** Starts following the registry after `after` (every change after it), or from now when undefined. */
   start(after: bigint | undefined): void {
     this.#after = after;
     if (after !== undefined) this.applied = after;
+    this.#tick = Date.now();
+    this.#ticker = setInterval(() => {
+      this.#tick = Date.now();
+    }, this.#tickMs);
+    this.#ticker.unref?.();
     void this.#run();
   }
 
   /** Stops the watch. */
   stop(): void {
+    clearInterval(this.#ticker);
     this.#controller.abort();
   }
 
