@@ -45,6 +45,13 @@ const fmt = (n: number, digits = 0) =>
 const range = (values: readonly number[]) =>
   values.length === 0 ? "" : `${fmt(Math.min(...values), 2)}-${fmt(Math.max(...values), 2)}`;
 const verdict = (ok: boolean, goal: string) => (ok ? `met (${goal})` : `**missed** (${goal})`);
+/** A "0 registry calls" target: missed, saying so when every call was a bypass of a watch not current. */
+const zeroVerdict = (calls: number, c: Counters) =>
+  calls === 0
+    ? verdict(true, "0")
+    : calls === c.staleBypasses
+      ? `**missed** (0): all ${calls} were reads a not-current watch sent to the registry`
+      : verdict(false, "0");
 const cacheCell = (c: Counters) =>
   `hits ${c.hits}, shared hits ${c.sharedHits}, misses ${c.misses}, not-found hits ${c.notFoundHits}, stale bypasses ${c.staleBypasses}, coalesced ${c.coalesced}, shared errors ${c.sharedErrors}`;
 
@@ -139,11 +146,11 @@ function protectionSections(report: CacheReport): string[] {
       "|---|---|--:|--:|--:|--:|---|---|",
       ...pen.getModel.map(
         (x, i) =>
-          `| GetModel, random unknown ids | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${verdict(i === 0 ? x.registryCalls <= x.reads : x.registryCalls === 0, i === 0 ? `<= ${fmt(x.reads)}` : "0")} |`,
+          `| GetModel, random unknown ids | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${i === 0 ? verdict(x.registryCalls <= x.reads, `<= ${fmt(x.reads)}`) : zeroVerdict(x.registryCalls, x.cache)} |`,
       ),
       ...pen.lookup.map(
         (x, i) =>
-          `| LookupModel, unknown (name, version) | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${i === 0 ? verdict(x.registryCalls <= x.reads, `<= ${fmt(x.reads)}`) : i === 1 ? verdict(x.registryCalls === 0, "0") : verdict(x.found === 1 && x.registryCalls <= 1, "the created one found, <= 1 call")} |`,
+          `| LookupModel, unknown (name, version) | ${x.pass} | ${fmt(x.registryCalls)} | ${fmt(x.notFound)} | ${x.found} | ${fmt(x.ms)} | ${cacheCell(x.cache)} | ${i === 0 ? verdict(x.registryCalls <= x.reads, `<= ${fmt(x.reads)}`) : i === 1 ? zeroVerdict(x.registryCalls, x.cache) : verdict(x.found === 1 && x.registryCalls <= 1, "the created one found, <= 1 call")} |`,
       ),
       "",
       `After another client created one of the looked-up (name, version) pairs, this cache found it ${fmt(pen.createdSeenAfterMs, 1)} ms later (the CREATED event evicted its NOT_FOUND entry); the last row's registry calls include the reads made while waiting.`,
@@ -185,6 +192,13 @@ function stalenessSections(report: CacheReport): string[] {
         (s) =>
           `| ${s.setup} | ${fmt(s.writes)} | ${s.lanes} | ${fmt(p(s.sortedMs, 0.5), 1)} | ${fmt(p(s.sortedMs, 0.9), 1)} | ${fmt(p(s.sortedMs, 0.99), 1)} | ${fmt(s.sortedMs.at(-1) ?? Number.NaN, 1)} | ${s.seenBeforeAck} | ${s.wrongVersion} | ${cacheCell(s.cache)} | ${verdict(p(s.sortedMs, 0.99) <= 1000, "p99 <= 1 s")} |`,
       ),
+      "",
+    );
+  }
+  for (const s of report.staleness.filter((x) => x.wrongVersion > 0)) {
+    const cases = s.wrongVersions.map((w) => `served ${w.old}, then ${w.seen}; B wrote ${w.written}`);
+    lines.push(
+      `${s.setup}: A answered a version other than the one written ${s.wrongVersion} time(s): ${cases.join("; ")}.`,
       "",
     );
   }

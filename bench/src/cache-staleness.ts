@@ -27,6 +27,8 @@ export interface StalenessResult {
   readonly seenBeforeAck: number;
   /** Reads of A that answered a version other than the one written (should be 0). */
   readonly wrongVersion: number;
+  /** The first few of those: the etag A served before the write, the one it then served, the one written. */
+  readonly wrongVersions: { old: string; seen: string; written: string }[];
   readonly cache: Counters;
   readonly ms: number;
 }
@@ -58,6 +60,7 @@ export async function staleness(
     const samples: number[] = [];
     let seenBeforeAck = 0;
     let wrongVersion = 0;
+    const wrongVersions: StalenessResult["wrongVersions"] = [];
     let seq = 0;
     const started = performance.now();
     const lane = async (id: string) => {
@@ -73,7 +76,8 @@ export async function staleness(
           if (seenAt > deadline) throw new Error(`${setup}: A still served ${old} after ${timeoutMs} ms`);
         }
         const written = await ack;
-        if (seen !== written.etag) wrongVersion++;
+        if (seen !== written.etag && wrongVersion++ < 5)
+          wrongVersions.push({ old, seen, written: written.etag });
         if (seenAt < written.ackAt) seenBeforeAck++;
         samples.push(Math.max(0, seenAt - written.ackAt));
       }
@@ -86,6 +90,7 @@ export async function staleness(
       sortedMs: samples.sort((x, y) => x - y),
       seenBeforeAck,
       wrongVersion,
+      wrongVersions,
       cache: delta(stats, a.stats()),
       ms: performance.now() - started,
     };
