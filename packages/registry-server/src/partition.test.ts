@@ -250,7 +250,7 @@ for (const database of [postgres, mariadb]) {
       const { storage, locker, drop } = await database.open(proxy);
       try {
         const record = makeModelRecord();
-        expect(await storage.insert(record)).toEqual({ status: "created" });
+        expect(await storage.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
         expect((await storage.get(record.id))?.id).toBe(record.id);
         const partitionedAt = Date.now();
         proxy.partition();

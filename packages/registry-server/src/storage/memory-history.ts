@@ -136,12 +136,12 @@ function lastIndexAtOrBefore(state: MemoryState, time: number): number {
   return low - 1;
 }
 
-/** Up to `limit` entries after `afterRevision`, ascending, with the bounds. */
+/** Up to `limit` entries after `afterRevision`, ascending (each with its `before`), with the bounds. */
 export function readChangesPage(state: MemoryState, afterRevision: number, limit: number): ChangesPage {
   const start = Math.max(0, indexOf(state, afterRevision + 1));
   const page = state.entries.slice(start, start + Math.max(0, limit));
   return {
-    changes: page.map((e) => copyChange(e.change)),
+    changes: page.map((e) => historyRecord(state, e)),
     latestRevision: state.latestRevision,
     prunedThrough: state.prunedThrough,
   };

@@ -90,7 +90,7 @@ suite("mysql adapter", () => {
         metadata: { "😀": "🎉🎉", note: "😀 ok" },
         artifactUri: "s3://bücket/😀/model.onnx",
       });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       expect(await adapter.get(record.id)).toEqual(record);
       expect(await adapter.getByNameVersion("emoji-😀", "𝟙.0")).toEqual(record);
       const [rows] = await adminPool().query<RowDataPacket[]>(
@@ -154,7 +154,7 @@ suite("mysql adapter", () => {
     const adapter = await createMysqlStorage({ uri: uriWith({ database, port: proxy.port }) });
     try {
       const record = makeModelRecord({ tags: ["t"] });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       await proxy.close(); // resets the pooled connections; the port is closed from now on
       await expectEveryMethodUnavailable(adapter, record);
     } finally {
@@ -206,7 +206,7 @@ suite("mysql adapter", () => {
     try {
       const record = makeModelRecord();
       await Promise.all(Array.from({ length: 4 }, () => adapter.get(record.id)));
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       const [connections] = await adminPool().query<RowDataPacket[]>(
         "select id from information_schema.processlist where db = ?",
         [database],
@@ -240,7 +240,7 @@ suite("mysql adapter", () => {
     const locker = await createConnection({ uri: url, charset: "utf8mb4" });
     try {
       const record = makeModelRecord({ tags: ["t"] });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       // Another session holds the model's row: our writes would wait for
       // innodb_lock_wait_timeout (50 s) without a limit of their own.
       await locker.query("begin");
@@ -266,7 +266,7 @@ suite("mysql adapter", () => {
       await until(async () => (await running(database)) === 1, "the replace waits for the row");
       await new Promise((r) => setTimeout(r, 700));
       await locker.query("rollback");
-      expect(await waited).toEqual({ status: "ok" });
+      expect(await waited).toEqual({ status: "ok", revision: expect.any(Number) });
     } finally {
       await locker.end();
       await adapter.close();
@@ -307,8 +307,8 @@ suite("mysql adapter", () => {
     try {
       const record = makeModelRecord({ tags: ["a", "b"], description: "before" });
       const bystander = makeModelRecord();
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
-      expect(await adapter.insert(bystander)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
+      expect(await adapter.insert(bystander)).toEqual({ status: "created", revision: expect.any(Number) });
       const before = await deadlocks();
       // InnoDB rolls back the transaction that changed fewer rows: the other
       // session changes many first, so ours is the one that loses.
@@ -326,7 +326,7 @@ suite("mysql adapter", () => {
       await other.query("update models set description = 'theirs' where id = ?", [record.id]);
       await other.query("commit");
 
-      expect(await replaced).toEqual({ status: "ok" });
+      expect(await replaced).toEqual({ status: "ok", revision: expect.any(Number) });
       expect(await adapter.get(record.id)).toMatchObject({ revision: 2, description: "ours", tags: ["c"] });
       expect(await deadlocks()).toBeGreaterThan(before);
     } finally {

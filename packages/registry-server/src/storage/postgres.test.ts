@@ -114,7 +114,7 @@ suite("postgres adapter", () => {
     });
     try {
       const record = makeModelRecord({ name: "in-a-quoted-schema" });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       const { rows } = await adminPool().query<{ name: string }>(`select name from ${quote(schema)}.models`);
       expect(rows).toEqual([{ name: "in-a-quoted-schema" }]);
     } finally {
@@ -138,7 +138,7 @@ suite("postgres adapter", () => {
       // They share one database: a write through one is seen by the others.
       const [first, ...others] = adapters;
       const record = makeModelRecord();
-      expect(await first?.insert(record)).toEqual({ status: "created" });
+      expect(await first?.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       for (const other of others) expect((await other.get(record.id))?.name).toBe(record.name);
     } finally {
       await Promise.all(adapters.map((a) => a.close()));
@@ -168,7 +168,7 @@ suite("postgres adapter", () => {
     });
     try {
       const record = makeModelRecord({ tags: ["t"] });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       await proxy.close(); // resets the pooled connections; the port is closed from now on
       await expectEveryMethodUnavailable(adapter, record);
     } finally {
@@ -189,7 +189,7 @@ suite("postgres adapter", () => {
       const record = makeModelRecord();
       // Several connections in the pool, idle after this.
       await Promise.all(Array.from({ length: 4 }, () => adapter.get(record.id)));
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       const { rows } = await adminPool().query<{ terminated: boolean }>(
         "select pg_terminate_backend(pid) as terminated from pg_stat_activity where application_name = $1",
         [applicationName],
@@ -238,7 +238,7 @@ suite("postgres adapter", () => {
     await locker.connect();
     try {
       const record = makeModelRecord({ tags: ["t"] });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       // Another session holds the table: without a time limit our statements would wait forever.
       await locker.query("begin");
       await locker.query(`lock table ${quote(schema)}.models in access exclusive mode`);
@@ -308,7 +308,7 @@ suite("postgres adapter", () => {
       );
     try {
       const record = makeModelRecord({ tags: ["a", "b"], description: "before" });
-      expect(await adapter.insert(record)).toEqual({ status: "created" });
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
       const before = await deadlocks();
       // The other session: the adapter's session must be the one that finds
       // the deadlock (after the default deadlock_timeout of 1 s) and loses it.
@@ -326,7 +326,7 @@ suite("postgres adapter", () => {
       ]);
       await other.query("commit");
 
-      expect(await replaced).toEqual({ status: "ok" });
+      expect(await replaced).toEqual({ status: "ok", revision: expect.any(Number) });
       const stored = await adapter.get(record.id);
       expect(stored).toMatchObject({ revision: 2, description: "ours", tags: ["c"] });
       await until(async () => (await deadlocks()) > before, "the server counts the deadlock");

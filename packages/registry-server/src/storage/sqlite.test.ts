@@ -150,7 +150,7 @@ describe("sqlite cancellation", () => {
     const storage = await createSqliteStorage({ path: freshPath() });
     try {
       const kept = record("id-kept", "kept");
-      expect(await storage.insert(kept)).toEqual({ status: "created" });
+      expect(await storage.insert(kept)).toEqual({ status: "created", revision: expect.any(Number) });
       const history = await storage.readChanges(0, 10);
       const writes = (signal: AbortSignal) => [
         storage.insert(record("id-new", "new"), "req-new", { signal }),

@@ -82,7 +82,7 @@ export async function expectAbortWhileLockedCommitsNothing(
   locker: RowLocker,
 ): Promise<void> {
   const record = makeModelRecord({ tags: ["t"], metadata: { k: "v" }, description: "before" });
-  expect(await adapter.insert(record)).toEqual({ status: "created" });
+  expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
   const history = await adapter.readChanges(0, 10);
   const writes = [
     [

@@ -117,3 +117,25 @@ export function scribble(record: ModelRecord): void {
     }
   }
 }
+
+/** Write results that carry the revision of the history entry they appended. */
+const WITH_REVISION = new Set(["ok", "created", "deleted", "set", "refused"]);
+
+/**
+ * A write result (or a list of them) with its `revision` checked — a whole
+ * number of at least 1 — and then left out, to compare the rest with
+ * `deepEqual`: `{ status: "ok" }`, `{ status: "created" }`. Results of other
+ * statuses are returned as they are.
+ */
+export function withoutRevision<T>(result: T): T {
+  if (Array.isArray(result)) return result.map((item: unknown) => withoutRevision(item)) as T;
+  if (typeof result !== "object" || result === null || !("status" in result)) return result;
+  const { status } = result as { status: unknown };
+  if (typeof status !== "string" || !WITH_REVISION.has(status) || !("revision" in result)) return result;
+  const { revision, ...rest } = result as { revision: unknown };
+  assert.ok(
+    typeof revision === "number" && Number.isSafeInteger(revision) && revision >= 1,
+    `a ${status} result carries the revision of the entry it appended (got ${String(revision)})`,
+  );
+  return rest as T;
+}

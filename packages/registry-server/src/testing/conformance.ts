@@ -3,6 +3,7 @@ import { defineAliasListingTests } from "./alias-listing";
 import { defineAliasRaceTests } from "./alias-races";
 import { defineAliasTests } from "./aliases";
 import { defineCancellationTests } from "./cancellation";
+import { defineBeforePrunedTest, defineChangeRevisionTests } from "./change-revisions";
 import { defineChangeTests } from "./changes";
 import { defineCrudTests } from "./crud";
 import { defineDeadlineTests } from "./deadlines";
@@ -79,6 +80,10 @@ export function defineStorageConformanceSuite(options: StorageConformanceOptions
     describe("delete", () => defineDeleteTests(test));
     describe("no lost update", () => defineLostUpdateTests(test));
     describe("change history", () => defineChangeTests(test));
+    describe("change revisions and before (what the change feed relies on)", () => {
+      defineChangeRevisionTests(test);
+      defineBeforePrunedTest(makeTest(options, { retainChanges: 5, retainHistory: 5 }));
+    });
     describe("filters", () => defineFilterTests(test));
     describe("ordering", () => defineOrderingTests(test));
     describe("keyset paging", () => definePagingTests(test));

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import type { LineageRecord, ModelRecord, StorageAdapter } from "../storage/adapter";
 import { allChanges } from "./alias-fixtures";
-import { assertRecord, scribble } from "./assertions";
+import { assertRecord, scribble, withoutRevision } from "./assertions";
 import { listAll } from "./expected-order";
 import { checkFilterCases, f } from "./filter-cases";
 import { type FixtureRows, insertFixture, makeModelRecord } from "./fixtures";
@@ -51,13 +51,13 @@ function defineRoundTripTests(test: TestFn): void {
       revision: 2,
       updateTime: record.updateTime + 1,
     };
-    assert.deepEqual(await adapter.replace(replaced, 1), { status: "ok" });
+    assert.deepEqual(withoutRevision(await adapter.replace(replaced, 1)), { status: "ok" });
     await assertEverywhere(adapter, replaced, "replaced");
     const batch = makeModelRecord({
       artifactDigest: DIGEST,
       lineage: { ...LINEAGE, codeRevision: "v1.2.3" },
     });
-    assert.deepEqual(await adapter.insertMany([{ record: batch }]), [{ status: "created" }]);
+    assert.deepEqual(withoutRevision(await adapter.insertMany([{ record: batch }])), [{ status: "created" }]);
     await assertEverywhere(adapter, batch, "insertMany");
   });
 

@@ -9,6 +9,7 @@ import {
   setOk,
   version,
 } from "./alias-fixtures";
+import { withoutRevision } from "./assertions";
 import type { TestFn } from "./harness";
 
 /** The aliases the test follows. */
@@ -73,7 +74,7 @@ async function playHistory(adapter: StorageAdapter, expected: Expected): Promise
   await step(adapter, expected, "set staging again 1.1.0", set("bert", "staging", "1.1.0"));
   await step(adapter, expected, "delete 2.0.0 (no alias)", () => adapter.delete(v("2.0.0").id));
   const forced = await adapter.delete(v("1.1.0").id, undefined, { force: true });
-  assert.deepEqual(forced, { status: "ok" }, "force delete of 1.1.0 (staging points at it)");
+  assert.deepEqual(withoutRevision(forced), { status: "ok" }, "force delete of 1.1.0 (staging points at it)");
   const last = await latestRevision(adapter);
   expected.set(last - 1, await resolveNow(adapter));
   expected.set(last, await resolveNow(adapter));

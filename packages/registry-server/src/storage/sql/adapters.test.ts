@@ -157,7 +157,10 @@ async function expectUpgraded(adapter: StorageAdapter): Promise<void> {
   expect(history[0]?.before).toMatchObject({ revision: 1, artifactDigest: "", lineage: { datasetUris: [] } });
   // New writes go on from the old revisions and times, recorded with their actor.
   const next = { ...model, revision: 3, description: "third", updateTime: 3000 };
-  expect(await adapter.replace(next, 2, { actor: "alice" })).toEqual({ status: "ok" });
+  expect(await adapter.replace(next, 2, { actor: "alice" })).toEqual({
+    status: "ok",
+    revision: expect.any(Number),
+  });
   const set = await adapter.setAlias({ name: "legacy", alias: "prod", version: "1" }, { actor: "bob" });
   expect(set).toMatchObject({ status: "set", alias: { revision: 4, updatedBy: "bob", modelId: "old-1" } });
   const { changes } = await adapter.readChanges(2, 10);
@@ -309,7 +312,7 @@ describe.each(databases)("%s: a setAlias retried concurrently with one request i
       const adapter = await fresh[database]();
       try {
         const model = makeModelRecord({ name: "bert", version: "1.0.0" });
-        expect(await adapter.insert(model)).toEqual({ status: "created" });
+        expect(await adapter.insert(model)).toEqual({ status: "created", revision: expect.any(Number) });
         const request = {
           name: "bert",
           alias: "champion",
@@ -338,6 +341,7 @@ describe.each(databases)("%s: a setAlias retried concurrently with one request i
         for (const version of ["1.0.0", "2.0.0"]) {
           expect(await adapter.insert(makeModelRecord({ name: "bert", version }))).toEqual({
             status: "created",
+            revision: expect.any(Number),
           });
         }
         expect(await adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0" })).toMatchObject({
@@ -382,8 +386,8 @@ describe.each(databases)("%s: lineage at its limits", (database, available) => {
           lineage: { runUri, codeRevision: "v1", datasetUris, parentModelIds: [parent.id] },
         });
         expect(await adapter.insertMany([{ record: parent }, { record: child }])).toEqual([
-          { status: "created" },
-          { status: "created" },
+          { status: "created", revision: expect.any(Number) },
+          { status: "created", revision: expect.any(Number) },
         ]);
         expect(await adapter.get(child.id)).toEqual(child);
         const found = async (filter: FilterExpression) =>
@@ -431,8 +435,8 @@ describe.each(databases)(
       const v1 = makeModelRecord({ name: "bert", version: "1.0.0" });
       const v2 = makeModelRecord({ name: "bert", version: "2.0.0" });
       expect(await adapter.insertMany([{ record: v1 }, { record: v2 }])).toEqual([
-        { status: "created" },
-        { status: "created" },
+        { status: "created", revision: expect.any(Number) },
+        { status: "created", revision: expect.any(Number) },
       ]);
       expect(await adapter.setAlias({ name: "bert", alias: "champion", version: "1.0.0" })).toMatchObject({
         status: "set",
@@ -491,7 +495,10 @@ describe.each(databases)(
                   description: "edited while checked",
                   updateTime: v2.updateTime + 1,
                 };
-                expect(await adapter.replace(edited, 1)).toEqual({ status: "ok" });
+                expect(await adapter.replace(edited, 1)).toEqual({
+                  status: "ok",
+                  revision: expect.any(Number),
+                });
               }
               return undefined;
             },
@@ -516,6 +523,7 @@ describe.each(databases)(
         try {
           expect(await adapter.insert(makeModelRecord({ name: "bert", version: "3.0.0" }))).toEqual({
             status: "created",
+            revision: expect.any(Number),
           });
           let rounds = 0;
           const versions = ["1.0.0", "3.0.0"];
@@ -569,9 +577,7 @@ describe.each(databases)(
           // Allowed, it deletes the alias and then the model.
           expect(
             await adapter.delete(v1.id, undefined, { force: true, checkAliases: () => undefined }),
-          ).toEqual({
-            status: "ok",
-          });
+          ).toEqual({ status: "ok", revision: expect.any(Number) });
           expect(await adapter.getAlias("bert", "champion")).toBeUndefined();
         } finally {
           await adapter.close();
@@ -590,7 +596,7 @@ describe.skipIf(!mysqlAvailable)(
       const outside = await createConnection({ uri });
       try {
         const model = makeModelRecord({ name: "bert", version: "1.0.0", metadata: { eval: "pass" } });
-        expect(await adapter.insert(model)).toEqual({ status: "created" });
+        expect(await adapter.insert(model)).toEqual({ status: "created", revision: expect.any(Number) });
         // Another writer replaces the target and holds its row until the move is waiting for it.
         await outside.query("begin");
         await outside.query("update models set revision = 2 where id = ?", [model.id]);

@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import type { ExpressionBuilder, Transaction } from "kysely";
 import {
   type AliasRecord,
   type AliasRefusal,
@@ -167,10 +167,67 @@ export function toChange(row: ModelChangesTable): ChangeRecord {
   };
 }
 
+/** The entry types that carry a model's own state (an entry's `before` is the previous of these). */
+const modelStateTypes = ["created", "updated"] as const;
+
+/** Whether an entry of this type carries `before`. */
+const hasBefore = (type: string) => type === "updated" || type === "deleted";
+
+/**
+ * The revision of the previous entry that carried the model's own state,
+ * for an `updated` or `deleted` entry `c` (null for other types, and when
+ * pruned): a correlated subquery, one seek on the (model_id, revision) index.
+ */
+export function beforeRevision(eb: ExpressionBuilder<RegistryDatabase & { c: ModelChangesTable }, "c">) {
+  return eb
+    .case()
+    .when("c.type", "in", ["updated", "deleted"])
+    .then(
+      eb
+        .selectFrom("model_changes as p")
+        .select((p) => p.fn.max("p.revision").as("r"))
+        .whereRef("p.model_id", "=", "c.model_id")
+        .whereRef("p.revision", "<", "c.revision")
+        .where("p.type", "in", modelStateTypes),
+    )
+    .end()
+    .as("before_revision");
+}
+
+/**
+ * The entries of `rows`, each `updated` or `deleted` one with `before`: the
+ * model of the entry its {@link beforeRevision} names, all read in one query.
+ */
+export async function withBefores(
+  trx: Transaction<RegistryDatabase>,
+  rows: readonly (ModelChangesTable & { before_revision: unknown })[],
+): Promise<ChangeRecord[]> {
+  const wanted = new Set<number>();
+  for (const row of rows) {
+    if (hasBefore(row.type) && row.before_revision != null) wanted.add(Number(row.before_revision));
+  }
+  const befores = new Map<number, string>();
+  if (wanted.size > 0) {
+    const found = await trx
+      .selectFrom("model_changes")
+      .select(["revision", "model"])
+      .where("revision", "in", [...wanted])
+      .execute();
+    for (const { revision, model } of found) befores.set(Number(revision), model);
+  }
+  return rows.map(({ before_revision, ...row }) => {
+    const entry = toChange(row);
+    const json =
+      hasBefore(row.type) && before_revision != null ? befores.get(Number(before_revision)) : undefined;
+    return json === undefined ? entry : { ...entry, before: parseModel(json) };
+  });
+}
+
 /**
  * Up to `limit` changes after `afterRevision` (refused alias moves included:
- * the watch skips them), with the latest revision and the pruning mark; run
- * in a read transaction, so all from one snapshot.
+ * the watch skips them), each `updated` or `deleted` one with its `before`,
+ * with the latest revision and the pruning mark; run in a read transaction,
+ * so all from one snapshot.
  */
 export async function readChanges(
   trx: Transaction<RegistryDatabase>,
@@ -185,15 +242,16 @@ export async function readChanges(
   const rows =
     limit > 0
       ? await trx
-          .selectFrom("model_changes")
-          .selectAll()
-          .where("revision", ">", afterRevision)
-          .orderBy("revision", "asc")
+          .selectFrom("model_changes as c")
+          .selectAll("c")
+          .select(beforeRevision)
+          .where("c.revision", ">", afterRevision)
+          .orderBy("c.revision", "asc")
           .limit(limit)
           .execute()
       : [];
   return {
-    changes: rows.map(toChange),
+    changes: await withBefores(trx, rows),
     latestRevision: Number(state.revision),
     prunedThrough: Number(state.pruned_through),
   };

@@ -2,15 +2,12 @@ import { sql, type Transaction } from "kysely";
 import type { AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
 import { aliasByName } from "./alias-rows";
 import { resolveCurrent } from "./aliases";
-import { parseAlias, parseModel, toChange } from "./changes";
+import { beforeRevision, parseAlias, parseModel, toChange, withBefores } from "./changes";
 import { getById } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import type { Transact } from "./transact";
 
 type Trx = Transaction<RegistryDatabase>;
-
-/** The entry types that carry a model's own state (its `before` is the previous of these). */
-const modelStateTypes = ["created", "updated"] as const;
 
 /**
  * The revisions a time window spans, `[low, high]`, each from one index seek
@@ -56,15 +53,7 @@ async function historyRows(trx: Trx, query: HistoryQuery) {
   let select = trx
     .selectFrom("model_changes as c")
     .selectAll("c")
-    .select((eb) =>
-      eb
-        .selectFrom("model_changes as p")
-        .select((p) => p.fn.max("p.revision").as("r"))
-        .whereRef("p.model_id", "=", "c.model_id")
-        .whereRef("p.revision", "<", "c.revision")
-        .where("p.type", "in", modelStateTypes)
-        .as("before_revision"),
-    )
+    .select(beforeRevision)
     .where("c.revision", ">=", window.low)
     .where("c.revision", "<=", window.high);
   if (query.name !== undefined) select = select.where("c.name", "=", query.name);
@@ -100,27 +89,7 @@ async function rowsByType(trx: Trx, query: HistoryQuery) {
 
 /** One page of history with each updated/deleted entry's previous model state, in two queries. */
 async function listHistory(trx: Trx, query: HistoryQuery): Promise<HistoryRecord[]> {
-  const rows = await rowsByType(trx, query);
-  const hasBefore = (type: string) => type === "updated" || type === "deleted";
-  const wanted = new Set<number>();
-  for (const row of rows) {
-    if (hasBefore(row.type) && row.before_revision != null) wanted.add(Number(row.before_revision));
-  }
-  const befores = new Map<number, string>();
-  if (wanted.size > 0) {
-    const found = await trx
-      .selectFrom("model_changes")
-      .select(["revision", "model"])
-      .where("revision", "in", [...wanted])
-      .execute();
-    for (const { revision, model } of found) befores.set(Number(revision), model);
-  }
-  return rows.map(({ before_revision, ...row }) => {
-    const entry = toChange(row);
-    const json =
-      hasBefore(row.type) && before_revision != null ? befores.get(Number(before_revision)) : undefined;
-    return json === undefined ? entry : { ...entry, before: parseModel(json) };
-  });
+  return withBefores(trx, await rowsByType(trx, query));
 }
 
 /**
