@@ -403,10 +403,11 @@ function machine(): Machine {
 }
 
 const startedAt = Date.now();
-const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], {
-  cwd: repoDir,
-  encoding: "utf8",
-}).stdout.trim();
+const git = (gitArgs: string[]) =>
+  spawnSync("git", gitArgs, { cwd: repoDir, encoding: "utf8" }).stdout.trim();
+// The packages run from the working tree: say when it differs from the commit.
+const dirty = git(["status", "--porcelain", "packages", "examples"]) !== "";
+const commit = `${git(["rev-parse", "--short", "HEAD"])}${dirty ? " (plus uncommitted changes in packages/ or examples/)" : ""}`;
 const report: CacheReport = {
   date: new Date().toISOString(),
   commit,
