@@ -10,10 +10,7 @@ const defaultWindowChanges = 4096;
 const defaultWindowBytes = 16 * 1024 * 1024;
 
 /** The WatchModels event of a committed change, as `type` (its own, or LEFT_FILTER). */
-export function toModelEvent(
-  change: ChangeRecord,
-  type: ModelEventType = eventTypes[change.type],
-): ModelEvent {
+function toModelEvent(change: ChangeRecord, type: ModelEventType = eventTypes[change.type]): ModelEvent {
   return {
     type,
     model: toModel(change.model),

@@ -93,7 +93,7 @@ async function startRevision(
  * before was pruned and cannot be checked: sent, to be safe); else nothing.
  * Refused alias moves are history, not events: never sent.
  */
-export function encodedEventFor(entry: FeedEntry, filter: FilterExpression | undefined): Buffer | undefined {
+function encodedEventFor(entry: FeedEntry, filter: FilterExpression | undefined): Buffer | undefined {
   const { change, encoded } = entry;
   if (encoded === undefined) return undefined;
   if (filter === undefined || evaluateFilter(filter, change.model)) return encoded;
