@@ -50,7 +50,8 @@ async function start(
     arrived.count++;
     next();
   });
-  app.use(createGatewayMiddleware({ client, admission: gatewayAdmission }));
+  const middleware = createGatewayMiddleware({ client, admission: gatewayAdmission });
+  app.use(middleware);
   const server: Server = app.listen(0, "127.0.0.1");
   await once(server, "listening");
   resources.add(() => {
@@ -60,16 +61,17 @@ async function start(
   const address = server.address();
   const base = `http://127.0.0.1:${typeof address === "object" && address ? address.port : 0}`;
   const get = (path = `/api/v1/models/${model.id}`, init: RequestInit = {}) => fetch(`${base}${path}`, init);
-  return { holding, arrived, get };
+  return { holding, arrived, get, stats: middleware.admissionStats };
 }
 
 describe("gateway admission control", () => {
   it("queues beyond the limit, answers 429 with Retry-After beyond the queue, and runs the queued one when a slot frees", async () => {
-    const { holding, arrived, get } = await start({ maxConcurrentRequests: 2, maxQueuedRequests: 1 });
+    const { holding, arrived, get, stats } = await start({ maxConcurrentRequests: 2, maxQueuedRequests: 1 });
     const running = [get(), get()];
     await until(() => holding.held() === 2, "two requests reach the registry's storage");
     const queued = get();
     await until(() => arrived.count === 3, "the third request arrives");
+    expect(stats()).toEqual({ inFlight: 2, queued: 1, refused: 0 });
 
     const refused = await get();
     expect(refused.headers.get("retry-after")).toBe("1");
@@ -91,11 +93,13 @@ describe("gateway admission control", () => {
     expect(create.headers.get("retry-after")).toBe("1");
     await expectError(create, 429, "RESOURCE_EXHAUSTED");
     expect(holding.state.reads).toBe(2); // neither the queued nor the refused requests reached the registry
+    expect(stats()).toEqual({ inFlight: 2, queued: 1, refused: 2 });
 
     holding.release(1);
     await until(() => holding.state.reads === 3, "the queued request runs once a slot frees");
     holding.release();
     expect((await Promise.all([...running, queued])).map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(stats()).toEqual({ inFlight: 0, queued: 0, refused: 2 });
     const listed = (await (await get("/api/v1/models")).json()) as { models: { name: string }[] };
     expect(listed.models.map((m) => m.name)).toEqual(["m"]); // "refused" was never created
   });
@@ -152,11 +156,12 @@ describe("gateway admission control", () => {
   });
 
   it("answers the registry's RESOURCE_EXHAUSTED with 429 and the Retry-After of its RetryInfo", async () => {
-    const { holding, get } = await start(false, {
+    const { holding, get, stats } = await start(false, {
       maxConcurrentCalls: 1,
       maxQueuedCalls: 0,
       retryDelayMs: 2500,
     });
+    expect(stats()).toBeUndefined(); // the gateway's own admission control is off
     const running = get();
     await until(() => holding.held() === 1, "the first request reaches storage");
     const refused = await get();

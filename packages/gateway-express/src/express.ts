@@ -23,8 +23,10 @@ export type GatewayMiddlewareOptions = GatewayHandlerOptions;
  */
 export function createGatewayMiddleware(options: GatewayMiddlewareOptions) {
   const handle = createGatewayHandler(options);
-  return function modelregGateway(req: Request, res: Response, next: NextFunction): void {
+  const middleware = function modelregGateway(req: Request, res: Response, next: NextFunction): void {
     // req.url is relative to the mount point, as the handler expects.
     handle(req, res, next);
   };
+  /** What admission control is doing now and has refused so far; undefined when it is off. */
+  return Object.assign(middleware, { admissionStats: handle.admissionStats });
 }

@@ -12,7 +12,8 @@
  */
 
 /** The gateway's admission control (`GatewayOptions.admission`): requests at once, a short queue, 429 beyond. */
-export type { GatewayAdmissionOptions } from "./core/admission";
+/** Admission control's counts (`admissionStats()` of the handler and the middleware): in flight, queued, refused. */
+export type { GatewayAdmissionOptions, GatewayAdmissionStats } from "./core/admission";
 export { createGateway } from "./core/gateway";
 export { challengeHeaders, type ErrorBody, errorBody, httpStatusOf } from "./core/http-status";
 export { buildOpenApiDocument, type OpenApiInfo } from "./core/openapi";

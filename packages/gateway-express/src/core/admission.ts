@@ -28,6 +28,16 @@ export interface GatewayAdmissionOptions {
   retryAfterSeconds?: number;
 }
 
+/** What admission control is doing: see `GatewayHandler.stats()`. */
+export interface GatewayAdmissionStats {
+  /** Requests being served now (slots taken). */
+  readonly inFlight: number;
+  /** Requests waiting for a slot now. */
+  readonly queued: number;
+  /** Requests refused with 429 since the gateway started: it was full, or no slot came free in time. */
+  readonly refused: number;
+}
+
 const option = "createGateway: `admission";
 
 /** `options` with the defaults; throws TypeError naming a value that is not usable. */
@@ -70,6 +80,7 @@ export class GatewayAdmission {
   /** Insertion-ordered: the first is the oldest waiter. */
   readonly #queue = new Set<() => void>();
   #inFlight = 0;
+  #refused = 0;
 
   /** The refusals, made once: under overload thousands a second are sent, all alike. */
   readonly #full: HttpError;
@@ -100,8 +111,14 @@ export class GatewayAdmission {
     );
   }
 
+  /** Requests in flight and queued now, and refused so far. */
+  stats(): GatewayAdmissionStats {
+    return { inFlight: this.#inFlight, queued: this.#queue.size, refused: this.#refused };
+  }
+
   /** The 429 a request gets while the gateway is {@link full}, as the core would answer it. */
   refusal(requestId: string): GatewayResponse {
+    this.#refused++;
     return jsonTextResponse(
       429,
       this.#fullJson,
@@ -127,7 +144,10 @@ export class GatewayAdmission {
   }
 
   #wait(signal: AbortSignal): Promise<void> {
-    if (this.#queue.size >= this.#limits.maxQueuedRequests) return Promise.reject(this.#full);
+    if (this.#queue.size >= this.#limits.maxQueuedRequests) {
+      this.#refused++;
+      return Promise.reject(this.#full);
+    }
     return new Promise<void>((resolve, reject) => {
       const leave = (error: unknown) => {
         done();
@@ -143,7 +163,10 @@ export class GatewayAdmission {
         this.#queue.delete(admit);
       };
       const onAbort = () => leave(goneAway());
-      const timer = setTimeout(() => leave(this.#waitedTooLong), this.#limits.maxQueueWaitMs);
+      const timer = setTimeout(() => {
+        this.#refused++;
+        leave(this.#waitedTooLong);
+      }, this.#limits.maxQueueWaitMs);
       if (signal.aborted) return leave(goneAway());
       signal.addEventListener("abort", onAbort, { once: true });
       this.#queue.add(admit);

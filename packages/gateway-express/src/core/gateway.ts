@@ -5,7 +5,7 @@
  * a {@link GatewayRequest} and write back the {@link GatewayResponse}.
  */
 import { Code, RegistryError } from "@modelreg/proto";
-import { GatewayAdmission, resolveGatewayAdmission } from "./admission";
+import { GatewayAdmission, type GatewayAdmissionStats, resolveGatewayAdmission } from "./admission";
 import { errorResponse, HttpError } from "./errors";
 import { dispatchImport } from "./import";
 import { JsonCache } from "./json-cache";
@@ -135,6 +135,8 @@ export interface GatewayCore extends Gateway {
    * has room, or the request is not one admission control counts.
    */
   refuseIfFull(method: string, path: string, headers: GatewayRequest["headers"]): GatewayResponse | undefined;
+  /** Admission control's counts now; undefined when it is off. */
+  admissionStats(): GatewayAdmissionStats | undefined;
 }
 
 /** {@link createGateway} with the early refusal the node:http handler uses. @internal */
@@ -189,5 +191,5 @@ export function buildGateway(options: GatewayOptions): GatewayCore {
     return admission.refusal(requestIdOf(headers));
   }
 
-  return { handle, refuseIfFull };
+  return { handle, refuseIfFull, admissionStats: () => context.admission?.stats() };
 }

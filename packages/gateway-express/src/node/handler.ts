@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Code, RegistryError, toPublicError } from "@modelreg/proto";
+import type { GatewayAdmissionStats } from "../core/admission";
 import { buildGateway } from "../core/gateway";
 import { challengeHeaders, errorBody, httpStatusOf } from "../core/http-status";
 import { apiHeaders } from "../core/json-response";
@@ -26,11 +27,14 @@ export interface GatewayHandlerOptions extends GatewayOptions {
  * outside the prefix, and with the error if sending a response failed
  * after it started (Connect-style middleware chains, Express).
  */
-export type GatewayHandler = (
-  req: IncomingMessage,
-  res: ServerResponse,
-  next?: (error?: unknown) => void,
-) => void;
+export interface GatewayHandler {
+  (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void): void;
+  /**
+   * What admission control is doing now (requests in flight and queued)
+   * and has refused so far, for metrics; undefined when it is off.
+   */
+  admissionStats(): GatewayAdmissionStats | undefined;
+}
 
 /** A JSON error written directly, for what never reaches the core. */
 function sendError(req: IncomingMessage, res: ServerResponse, status: number, error: RegistryError): void {
@@ -111,7 +115,11 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
   const gateway = buildGateway(options);
   const prefix = options.pathPrefix ?? "/api/v1/";
 
-  return function modelregGateway(req, res, next) {
+  const handler = function modelregGateway(
+    req: IncomingMessage,
+    res: ServerResponse,
+    next?: (error?: unknown) => void,
+  ): void {
     // Relative to where a framework mounted us: app.use("/registry", ...) serves /registry/api/v1/models.
     const { pathname, search } = splitTarget(req.url ?? "/");
     const method = req.method ?? "GET";
@@ -155,4 +163,5 @@ export function createGatewayHandler(options: GatewayHandlerOptions): GatewayHan
         sendError(req, res, httpStatusOf(publicError.code), publicError);
       });
   };
+  return Object.assign(handler, { admissionStats: gateway.admissionStats });
 }
