@@ -2,6 +2,7 @@ import { Code, RegistryError } from "@modelreg/proto";
 import Database from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect } from "kysely";
 import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
+import { withReadCache } from "./read-cache";
 import { migrateToLatest } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
@@ -28,7 +29,19 @@ export interface SqliteStorageOptions {
   synchronous?: "FULL" | "NORMAL";
   /** How long a write waits for another process's lock before failing UNAVAILABLE. Default 5000 ms. */
   busyTimeoutMs?: number;
+  /**
+   * How many bytes of models (estimated) the adapter keeps in memory to
+   * answer `get`, `getByNameVersion` and `getMany` without a query, least
+   * recently used dropped first. Exact: its own writes drop what they touch
+   * (and nothing is answered from memory while one runs), and a commit by
+   * any other connection to the file (`PRAGMA data_version`, checked on
+   * every read) drops everything. Default 64 MiB; `0` turns it off.
+   */
+  readCacheBytes?: number;
 }
+
+/** The default of {@link SqliteStorageOptions.readCacheBytes}. */
+const defaultReadCacheBytes = 64 * 1024 * 1024;
 
 /** How many prepared statements an adapter keeps (least recently used dropped first). */
 const statementCacheSize = 256;
@@ -84,6 +97,10 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   }
   const retainChanges = checkRetainChanges(options.retainChanges, "createSqliteStorage");
   const retainHistory = checkRetainHistory(options.retainHistory, "createSqliteStorage");
+  const readCacheBytes = options.readCacheBytes ?? defaultReadCacheBytes;
+  if (!Number.isSafeInteger(readCacheBytes) || readCacheBytes < 0) {
+    throw new TypeError("createSqliteStorage: `readCacheBytes` must be a whole number of bytes, 0 or more");
+  }
   let database: Database.Database;
   try {
     database = new Database(options.path);
@@ -107,7 +124,7 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     await db.destroy();
     throw error;
   }
-  return createSqlStorage(db, {
+  const storage = createSqlStorage(db, {
     lockingReads: false,
     retainChanges,
     retainHistory,
@@ -131,4 +148,8 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     // statement cannot be bounded, so a deadline is checked before each one.
     close: () => db.destroy(),
   });
+  if (readCacheBytes === 0) return storage;
+  // On the adapter's one connection: it changes when another connection committed, not for our own.
+  const dataVersion = database.prepare("PRAGMA data_version").pluck();
+  return withReadCache(storage, { maxBytes: readCacheBytes, dataVersion: () => dataVersion.get() as number });
 }
