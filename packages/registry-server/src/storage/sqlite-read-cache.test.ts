@@ -50,7 +50,7 @@ describe("sqlite read cache: two adapters on one file", () => {
       expect((await b.get(model.id))?.revision).toBe(1);
       expect((await b.getByNameVersion("shared", model.version))?.revision).toBe(1);
 
-      const second = { ...edit(model, "second"), tags: ["v2"] };
+      const second: ModelRecord = { ...edit(model, "second"), tags: ["v2"] };
       expect((await b.replace(second, 1)).status).toBe("ok");
       expect(await a.get(model.id)).toMatchObject({ revision: 2, description: "second", tags: ["v2"] });
       expect((await a.getByNameVersion("shared", model.version))?.revision).toBe(2);
