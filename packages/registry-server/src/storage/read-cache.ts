@@ -55,13 +55,17 @@ class ModelMemory {
     this.#seenVersion = dataVersion();
   }
 
-  /** Whether what is remembered is current; drops it all when another connection committed. */
+  /**
+   * Whether what is remembered is current: false while a write of ours
+   * runs, and when another connection committed (then it is all dropped).
+   */
   #current(): boolean {
     const version = this.#dataVersion();
     if (version !== this.#seenVersion) {
       this.#seenVersion = version;
       this.#generation++;
       this.clear();
+      return false;
     }
     return this.#writes === 0;
   }
@@ -76,15 +80,17 @@ class ModelMemory {
     return this.#current() && generation === this.#generation;
   }
 
+  // The data version is asked only for a candidate: a statement costs several µs (a WAL read lock).
   byId(id: string): ModelRecord | undefined {
-    return this.#current() ? this.#byId.get(id) : undefined;
+    const record = this.#byId.get(id);
+    return record !== undefined && this.#current() ? record : undefined;
   }
 
   byNameVersion(name: string, version: string): ModelRecord | undefined {
-    if (!this.#current()) return undefined;
     const id = this.#idByNameVersion.get(nameVersionKey(name, version));
     const record = id === undefined ? undefined : this.#byId.get(id);
-    return record?.name === name && record.version === version ? record : undefined;
+    const matches = record?.name === name && record.version === version;
+    return matches && this.#current() ? record : undefined;
   }
 
   /**
