@@ -566,9 +566,15 @@ function cloned(model: Model | undefined): Model | undefined {
   return model === undefined ? undefined : Model.clone(model);
 }
 
-/** A shared read's options: the first caller's headers, the transport's deadline, no caller's abort. */
-function sharedOptions(options: RpcOptions): RpcOptions {
-  return options.meta ? { meta: options.meta } : {};
+/**
+ * A shared read's options: the first caller's headers and `waitForReady`,
+ * the transport's deadline, no caller's abort (each caller applies its own
+ * deadline and signal to its wait).
+ */
+function sharedOptions(options: RegistryRpcOptions): RegistryRpcOptions {
+  const shared: RegistryRpcOptions = options.meta ? { meta: options.meta } : {};
+  if (options.waitForReady !== undefined) shared.waitForReady = options.waitForReady;
+  return shared;
 }
 
 /** A ModelService method's descriptor, by name. */
