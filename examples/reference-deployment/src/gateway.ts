@@ -17,7 +17,12 @@ import { pino } from "pino";
 import { type CacheSetting, ConfigError, envCache, envFile, envInt, envString } from "./env";
 import { metricsOf } from "./metrics";
 
-const logger = pino({ base: { service: "gateway" }, level: envString("LOG_LEVEL", "info") });
+// Asynchronous writes: one line per request must not cost one write(2) each under load (while a
+// write is in flight, lines queue and go out together); pino flushes what is queued at exit.
+const logger = pino(
+  { base: { service: "gateway" }, level: envString("LOG_LEVEL", "info") },
+  pino.destination({ dest: 1, sync: false }),
+);
 
 /** The largest request body (or NDJSON line) the gateway reads: its default, 1 MiB. */
 const maxBodyBytes = 1024 * 1024;
@@ -167,7 +172,8 @@ async function main() {
     { cache: cacheSetting.kind, ...(cacheSetting.kind === "redis" ? { redis: cacheSetting.where } : {}) },
     cacheSetting.kind === "off" ? "read cache off" : "read cache on",
   );
-  const metrics = metricsOf(client);
+  const gateway = createGatewayMiddleware({ client, logger, admission: admissionFromEnv(), maxBodyBytes });
+  const metrics = metricsOf(client, gateway.admissionStats);
 
   const app = express();
   app.disable("x-powered-by");
@@ -177,7 +183,7 @@ async function main() {
   app.get("/metrics", (_req, res, next) => {
     metrics.text().then((text) => res.set(apiHeaders).type(metrics.contentType).send(text), next);
   });
-  app.use(createGatewayMiddleware({ client, logger, admission: admissionFromEnv(), maxBodyBytes }));
+  app.use(gateway);
   // Everything the gateway does not serve is JSON too: a 404 for other
   // paths, and the error body for what fails before or around it.
   app.use((req, res) => {

@@ -1,5 +1,7 @@
 // GET /metrics of the gateway process, in Prometheus text format: the
-// counters of the registry client's read cache (absent with CACHE_URL=off).
+// counters of the registry client's read cache (absent with CACHE_URL=off)
+// and of the gateway's admission control (absent when it is off).
+import type { GatewayAdmissionStats } from "@modelreg/gateway-express";
 import type { RegistryClient } from "@modelreg/registry-client";
 import { Counter, Gauge, Registry } from "prom-client";
 
@@ -52,13 +54,47 @@ const gauges: readonly (readonly [string, string, (stats: Stats) => number])[] =
   ["entries", "Entries held by the in-process cache (L1).", (s) => s.entries],
 ];
 
+/** Admission control's counts as Prometheus metrics: `modelreg_gateway_*`. */
+function admissionMetrics(registry: Registry, admission: () => GatewayAdmissionStats | undefined): void {
+  new Gauge({
+    name: "modelreg_gateway_requests_in_flight",
+    help: "Requests the gateway is serving now (admission control's slots taken).",
+    registers: [registry],
+    collect() {
+      this.set(admission()?.inFlight ?? 0);
+    },
+  });
+  new Gauge({
+    name: "modelreg_gateway_requests_queued",
+    help: "Requests waiting for a slot now.",
+    registers: [registry],
+    collect() {
+      this.set(admission()?.queued ?? 0);
+    },
+  });
+  new Counter({
+    name: "modelreg_gateway_requests_refused_total",
+    help: "Requests refused with 429 by admission control (full, or no slot came free in time).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(admission()?.refused ?? 0);
+    },
+  });
+}
+
 /**
- * The process's metrics: `modelreg_cache_*` from `client.cacheStats()`, read
- * when scraped (nothing is counted per request here). Without a cache
- * (CACHE_URL=off) there are none of them.
+ * The process's metrics, read when scraped (nothing is counted per request
+ * here): `modelreg_cache_*` from `client.cacheStats()` (none without a
+ * cache, CACHE_URL=off) and `modelreg_gateway_*` from admission control
+ * (none when it is off).
  */
-export function metricsOf(client: RegistryClient): GatewayMetrics {
+export function metricsOf(
+  client: RegistryClient,
+  admission: () => GatewayAdmissionStats | undefined,
+): GatewayMetrics {
   const registry = new Registry();
+  if (admission() !== undefined) admissionMetrics(registry, admission);
   if (client.cacheStats() !== undefined) {
     for (const [field, suffix, help] of counters) {
       new Counter({

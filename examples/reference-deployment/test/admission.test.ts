@@ -19,7 +19,11 @@ async function burst(base: string, id: string, count: number) {
 
 async function deployment(registryEnv: Record<string, string>, gatewayEnv: Record<string, string>) {
   const registry = startRegistry("memory:", registryEnv);
-  const gateway = startGateway(`127.0.0.1:${Number((await registry.ready).port)}`, gatewayEnv);
+  // No read cache: its hits would answer the burst without a registry call, and each within one turn.
+  const gateway = startGateway(`127.0.0.1:${Number((await registry.ready).port)}`, {
+    CACHE_URL: "off",
+    ...gatewayEnv,
+  });
   const base = `http://127.0.0.1:${(await gateway.ready).port}`;
   const created = await fetch(`${base}/api/v1/models`, {
     method: "POST",

@@ -135,6 +135,9 @@ describe("GET /metrics", () => {
       "modelreg_cache_revision",
       "modelreg_cache_bytes",
       "modelreg_cache_entries",
+      "modelreg_gateway_requests_in_flight",
+      "modelreg_gateway_requests_queued",
+      "modelreg_gateway_requests_refused_total",
     ]) {
       expect(metric(text, name), name).toBeGreaterThanOrEqual(0);
     }
@@ -162,7 +165,9 @@ describe("CACHE_URL", () => {
     tokenOf(response.headers);
     for (let i = 0; i < 3; i++)
       expect((await http(base, "GET", `/api/v1/models/${id}`)).json.etag).toBe(etag);
-    expect(await scrape(base)).not.toContain("modelreg_cache_");
+    const text = await scrape(base);
+    expect(text).not.toContain("modelreg_cache_");
+    expect(metric(text, "modelreg_gateway_requests_refused_total")).toBe(0);
     gateway.child.kill("SIGTERM");
     expect(await gateway.exited).toBe(0);
   }, 60_000);

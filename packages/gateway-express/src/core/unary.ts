@@ -59,7 +59,7 @@ const transportDefaults = new WeakMap<
 >();
 
 /**
- * A call's options, with `abort` read from `options.signal` only when the
+ * A call's options, with `abort` read from `options.cancel` only when the
  * transport asks for it: node creates an AbortSignal slowly, and a call
  * answered from the client's cache never needs one. (A class, so that the
  * getter costs what a plain property does.)
@@ -124,6 +124,7 @@ export function invokeUnary(
   return Promise.all([call.response, call.headers]).then(answerOf);
 }
 
+/** A call's response, with the revision its headers carry. */
 function answerOf([response, headers]: [object, RpcMetadata]): UnaryAnswer {
   return { response, revision: revisionOf(headers) };
 }
