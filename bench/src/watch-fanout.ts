@@ -222,6 +222,7 @@ async function runWatchers(): Promise<void> {
     channels.push(client);
     open(i, client, undefined);
   }
+  process.on("disconnect", () => process.exit(0)); // the bench went away (a time limit): no orphans
   process.on("message", async (message: { type?: string; latest?: number; drainMs?: number }) => {
     if (message.type !== "finish") return;
     const latest = message.latest ?? 0;
