@@ -57,15 +57,15 @@ const cacheCell = (c: Counters) =>
 
 function throughputTable(result: SideBySide): string[] {
   const lines = [
-    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | req per server CPU-s | registry GetModel calls during the runs | errors |",
-    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+    "| contender | load | req/s (median) | range | p50 ms | p99 ms | server CPU | req per server CPU-s | others on the server core | registry GetModel calls during the runs | errors |",
+    "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
   ];
   for (const runner of result.runners) {
     const runs = result.runs.filter((r) => r.id === runner.id);
     const reqs = runs.map((r) => r.reqPerSec);
     const calls = runs.map((r) => r.registryCalls).filter((n): n is number => n !== undefined);
     lines.push(
-      `| ${runner.label} | ${runner.load} | ${fmt(median(reqs))} | ${fmt(Math.min(...reqs))}-${fmt(Math.max(...reqs))} | ${fmt(median(runs.map((r) => r.p50Ms)), 2)} | ${fmt(median(runs.map((r) => r.p99Ms)), 2)} | ${fmt(median(runs.map((r) => r.serverCpuPct)))}% | ${fmt(median(runs.map((r) => (r.reqPerSec / r.serverCpuPct) * 100)))} | ${calls.length ? calls.reduce((s, n) => s + n, 0) : ""} | ${runs.reduce((s, r) => s + r.errors, 0)} |`,
+      `| ${runner.label} | ${runner.load} | ${fmt(median(reqs))} | ${fmt(Math.min(...reqs))}-${fmt(Math.max(...reqs))} | ${fmt(median(runs.map((r) => r.p50Ms)), 2)} | ${fmt(median(runs.map((r) => r.p99Ms)), 2)} | ${fmt(median(runs.map((r) => r.serverCpuPct)))}% | ${fmt(median(runs.map((r) => (r.reqPerSec / r.serverCpuPct) * 100)))} | ${fmt(median(runs.map((r) => r.foreignPct)))}% | ${calls.length ? calls.reduce((s, n) => s + n, 0) : ""} | ${runs.reduce((s, r) => s + r.errors, 0)} |`,
     );
   }
   return lines;
