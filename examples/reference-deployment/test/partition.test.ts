@@ -50,7 +50,11 @@ afterAll(async () => {
       const ready = await registry.ready;
       const readyz = `http://127.0.0.1:${Number(ready.httpPort)}/readyz`;
       // A generous deadline: what bounds the answer must be the registry failing fast, not the deadline.
-      const gateway = startGateway(`127.0.0.1:${Number(ready.port)}`, { REGISTRY_TIMEOUT_MS: "20000" });
+      // No read cache: this is the database outage as the registry reports it, not what a cache still knows.
+      const gateway = startGateway(`127.0.0.1:${Number(ready.port)}`, {
+        REGISTRY_TIMEOUT_MS: "20000",
+        CACHE_URL: "off",
+      });
       started.push(gateway);
       const base = `http://127.0.0.1:${(await gateway.ready).port}`;
       const readiness = async () => (await fetch(readyz)).status;
