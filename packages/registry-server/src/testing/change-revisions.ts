@@ -34,6 +34,12 @@ function revisionOf(result: { readonly status: string }, what: string): number {
  * before it (`before`), as `listHistory` does.
  */
 export function defineChangeRevisionTests(test: TestFn): void {
+  defineWriteRevisionTest(test);
+  defineBeforeTests(test);
+}
+
+/** Each write result's `revision` names the entry it appended. */
+function defineWriteRevisionTest(test: TestFn): void {
   test("each write result carries the revision of the history entry it appended", async (adapter) => {
     const model = makeModelRecord({ name: "rev" });
     const inserted = await adapter.insert(model, "req-rev");
@@ -73,7 +79,10 @@ export function defineChangeRevisionTests(test: TestFn): void {
       "the delete was the last write",
     );
   });
+}
 
+/** `readChanges` gives `updated` and `deleted` entries their `before`, as `listHistory` does. */
+function defineBeforeTests(test: TestFn): void {
   test("readChanges gives updated and deleted entries the model before them, as listHistory does", async (adapter) => {
     const first = makeModelRecord({ name: "before", tags: ["a"], metadata: { k: "1" } });
     assert.equal((await adapter.insert(first)).status, "created");
