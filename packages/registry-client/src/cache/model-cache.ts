@@ -345,7 +345,7 @@ export class ModelCache {
   async #fromShared(key: string, ticket: FillTicket): Promise<Found> {
     const shared = this.#shared;
     // Not while the watch is not current: the store is no fresher than this process's feed.
-    if (!this.#feed.current() || !shared?.readable(ticket.revision)) return undefined;
+    if (!this.#feed.current() || !shared?.readable(key)) return undefined;
     try {
       const first = await this.#sharedEntry(shared, key);
       if (first?.kind === "notFound") {
@@ -368,7 +368,9 @@ export class ModelCache {
     }
   }
 
+  /** The entry under `key` in the shared level, if it may be read now and holds one. */
   async #sharedEntry(shared: SharedLevel, key: string): Promise<Entry | undefined> {
+    if (!shared.readable(key)) return undefined;
     const [stored] = (await shared.get([key])) ?? [];
     if (!stored) return undefined;
     return decodeEntry(stored.data, stored.revision, Date.now() + jittered(this.#notFoundTtlMs));
@@ -451,11 +453,12 @@ export class ModelCache {
   /** The models of `ids` the shared level holds (one round trip), copied to L1. */
   async #modelsFromShared(ids: string[], ticket: FillTicket): Promise<Model[]> {
     const shared = this.#shared;
-    if (!this.#feed.current() || !shared?.readable(ticket.revision)) return [];
-    const stored = (await shared.get(ids.map(idKey))) ?? [];
+    const readable = ids.filter((id) => shared?.readable(idKey(id)));
+    if (!this.#feed.current() || !shared || readable.length === 0) return [];
+    const stored = (await shared.get(readable.map(idKey))) ?? [];
     const models: Model[] = [];
     stored.forEach((entry, i) => {
-      const id = ids[i];
+      const id = readable[i];
       if (!entry || id === undefined) return;
       try {
         const decoded = decodeEntry(entry.data, entry.revision, undefined);

@@ -90,19 +90,60 @@ describe.skipIf(!redisAvailable)(
 
     const prefix = () => `modelreg:test:${randomBytes(6).toString("hex")}:`;
 
+    /**
+     * Until `store` is marked applied up to what `client` has applied: a client
+     * started after that replays no event (which would fill its L1 directly).
+     */
+    const settled = (store: RedisCacheStore, client: RegistryClient) =>
+      until(async () => {
+        const applied = await store.appliedRevision();
+        return applied !== undefined && applied >= (client.cacheStats()?.revision ?? 0n);
+      }, "the store is marked applied up to the client's revision");
+
     it("a second process reads what the first one filled from Redis, not from the registry", async () => {
       const { store } = await newStore(prefix());
       const first = await cachedClient(store);
       const model = await writer.createModel({ model: { name: "shared", version: "1" } });
-      const second = await cachedClient(store);
-      // `first` saw the create in its feed (and wrote it to Redis); `second` started after it.
+      // `first` saw the create in its feed and wrote it to Redis; `second` starts after that.
       await until(
         async () => (await store.get([`id:${model.id}`]))[0] !== undefined,
         "the model is in Redis",
       );
+      await settled(store, first);
+      const second = await cachedClient(store);
       expect(await during("GetModel", () => second.getModel({ id: model.id }))).toBe(0);
       expect(second.cacheStats()?.sharedHits).toBe(1);
       expect(first.cacheStats()?.sharedErrors).toBe(0);
+    });
+
+    it("answers aliases (pointer, then model) and batch members from Redis in a second process", async () => {
+      const { store } = await newStore(prefix());
+      const first = await cachedClient(store);
+      const [a, b] = [
+        await writer.createModel({ model: { name: "l2-alias", version: "1" } }),
+        await writer.createModel({ model: { name: "l2-alias", version: "2" } }),
+      ];
+      if (!a || !b) throw new Error("create failed");
+      await writer.setModelAlias({ name: "l2-alias", alias: "champion", version: "1" });
+      await until(
+        async () => (await first.resolveAlias("l2-alias", "champion").catch(() => undefined))?.id === a.id,
+        "the first process resolves the alias",
+      );
+      await until(async () => {
+        const entries = await store.get(["alias:l2-alias\nchampion", `id:${a.id}`, `id:${b.id}`]);
+        return entries.every((entry) => entry !== undefined);
+      }, "the alias and both models are in Redis");
+      await settled(store, first);
+      const second = await cachedClient(store);
+      const lookups = await during("LookupModel", async () => {
+        expect((await second.resolveAlias("l2-alias", "champion")).id).toBe(a.id);
+      });
+      const batches = await during("BatchGetModels", async () => {
+        const models = await second.batchGetModels({ ids: [b.id, a.id] });
+        expect(models.map((m) => m.version)).toEqual(["2", "1"]);
+      });
+      expect({ lookups, batches }).toEqual({ lookups: 0, batches: 0 });
+      expect(second.cacheStats()?.sharedHits).toBeGreaterThanOrEqual(2);
     });
 
     it("replays into Redis what changed while no process followed the feed", async () => {
@@ -165,6 +206,7 @@ describe.skipIf(!redisAvailable)(
         const [entry] = await direct.get([`id:${model.id}`]);
         return entry !== undefined && new TextDecoder().decode(entry.data).includes("new");
       }, "Redis holds the updated model");
+      await settled(direct, client);
       const fresh = await cachedClient(direct);
       const read = await fresh.getModel({ id: model.id });
       expect(read.description).toBe("new");

@@ -55,14 +55,12 @@ export class SharedLevel {
   #mustClear = false;
   #backlog: Page[] = [];
   #pending = 0;
-  /** Every event up to this revision is in the store (while synced). */
-  #writtenThrough = 0n;
+  /** The keys of the event writes not yet in the store (queued or being written), with their counts. */
+  readonly #pendingKeys = new Map<string, number>();
   #healthy = true;
   #pumping = false;
   #closed = false;
   #failures = 0;
-  /** A batch of the backlog is being written (it left `#backlog`). */
-  #writing = false;
   /** Incremented by every restart: work started before one must not claim anything after it. */
   #generation = 0;
 
@@ -83,7 +81,6 @@ export class SharedLevel {
     );
     if (applied === timedOut || applied === undefined) return undefined;
     this.#base = applied;
-    this.#writtenThrough = applied;
     this.#synced = true;
     return applied;
   }
@@ -98,8 +95,8 @@ export class SharedLevel {
     this.#mustClear ||= clear;
     this.#backlog = [];
     this.#pending = 0;
+    this.#pendingKeys.clear();
     this.#base = revision;
-    this.#writtenThrough = revision;
     this.#synced = false;
     this.#pump();
   }
@@ -116,26 +113,27 @@ export class SharedLevel {
     }
     this.#backlog.push({ writes, revision });
     this.#pending += writes.length;
+    for (const { key } of writes) this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
     this.#pump();
   }
 
   /** Every change up to `revision` was delivered (a progress notification). */
   progress(revision: bigint): void {
-    const idle = this.#backlog.length === 0 && !this.#writing;
-    if (idle && this.#synced && this.#healthy && revision > this.#writtenThrough) {
-      this.#writtenThrough = revision;
-      return;
-    }
     // No event between the last one queued and `revision`: its page may claim up to there.
+    // With nothing queued, the store's applied revision moves on with the next event.
     const last = this.#backlog.at(-1);
     if (last) this.#backlog[this.#backlog.length - 1] = { writes: last.writes, revision };
-    else this.event([], revision);
   }
 
-  /** Whether the store may be read now: exact up to `applied` and answering. */
-  readable(applied: bigint): boolean {
-    const idle = this.#backlog.length === 0 && !this.#writing;
-    return this.#healthy && this.#synced && idle && this.#writtenThrough >= applied;
+  /**
+   * Whether `key` may be read from the store now: it answers, it was exact
+   * from a point on (its applied revision, or a clear) and every change
+   * applied since was written to it, except ones still queued, none of
+   * which touches `key`. So what it holds under `key` is current as of the
+   * revision this process has applied.
+   */
+  readable(key: string): boolean {
+    return this.#healthy && this.#synced && !this.#pendingKeys.has(key);
   }
 
   /** The entries under `keys`; `undefined` when the store failed or was too slow (counted). */
@@ -238,12 +236,7 @@ export class SharedLevel {
     const last = pages.at(-1);
     if (!last) return true;
     this.#backlog = [];
-    this.#writing = true;
-    try {
-      return await this.#write(pages, last.revision, generation);
-    } finally {
-      this.#writing = false;
-    }
+    return this.#write(pages, last.revision, generation);
   }
 
   async #write(pages: Page[], revision: bigint, generation: number): Promise<boolean> {
@@ -261,7 +254,11 @@ export class SharedLevel {
       return false;
     }
     this.#pending -= writes.length;
-    this.#writtenThrough = revision;
+    for (const { key } of writes) {
+      const left = (this.#pendingKeys.get(key) ?? 1) - 1;
+      if (left > 0) this.#pendingKeys.set(key, left);
+      else this.#pendingKeys.delete(key);
+    }
     return true;
   }
 }
