@@ -219,10 +219,17 @@ export class SharedLevel {
     const applied = await this.#call(() => this.#store.appliedRevision(), this.#writeTimeoutMs());
     if (applied === timedOut) return false;
     const clear = this.#mustClear;
-    if (clear || applied === undefined || applied < this.#base) {
+    const base = this.#base;
+    if (clear || applied === undefined || applied < base) {
       const cleared = await this.#call(() => this.#store.clear(), this.#writeTimeoutMs());
       if (cleared === timedOut) return false;
       if (clear && generation === this.#generation) this.#mustClear = false;
+      // Empty, it is exact up to the base: say so at once, so a process starting before the next
+      // change (a quiet registry) resumes from it instead of clearing the store again.
+      if (generation === this.#generation) {
+        const marked = await this.#call(() => this.#store.markApplied(base), this.#writeTimeoutMs());
+        if (marked === timedOut) return false;
+      }
     }
     // A restart meanwhile moved the base: the next round proves the new one.
     if (generation === this.#generation) this.#synced = true;
