@@ -177,13 +177,15 @@ async function main() {
 
   const app = express();
   app.disable("x-powered-by");
+  // The gateway first: API calls (nearly every request) skip the other routes; it passes
+  // everything outside /api/v1/ on to them.
+  app.use(gateway);
   app.get("/healthz", (_req, res) => {
     res.set(apiHeaders).json({ status: "ok" });
   });
   app.get("/metrics", (_req, res, next) => {
     metrics.text().then((text) => res.set(apiHeaders).type(metrics.contentType).send(text), next);
   });
-  app.use(gateway);
   // Everything the gateway does not serve is JSON too: a 404 for other
   // paths, and the error body for what fails before or around it.
   app.use((req, res) => {
