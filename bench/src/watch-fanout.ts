@@ -419,7 +419,7 @@ function render(cells: readonly Cell[], pinning: Pinning, startedAt: Date): stri
     `Run ${startedAt.toISOString()} on ${cpus().length} x ${cpu}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
       `pinning: ${pinning.enabled ? pinning.reason : `off (${pinning.reason})`}. ` +
       `${Number(args["duration-ms"]) / 1000} s of creates per cell, a fresh database and registry per cell; ` +
-      "watches from now, unfiltered, all in one process through `@modelreg/registry-client`.",
+      "watches from now, unfiltered, in one process, each its own connection (raw grpc-js, messages not decoded).",
     "",
     "| watches | creates/s asked | achieved | failed | db xact / write | event p50 ms | event p99 ms | event max ms | ack p50 ms | ack p99 ms | registry CPU % | registry µs / event | registry loop delay p99 ms | machine busy % (of 200) | reconnects | missing after 10 s |",
     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
