@@ -12,6 +12,7 @@ import {
   type StorageAdapter,
 } from "./index";
 import { createTestClient } from "./test-support/grpc-client";
+import { makeModelRecord } from "./testing/fixtures";
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -160,16 +161,25 @@ describe("abandoned calls", () => {
     expect(stalling.calls).toEqual(["get"]);
   });
 
-  it("a cancelled watch aborts the storage read it waits on", async () => {
+  it("a cancelled watch aborts the storage read it catches up with", async () => {
+    // A watch resuming from before the feed's window reads storage itself,
+    // with its own signal (the feed's shared polls serve every watch, so a
+    // cancelled watch must not abort those).
     const storage = createMemoryStorage();
+    await storage.insert(makeModelRecord());
     const { client } = await start(storage);
     let signal: AbortSignal | undefined;
     const readChanges = storage.readChanges.bind(storage);
     storage.readChanges = async (after, limit, options) => {
+      if (after !== 0 || limit === 0) return readChanges(after, limit, options);
       signal = options?.signal;
+      // Stalls until the watch goes away, as a slow database would.
+      await new Promise<void>((resolve) =>
+        signal?.addEventListener("abort", () => resolve(), { once: true }),
+      );
       return readChanges(after, limit, options);
     };
-    const watch = client.watch({});
+    const watch = client.watch({ afterRevision: "0" });
     await watch.waitFor(1);
     await until(() => signal !== undefined);
     expect(signal?.aborted).toBe(false);

@@ -145,7 +145,7 @@ describe.each(adapters)("x-modelreg-revision, %s storage", (_name, createStorage
         })
         .toBe(2);
       const importEvents = watch.received.filter((m) => m.event?.model?.name === "hdr-import");
-      const highest = importEvents.map((m) => m.revision).reduce((a, b) => (a > b ? a : b), 0n);
+      const highest = importEvents.map((m) => m.revision).reduce((a, b) => Math.max(a, b), 0n);
       expect(revisionOf(imported)).toBe(String(highest));
     } finally {
       watch.cancel();
