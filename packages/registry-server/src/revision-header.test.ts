@@ -145,7 +145,8 @@ describe.each(adapters)("x-modelreg-revision, %s storage", (_name, createStorage
         })
         .toBe(2);
       const importEvents = watch.received.filter((m) => m.event?.model?.name === "hdr-import");
-      const highest = importEvents.map((m) => m.revision).reduce((a, b) => Math.max(a, b), 0n);
+      let highest = 0n; // bigints: Math.max does not take them
+      for (const { revision } of importEvents) if (revision > highest) highest = revision;
       expect(revisionOf(imported)).toBe(String(highest));
     } finally {
       watch.cancel();
