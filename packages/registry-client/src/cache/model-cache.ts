@@ -340,16 +340,18 @@ export class ModelCache {
   /**
    * What the shared level answers for `key` (a model, through a pointer, or
    * a NOT_FOUND), copied to L1; nothing while it may not be read, fails or
-   * is slow (then the registry answers).
+   * is slow (then the registry answers). An entry is answered only if L1
+   * took it: L1 refuses one older than what it knows (a write's tombstone
+   * or new pointer, a change applied while the read was out).
    */
   async #fromShared(key: string, ticket: FillTicket): Promise<Found> {
     const shared = this.#shared;
     // Not while the watch is not current: the store is no fresher than this process's feed.
-    if (!this.#feed.current() || !shared?.readable(key)) return undefined;
+    if (!this.#feed.current() || !shared) return undefined;
     try {
       const first = await this.#sharedEntry(shared, key);
       if (first?.kind === "notFound") {
-        this.#l1.fill(key, first, ticket);
+        if (!this.#l1.fill(key, first, ticket)) return undefined;
         this.#count("sharedHits");
         const error = errorOf(first);
         this.#fromSharedErrors.add(error);
@@ -357,8 +359,8 @@ export class ModelCache {
       }
       const target = first?.kind === "pointer" ? await this.#sharedEntry(shared, idKey(first.id)) : first;
       if (!first || target?.kind !== "model") return undefined;
-      if (first !== target) this.#l1.fill(key, first, ticket);
-      this.#l1.fill(idKey(target.model.id), target, ticket);
+      if (first !== target && !this.#l1.fill(key, first, ticket)) return undefined;
+      if (!this.#l1.fill(idKey(target.model.id), target, ticket)) return undefined;
       this.#count("sharedHits");
       return { model: target.model };
     } catch (error) {
@@ -370,7 +372,7 @@ export class ModelCache {
 
   /** The entry under `key` in the shared level, if it may be read now and holds one. */
   async #sharedEntry(shared: SharedLevel, key: string): Promise<Entry | undefined> {
-    if (!shared.readable(key)) return undefined;
+    if (!shared.readable(key, this.#feed.applied)) return undefined;
     const [stored] = (await shared.get([key])) ?? [];
     if (!stored) return undefined;
     return decodeEntry(stored.data, stored.revision, Date.now() + jittered(this.#notFoundTtlMs));
@@ -453,7 +455,7 @@ export class ModelCache {
   /** The models of `ids` the shared level holds (one round trip), copied to L1. */
   async #modelsFromShared(ids: string[], ticket: FillTicket): Promise<Model[]> {
     const shared = this.#shared;
-    const readable = ids.filter((id) => shared?.readable(idKey(id)));
+    const readable = ids.filter((id) => shared?.readable(idKey(id), this.#feed.applied));
     if (!this.#feed.current() || !shared || readable.length === 0) return [];
     const stored = (await shared.get(readable.map(idKey))) ?? [];
     const models: Model[] = [];
@@ -463,8 +465,8 @@ export class ModelCache {
       try {
         const decoded = decodeEntry(entry.data, entry.revision, undefined);
         if (decoded?.kind !== "model" || decoded.model.id !== id) return;
-        this.#l1.fill(idKey(id), decoded, ticket);
-        models.push(decoded.model);
+        // Only what L1 took: it refuses an entry older than what it knows.
+        if (this.#l1.fill(idKey(id), decoded, ticket)) models.push(decoded.model);
       } catch {
         // Unreadable bytes: the registry answers for this one.
       }
@@ -519,6 +521,8 @@ export class ModelCache {
         return entry?.kind === "model" ? entry.model : undefined;
       },
     });
+    // The store has not seen the write yet: its keys are not read from it until this process applied it.
+    for (const change of changes) this.#shared?.fence(change.key, revision);
     if (revision === undefined) {
       for (const change of changes) this.#l1.evict(change.key);
       return;
@@ -552,10 +556,14 @@ export class ModelCache {
     );
   }
 
-  /** Sets each change in L1; an `unknown` for a key L1 does not hold only warns fills in flight. */
+  /**
+   * Sets each change in L1. An event's `unknown` for a key L1 does not hold
+   * only warns fills in flight; a write's is kept (it blocks older answers
+   * of the shared level until the write's own event has been applied).
+   */
   #applyChanges(changes: readonly Change[], source: "event" | "write"): void {
     for (const { key, entry } of changes) {
-      if (entry.kind === "unknown" && !this.#l1.has(key)) {
+      if (source === "event" && entry.kind === "unknown" && !this.#l1.has(key)) {
         this.#l1.touch(key);
         continue;
       }

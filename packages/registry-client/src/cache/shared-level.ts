@@ -57,6 +57,14 @@ export class SharedLevel {
   #pending = 0;
   /** The keys of the event writes not yet in the store (queued or being written), with their counts. */
   readonly #pendingKeys = new Map<string, number>();
+  /**
+   * Keys a write through this process changed, with the write's revision:
+   * not read from the store until this process has applied that revision
+   * (then the write's own event is queued for the store, or written).
+   * `undefined`: the write's revision is unknown; fenced until an event
+   * touching the key has been queued.
+   */
+  readonly #fences = new Map<string, bigint | undefined>();
   #healthy = true;
   #pumping = false;
   #closed = false;
@@ -96,6 +104,7 @@ export class SharedLevel {
     this.#backlog = [];
     this.#pending = 0;
     this.#pendingKeys.clear();
+    this.#fences.clear();
     this.#base = revision;
     this.#synced = false;
     this.#pump();
@@ -113,7 +122,12 @@ export class SharedLevel {
     }
     this.#backlog.push({ writes, revision });
     this.#pending += writes.length;
-    for (const { key } of writes) this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
+    for (const { key } of writes) {
+      this.#pendingKeys.set(key, (this.#pendingKeys.get(key) ?? 0) + 1);
+      // Its write's unknown revision: this event (queued now, pending until written) fences it from here on.
+      if (this.#fences.has(key) && this.#fences.get(key) === undefined) this.#fences.delete(key);
+    }
+    if (this.#fences.size > 4096) this.#pruneFences(revision);
     this.#pump();
   }
 
@@ -129,11 +143,34 @@ export class SharedLevel {
    * Whether `key` may be read from the store now: it answers, it was exact
    * from a point on (its applied revision, or a clear) and every change
    * applied since was written to it, except ones still queued, none of
-   * which touches `key`. So what it holds under `key` is current as of the
-   * revision this process has applied.
+   * which touches `key`, and no write through this process changed `key`
+   * at a revision not yet `applied`. So what it holds under `key` is
+   * current as of the revision this process has applied.
    */
-  readable(key: string): boolean {
-    return this.#healthy && this.#synced && !this.#pendingKeys.has(key);
+  readable(key: string, applied: bigint): boolean {
+    if (!this.#healthy || !this.#synced || this.#pendingKeys.has(key)) return false;
+    if (!this.#fences.has(key)) return true;
+    const fence = this.#fences.get(key);
+    if (fence === undefined || fence > applied) return false;
+    this.#fences.delete(key);
+    return true;
+  }
+
+  /**
+   * A write through this process changed `key` at `revision` (undefined:
+   * unknown): the store, which has not seen it yet, is not read for `key`
+   * until this process has applied that revision.
+   */
+  fence(key: string, revision: bigint | undefined): void {
+    const held = this.#fences.get(key);
+    if (this.#fences.has(key) && (held === undefined || (revision !== undefined && held >= revision))) return;
+    this.#fences.set(key, revision);
+  }
+
+  /** Drops the fences this process has applied past. */
+  #pruneFences(applied: bigint): void {
+    for (const [key, fence] of this.#fences)
+      if (fence !== undefined && fence <= applied) this.#fences.delete(key);
   }
 
   /** The entries under `keys`; `undefined` when the store failed or was too slow (counted). */
