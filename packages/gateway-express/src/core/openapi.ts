@@ -247,10 +247,10 @@ const cachedReads: ReadonlySet<string> = new Set(["GetModel", "LookupModel", "Ba
 /** Whether a route writes: every RPC but those marked free of side effects (the reads and the watch). */
 const writes = (route: Route) => route.method.idempotency !== "NO_SIDE_EFFECTS";
 
-function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
+/** The path parameters: one per field the route's path binds. */
+function pathParametersOf(route: Route): Schema[] {
   const parameters: Schema[] = [];
-  const boundByPath = pathFields(route);
-  for (const path of boundByPath) {
+  for (const path of pathFields(route)) {
     const field = findField(route.input, path);
     const parameter: Schema = {
       name: path,
@@ -261,13 +261,18 @@ function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
     if (path.includes(".")) parameter.description = `Sets \`${path}\` of the request.`;
     parameters.push(parameter);
   }
+  return parameters;
+}
 
+/** The headers the gateway maps onto request fields (If-Match, Idempotency-Key, Last-Event-ID) or reads. */
+function headerParametersOf(route: Route): Schema[] {
+  const parameters: Schema[] = [];
   if (!route.clientStreaming && !route.serverStreaming) {
     // If-Match is documented where it makes sense, on a resource named by the path,
     // though the gateway also maps it on other routes with an etag field.
     const hasEtag = route.input.fields.some((f) => f.name === "etag");
     const bodyEtag = route.body !== "" && route.body !== "*" && findField(route.input, `${route.body}.etag`);
-    if (boundByPath.length > 0 && (hasEtag || bodyEtag)) {
+    if (pathFields(route).length > 0 && (hasEtag || bodyEtag)) {
       const target = hasEtag ? "etag" : `${route.body}.etag`;
       parameters.push({
         name: "If-Match",
@@ -310,11 +315,17 @@ function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
       schema: { type: "string", pattern: "^[0-9]+$" },
     });
   }
+  return parameters;
+}
 
-  // Every request field not bound by the path or the body is a query parameter,
-  // except with body "*", where the gateway refuses query parameters.
+/**
+ * The query parameters: every request field not bound by the path or the body,
+ * except with body "*", where the gateway refuses query parameters.
+ */
+function queryParametersOf(route: Route, registry: SchemaRegistry): Schema[] {
+  const parameters: Schema[] = [];
   if (route.body !== "*") {
-    const bound = new Set([...boundByPath.map((p) => p.split(".")[0]), route.body]);
+    const bound = new Set([...pathFields(route).map((p) => p.split(".")[0]), route.body]);
     for (const field of route.input.fields) {
       if (field.kind === "map" || bound.has(field.name) || !isQueryField(field)) continue;
       // Scalars, enums and string-form well-known types (inlined by registry.value).
@@ -331,6 +342,11 @@ function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
     }
   }
   return parameters;
+}
+
+/** A route's parameters, in order: path, headers, query. */
+function parametersOf(route: Route, registry: SchemaRegistry): Schema[] {
+  return [...pathParametersOf(route), ...headerParametersOf(route), ...queryParametersOf(route, registry)];
 }
 
 function requestBodyOf(route: Route, registry: SchemaRegistry): Schema | undefined {
