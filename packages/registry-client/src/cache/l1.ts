@@ -19,6 +19,14 @@ export interface FillTicket {
   readonly epoch: number;
 }
 
+/** Told of every change L1 applies (so reads in flight from before it are not joined). */
+export interface TouchListener {
+  /** `key` changed (an event or a write). */
+  touched(key: string): void;
+  /** Everything was dropped. */
+  cleared(): void;
+}
+
 /** L1: entries by key, with change tracking for fills in flight. */
 export class LocalLevel {
   readonly #lru: LRUCache<string, Entry>;
@@ -29,7 +37,10 @@ export class LocalLevel {
   #sequence = 0;
   #epoch = 0;
 
-  constructor(maxBytes: number) {
+  readonly #listener: TouchListener | undefined;
+
+  constructor(maxBytes: number, listener?: TouchListener) {
+    this.#listener = listener;
     this.#lru = new LRUCache<string, Entry>({
       maxSize: maxBytes,
       sizeCalculation: (entry, key) => Math.min(sizeOf(key, entry), maxBytes),
@@ -73,6 +84,7 @@ export class LocalLevel {
   touch(key: string): void {
     this.#sequence++;
     if (this.#open.size > 0) this.#touched.set(key, this.#sequence);
+    this.#listener?.touched(key);
   }
 
   /** Starts tracking a fill sent now, when every change up to `applied` had been applied. */
@@ -104,15 +116,11 @@ export class LocalLevel {
     return true;
   }
 
-  /** Whether `key` was touched since `ticket`'s fill was sent (or the cache reset). */
-  touchedSince(key: string, ticket: FillTicket): boolean {
-    return ticket.epoch !== this.#epoch || (this.#touched.get(key) ?? -1) > ticket.sequence;
-  }
-
   /** Removes every entry; fills in flight will not store their answers. */
   clear(): void {
     this.#epoch++;
     this.#lru.clear();
+    this.#listener?.cleared();
   }
 
   /** Bytes held (estimated). */

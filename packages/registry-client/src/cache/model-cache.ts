@@ -57,6 +57,8 @@ export interface CacheDependencies {
 
 const serviceName = "modelregistry.v1.ModelService";
 const credentialHeaders = ["authorization", "cookie"] as const;
+/** The flight member of a lookup: its model is any model (forgotten when any model changes). */
+const anyModel = "id:*";
 
 /** The counters of {@link CacheStats}. */
 type CounterName =
@@ -108,8 +110,17 @@ export class ModelCache {
 
   constructor(deps: CacheDependencies, options: CacheSettings) {
     this.#deps = deps;
-    this.#l1 = new LocalLevel(options.maxBytes);
     this.#flights = new Flights(options.maxConcurrentFills);
+    // A change applied to a key: reads of it sent before are not joined by later callers.
+    const flights = this.#flights;
+    this.#l1 = new LocalLevel(options.maxBytes, {
+      touched: (key) => {
+        flights.forget(key);
+        // A lookup's answer is a model it could not name in advance: any model's change may be its.
+        if (key.startsWith("id:")) flights.forget(anyModel);
+      },
+      cleared: () => flights.forgetAll(),
+    });
     this.#notFoundTtlMs = options.notFoundTtlMs;
     this.#logger = options.logger;
     this.#sharedTtlMs = options.sharedTtlMs;
@@ -270,14 +281,19 @@ export class ModelCache {
       return cloned(await this.#fill(key, (ticket) => fetch(ticket, options)));
     }
     if (this.#flights.joinable(key, minRevision)) this.#count("coalesced");
-    const shared = this.#flights.run(key, this.#feed.applied, minRevision, () =>
-      this.#fill(key, async (ticket) => {
-        const found = await this.#fromShared(key, ticket);
-        if (found && "model" in found) return found.model;
-        if (found) throw found.error;
-        this.#count("misses");
-        return fetch(ticket, sharedOptions(options));
-      }),
+    const shared = this.#flights.run(
+      key,
+      this.#feed.applied,
+      minRevision,
+      () =>
+        this.#fill(key, async (ticket) => {
+          const found = await this.#fromShared(key, ticket);
+          if (found && "model" in found) return found.model;
+          if (found) throw found.error;
+          this.#count("misses");
+          return fetch(ticket, sharedOptions(options));
+        }),
+      key.startsWith("id:") ? [key] : [key, anyModel],
     );
     return cloned(await withCallerLimits(shared, options, this.#deps.defaultTimeoutMs));
   }
@@ -429,8 +445,12 @@ export class ModelCache {
     }
     const { minRevision } = options;
     if (this.#flights.joinable(key, minRevision)) this.#count("coalesced", ids.length);
-    const shared = this.#flights.run(key, this.#feed.applied, minRevision, () =>
-      this.#batchFill(ids, sharedOptions(options), true),
+    const shared = this.#flights.run(
+      key,
+      this.#feed.applied,
+      minRevision,
+      () => this.#batchFill(ids, sharedOptions(options), true),
+      ids.map(idKey),
     );
     return withCallerLimits(shared, options, this.#deps.defaultTimeoutMs);
   }
