@@ -55,6 +55,10 @@ export class CacheFeed {
   }
   /** The last stream ended with OUT_OF_RANGE. */
   #outOfRange = false;
+  /** Counts streams: a head revision learnt for one stream does not count for the next. */
+  #stream = 0;
+  /** The registry's head when the resumed stream started: the stream is caught up once it reaches it. */
+  #head: bigint | undefined;
 
   constructor(service: ModelServiceClient, sink: FeedSink, progressIntervalMs: number) {
     this.#service = service;
@@ -122,6 +126,9 @@ export class CacheFeed {
     });
     const resuming = this.#after !== undefined;
     if (this.#after !== undefined) request.afterRevision = this.#after;
+    const stream = ++this.#stream;
+    this.#head = undefined;
+    if (resuming) void this.#learnHead(stream, controller.signal);
     try {
       const call = this.#service.watchModels(request, { abort: controller.signal });
       let first = true;
@@ -135,6 +142,32 @@ export class CacheFeed {
       return RegistryError.from(error, Code.UNKNOWN);
     } finally {
       this.#controller.signal.removeEventListener("abort", stop);
+      controller.abort();
+    }
+  }
+
+  /**
+   * Learns the registry's head revision (the first message of a watch from
+   * now) for a resumed stream: it is caught up once it has applied that
+   * revision (or on a progress notification). Never from clocks: the
+   * registry's commit times and this host's time are not comparable.
+   */
+  async #learnHead(stream: number, signal: AbortSignal): Promise<void> {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    signal.addEventListener("abort", stop, { once: true });
+    try {
+      const call = this.#service.watchModels(WatchModelsRequest.create({}), { abort: controller.signal });
+      for await (const response of call.responses) {
+        if (stream !== this.#stream) return;
+        this.#head = response.revision;
+        if (this.#streaming && this.applied >= response.revision) this.#markCaughtUp();
+        return;
+      }
+    } catch {
+      // Without the head, a progress notification marks the stream caught up.
+    } finally {
+      signal.removeEventListener("abort", stop);
       controller.abort();
     }
   }
@@ -161,7 +194,10 @@ export class CacheFeed {
     }
     if (event === undefined) {
       // A resumed stream's first message repeats where it resumes; a later one means "nothing more".
-      if (first) return;
+      if (first) {
+        if (this.#head !== undefined && revision >= this.#head) this.#markCaughtUp();
+        return;
+      }
       this.#markCaughtUp();
       if (revision <= this.applied) return;
       this.#after = revision;
@@ -173,10 +209,8 @@ export class CacheFeed {
     this.#after = revision;
     this.applied = revision;
     this.#sink.event(event, revision);
-    // An event committed within the interval: the stream is at the head of the history.
-    const time = event.commitTime;
-    const committed = time ? Number(time.seconds) * 1000 + Math.floor(time.nanos / 1e6) : 0;
-    if (now - committed <= 2 * this.#progressIntervalMs) this.#markCaughtUp();
+    // Reached the head the registry named when this stream resumed.
+    if (this.#head !== undefined && revision >= this.#head) this.#markCaughtUp();
   }
 }
 
