@@ -1,7 +1,7 @@
 // Unit tests of the cache's parts on their own: L1's fill checks, the single
 // flight's limits, and the shared level's bookkeeping against an in-memory
 // store (the real one is Redis: see shared-cache.test.ts).
-import { Model } from "@modelreg/proto";
+import { Code, Model } from "@modelreg/proto";
 import { describe, expect, it } from "vitest";
 import { until } from "../../../../test-support/waiting";
 import { modelEntry } from "./entries";
@@ -68,6 +68,67 @@ describe("Flights", () => {
     const second = flights.run("k", 6n, 6n, async () => "new");
     expect(await second).toBe("new");
     expect(await first).toBe("old");
+  });
+});
+
+describe("Flights' queue", () => {
+  /** A read that runs until `finish` is called; `started` says whether it was sent. */
+  function blocked() {
+    let finish = () => {};
+    const state = { started: false, finish: () => finish() };
+    const read = () =>
+      new Promise<string>((resolve) => {
+        state.started = true;
+        finish = () => resolve("done");
+      });
+    return { state, read };
+  }
+
+  it("sends a read straight on when the queue is full, instead of queueing without bound", async () => {
+    const flights = new Flights(1, 2);
+    const reads = [blocked(), blocked(), blocked(), blocked()];
+    const promises = reads.map((r, i) => flights.run(`k${i}`, 1n, undefined, r.read));
+    expect(reads.map((r) => r.state.started)).toEqual([true, false, false, true]);
+    expect(flights.queued).toBe(2);
+    // Each finished read passes its slot to the next queued one.
+    await until(() => {
+      for (const r of reads) r.state.finish();
+      return reads.every((r) => r.state.started);
+    }, "the queued reads ran");
+    for (const r of reads) r.state.finish();
+    await Promise.all(promises);
+  });
+
+  it("drops a queued read once every caller gave up, and never sends it", async () => {
+    const flights = new Flights(1);
+    const first = blocked();
+    const queued = blocked();
+    const running = flights.run("a", 1n, undefined, first.read);
+    const waiting = flights.run("b", 1n, undefined, queued.read);
+    const joined = flights.run("b", 1n, undefined, queued.read);
+    expect(joined).toBe(waiting);
+    flights.leave(waiting);
+    expect(flights.queued).toBe(1); // one caller still waits
+    flights.leave(joined);
+    expect(flights.queued).toBe(0);
+    await expect(waiting).rejects.toMatchObject({ code: Code.CANCELLED });
+    expect(flights.joinable("b", undefined)).toBe(false);
+    first.state.finish();
+    await running;
+    expect(queued.state.started).toBe(false);
+  });
+
+  it("does not queue a read asked for while the cache is not serving (it still shares one per key)", async () => {
+    const flights = new Flights(1);
+    const first = blocked();
+    const bypass = blocked();
+    const running = flights.run("a", 1n, undefined, first.read);
+    const direct = flights.run("b", 1n, undefined, bypass.read, { unlimited: true });
+    expect(bypass.state.started).toBe(true);
+    expect(flights.run("b", 1n, undefined, bypass.read, { unlimited: true })).toBe(direct);
+    first.state.finish();
+    bypass.state.finish();
+    await Promise.all([running, direct]);
   });
 });
 

@@ -47,12 +47,14 @@ export function callOf<I extends object, O extends object>(
 /**
  * `shared` bounded by this caller's deadline (`options.timeout`, else
  * `defaultTimeoutMs`) and `options.abort`: the caller stops waiting (with
- * DEADLINE_EXCEEDED or CANCELLED) while the shared read goes on for others.
+ * DEADLINE_EXCEEDED or CANCELLED) while the shared read goes on for others;
+ * `gaveUp` is called then.
  */
 export function withCallerLimits<T>(
   shared: Promise<T>,
   options: RpcOptions,
   defaultTimeoutMs: number,
+  gaveUp: () => void = () => {},
 ): Promise<T> {
   const deadline = deadlineOf(options, defaultTimeoutMs) ?? Number.POSITIVE_INFINITY;
   const signal = options.abort;
@@ -63,6 +65,7 @@ export function withCallerLimits<T>(
         ? undefined
         : setTimeout(
             () => {
+              gaveUp();
               reject(
                 new RegistryError(
                   Code.DEADLINE_EXCEEDED,
@@ -72,7 +75,12 @@ export function withCallerLimits<T>(
             },
             Math.max(0, deadline - Date.now()),
           );
-    const unsubscribe = signal ? onAbort(signal, () => reject(abortError(signal))) : () => {};
+    const unsubscribe = signal
+      ? onAbort(signal, () => {
+          gaveUp();
+          reject(abortError(signal));
+        })
+      : () => {};
     shared.then(resolve, reject).finally(() => {
       clearTimeout(timer);
       unsubscribe();

@@ -264,7 +264,8 @@ export class ModelCache {
     fetch: (ticket: FillTicket, sendOptions: RpcOptions) => Promise<Model | undefined>,
   ): Promise<Model | undefined> {
     const { minRevision } = options;
-    if (this.#serving(minRevision)) {
+    const serving = this.#serving(minRevision);
+    if (serving) {
       const found = this.#resolve(key);
       if (found && "model" in found) {
         this.#count("hits");
@@ -293,9 +294,10 @@ export class ModelCache {
           this.#count("misses");
           return fetch(ticket, sharedOptions(options));
         }),
-      key.startsWith("id:") ? [key] : [key, anyModel],
+      // Not serving (the watch is down): every read goes to the registry as without a cache, unthrottled.
+      { members: key.startsWith("id:") ? [key] : [key, anyModel], unlimited: !serving },
     );
-    return cloned(await withCallerLimits(shared, options, this.#deps.defaultTimeoutMs));
+    return cloned(await this.#waitFor(shared, options));
   }
 
   /** Runs a registry read that fills the cache; a NOT_FOUND answer is stored under `key`. */
@@ -420,7 +422,8 @@ export class ModelCache {
 
   async #batchRead(ids: readonly string[], options: RegistryRpcOptions): Promise<BatchGetModelsResponse> {
     const found = new Map<string, Model>();
-    if (this.#serving(options.minRevision)) {
+    const serving = this.#serving(options.minRevision);
+    if (serving) {
       for (const id of ids) {
         const entry = this.#l1.get(idKey(id));
         if (entry?.kind === "model") found.set(id, entry.model);
@@ -431,14 +434,15 @@ export class ModelCache {
       this.#count("hits", ids.length);
       return { models: ids.map((id) => Model.clone(found.get(id) as Model)) };
     }
-    this.#count("hits", ids.length - ids.filter((id) => missing.includes(id)).length);
-    const fetched = await this.#batchFetch(missing, options);
+    const missed = new Set(missing);
+    this.#count("hits", ids.filter((id) => !missed.has(id)).length);
+    const fetched = await this.#batchFetch(missing, options, serving);
     for (const model of fetched) found.set(model.id, model);
     return { models: ids.map((id) => Model.clone(found.get(id) as Model)) };
   }
 
   /** Reads `ids` (from the shared level, else the registry) and stores them; shared with concurrent reads of the same ids. */
-  async #batchFetch(ids: string[], options: RegistryRpcOptions): Promise<Model[]> {
+  async #batchFetch(ids: string[], options: RegistryRpcOptions, serving: boolean): Promise<Model[]> {
     const key = `batch:${ids.join(",")}`;
     if (options.minRevision !== undefined && options.minRevision > this.#feed.applied) {
       return this.#batchFill(ids, options, false);
@@ -450,9 +454,14 @@ export class ModelCache {
       this.#feed.applied,
       minRevision,
       () => this.#batchFill(ids, sharedOptions(options), true),
-      ids.map(idKey),
+      { members: ids.map(idKey), unlimited: !serving },
     );
-    return withCallerLimits(shared, options, this.#deps.defaultTimeoutMs);
+    return this.#waitFor(shared, options);
+  }
+
+  /** A shared read, bounded by this caller's deadline and abort; a read nobody waits for any more is dropped. */
+  #waitFor<T>(shared: Promise<T>, options: RegistryRpcOptions): Promise<T> {
+    return withCallerLimits(shared, options, this.#deps.defaultTimeoutMs, () => this.#flights.leave(shared));
   }
 
   async #batchFill(ids: string[], sendOptions: RpcOptions, useShared: boolean): Promise<Model[]> {
