@@ -181,9 +181,14 @@ const write = (key: string, revision: bigint): SharedCacheWrite => ({
 });
 
 describe("the shared level's bookkeeping", () => {
-  const level = (store: MemoryStore, maxBacklog = 100) => {
+  const level = (store: MemoryStore, maxBacklog = 100, behindWaitMs = 0) => {
     let errors = 0;
-    const shared = new SharedLevel(store, { timeoutMs: 200, maxBacklog, onError: () => errors++ });
+    const shared = new SharedLevel(store, {
+      timeoutMs: 200,
+      maxBacklog,
+      behindWaitMs,
+      onError: () => errors++,
+    });
     return { shared, errors: () => errors };
   };
 
@@ -260,6 +265,24 @@ describe("the shared level's bookkeeping", () => {
     expect(store.entries.has("id:old")).toBe(false);
     // Marked at once: a process starting before the next change resumes from there, without a clear.
     expect(store.applied).toBe(50n);
+    shared.close();
+  });
+
+  it("does not clear a store merely behind its start point while others bring it there", async () => {
+    const store = new MemoryStore();
+    store.applied = 10n;
+    store.entries.set("id:kept", { revision: 9n, data: new Uint8Array([4]) });
+    const { shared } = level(store, 100, 60_000);
+    await shared.startRevision();
+    // The watch started over from 20 (an apply error, a start-up timeout): the store is at 10.
+    shared.restart(20n);
+    // Before the fix the first sync round cleared it at once.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(shared.readable("x", 20n)).toBe(false);
+    store.applied = 20n; // another process wrote its page up to 20
+    await until(() => shared.readable("x", 20n), "the store is readable again");
+    expect(store.clears).toBe(0);
+    expect(store.entries.has("id:kept")).toBe(true);
     shared.close();
   });
 

@@ -128,6 +128,7 @@ export class ModelCache {
       ? new SharedLevel(options.shared, {
           timeoutMs: options.sharedTimeoutMs,
           maxBacklog: maxSharedBacklog,
+          behindWaitMs: Math.max(5000, 20 * options.progressIntervalMs),
           onError: () => this.#count("sharedErrors"),
           logger: options.logger,
         })

@@ -26,6 +26,13 @@ export interface SharedLevelOptions {
   readonly maxBacklog: number;
   /** Counts a failed or timed-out call. */
   readonly onError: () => void;
+  /**
+   * How long a store behind this process's start point (its applied
+   * revision below it: normal under a steady write stream, as the others
+   * mark a page applied after writing it) is waited for before it is
+   * cleared, in ms.
+   */
+  readonly behindWaitMs: number;
   readonly logger?: Logger | undefined;
 }
 
@@ -69,6 +76,8 @@ export class SharedLevel {
   #pumping = false;
   #closed = false;
   #failures = 0;
+  /** When the store was first found behind `#base` (it is waited for, not cleared at once). */
+  #behindSince: number | undefined;
   /** Incremented by every restart: work started before one must not claim anything after it. */
   #generation = 0;
 
@@ -107,6 +116,7 @@ export class SharedLevel {
     this.#fences.clear();
     this.#base = revision;
     this.#synced = false;
+    this.#behindSince = undefined;
     this.#pump();
   }
 
@@ -257,6 +267,7 @@ export class SharedLevel {
     if (applied === timedOut) return false;
     const clear = this.#mustClear;
     const base = this.#base;
+    if (!clear && applied !== undefined && applied < base && this.#stillWaiting()) return false;
     if (clear || applied === undefined || applied < base) {
       const cleared = await this.#call(() => this.#store.clear(), this.#writeTimeoutMs());
       if (cleared === timedOut) return false;
@@ -271,6 +282,17 @@ export class SharedLevel {
     // A restart meanwhile moved the base: the next round proves the new one.
     if (generation === this.#generation) this.#synced = true;
     return true;
+  }
+
+  /**
+   * The store is behind the base, but others may be writing the pages up to
+   * it: wait for them (retried with backoff) before clearing it for every
+   * process; gives up after `behindWaitMs` (nobody keeps it up).
+   */
+  #stillWaiting(): boolean {
+    const now = Date.now();
+    this.#behindSince ??= now;
+    return now - this.#behindSince < this.#options.behindWaitMs;
   }
 
   /** Writes every queued event's entries in one call, then marks their last revision applied. */
