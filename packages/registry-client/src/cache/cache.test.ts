@@ -299,7 +299,7 @@ describe("cache options and callers", { timeout: 60_000 }, () => {
     expect(make({ shared: {} })).toThrow(/`cache.shared` must be a SharedCacheStore/);
   });
 
-  it("sends reads carrying a caller's own credentials to the registry", async () => {
+  it("sends reads carrying a caller's own credentials or other headers to the registry", async () => {
     const s = await setUp();
     try {
       const model = await s.other.createModel({ model: { name: "creds", version: "1" } });
@@ -307,6 +307,12 @@ describe("cache options and callers", { timeout: 60_000 }, () => {
       expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }))).toBe(0);
       const asCaller = { metadata: { authorization: "Bearer someone-else" } };
       expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }, asCaller))).toBe(1);
+      // Any header of the caller's own may be what the registry authorizes on (an API key, a proxy's identity).
+      const withKey = { metadata: { "x-api-key": "someone-elses-key" } };
+      expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }, withKey))).toBe(1);
+      // Tracing headers say nothing about the caller: still answered from the cache.
+      const traced = { metadata: { traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" } };
+      expect(await s.counter.during("GetModel", () => s.cached.getModel({ id: model.id }, traced))).toBe(0);
     } finally {
       await s.stop();
     }

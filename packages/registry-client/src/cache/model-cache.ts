@@ -56,7 +56,13 @@ export interface CacheDependencies {
 }
 
 const serviceName = "modelregistry.v1.ModelService";
-const credentialHeaders = ["authorization", "cookie"] as const;
+/** Call headers that say nothing about who calls: a call with any other header of its own bypasses the cache. */
+const harmlessHeaders: ReadonlySet<string> = new Set([
+  "traceparent",
+  "tracestate",
+  "x-request-id",
+  "grpc-timeout",
+]);
 /** The flight member of a lookup: its model is any model (forgotten when any model changes). */
 const anyModel = "id:*";
 
@@ -206,15 +212,19 @@ export class ModelCache {
     this.#shared?.close();
   }
 
-  /** Whether a call carries credentials of its own (the cache answers only for the client's). */
+  /**
+   * Whether a call carries headers of its own beyond the client's fixed
+   * ones and harmless tracing headers. The registry's `authorize` hook may
+   * decide on any header (an API key, an identity a proxy set), so the cache
+   * answers only calls made as the client itself.
+   */
   #callerCredentials(meta: RpcMetadata | undefined): boolean {
     if (!meta) return false;
-    const own = this.#deps.ownMetadata ?? {};
+    const own = new Map(Object.entries(this.#deps.ownMetadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
     for (const [key, value] of Object.entries(meta)) {
       const lower = key.toLowerCase();
-      if (!(credentialHeaders as readonly string[]).includes(lower)) continue;
-      const mine = Object.entries(own).find(([k]) => k.toLowerCase() === lower)?.[1];
-      if (String(value) !== String(mine)) return true;
+      if (harmlessHeaders.has(lower)) continue;
+      if (!own.has(lower) || String(value) !== String(own.get(lower))) return true;
     }
     return false;
   }
