@@ -197,14 +197,14 @@ describe("the shared level's bookkeeping", () => {
     store.applied = 10n;
     const { shared } = level(store);
     expect(await shared.startRevision()).toBe(10n);
-    expect(shared.readable("a")).toBe(true);
+    expect(shared.readable("a", 0n)).toBe(true);
     shared.event([write("a", 11n)], 11n);
     shared.event([write("a", 12n), write("b", 12n)], 12n);
-    expect(shared.readable("a")).toBe(false);
-    expect(shared.readable("c")).toBe(true);
+    expect(shared.readable("a", 0n)).toBe(false);
+    expect(shared.readable("c", 0n)).toBe(true);
     await until(() => store.applied === 12n, "the events are marked applied");
     expect(store.written).toEqual(["a@11", "a@12", "b@12"]);
-    expect(shared.readable("a")).toBe(true);
+    expect(shared.readable("a", 0n)).toBe(true);
     shared.close();
   });
 
@@ -217,9 +217,9 @@ describe("the shared level's bookkeeping", () => {
     shared.event([write("a", 2n)], 2n);
     await until(() => errors() > 0, "the failure is counted");
     shared.event([write("a", 3n)], 3n);
-    expect(shared.readable("a")).toBe(false);
+    expect(shared.readable("a", 0n)).toBe(false);
     store.failing = false;
-    await until(() => shared.readable("a"), "the store is readable again");
+    await until(() => shared.readable("a", 0n), "the store is readable again");
     expect(store.written).toEqual(["a@2", "a@3"]);
     expect(store.applied).toBe(3n);
     expect(store.clears).toBe(0);
@@ -236,7 +236,7 @@ describe("the shared level's bookkeeping", () => {
     shared.event([write("c", 3n)], 3n); // over the bound: dropped, the store must be proved from 3 on
     store.failing = false;
     // Nobody else brought the store to revision 3: it is cleared, then written from there.
-    await until(() => shared.readable("x"), "the store is readable again");
+    await until(() => shared.readable("x", 0n), "the store is readable again");
     expect(store.clears).toBe(1);
     shared.close();
 
@@ -249,7 +249,7 @@ describe("the shared level's bookkeeping", () => {
     second.event([write("c", 3n)], 3n);
     kept.applied = 5n; // another process kept the store up to date meanwhile
     kept.failing = false;
-    await until(() => second.readable("x"), "the store is readable again");
+    await until(() => second.readable("x", 0n), "the store is readable again");
     expect(kept.clears).toBe(0);
     second.close();
   });
@@ -260,8 +260,8 @@ describe("the shared level's bookkeeping", () => {
     const { shared } = level(store);
     expect(await shared.startRevision()).toBeUndefined();
     shared.restart(50n);
-    expect(shared.readable("x")).toBe(false);
-    await until(() => shared.readable("x"), "the store is readable");
+    expect(shared.readable("x", 0n)).toBe(false);
+    await until(() => shared.readable("x", 0n), "the store is readable");
     expect(store.entries.has("id:old")).toBe(false);
     // Marked at once: a process starting before the next change resumes from there, without a clear.
     expect(store.applied).toBe(50n);
@@ -293,7 +293,7 @@ describe("the shared level's bookkeeping", () => {
     const { shared } = level(store);
     expect(await shared.startRevision()).toBe(100n);
     shared.restart(40n, true);
-    await until(() => shared.readable("x"), "the store is readable");
+    await until(() => shared.readable("x", 0n), "the store is readable");
     expect(store.clears).toBe(1);
     expect(store.entries.size).toBe(0);
     shared.close();

@@ -2,6 +2,7 @@
 // change to a key (an event, or a write through the client) must not share a registry read of that key sent
 // before the change: that read may answer the state from before it. The registry's GetModel answers are held
 // back at a gate the test opens, so the order is fixed without timing.
+import { DeleteModelRequest } from "@modelreg/proto";
 import type { ServerInterceptor } from "@modelreg/registry-server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestRegistry } from "../../../../test-support/registry";
@@ -80,7 +81,7 @@ describe("a read does not join a registry read sent before a change the cache ap
     const model = await writer.createModel({ model: { name: "flight-event", version: "1" } });
     const client = await cached();
     const { release } = await heldRead(client, model.id);
-    const call = writer.service.deleteModel({ id: model.id });
+    const call = writer.service.deleteModel(DeleteModelRequest.create({ id: model.id }));
     const revision = BigInt((await call.headers)["x-modelreg-revision"] as string);
     await call.response;
     await until(() => (client.cacheStats()?.revision ?? 0n) >= revision, "the cache applied the delete");
