@@ -10,6 +10,7 @@ import {
   createRegistryClient,
   type RegistryClient,
   RegistryError,
+  type SharedCacheStore,
 } from "@modelreg/registry-client";
 import { createRedisCacheStore } from "@modelreg/registry-client/redis";
 import express, { type ErrorRequestHandler, type Response } from "express";
@@ -148,11 +149,8 @@ function cacheOf(setting: CacheSetting): CacheOptions | undefined {
   return { logger: cacheLogger, shared: createRedisCacheStore({ url: setting.url, logger: cacheLogger }) };
 }
 
-async function main() {
-  const port = envInt("GATEWAY_PORT", 8080, 0, 65535);
-  // Loopback unless told otherwise: put TLS (a reverse proxy) in front, or set GATEWAY_HOST=0.0.0.0.
-  const host = envString("GATEWAY_HOST", "127.0.0.1");
-  const address = envString("REGISTRY_ADDRESS", "localhost:9090");
+/** The client of the registry at `address` (REGISTRY_*, CACHE_URL), and its cache's shared store, if any. */
+function clientFromEnv(address: string): { client: RegistryClient; shared: SharedCacheStore | undefined } {
   const ca = envFile("REGISTRY_TLS_CA_FILE");
   const cert = envFile("REGISTRY_TLS_CERT_FILE");
   const key = envFile("REGISTRY_TLS_KEY_FILE");
@@ -172,6 +170,11 @@ async function main() {
     { cache: cacheSetting.kind, ...(cacheSetting.kind === "redis" ? { redis: cacheSetting.where } : {}) },
     cacheSetting.kind === "off" ? "read cache off" : "read cache on",
   );
+  return { client, shared: cache?.shared };
+}
+
+/** The Express app: the gateway, /healthz, /metrics, and JSON answers for everything else. */
+function appOf(client: RegistryClient): express.Express {
   const gateway = createGatewayMiddleware({ client, logger, admission: admissionFromEnv(), maxBodyBytes });
   const metrics = metricsOf(client, gateway.admissionStats);
 
@@ -196,7 +199,11 @@ async function main() {
     );
   });
   app.use(jsonErrorHandler);
+  return app;
+}
 
+/** Serves `app` on host:port, answering unparsable requests and `Expect: 100-continue` itself. */
+async function listen(app: express.Express, port: number, host: string): Promise<Server> {
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(port, host, () => resolve(s));
     s.once("error", reject);
@@ -213,11 +220,20 @@ async function main() {
     { host, port: typeof bound === "object" && bound ? bound.port : port },
     "API gateway listening",
   );
+  return server;
+}
 
-  // The gateway serves at once (503 for registry calls, answered without
-  // waiting) and logs when the first connection to the registry is READY.
-  logger.info({ address }, "Connecting to Model Registry gRPC service...");
-  const stopWatching = watchRegistry(client, address);
+/**
+ * On the first SIGINT/SIGTERM: stops accepting requests, lets those in
+ * flight finish, then closes the client and after it the shared cache store
+ * (whose owner this process is), and exits.
+ */
+function stopOnSignal(
+  server: Server,
+  client: RegistryClient,
+  shared: SharedCacheStore | undefined,
+  stopWatching: () => void,
+): void {
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
@@ -227,12 +243,34 @@ async function main() {
       logger.info({ signal }, "stopping");
       server.close(() => {
         client.close();
-        logger.info("gateway stopped");
-        process.exit(0);
+        // Bounded: the store's commands (QUIT too) time out after its commandTimeoutMs.
+        const closed = shared ? shared.close() : Promise.resolve();
+        closed
+          .catch((error: unknown) =>
+            logger.warn({ err: { message: (error as Error).message } }, "cache store not closed cleanly"),
+          )
+          .finally(() => {
+            logger.info("gateway stopped");
+            process.exit(0);
+          });
       });
       server.closeIdleConnections();
     });
   }
+}
+
+async function main() {
+  const port = envInt("GATEWAY_PORT", 8080, 0, 65535);
+  // Loopback unless told otherwise: put TLS (a reverse proxy) in front, or set GATEWAY_HOST=0.0.0.0.
+  const host = envString("GATEWAY_HOST", "127.0.0.1");
+  const address = envString("REGISTRY_ADDRESS", "localhost:9090");
+  const { client, shared } = clientFromEnv(address);
+  const server = await listen(appOf(client), port, host);
+
+  // The gateway serves at once (503 for registry calls, answered without
+  // waiting) and logs when the first connection to the registry is READY.
+  logger.info({ address }, "Connecting to Model Registry gRPC service...");
+  stopOnSignal(server, client, shared, watchRegistry(client, address));
 }
 
 main().catch((error: unknown) => {
