@@ -20,7 +20,13 @@ import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import { pino } from "pino";
 import { ConfigError, envFile, envInt, envString } from "./env";
 
-const logger = pino({ base: { service: "registry" }, level: envString("LOG_LEVEL", "info") });
+// Asynchronous writes, as the gateway's: a log line does not wait for its write(2), and on a broken
+// stdout pipe (EPIPE) pino drops the lines instead of failing, so shutdown still runs to its end.
+// Every exit goes through process.exit, on which pino flushes what is still queued.
+const logger = pino(
+  { base: { service: "registry" }, level: envString("LOG_LEVEL", "info") },
+  pino.destination({ dest: 1, sync: false }),
+);
 
 /**
  * RETAIN_HISTORY: how many of the latest history entries are always kept;
