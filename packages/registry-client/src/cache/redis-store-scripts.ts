@@ -43,18 +43,30 @@ end
 `;
 
 /**
- * Set-if-newer over every write of one call. KEYS[i] is an entry's key,
- * ARGV[2i-1] its new value (revision + data), ARGV[2i] its time to live in
- * ms. A key is written only if it has no value or one with a lower
- * revision. Returns how many were written.
+ * Set-if-newer over every write of one call. KEYS[1] is the applied
+ * revision's key, KEYS[i + 1] an entry's key, ARGV[2i] its new value
+ * (revision + data), ARGV[2i + 1] its time to live in ms. A key is written
+ * only if it has no value or one with a lower revision. ARGV[1] is empty
+ * for change events; for a fill (a registry read after a miss) it is the
+ * fill's revision (decimal), and the whole call is dropped when the store
+ * has no applied revision or a higher one: after a newer entry was removed
+ * (a clear, an eviction), a lagging process must not put an older state
+ * back. Returns how many were written.
  */
 export const setIfNewerScript = `${greater}
+local floor = ARGV[1]
+if floor ~= '' then
+  local applied = redis.call('GET', KEYS[1])
+  if not applied or #floor < #applied or (#floor == #applied and greater(applied, floor, #floor)) then
+    return 0
+  end
+end
 local written = 0
-for i, key in ipairs(KEYS) do
-  local value = ARGV[2 * i - 1]
-  local current = redis.call('GET', key)
+for i = 2, #KEYS do
+  local value = ARGV[2 * (i - 1)]
+  local current = redis.call('GET', KEYS[i])
   if not current or greater(value, current, ${revisionBytes}) then
-    redis.call('SET', key, value, 'PX', ARGV[2 * i])
+    redis.call('SET', KEYS[i], value, 'PX', ARGV[2 * (i - 1) + 1])
     written = written + 1
   end
 end

@@ -149,6 +149,27 @@ describe.skipIf(!redisAvailable)("Redis cache store (the tests' Redis)", () => {
     expect(entries.map((e) => text(e?.data))).toEqual(writes.map((_, i) => `m${i}`));
   });
 
+  it("drops a fill below the applied revision or without one, so a cleared newer entry does not come back older", async () => {
+    const store = freshStore();
+    const fill = (key: string, revision: bigint, data: string) => ({
+      ...write(key, revision, data),
+      fill: true,
+    });
+    // No applied revision (new, or just cleared): a fill is dropped, a change event's write is kept.
+    await store.set([fill("id:f", 10n, "fill"), write("id:e", 10n, "event")]);
+    expect((await store.get(["id:f", "id:e"])).map((e) => text(e?.data))).toEqual([undefined, "event"]);
+    await store.markApplied(11n);
+    // The scenario: a process at revision 10 read before the change at 11, whose entry was then removed.
+    await store.set([fill("id:k", 10n, "etag 1, read at 10")]);
+    expect(await store.get(["id:k"])).toEqual([undefined]);
+    // A fill at (or past) the applied revision is stored, set-if-newer as any write.
+    await store.set([fill("id:k", 11n, "etag 2, read at 11"), fill("id:j", 12n, "at 12")]);
+    expect((await store.get(["id:k", "id:j"])).map((e) => text(e?.data))).toEqual([
+      "etag 2, read at 11",
+      "at 12",
+    ]);
+  });
+
   it("keeps the highest applied revision, undefined before any", async () => {
     const prefix = `modelreg-test:${randomBytes(6).toString("hex")}:`;
     const [a, b] = [freshStore(prefix), freshStore(prefix)];

@@ -262,12 +262,21 @@ class RedisStore implements RedisCacheStore {
 
   async set(writes: readonly SharedCacheWrite[]): Promise<void> {
     if (writes.length === 0) return;
+    // Change events in one group; fills by revision (each group dropped if below the applied revision).
+    const groups = new Map<string, { write: SharedCacheWrite; index: number }[]>();
+    writes.forEach((write, index) => {
+      const floor =
+        write?.fill === true && typeof write.revision === "bigint" ? write.revision.toString() : "";
+      groups.set(floor, [...(groups.get(floor) ?? []), { write, index }]);
+    });
     const calls: (string | Buffer | number)[][] = [];
-    for (let start = 0; start < writes.length; start += writesPerScript) {
-      const chunk = writes.slice(start, start + writesPerScript);
-      const keys = chunk.map((write, i) => this.#entryKey(write?.key, `writes[${start + i}].key`));
-      const values = chunk.flatMap((write, i) => checkedWrite(write, start + i));
-      calls.push([chunk.length, ...keys, ...values]);
+    for (const [floor, group] of groups) {
+      for (let start = 0; start < group.length; start += writesPerScript) {
+        const chunk = group.slice(start, start + writesPerScript);
+        const keys = chunk.map(({ write, index }) => this.#entryKey(write?.key, `writes[${index}].key`));
+        const values = chunk.flatMap(({ write, index }) => checkedWrite(write, index));
+        calls.push([chunk.length + 1, this.#appliedKey, ...keys, floor, ...values]);
+      }
     }
     await this.#run("set", async (client) => {
       const [only, ...more] = calls;

@@ -192,7 +192,8 @@ export class SharedLevel {
   /** Stores what a registry read returned (conditional per key), in the background. */
   fill(writes: SharedCacheWrite[]): void {
     if (writes.length === 0 || !this.#healthy || !this.#synced) return;
-    void this.#call(() => this.#store.set(writes), this.#writeTimeoutMs());
+    const fills = writes.map((write) => ({ ...write, fill: true }));
+    void this.#call(() => this.#store.set(fills), this.#writeTimeoutMs());
   }
 
   /** Stops writing. The store is the caller's to close. */

@@ -23,6 +23,13 @@ export interface SharedCacheWrite extends SharedCacheEntry {
   readonly key: string;
   /** How long the entry may live, in milliseconds (the cache adds jitter before it asks). */
   readonly ttlMs: number;
+  /**
+   * A fill (what a registry read returned after a miss), not a change
+   * event: the store may drop it, and should when its applied revision is
+   * unknown or higher than the write's revision (an older state must not
+   * come back after a newer entry was removed). Added with issue 16's review.
+   */
+  readonly fill?: boolean;
 }
 
 /**
