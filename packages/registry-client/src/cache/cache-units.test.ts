@@ -286,6 +286,31 @@ describe("the shared level's bookkeeping", () => {
     shared.close();
   });
 
+  it("replays into a store nobody brings up, from its applied revision, instead of clearing it", async () => {
+    const store = new MemoryStore();
+    store.applied = 10n;
+    store.entries.set("id:kept", { revision: 9n, data: new Uint8Array([4]) });
+    const rewinds: bigint[] = [];
+    const shared = new SharedLevel(store, {
+      timeoutMs: 200,
+      maxBacklog: 100,
+      behindWaitMs: 0,
+      onError: () => {},
+      rewind: (after) => rewinds.push(after),
+    });
+    await shared.startRevision();
+    shared.restart(20n);
+    await until(() => rewinds.length === 1, "the watch is told to replay");
+    expect(rewinds).toEqual([10n]);
+    expect(store.clears).toBe(0);
+    expect(store.entries.has("id:kept")).toBe(true);
+    // The replayed events are written and marked as any others.
+    shared.event([write("a", 11n)], 11n);
+    await until(() => store.applied === 11n, "the replayed event is marked applied");
+    expect(shared.readable("a", 11n)).toBe(true);
+    shared.close();
+  });
+
   it("clears the store after an OUT_OF_RANGE even when it claims to be current", async () => {
     const store = new MemoryStore();
     store.applied = 100n;

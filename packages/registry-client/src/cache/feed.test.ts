@@ -17,12 +17,18 @@ import { CacheFeed, type FeedSink } from "./feed";
 class Stream {
   readonly #queue: WatchModelsResponse[] = [];
   #wake: (() => void) | undefined;
+  #error: Error | undefined;
+  fail(error: Error): void {
+    this.#error = error;
+    this.#wake?.();
+  }
   push(message: WatchModelsResponse): void {
     this.#queue.push(message);
     this.#wake?.();
   }
   async *[Symbol.asyncIterator](): AsyncGenerator<WatchModelsResponse> {
     for (;;) {
+      if (this.#error) throw this.#error;
       const next = this.#queue.shift();
       if (next) yield next;
       else await new Promise<void>((resolve) => (this.#wake = resolve));
@@ -33,15 +39,20 @@ class Stream {
 /** A fake registry whose watches are streams the test drives; `head` answers a watch from now. */
 function fakeService(head: bigint) {
   const resumed: Stream[] = [];
+  const afters: bigint[] = [];
   const service = {
-    watchModels(request: WatchModelsRequest) {
+    watchModels(request: WatchModelsRequest, options?: { abort?: AbortSignal }) {
       const stream = new Stream();
       if (request.afterRevision === undefined) stream.push({ revision: head });
-      else resumed.push(stream);
+      else {
+        resumed.push(stream);
+        afters.push(request.afterRevision);
+      }
+      options?.abort?.addEventListener("abort", () => stream.fail(new Error("cancelled")));
       return { responses: stream };
     },
   } as unknown as ModelServiceClient;
-  return { service, resumed };
+  return { service, resumed, afters };
 }
 
 const sink: FeedSink = { event() {}, progress() {}, restart() {}, broken() {}, caughtUp() {} };
@@ -85,6 +96,28 @@ describe("the cache's watch", () => {
     expect(feed.current()).toBe(false);
     stream.push({ revision: 7n });
     await until(() => feed.current(), "current after the registry said nothing more up to 7");
+    feed.stop();
+  });
+
+  it("after a rewind, delivers every change after the given revision again, and none of the old stream's", async () => {
+    const { service, resumed, afters } = fakeService(9n);
+    const seen: bigint[] = [];
+    const feed = new CacheFeed(service, { ...sink, event: (_e, revision) => seen.push(revision) }, 250);
+    feed.start(5n);
+    await until(() => resumed.length === 1, "the watch resumed");
+    const old = resumed[0] as Stream;
+    old.push({ revision: 5n });
+    old.push(freshEvent(8n));
+    await until(() => feed.applied === 8n, "applied 8");
+    feed.rewind(6n);
+    old.push(freshEvent(9n)); // the old stream's, after the rewind: not applied
+    await until(() => resumed.length === 2, "the watch started again");
+    expect(afters).toEqual([5n, 6n]);
+    const again = resumed[1] as Stream;
+    again.push({ revision: 6n });
+    for (const revision of [7n, 8n, 9n]) again.push(freshEvent(revision));
+    await until(() => feed.current(), "caught up again at the head");
+    expect(seen).toEqual([8n, 7n, 8n, 9n]);
     feed.stop();
   });
 });

@@ -57,6 +57,10 @@ export class CacheFeed {
   #outOfRange = false;
   /** Counts streams: a head revision learnt for one stream does not count for the next. */
   #stream = 0;
+  /** The running stream's own abort (a rewind ends it). */
+  #streamController: AbortController | undefined;
+  /** The stream was ended to start again from `#after` (not a failure). */
+  #rewinding = false;
   /** The registry's head when the resumed stream started: the stream is caught up once it reaches it. */
   #head: bigint | undefined;
 
@@ -86,6 +90,20 @@ export class CacheFeed {
     void this.#run();
   }
 
+  /**
+   * Starts again after `after` (below what was applied): every change
+   * after it is delivered again, in order. The cache is not current until
+   * the new stream has caught up.
+   */
+  rewind(after: bigint): void {
+    this.#after = after;
+    this.applied = after;
+    this.#caughtUp = false;
+    this.#rewinding = true;
+    this.#stream++;
+    this.#streamController?.abort();
+  }
+
   /** Stops the watch. */
   stop(): void {
     clearInterval(this.#ticker);
@@ -102,6 +120,10 @@ export class CacheFeed {
       this.#streaming = false;
       this.#caughtUp = false;
       if (signal.aborted) return;
+      if (this.#rewinding) {
+        this.#rewinding = false;
+        continue;
+      }
       this.#sink.broken(error);
       if (error.code === Code.OUT_OF_RANGE) {
         this.#after = undefined;
@@ -116,6 +138,8 @@ export class CacheFeed {
   /** One stream; returns why it ended. `established` is called on its first message. */
   async #streamOnce(established: () => void): Promise<RegistryError> {
     const controller = new AbortController();
+    this.#streamController = controller;
+    this.#rewinding = false;
     const stop = () => controller.abort();
     this.#controller.signal.addEventListener("abort", stop, { once: true });
     const request = WatchModelsRequest.create({
@@ -133,6 +157,8 @@ export class CacheFeed {
       const call = this.#service.watchModels(request, { abort: controller.signal });
       let first = true;
       for await (const response of call.responses) {
+        // A rewind ended this stream: what it still delivers is not applied.
+        if (stream !== this.#stream) break;
         if (first) established();
         this.#receive(response, first, resuming);
         first = false;

@@ -135,6 +135,11 @@ export class ModelCache {
           timeoutMs: options.sharedTimeoutMs,
           maxBacklog: maxSharedBacklog,
           behindWaitMs: Math.max(5000, 20 * options.progressIntervalMs),
+          rewind: (after) => {
+            // L1 is ahead of the replay: it starts over with it.
+            this.#l1.clear();
+            this.#feed.rewind(after);
+          },
           onError: () => this.#count("sharedErrors"),
           logger: options.logger,
         })

@@ -33,6 +33,12 @@ export interface SharedLevelOptions {
    * cleared, in ms.
    */
   readonly behindWaitMs: number;
+  /**
+   * Replays the changes after `after` (the store's applied revision) into
+   * the store: the watch starts again from there. Without it, a store still
+   * behind after `behindWaitMs` is cleared.
+   */
+  readonly rewind?: (after: bigint) => void;
   readonly logger?: Logger | undefined;
 }
 
@@ -268,7 +274,20 @@ export class SharedLevel {
     if (applied === timedOut) return false;
     const clear = this.#mustClear;
     const base = this.#base;
-    if (!clear && applied !== undefined && applied < base && this.#stillWaiting()) return false;
+    if (!clear && applied !== undefined && applied < base) {
+      if (this.#stillWaiting()) return false;
+      const rewind = this.#options.rewind;
+      if (rewind && generation === this.#generation) {
+        // Nobody brings it up: replay what it misses from its own applied revision, instead of clearing it.
+        this.#options.logger?.info(
+          { applied: String(applied), base: String(base) },
+          "model cache: the shared level is behind; replaying the changes it misses",
+        );
+        this.#rewound(applied);
+        rewind(applied);
+        return true;
+      }
+    }
     if (clear || applied === undefined || applied < base) {
       const cleared = await this.#call(() => this.#store.clear(), this.#writeTimeoutMs());
       if (cleared === timedOut) return false;
@@ -294,6 +313,17 @@ export class SharedLevel {
     const now = Date.now();
     this.#behindSince ??= now;
     return now - this.#behindSince < this.#options.behindWaitMs;
+  }
+
+  /** The watch starts again after `applied`: the store is exact up to there, and every event after it is ours. */
+  #rewound(applied: bigint): void {
+    this.#generation++;
+    this.#backlog = [];
+    this.#pending = 0;
+    this.#pendingKeys.clear();
+    this.#base = applied;
+    this.#behindSince = undefined;
+    this.#synced = true;
   }
 
   /** Writes every queued event's entries in one call, then marks their last revision applied. */
