@@ -1,8 +1,13 @@
 // ChangeFeed on its own, over the memory storage adapter: the window's
 // bounds, what it answers for cursors before, inside and at its head, and
 // that callers starting together share one storage read.
+import { type WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
 import { describe, expect, it } from "vitest";
+import { until } from "../../../test-support/waiting";
 import { ChangeFeed } from "./changes";
+import type { CallContext } from "./context";
+import type { ServiceDeps } from "./service/deps";
+import { watchHandlers } from "./service/watch";
 import type { StorageAdapter } from "./storage/adapter";
 import { createMemoryStorage } from "./storage/memory";
 import { makeModelRecord } from "./testing/fixtures";
@@ -70,5 +75,76 @@ describe("ChangeFeed", () => {
     await feed.waitForChange(0, 50, signal);
     expect(Date.now() - started).toBeGreaterThanOrEqual(40);
     expect(counter.reads).toBe(0);
+  });
+});
+
+/** A watch run by the real handler over `deps`: what it was sent, and how it ended. */
+function startWatch(deps: ServiceDeps, request: Partial<WatchModelsRequest> = {}, block = false) {
+  const abort = new AbortController();
+  const watch = {
+    progress: 0,
+    events: [] as string[],
+    outcome: undefined as unknown,
+    ended: false,
+    release: () => {},
+    abort: () => abort.abort(),
+  };
+  const responses = {
+    async send(message: unknown) {
+      if (!Buffer.isBuffer(message)) {
+        watch.progress++;
+        return;
+      }
+      const { event, revision } = WatchModelsResponse.fromBinary(message);
+      watch.events.push(`${revision}:${event?.model?.name}`);
+      if (block && watch.events.length === 1) await new Promise<void>((r) => (watch.release = r));
+    },
+  };
+  const handlers = watchHandlers(deps);
+  const context = { signal: abort.signal } as CallContext;
+  handlers.watchModels(request as WatchModelsRequest, responses as never, context).then(
+    () => Object.assign(watch, { ended: true }),
+    (error: unknown) => Object.assign(watch, { ended: true, outcome: error }),
+  );
+  return watch;
+}
+
+const depsOf = (
+  storage: StorageAdapter,
+  feed: ChangeFeed,
+  pollIntervalMs: number,
+  progressIntervalMs: number,
+) => ({ storage, feed, settings: { pollIntervalMs, progressIntervalMs } }) as unknown as ServiceDeps;
+
+describe("ChangeFeed under WatchModels", () => {
+  it("one failed poll among successful ones ends no quiet watch", async () => {
+    const storage = createMemoryStorage();
+    await insertModels(storage, 3);
+    const state = { failNext: false, failed: false };
+    const readChanges = storage.readChanges.bind(storage);
+    storage.readChanges = async (after, limit, options) => {
+      if (state.failNext) {
+        Object.assign(state, { failNext: false, failed: true });
+        throw new Error("one transient failure");
+      }
+      return readChanges(after, limit, options);
+    };
+    // The feed polls every 100 ms; the watches' limit is progress + 2 x the server's poll interval
+    // (1,100 ms here, far above the ~200 ms without a successful poll that one failure makes).
+    const feed = new ChangeFeed(storage, 100);
+    const watches = Array.from({ length: 20 }, () => startWatch(depsOf(storage, feed, 500, 100)));
+    await until(() => watches.every((w) => w.progress >= 3 || w.ended), "every watch got progress");
+    state.failNext = true;
+    await until(() => state.failed, "a feed poll failed");
+    const seen = watches.map((w) => w.progress);
+    await until(
+      () => watches.every((w, i) => w.ended || w.progress >= (seen[i] ?? 0) + 3),
+      "every watch got three more progress notifications after the failure, or ended",
+    );
+    for (const watch of watches) watch.abort();
+    feed.close();
+    expect(watches.filter((w) => w.ended && w.outcome !== undefined).map((w) => String(w.outcome))).toEqual(
+      [],
+    );
   });
 });

@@ -181,9 +181,12 @@ export class ChangeFeed {
     return this.#initialized && revision >= this.#base && revision <= this.#head;
   }
 
-  /** Whether a poll succeeded within the last `ms`: the feed is following the history. */
+  /**
+   * Whether a poll succeeded within the last `ms`: the feed is following the
+   * history (one failed poll since then does not change that).
+   */
   followedWithin(ms: number): boolean {
-    return this.#failure === undefined && Date.now() - this.#lastSuccessAt <= ms;
+    return this.#lastSuccessAt > 0 && Date.now() - this.#lastSuccessAt <= ms;
   }
 
   /** The change right after `cursor` if the window has it; else whether to wait or to read storage. */
