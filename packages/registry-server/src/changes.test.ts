@@ -147,4 +147,34 @@ describe("ChangeFeed under WatchModels", () => {
       [],
     );
   });
+
+  it("a hung feed read fails after the feed's read timeout: a starting watch reads storage itself", async () => {
+    const storage = createMemoryStorage();
+    await insertModels(storage, 2);
+    const state = { hangNext: false, hung: false, readsAfterHang: 0 };
+    const readChanges = storage.readChanges.bind(storage);
+    storage.readChanges = (after, limit, options) => {
+      if (state.hung) state.readsAfterHang++;
+      if (!state.hangNext) return readChanges(after, limit, options);
+      Object.assign(state, { hangNext: false, hung: true });
+      return new Promise(() => {}); // a statement that never answers, deadline or not
+    };
+    const feed = new ChangeFeed(storage, 100);
+    const signal = new AbortController().signal;
+    expect(await feed.sync(signal)).toBe(2);
+    state.hangNext = true;
+    const watch = startWatch(depsOf(storage, feed, 100, 200));
+    await until(() => watch.progress >= 1 || watch.ended, "the watch sent its first message", {
+      timeoutMs: 30_000,
+    });
+    expect(watch.ended).toBe(false);
+    expect(state.hung).toBe(true);
+    // The feed gives up on the hung read and polls again; the watch keeps getting progress.
+    await until(() => state.readsAfterHang >= 3 && watch.progress >= 3, "the feed polled again", {
+      timeoutMs: 30_000,
+    });
+    expect(watch.ended).toBe(false);
+    watch.abort();
+    feed.close();
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { type ModelEvent, ModelEventType, WatchModelsResponse } from "@modelreg/proto";
+import { Code, type ModelEvent, ModelEventType, RegistryError, WatchModelsResponse } from "@modelreg/proto";
 import { eventTypes, toModel, toModelAlias, toTimestamp } from "./convert";
 import type { ChangeRecord, StorageAdapter } from "./storage/adapter";
 
@@ -89,6 +89,8 @@ interface Waiter {
 export class ChangeFeed {
   readonly #storage: StorageAdapter;
   readonly #pollIntervalMs: number;
+  /** How long one feed read (and a {@link sync}) may take before it counts as failed. */
+  readonly #readTimeoutMs: number;
   readonly #maxChanges: number;
   readonly #maxBytes: number;
   readonly #waiters = new Set<Waiter>();
@@ -117,6 +119,7 @@ export class ChangeFeed {
   constructor(storage: StorageAdapter, pollIntervalMs: number, options: ChangeFeedOptions = {}) {
     this.#storage = storage;
     this.#pollIntervalMs = pollIntervalMs;
+    this.#readTimeoutMs = Math.max(2000, 4 * pollIntervalMs);
     this.#maxChanges = options.windowChanges ?? defaultWindowChanges;
     this.#maxBytes = options.windowBytes ?? defaultWindowBytes;
   }
@@ -152,8 +155,9 @@ export class ChangeFeed {
    * Polls now (or right after the poll in progress) and resolves with the
    * revision the window then reaches: every change up to it is either in
    * the window or before it, so a watch may start there. `undefined` when
-   * that poll failed, the feed closed or `signal` aborted. Concurrent
-   * callers share one storage read.
+   * that poll failed, did not answer within the feed's read timeout
+   * (max(2 s, 4 x `pollIntervalMs`): the caller reads storage itself), the
+   * feed closed or `signal` aborted. Concurrent callers share one storage read.
    */
   sync(signal: AbortSignal): Promise<number | undefined> {
     if (this.#closed || signal.aborted) return Promise.resolve(undefined);
@@ -161,12 +165,14 @@ export class ChangeFeed {
       const entry = {
         target: this.#pollsStarted + 1,
         done: (head: number | undefined) => {
+          clearTimeout(timeout);
           signal.removeEventListener("abort", onAbort);
           this.#syncs.delete(entry);
           resolve(head);
         },
       };
       const onAbort = () => entry.done(undefined);
+      const timeout = setTimeout(onAbort, this.#readTimeoutMs);
       signal.addEventListener("abort", onAbort, { once: true });
       this.#syncs.add(entry);
       void this.#poll();
@@ -277,7 +283,7 @@ export class ChangeFeed {
   async #readOnce(): Promise<boolean> {
     const seq = ++this.#pollsStarted;
     try {
-      const page = await this.#storage.readChanges(this.#head, this.#initialized ? changePageSize : 0);
+      const page = await this.#read(this.#head, this.#initialized ? changePageSize : 0);
       this.#answeredBy = seq;
       this.#failure = undefined;
       this.#lastSuccessAt = Date.now();
@@ -300,6 +306,37 @@ export class ChangeFeed {
       this.#answeredBy = seq;
       this.#failure = error;
       return false;
+    }
+  }
+
+  /**
+   * `readChanges` with the feed's read timeout: a read that hangs (a
+   * half-open connection, a lock wait) fails UNAVAILABLE then, and its late
+   * answer is ignored, so the feed polls again and the watches find out.
+   */
+  async #read(after: number, limit: number) {
+    const controller = new AbortController();
+    const deadline = Date.now() + this.#readTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        controller.abort();
+        reject(new Error("timed out"));
+      }, this.#readTimeoutMs);
+    });
+    const read = this.#storage.readChanges(after, limit, { deadline, signal: controller.signal });
+    read.catch(() => {});
+    try {
+      return await Promise.race([read, timedOut]);
+    } catch (error) {
+      if (Date.now() < deadline && !controller.signal.aborted) throw error;
+      throw new RegistryError(
+        Code.UNAVAILABLE,
+        `The change history could not be read within ${this.#readTimeoutMs} ms; watch again.`,
+        { cause: error },
+      );
+    } finally {
+      clearTimeout(timer);
     }
   }
 
