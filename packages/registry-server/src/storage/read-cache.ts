@@ -14,6 +14,14 @@ export interface ReadCacheOptions {
    * read; when it changed, everything remembered is dropped.
    */
   readonly dataVersion: () => number;
+  /**
+   * Whether the adapter's connection has a transaction open (a read of
+   * ours, spread over several awaits). Inside one, the data version is that
+   * of its snapshot and does not change when another connection commits, so
+   * memory is not known to be current then: nothing is served, remembered,
+   * or taken as the seen version until it ends.
+   */
+  readonly inTransaction: () => boolean;
 }
 
 /** The fixed bytes counted for a model besides its strings. */
@@ -37,29 +45,35 @@ const nameVersionKey = (name: string, version: string) => `${name}\u0000${versio
  * What one adapter remembers of the models it read, and when that is
  * provably the database's current state: no write of its own in flight
  * (each one bumps the generation at its start and its end, so a read that
- * overlapped one remembers nothing), and no commit by another connection
- * since (the data version is unchanged; a change drops everything).
+ * overlapped one remembers nothing), no transaction open on the connection
+ * (its data version would be its snapshot's), and no commit by another
+ * connection since (the data version is unchanged; a change drops everything).
  */
 class ModelMemory {
   readonly #byId: LRUCache<string, ModelRecord>;
   readonly #idByNameVersion: LRUCache<string, string>;
   readonly #dataVersion: () => number;
+  readonly #inTransaction: () => boolean;
   #seenVersion: number;
   #writes = 0;
   #generation = 0;
 
-  constructor({ maxBytes, dataVersion }: ReadCacheOptions) {
+  constructor({ maxBytes, dataVersion, inTransaction }: ReadCacheOptions) {
     this.#byId = new LRUCache({ maxSize: maxBytes, sizeCalculation: sizeOf });
     this.#idByNameVersion = new LRUCache({ max: Math.max(1, Math.floor(maxBytes / recordOverhead)) });
     this.#dataVersion = dataVersion;
+    this.#inTransaction = inTransaction;
     this.#seenVersion = dataVersion();
   }
 
   /**
    * Whether what is remembered is current: false while a write of ours
-   * runs, and when another connection committed (then it is all dropped).
+   * runs, while the connection has a transaction open (its data version is
+   * that of its snapshot: another connection's commit would go unseen), and
+   * when another connection committed (then it is all dropped).
    */
   #current(): boolean {
+    if (this.#inTransaction()) return false;
     const version = this.#dataVersion();
     if (version !== this.#seenVersion) {
       this.#seenVersion = version;

@@ -151,5 +151,12 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   if (readCacheBytes === 0) return storage;
   // On the adapter's one connection: it changes when another connection committed, not for our own.
   const dataVersion = database.prepare("PRAGMA data_version").pluck();
-  return withReadCache(storage, { maxBytes: readCacheBytes, dataVersion: () => dataVersion.get() as number });
+  // Asked outside Kysely's connection lock: while one of our reads has its
+  // transaction open (BEGIN…COMMIT across awaits), data_version is its
+  // snapshot's, so the cache trusts nothing then (`inTransaction`).
+  return withReadCache(storage, {
+    maxBytes: readCacheBytes,
+    dataVersion: () => dataVersion.get() as number,
+    inTransaction: () => database.inTransaction,
+  });
 }
