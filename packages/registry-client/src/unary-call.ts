@@ -52,11 +52,26 @@ export function startUnary<I extends object, O extends object>(
   input: I,
   options: RpcOptions,
 ): UnaryCall<I, O> {
+  return unaryCallOf(method, input, options, runUnary(context, method, input, options));
+}
+
+/**
+ * A protobuf-ts UnaryCall whose headers, response, status and trailers
+ * settle with `outcome`; a failure rejects each as a `RegistryError`.
+ *
+ * @internal
+ */
+export function unaryCallOf<I extends object, O extends object>(
+  method: MethodInfo<I, O>,
+  input: I,
+  options: RpcOptions,
+  outcome: Promise<{ headers: RpcMetadata; response: O; trailers: RpcMetadata }>,
+): UnaryCall<I, O> {
   const headers = new Deferred<RpcMetadata>();
   const response = new Deferred<O>();
   const status = new Deferred<RpcStatus>();
   const trailers = new Deferred<RpcMetadata>();
-  runUnary(context, method, input, options).then(
+  outcome.then(
     (result) => {
       headers.resolve(result.headers);
       response.resolve(result.response);

@@ -5,10 +5,11 @@
  * @internal
  */
 import { Code, RegistryError } from "@modelreg/proto";
-import { Deferred, type MethodInfo, type RpcOptions, UnaryCall } from "@protobuf-ts/runtime-rpc";
+import type { MethodInfo, RpcOptions, UnaryCall } from "@protobuf-ts/runtime-rpc";
 import { onAbort } from "../abort";
 import { abortError } from "../errors";
 import { deadlineOf } from "../transport-context";
+import { unaryCallOf } from "../unary-call";
 
 /** A UnaryCall that settles with `answer` (no headers or trailers: the cache answered, or a shared read). */
 export function callOf<I extends object, O extends object>(
@@ -17,30 +18,11 @@ export function callOf<I extends object, O extends object>(
   options: RpcOptions,
   answer: Promise<O>,
 ): UnaryCall<I, O> {
-  const headers = new Deferred<Record<string, string>>();
-  const response = new Deferred<O>();
-  const status = new Deferred<{ code: string; detail: string }>();
-  const trailers = new Deferred<Record<string, string>>();
-  answer.then(
-    (value) => {
-      headers.resolve({});
-      response.resolve(value);
-      status.resolve({ code: "OK", detail: "" });
-      trailers.resolve({});
-    },
-    (error: unknown) => {
-      const registryError = RegistryError.from(error, Code.UNKNOWN);
-      for (const d of [headers, response, status, trailers]) d.rejectPending(registryError);
-    },
-  );
-  return new UnaryCall(
+  return unaryCallOf(
     method,
-    options.meta ?? {},
     input,
-    headers.promise,
-    response.promise,
-    status.promise,
-    trailers.promise,
+    options,
+    answer.then((response) => ({ headers: {}, response, trailers: {} })),
   );
 }
 
