@@ -1,7 +1,7 @@
 // ChangeFeed on its own, over the memory storage adapter: the window's
 // bounds, what it answers for cursors before, inside and at its head, and
 // that callers starting together share one storage read.
-import { type WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
+import { Code, type WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
 import { describe, expect, it } from "vitest";
 import { until } from "../../../test-support/waiting";
 import { ChangeFeed } from "./changes";
@@ -177,4 +177,39 @@ describe("ChangeFeed under WatchModels", () => {
     watch.abort();
     feed.close();
   }, 60_000);
+
+  it("a history restored below a blocked watcher and moved forward again ends it REVISION_AHEAD", async () => {
+    const storage = createMemoryStorage();
+    const change = (revision: number, tag: string) => ({
+      revision,
+      type: "created" as const,
+      model: makeModelRecord({ name: `${tag}-${revision}` }),
+      commitTime: revision * 1000,
+      actor: "a",
+      requestId: "",
+    });
+    let history = Array.from({ length: 100 }, (_, i) => change(i + 1, "old"));
+    storage.readChanges = async (after, limit) => ({
+      changes: history.filter((c) => c.revision > after).slice(0, limit),
+      latestRevision: history.at(-1)?.revision ?? 0,
+      prunedThrough: 0,
+    });
+    const feed = new ChangeFeed(storage, 60_000);
+    const signal = new AbortController().signal;
+    const watch = startWatch(depsOf(storage, feed, 60_000, 60_000), {}, true);
+    await until(() => watch.progress === 1, "the watch started");
+    history.push(change(101, "old"));
+    feed.notify();
+    await until(() => watch.events.length === 1, "the watch is blocked sending revision 101");
+    history = history.slice(0, 90); // the database restored to revision 90
+    expect(await feed.sync(signal)).toBe(90);
+    for (let revision = 91; revision <= 110; revision++) history.push(change(revision, "NEW"));
+    expect(await feed.sync(signal)).toBe(110);
+    watch.release();
+    await until(() => watch.ended || watch.events.length > 1, "the watch ended or went on");
+    watch.abort();
+    feed.close();
+    expect(watch.events).toEqual(["101:old-101"]);
+    expect(watch.outcome).toMatchObject({ code: Code.OUT_OF_RANGE, reason: "REVISION_AHEAD" });
+  });
 });

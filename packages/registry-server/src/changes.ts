@@ -109,6 +109,8 @@ export class ChangeFeed {
   #answeredBy = 0;
   #failure: unknown;
   #lastSuccessAt = 0;
+  /** The latest times the history went back: the poll that saw it and the revision it went back to. */
+  #resets: { readonly seq: number; readonly revision: number }[] = [];
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #pollAgain = false;
@@ -141,14 +143,26 @@ export class ChangeFeed {
   }
 
   /**
-   * What the feed learnt from a poll started after `mark` (taken with
+   * What the feed learnt from polls started after `mark` (taken with
    * {@link pollsStarted} once the caller's own view of the history was
-   * read), or `undefined`: the latest revision, and the error of that poll
-   * when it failed.
+   * read), or `undefined`: the latest revision, the error of the last poll
+   * when it failed, and the lowest revision the history went back to in
+   * those polls (`undefined` if it did not), even if it moved forward again
+   * since: a watcher past that revision holds changes that were lost.
    */
-  answeredSince(mark: number): { readonly latest: number; readonly failure: unknown } | undefined {
+  answeredSince(
+    mark: number,
+  ):
+    | { readonly latest: number; readonly failure: unknown; readonly wentBackTo: number | undefined }
+    | undefined {
     if (this.#answeredBy <= mark) return undefined;
-    return { latest: this.#latest, failure: this.#failure };
+    let wentBackTo: number | undefined;
+    for (const reset of this.#resets) {
+      if (reset.seq > mark && (wentBackTo === undefined || reset.revision < wentBackTo)) {
+        wentBackTo = reset.revision;
+      }
+    }
+    return { latest: this.#latest, failure: this.#failure, wentBackTo };
   }
 
   /**
@@ -292,6 +306,7 @@ export class ChangeFeed {
         // The first poll, or the history went back (a database restored or
         // failed over to one that lost commits): start an empty window at
         // the latest revision. Watches past it end when they look.
+        if (this.#initialized) this.#wentBack(seq, page.latestRevision);
         this.#initialized = true;
         this.#reset(page.latestRevision);
         return false;
@@ -338,6 +353,12 @@ export class ChangeFeed {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /** Remembers (a bounded number of) times the history went back, for watchers checking later. */
+  #wentBack(seq: number, revision: number): void {
+    this.#resets.push({ seq, revision });
+    if (this.#resets.length > 64) this.#resets.shift();
   }
 
   #reset(revision: number): void {

@@ -170,10 +170,19 @@ class Follower {
     }
   }
 
-  /** A poll that started after this watch's own last read saw a latest revision below the cursor. */
+  /**
+   * A poll that started after this watch's own last read saw a latest
+   * revision below the cursor, now or at any time since (the history went
+   * back, then forward again while this watch was busy sending: the changes
+   * it holds past that revision are not the history's any more).
+   */
   #checkHistory(): void {
     const answer = this.#feed.answeredSince(this.#mark);
-    if (answer !== undefined && answer.failure === undefined && answer.latest < this.#cursor) {
+    if (answer === undefined) return;
+    if (answer.wentBackTo !== undefined && answer.wentBackTo < this.#cursor) {
+      throw historyBehind(this.#cursor, answer.wentBackTo);
+    }
+    if (answer.failure === undefined && answer.latest < this.#cursor) {
       throw historyBehind(this.#cursor, answer.latest);
     }
   }
@@ -190,8 +199,10 @@ class Follower {
   /** One page from storage, as every watch read before the feed kept a window. */
   async #catchUp(): Promise<void> {
     const cursor = this.#cursor;
+    // Polls started from here on may have seen a later state than this read.
+    const mark = this.#feed.pollsStarted;
     const page = await this.#storage.readChanges(cursor, changePageSize, storageOptions(this.#context));
-    this.#mark = this.#feed.pollsStarted;
+    this.#mark = mark;
     if (cursor < page.prunedThrough) throw pruned(cursor, page.prunedThrough);
     if (page.latestRevision < cursor) throw historyBehind(cursor, page.latestRevision);
     // Consecutive or nothing: anything else means history was lost under us.
