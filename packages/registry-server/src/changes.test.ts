@@ -4,7 +4,7 @@
 import { Code, type WatchModelsRequest, WatchModelsResponse } from "@modelreg/proto";
 import { describe, expect, it } from "vitest";
 import { until } from "../../../test-support/waiting";
-import { ChangeFeed } from "./changes";
+import { ChangeFeed, FeedEntry } from "./changes";
 import type { CallContext } from "./context";
 import type { ServiceDeps } from "./service/deps";
 import { watchHandlers } from "./service/watch";
@@ -211,5 +211,36 @@ describe("ChangeFeed under WatchModels", () => {
     feed.close();
     expect(watch.events).toEqual(["101:old-101"]);
     expect(watch.outcome).toMatchObject({ code: Code.OUT_OF_RANGE, reason: "REVISION_AHEAD" });
+  });
+
+  it("the window's byte bound counts the state before an update and its LEFT_FILTER encoding", async () => {
+    const storage = createMemoryStorage();
+    const model = makeModelRecord({ name: "big", metadata: { notes: "x".repeat(4000) } });
+    const change = (revision: number, type: "created" | "updated") => ({
+      revision,
+      type,
+      model,
+      ...(type === "updated" ? { before: model } : {}),
+      commitTime: revision * 1000,
+      actor: "a",
+      requestId: "",
+    });
+    const history = Array.from({ length: 10 }, (_, i) => change(i + 1, "updated"));
+    let latest = 0;
+    storage.readChanges = async (after, limit) => ({
+      changes: history.filter((c) => c.revision > after && c.revision <= latest).slice(0, limit),
+      latestRevision: latest,
+      prunedThrough: 0,
+    });
+    // Room for ten creations of this model: ten updates (each holding the model twice) do not fit.
+    const windowBytes = 10 * new FeedEntry(change(1, "created")).bytes;
+    const feed = new ChangeFeed(storage, 60_000, { windowBytes });
+    const signal = new AbortController().signal;
+    expect(await feed.sync(signal)).toBe(0);
+    latest = 10;
+    expect(await feed.sync(signal)).toBe(10);
+    expect(feed.windowSize).toBeGreaterThanOrEqual(1);
+    expect(feed.windowSize).toBeLessThanOrEqual(6);
+    feed.close();
   });
 });

@@ -29,22 +29,26 @@ export class FeedEntry {
   readonly change: ChangeRecord;
   /** `{ event, revision }` encoded; `undefined` for a refused alias move (never sent). */
   readonly encoded: Buffer | undefined;
+  /**
+   * Roughly what the entry holds in memory: the records (the model, and
+   * `before` for an update or delete) are about twice their encoding, plus
+   * the encoding itself and, for an update, the LEFT_FILTER one a filtered
+   * watch may build. Fixed when the entry is made, so the window's count stays exact.
+   */
+  readonly bytes: number;
   #leftFilter: Buffer | undefined;
 
   constructor(change: ChangeRecord) {
     this.change = change;
     this.encoded = change.refusal ? undefined : encodeEvent(change, eventTypes[change.type]);
+    const size = this.encoded?.length ?? 256;
+    this.bytes = 3 * size + (change.before ? 2 * size : 0) + (change.type === "updated" ? size : 0);
   }
 
   /** The same change as a LEFT_FILTER event, encoded the first time a filtered watch needs it. */
   get leftFilter(): Buffer {
     this.#leftFilter ??= encodeEvent(this.change, ModelEventType.LEFT_FILTER);
     return this.#leftFilter;
-  }
-
-  /** Roughly what the entry holds in memory: the records are about twice the encoding. */
-  get bytes(): number {
-    return 3 * (this.encoded?.length ?? 256);
   }
 }
 
