@@ -243,4 +243,15 @@ describe("ChangeFeed under WatchModels", () => {
     expect(feed.windowSize).toBeLessThanOrEqual(6);
     feed.close();
   });
+
+  it("a sync after a burst of several pages answers the latest revision, not the first page's end", async () => {
+    const storage = createMemoryStorage();
+    const feed = new ChangeFeed(storage, 60_000, { windowChanges: 10_000 });
+    const signal = new AbortController().signal;
+    expect(await feed.sync(signal)).toBe(0);
+    await insertModels(storage, 600);
+    expect(await feed.sync(signal)).toBe(600);
+    expect(feed.windowSize).toBe(600);
+    feed.close();
+  });
 });

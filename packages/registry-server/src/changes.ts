@@ -171,7 +171,8 @@ export class ChangeFeed {
 
   /**
    * Polls now (or right after the poll in progress) and resolves with the
-   * revision the window then reaches: every change up to it is either in
+   * revision the window then reaches, the latest one (after as many pages
+   * as a burst of writes takes): every change up to it is either in
    * the window or before it, so a watch may start there. `undefined` when
    * that poll failed, did not answer within the feed's read timeout
    * (max(2 s, 4 x `pollIntervalMs`): the caller reads storage itself), the
@@ -288,7 +289,8 @@ export class ChangeFeed {
         this.#lastPollAt = Date.now();
         const more = await this.#readOnce();
         this.#wakeWaiters();
-        this.#answerSyncs();
+        // A sync is answered once the window reached the latest revision (not after a first page of many).
+        if (!more) this.#answerSyncs();
         if (more) this.#pollAgain = true;
       } while (this.#pollAgain && !this.#closed);
     } finally {
