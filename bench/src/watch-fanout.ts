@@ -223,30 +223,51 @@ async function runWatchers(): Promise<void> {
     open(i, client, undefined);
   }
   process.on("disconnect", () => process.exit(0)); // the bench went away (a time limit): no orphans
-  process.on("message", async (message: { type?: string; latest?: number; drainMs?: number }) => {
+  process.on("message", async (message: FinishMessage) => {
     if (message.type !== "finish") return;
-    const latest = message.latest ?? 0;
-    const deadline = Date.now() + (message.drainMs ?? 10_000);
-    while (Date.now() < deadline && last.some((n) => n < latest)) await new Promise((r) => setTimeout(r, 50));
+    await drained(last, message);
     finished = true;
-    const sorted = Float64Array.from(latencies).sort();
-    let missing = 0;
-    for (const n of counts) missing += Math.max(0, latest - n);
-    const report: WatchersReport = {
-      type: "report",
-      events: latencies.length,
-      missing,
-      reconnects,
-      latencyMs: {
-        p50: percentile(sorted, 0.5),
-        p99: percentile(sorted, 0.99),
-        max: sorted.at(-1) ?? Number.NaN,
-      },
-    };
-    process.send?.(report);
+    process.send?.(watchersReport(latencies, counts, message.latest ?? 0, reconnects));
     for (const channel of channels) channel.close();
     setTimeout(() => process.exit(0), 200).unref();
   });
+}
+
+/** What the bench sends the watchers process when the writer is done. */
+interface FinishMessage {
+  type?: string;
+  latest?: number;
+  drainMs?: number;
+}
+
+/** Waits until every watch reached the latest revision written, or `drainMs` passed. */
+async function drained(last: Float64Array, message: FinishMessage): Promise<void> {
+  const latest = message.latest ?? 0;
+  const deadline = Date.now() + (message.drainMs ?? 10_000);
+  while (Date.now() < deadline && last.some((n) => n < latest)) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** The watchers' report: events received, missing ones, reconnects and latency percentiles. */
+function watchersReport(
+  latencies: number[],
+  counts: Uint32Array,
+  latest: number,
+  reconnects: number,
+): WatchersReport {
+  const sorted = Float64Array.from(latencies).sort();
+  let missing = 0;
+  for (const n of counts) missing += Math.max(0, latest - n);
+  return {
+    type: "report",
+    events: latencies.length,
+    missing,
+    reconnects,
+    latencyMs: {
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      max: sorted.at(-1) ?? Number.NaN,
+    },
+  };
 }
 
 /** Starts this file in `role` on the pinned core; resolves once it says `ready`. */
