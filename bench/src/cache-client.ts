@@ -6,23 +6,10 @@
  * the cache is being built.
  */
 import { fileURLToPath } from "node:url";
-import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
+import { type CacheStats, createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
 
 /** The counters of `RegistryClient.cacheStats()` the benchmark reads. */
-export interface Stats {
-  readonly hits: number;
-  readonly sharedHits: number;
-  readonly misses: number;
-  readonly notFoundHits: number;
-  readonly staleBypasses: number;
-  readonly coalesced: number;
-  readonly invalidations: number;
-  readonly sharedErrors: number;
-  readonly current: boolean;
-  readonly revision: bigint;
-  readonly bytes: number;
-  readonly entries: number;
-}
+export type Stats = CacheStats;
 
 /** The counters that only grow, for deltas between two snapshots. */
 export const counterNames = [
