@@ -226,7 +226,8 @@ describe("the client cache, one registry", { timeout: 60_000 }, () => {
     const calls = await s.counter.during("BatchGetModels", async () => {
       answer = (await s.cached.batchGetModels({ ids: [c.id, a.id, b.id, a.id] })).map((m) => m.version);
     });
-    expect(calls).toBe(1);
+    // One read for c, or none: c's CREATED event may already have put it in the cache.
+    expect(calls).toBeLessThanOrEqual(1);
     expect(answer).toEqual(["c", "a", "b", "a"]);
     const cachedCalls = await s.counter.during("BatchGetModels", () =>
       s.cached.batchGetModels({ ids: [b.id, c.id] }),
