@@ -1,0 +1,111 @@
+// DATABASE_URL: which storage the registry uses. Shared by `modelreg serve` and `modelreg migrate`
+// (one parser, one place that opens a database).
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { StorageAdapter } from "@modelreg/registry-server";
+
+/** A `--database-url` value (or `DATABASE_URL`) that is not one the registry can use. */
+export class DatabaseUrlError extends Error {
+  override readonly name = "DatabaseUrlError";
+}
+
+/**
+ * The storage a database URL names: `memory:`; `sqlite:PATH` or `file:PATH`
+ * (a SQLite file, relative paths from the working directory); `postgres://`
+ * or `postgresql://`; `mysql://` or `mariadb://`. `where` is what a log line
+ * may show: never the password.
+ */
+export type DatabaseSetting =
+  | { readonly kind: "memory"; readonly where: "memory:" }
+  | { readonly kind: "sqlite"; readonly path: string; readonly where: string }
+  | { readonly kind: "postgres"; readonly connectionString: string; readonly where: string }
+  | { readonly kind: "mysql"; readonly uri: string; readonly where: string };
+
+/** The URL without its credentials, query and fragment: scheme, host and path. */
+function shown(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return "(not a valid URL)";
+  }
+}
+
+/**
+ * Parses a database URL (`--database-url`, `DATABASE_URL`). Relative SQLite
+ * paths are resolved from `cwd`. Throws {@link DatabaseUrlError}, whose
+ * message never repeats the URL (it may hold a password); `name` is the
+ * flag or variable the message names.
+ */
+export function parseDatabaseUrl(
+  url: string,
+  cwd: string = process.cwd(),
+  name = "DATABASE_URL",
+): DatabaseSetting {
+  const value = url.trim();
+  if (value === "memory:") return { kind: "memory", where: "memory:" };
+  const sqlite = /^(?:sqlite|file):(.+)$/.exec(value);
+  if (sqlite?.[1]) {
+    const path = resolve(cwd, sqlite[1]);
+    return { kind: "sqlite", path, where: `sqlite:${path}` };
+  }
+  if (/^postgres(?:ql)?:\/\/./.test(value)) {
+    return { kind: "postgres", connectionString: value, where: shown(value) };
+  }
+  if (/^(?:mysql|mariadb):\/\/./.test(value)) {
+    const uri = value.replace(/^mariadb:/, "mysql:");
+    return { kind: "mysql", uri, where: shown(uri) };
+  }
+  // Never echo the URL: it may hold a password.
+  throw new DatabaseUrlError(`${name} must be sqlite:PATH, memory:, postgres://... or mysql://...`);
+}
+
+/** How {@link openStorage} opens a database. */
+export interface OpenStorageOptions {
+  /** The PostgreSQL schema (`--database-schema`, `DATABASE_SCHEMA`); default: the search_path. */
+  readonly schema?: string | undefined;
+  /** How many of the latest history entries are always kept (`--retain-history`); default: all. */
+  readonly retainHistory?: number | undefined;
+  /**
+   * `false`: do not apply pending migrations; a database that is not current is refused
+   * (`modelreg serve --no-migrate`). Default: migrate on open.
+   */
+  readonly migrate?: boolean | undefined;
+}
+
+/**
+ * Opens the storage `setting` names (creating a SQLite file's directory).
+ * The database drivers are loaded only for the kind used.
+ */
+export async function openStorage(
+  setting: DatabaseSetting,
+  options: OpenStorageOptions = {},
+): Promise<StorageAdapter> {
+  const retention = options.retainHistory === undefined ? {} : { retainHistory: options.retainHistory };
+  const migrate = options.migrate === false ? { migrate: false as const } : {};
+  switch (setting.kind) {
+    case "memory": {
+      const { createMemoryStorage } = await import("@modelreg/registry-server");
+      return createMemoryStorage(retention);
+    }
+    case "sqlite": {
+      mkdirSync(dirname(setting.path), { recursive: true });
+      const { createSqliteStorage } = await import("@modelreg/registry-server/storage/sqlite");
+      return createSqliteStorage({ path: setting.path, ...retention, ...migrate });
+    }
+    case "postgres": {
+      const { createPostgresStorage } = await import("@modelreg/registry-server/storage/postgres");
+      const schema = options.schema?.trim() ? { schema: options.schema.trim() } : {};
+      return createPostgresStorage({
+        connectionString: setting.connectionString,
+        ...schema,
+        ...retention,
+        ...migrate,
+      });
+    }
+    case "mysql": {
+      const { createMysqlStorage } = await import("@modelreg/registry-server/storage/mysql");
+      return createMysqlStorage({ uri: setting.uri, ...retention, ...migrate });
+    }
+  }
+}
