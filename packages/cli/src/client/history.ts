@@ -1,0 +1,4 @@
+import type { RegisterCommands } from "../context";
+
+/** (Being written.) */
+export const registerHistoryCommand: RegisterCommands = () => {};
