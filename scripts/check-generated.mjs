@@ -4,7 +4,7 @@
 // generator versions in package-lock.json.
 import { execFileSync } from "node:child_process";
 
-const generatedPaths = ["packages/proto"];
+const generatedPaths = ["packages/proto", "examples/python/modelreg/_gen"];
 const git = (...args) => execFileSync("git", args, { encoding: "utf8" });
 
 execFileSync("npm", ["run", "generate"], { stdio: "inherit" });
