@@ -1,4 +1,274 @@
-import type { RegisterCommands } from "../context";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, fstatSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import cliProgress from "cli-progress";
+import { type Command, InvalidArgumentError, Option } from "commander";
+import { withClient } from "../client/connect";
+import { addClientOptions, type ClientOptions, integerParser } from "../client/options";
+import type { CliIo, RegisterCommands } from "../context";
+import { CliError, CliUsageError } from "../errors";
+import { ExitCode } from "../exit-codes";
+import { outputFormatOf, writeJson, writeOut } from "../output";
+import { exportRegistry } from "./export";
+import { type ImportSummary, importRegistry, isRequestIdPrefix } from "./import";
+import { printWatch, type WatchProgress } from "./watch";
 
-/** `modelreg models export|import|watch`, added to the `models` command. (Contract stub: replaced by their author.) */
-export const registerTransferCommands: RegisterCommands = () => {};
+interface ExportCommandOptions extends ClientOptions {
+  filter?: string;
+  output?: string;
+}
+
+interface ImportCommandOptions extends ClientOptions {
+  input?: string;
+  requestIdPrefix: string;
+}
+
+interface WatchCommandOptions extends ClientOptions {
+  filter?: string;
+  afterRevision?: string;
+  progressInterval?: number;
+}
+
+function revisionParser(value: unknown): string {
+  const text = String(value).trim();
+  if (!/^\d{1,19}$/.test(text))
+    throw new InvalidArgumentError(`expected a revision (a number >= 0), got ${text}`);
+  return text;
+}
+
+function prefixParser(value: unknown): string {
+  const text = String(value);
+  if (!isRequestIdPrefix(text)) throw new InvalidArgumentError("1-64 printable ASCII characters, no spaces");
+  return text;
+}
+
+/** Writes the export to `--output` through a temporary file renamed at the end (no half file), or to stdout. */
+async function runExport(options: ExportCommandOptions, io: CliIo): Promise<void> {
+  const format = outputFormatOf(options);
+  const target = options.output && options.output !== "-" ? resolve(io.cwd, options.output) : undefined;
+  const partial = target ? `${target}.partial` : undefined;
+  const out = partial ? createWriteStream(partial) : io.stdout;
+  const counts = await withClient(options, io, async (client, call) => {
+    try {
+      const result = await exportRegistry(client, out, {
+        ...(options.filter ? { filter: options.filter } : {}),
+        ...(call.signal ? { signal: call.signal } : {}),
+      });
+      if (partial && target) {
+        out.end();
+        await once(out, "close");
+        renameSync(partial, target);
+      }
+      return result;
+    } catch (error) {
+      if (partial) {
+        out.end();
+        unlinkSync(partial);
+      }
+      throw error;
+    }
+  });
+  const where = target ? ` to ${options.output}` : "";
+  if (format === "table") {
+    await writeOut(io.stderr, `exported ${counts.models} models and ${counts.aliases} aliases${where}\n`);
+  } else if (target) {
+    await writeJson(io, { models: counts.models, aliases: counts.aliases, output: target });
+  }
+}
+
+function inputOf(options: ImportCommandOptions, io: CliIo): { input: NodeJS.ReadableStream; size?: number } {
+  if (options.input && options.input !== "-") {
+    const file = resolve(io.cwd, options.input);
+    try {
+      return { input: createReadStream(file), size: statSync(file).size };
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new CliUsageError(`--input ${options.input}: cannot read it (${reason})`);
+    }
+  }
+  if (io.stdin.isTTY) {
+    throw new CliUsageError(
+      "models import reads an export from stdin: pipe one in (< models.ndjson) or use --input",
+    );
+  }
+  const fd = (io.stdin as { fd?: unknown }).fd;
+  try {
+    const stat = typeof fd === "number" ? fstatSync(fd) : undefined;
+    return stat?.isFile() ? { input: io.stdin, size: stat.size } : { input: io.stdin };
+  } catch {
+    return { input: io.stdin };
+  }
+}
+
+/** A progress bar on stderr (a terminal only): over the input's bytes when its size is known. */
+function progressBar(io: CliIo, size: number | undefined) {
+  const counts = "{models} models, {aliases} aliases";
+  const bar = new cliProgress.SingleBar(
+    {
+      stream: io.stderr as NodeJS.WritableStream as never,
+      format: size ? `importing [{bar}] {percentage}% | ${counts}` : `importing ${counts}`,
+      hideCursor: false,
+      clearOnComplete: true,
+      etaBuffer: 50,
+    },
+    cliProgress.Presets.shades_classic,
+  );
+  bar.start(size ?? 1, 0, { models: 0, aliases: 0 });
+  return bar;
+}
+
+function summaryText(summary: ImportSummary): string {
+  const { models, aliases } = summary;
+  const replays = summary.replaysSeparated ? "" : " (including models an earlier run created)";
+  const lines = [
+    `models: ${models.created} created${replays}, ${models.alreadyPresent} already present, ${models.failed} failed`,
+    `aliases: ${aliases.set} set, ${aliases.alreadyPresent} already present, ${aliases.failed} failed`,
+    ...summary.failures.map((f) => `  line ${f.line} ${f.item}: ${f.code}: ${f.message}`),
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function summaryJson(summary: ImportSummary) {
+  return {
+    models: { ...summary.models },
+    aliases: { ...summary.aliases },
+    failures: summary.failures.map((f) => ({ ...f })),
+    replaysSeparated: summary.replaysSeparated,
+    ...(summary.stoppedBy
+      ? { stoppedAt: { line: summary.stoppedBy.line, reason: summary.stoppedBy.message } }
+      : {}),
+  };
+}
+
+async function runImport(options: ImportCommandOptions, io: CliIo): Promise<void> {
+  const format = outputFormatOf(options);
+  const { input, size } = inputOf(options, io);
+  const bar = format === "table" && io.stderr.isTTY ? progressBar(io, size) : undefined;
+  let summary: ImportSummary;
+  try {
+    summary = await withClient(options, io, (client, call) =>
+      importRegistry(client, input, {
+        requestIdPrefix: options.requestIdPrefix,
+        ...(call.signal ? { signal: call.signal } : {}),
+        ...(bar ? { onProgress: (p) => bar.update(size ? p.bytes : 0, { ...p }) } : {}),
+      }),
+    );
+  } finally {
+    bar?.stop();
+  }
+  if (format === "table") await writeOut(io.stdout, summaryText(summary));
+  else await writeJson(io, summaryJson(summary));
+  if (summary.stoppedBy) {
+    throw new CliUsageError(`${summary.stoppedBy.message}; the lines before it were imported, none after`);
+  }
+  const failed = summary.models.failed + summary.aliases.failed;
+  if (failed > 0) {
+    throw new CliError(
+      `${summary.models.failed} models and ${summary.aliases.failed} aliases could not be imported`,
+      ExitCode.INVALID,
+    );
+  }
+}
+
+async function runWatch(options: WatchCommandOptions, io: CliIo): Promise<void> {
+  const format = outputFormatOf(options);
+  const stop = new AbortController();
+  const onSigterm = () => stop.abort();
+  process.once("SIGTERM", onSigterm);
+  const progress: WatchProgress = { revision: undefined };
+  const resumeHint = () =>
+    progress.revision === undefined
+      ? undefined
+      : writeOut(
+          io.stderr,
+          `watch stopped after revision ${progress.revision} (resume: --after-revision ${progress.revision})\n`,
+        );
+  try {
+    await withClient(options, io, async (client, call) => {
+      const signal = call.signal ? AbortSignal.any([call.signal, stop.signal]) : stop.signal;
+      try {
+        await printWatch(
+          client,
+          io,
+          {
+            format,
+            signal,
+            ...(options.filter ? { filter: options.filter } : {}),
+            ...(options.afterRevision !== undefined ? { afterRevision: options.afterRevision } : {}),
+            ...(options.progressInterval !== undefined
+              ? { progressIntervalMs: options.progressInterval }
+              : {}),
+          },
+          progress,
+        );
+      } catch (error) {
+        // SIGTERM: a clean stop (exit 0); SIGINT: withClient reports it (exit 130).
+        if (stop.signal.aborted && !call.signal?.aborted) return;
+        throw error;
+      }
+    });
+  } finally {
+    process.removeListener("SIGTERM", onSigterm);
+    await resumeHint();
+  }
+}
+
+function exportCommand(models: Command, io: CliIo): void {
+  const command = models
+    .command("export")
+    .description("write every model and alias as NDJSON (to stdout, or --output FILE), for models import")
+    .addOption(new Option("--filter <filter>", "only the models matching this filter (and their aliases)"))
+    .addOption(new Option("--output <file>", "write to this file instead of stdout (- for stdout)"));
+  addClientOptions(command).action((options: ExportCommandOptions) => runExport(options, io));
+}
+
+function importCommand(models: Command, io: CliIo): void {
+  const command = models
+    .command("import")
+    .description("read a models export (NDJSON) from stdin or --input FILE and create what is missing")
+    .addOption(new Option("--input <file>", "read this file instead of stdin (- for stdin)"))
+    .addOption(
+      new Option(
+        "--request-id-prefix <prefix>",
+        "first part of each model's request id (<prefix>:<id>:<etag>)",
+      )
+        .env("MODELREG_IMPORT_REQUEST_ID_PREFIX")
+        .default("import")
+        .argParser(prefixParser),
+    )
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 everything is in the registry (created now or already present), 5 some items failed" +
+        "\n(listed in the summary), 1 the input is not a complete export (everything before the bad line" +
+        "\nwas imported). Running the same import again is safe: nothing is created twice.",
+    );
+  addClientOptions(command).action((options: ImportCommandOptions) => runImport(options, io));
+}
+
+function watchCommand(models: Command, io: CliIo): void {
+  const command = models
+    .command("watch")
+    .description(
+      "print every change as it is committed, until Ctrl-C (one JSON object per line with --ndjson)",
+    )
+    .addOption(new Option("--filter <filter>", "only changes of models matching this filter"))
+    .addOption(
+      new Option("--after-revision <revision>", "start after this revision (default: now)").argParser(
+        revisionParser,
+      ),
+    )
+    .addOption(
+      new Option(
+        "--progress-interval <ms>",
+        "ask for a progress line (with --ndjson) after this many quiet ms",
+      ).argParser(integerParser(100)),
+    );
+  addClientOptions(command).action((options: WatchCommandOptions) => runWatch(options, io));
+}
+
+/** `modelreg models export|import|watch`, added to the `models` command. */
+export const registerTransferCommands: RegisterCommands = (models, io) => {
+  exportCommand(models, io);
+  importCommand(models, io);
+  watchCommand(models, io);
+};

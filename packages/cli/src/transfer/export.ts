@@ -1,0 +1,118 @@
+import { once } from "node:events";
+import type { Model } from "@modelreg/proto";
+import { Code, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import { aliasLine, endLine, headerLine, modelLine, type ParentRef } from "./format";
+
+/** Options of {@link exportRegistry}. */
+export interface ExportOptions {
+  /** Only the models matching this filter (the ListModels syntax), and only the aliases pointing at them. */
+  readonly filter?: string;
+  /** Models per ListModels page. Default 1000 (the registry's maximum). */
+  readonly pageSize?: number;
+  /** Cancels the export between pages. */
+  readonly signal?: AbortSignal;
+  /** Called after each page with the number of models written so far. */
+  readonly onProgress?: (models: number) => void;
+}
+
+/** What {@link exportRegistry} wrote. */
+export interface ExportCounts {
+  readonly models: number;
+  readonly aliases: number;
+}
+
+/** How many (id -> name@version) entries the parent cache keeps before it starts over. */
+const parentCacheLimit = 100_000;
+
+/** Writes `text` and a newline, waiting for `out` to drain when it asks to (backpressure). */
+async function writeLine(out: NodeJS.WritableStream, text: string): Promise<void> {
+  if (!out.write(`${text}\n`)) await once(out, "drain");
+}
+
+/** (name, version) of source models by id, for the `parents` of their children. */
+class ParentNames {
+  private readonly known = new Map<string, ParentRef>();
+
+  constructor(private readonly client: RegistryClient) {}
+
+  remember(model: Model): void {
+    if (this.known.size >= parentCacheLimit) this.known.clear();
+    this.known.set(model.id, { id: model.id, name: model.name, version: model.version });
+  }
+
+  /** Makes sure every parent of `models` is known, with as few calls as possible. */
+  async load(models: readonly Model[], signal: AbortSignal | undefined): Promise<void> {
+    const ids = models.flatMap((model) => model.lineage?.parentModelIds ?? []);
+    const missing = [...new Set(ids.filter((id) => !this.known.has(id)))];
+    for (let start = 0; start < missing.length; start += 1000) {
+      const chunk = missing.slice(start, start + 1000);
+      try {
+        for (const parent of await this.client.batchGetModels({ ids: chunk }, { signal }))
+          this.remember(parent);
+      } catch (error) {
+        if (!(error instanceof RegistryError && error.code === Code.NOT_FOUND)) throw error;
+        // All or nothing: a parent was deleted since. Ask one at a time; a deleted one keeps only its id.
+        for (const id of chunk) await this.loadOne(id, signal);
+      }
+    }
+  }
+
+  private async loadOne(id: string, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      this.remember(await this.client.getModel({ id }, { signal }));
+    } catch (error) {
+      if (!(error instanceof RegistryError && error.code === Code.NOT_FOUND)) throw error;
+      this.known.set(id, { id });
+    }
+  }
+
+  of(model: Model): ParentRef[] {
+    return (model.lineage?.parentModelIds ?? []).map((id) => this.known.get(id) ?? { id });
+  }
+}
+
+/**
+ * Writes every model matching `options.filter` and every alias (of every name, or with a filter only
+ * those pointing at an exported model) to `out` in the export format (see ./format.ts), streaming page
+ * by page: memory holds one page. Models are listed oldest first, so models created during the export
+ * are included up to the moment the last page is read; a model changed during it is written as its page
+ * saw it; aliases are read after the models.
+ */
+export async function exportRegistry(
+  client: RegistryClient,
+  out: NodeJS.WritableStream,
+  options: ExportOptions = {},
+): Promise<ExportCounts> {
+  const filter = options.filter ?? "";
+  const { signal } = options;
+  await writeLine(out, headerLine(filter, new Date()));
+  const parents = new ParentNames(client);
+  // With a filter, the aliases to keep are those of exported models.
+  const exportedIds = filter === "" ? undefined : new Set<string>();
+  let models = 0;
+  let pageToken = "";
+  do {
+    signal?.throwIfAborted();
+    const page = await client.listModels(
+      { filter, orderBy: "create_time", pageSize: options.pageSize ?? 1000, pageToken },
+      { signal },
+    );
+    await parents.load(page.models, signal);
+    for (const model of page.models) {
+      parents.remember(model);
+      exportedIds?.add(model.id);
+      await writeLine(out, modelLine(model, parents.of(model)));
+    }
+    models += page.models.length;
+    options.onProgress?.(models);
+    pageToken = page.nextPageToken;
+  } while (pageToken !== "");
+  let aliases = 0;
+  for await (const alias of client.listAllModelAliases({ pageSize: 1000 }, { signal })) {
+    if (exportedIds && !exportedIds.has(alias.modelId)) continue;
+    await writeLine(out, aliasLine(alias));
+    aliases++;
+  }
+  await writeLine(out, endLine(models, aliases));
+  return { models, aliases };
+}
