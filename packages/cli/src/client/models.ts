@@ -1,4 +1,148 @@
-import type { RegisterCommands } from "../context";
+import { Model, Timestamp } from "@modelreg/proto";
+import { type Command, Option } from "commander";
+import type { CliIo, RegisterCommands } from "../context";
+import { CliUsageError } from "../errors";
+import { registerTransferCommands } from "../transfer/commands";
+import { withClient } from "./connect";
+import { registerChanges } from "./model-changes";
+import { addFieldOptions, type FieldOptions, fieldsOf } from "./model-fields";
+import { addClientOptions, type ClientOptions, integerParser } from "./options";
+import { MODEL_HEADERS, modelRow, printList, printModel } from "./render";
 
-/** (Being written.) */
-export const registerModelCommands: RegisterCommands = () => {};
+function registerCreate(models: Command, io: CliIo): void {
+  const command = models
+    .command("create")
+    .description("register a model version")
+    .argument("<name>", "model name")
+    .argument("<version>", "version, for example 1.0.0")
+    .option("--request-id <id>", "idempotency key: a retry with the same id returns the first result");
+  addFieldOptions(command, false);
+  addClientOptions(command).action(
+    async (name: string, version: string, o: FieldOptions & ClientOptions & { requestId?: string }) => {
+      const { model } = fieldsOf(o);
+      const created = await withClient(o, io, (client, call) =>
+        client.createModel({ model: { ...model, name, version }, requestId: o.requestId ?? "" }, call),
+      );
+      await printModel(io, o, created);
+    },
+  );
+}
+
+function registerGet(models: Command, io: CliIo): void {
+  addClientOptions(
+    models.command("get").description("show a model by id").argument("<id>", "model id"),
+  ).action(async (id: string, o: ClientOptions) => {
+    const model = await withClient(o, io, (client, call) => client.getModel({ id }, call));
+    await printModel(io, o, model);
+  });
+}
+
+/** `name@alias` split; a plain name has no alias. */
+export function splitNameAlias(text: string): { name: string; alias?: string } {
+  const at = text.lastIndexOf("@");
+  if (at <= 0 || at === text.length - 1) return { name: text };
+  return { name: text.slice(0, at), alias: text.slice(at + 1) };
+}
+
+function readTimeOf(text: string | undefined): Timestamp | undefined {
+  if (text === undefined) return undefined;
+  const date = new Date(text);
+  if (Number.isNaN(date.getTime())) {
+    throw new CliUsageError(
+      `--read-time expects an ISO 8601 time (2026-11-30T12:00:00Z), got ${JSON.stringify(text)}`,
+    );
+  }
+  return Timestamp.fromDate(date);
+}
+
+function registerLookup(models: Command, io: CliIo): void {
+  addClientOptions(
+    models
+      .command("lookup")
+      .description("find a model by name and version, or by alias (name@alias)")
+      .argument("<name>", "model name, or name@alias")
+      .argument("[version]", "the version (or use --alias / name@alias)")
+      .option("--alias <alias>", "the alias to resolve, for example champion or latest")
+      .option("--read-time <time>", "with an alias: the model it pointed at then (ISO 8601)")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  $ modelreg models lookup bert 1.0.0\n  $ modelreg models lookup bert@champion --json",
+      ),
+  ).action(
+    async (
+      nameArg: string,
+      version: string | undefined,
+      o: ClientOptions & { alias?: string; readTime?: string },
+    ) => {
+      const split = o.alias === undefined ? splitNameAlias(nameArg) : { name: nameArg };
+      const alias = o.alias ?? split.alias;
+      if ((alias === undefined) === (version === undefined)) {
+        throw new CliUsageError(
+          "lookup needs either a version or an alias (name@alias or --alias), not both",
+        );
+      }
+      if (o.readTime !== undefined && alias === undefined)
+        throw new CliUsageError("--read-time goes with an alias");
+      const readTime = readTimeOf(o.readTime);
+      const model = await withClient(o, io, (client, call) =>
+        client.lookupModel(
+          { name: split.name, version: version ?? "", alias: alias ?? "", ...(readTime ? { readTime } : {}) },
+          call,
+        ),
+      );
+      await printModel(io, o, model);
+    },
+  );
+}
+
+interface ListOptions extends ClientOptions {
+  filter?: string;
+  orderBy?: string;
+  pageSize?: number;
+  limit: number;
+  all?: boolean;
+}
+
+function registerList(models: Command, io: CliIo): void {
+  addClientOptions(
+    models
+      .command("list")
+      .description("list models, optionally filtered (the registry's filter language)")
+      .option("--filter <expr>", "for example 'tags:production AND framework = \"onnx\"'")
+      .option("--order-by <fields>", "for example 'create_time desc' or 'name, version'")
+      .addOption(
+        new Option("--page-size <n>", "models per request (the registry caps it)").argParser(
+          integerParser(1, 1000),
+        ),
+      )
+      .addOption(new Option("--limit <n>", "print at most n models").default(100).argParser(integerParser(1)))
+      .option("--all", "print every model (no --limit)")
+      .addHelpText(
+        "after",
+        "\nExamples:\n  $ modelreg models list --filter 'tags:production AND framework = \"onnx\"'\n" +
+          "  $ modelreg models list --all --ndjson > models.ndjson",
+      ),
+  ).action(async (o: ListOptions) => {
+    const request = { filter: o.filter ?? "", orderBy: o.orderBy ?? "", pageSize: o.pageSize ?? 0 };
+    await withClient(o, io, (client, call) =>
+      printList(
+        io,
+        o,
+        { type: Model, key: "models", headers: MODEL_HEADERS, row: modelRow, noun: "models" },
+        client.listAllModels(request, call),
+        o.all ? undefined : o.limit,
+      ),
+    );
+  });
+}
+
+/** `modelreg models ...`: create, get, lookup, list, update, delete, tag, untag, set-metadata, and export/import/watch. */
+export const registerModelCommands: RegisterCommands = (program, io) => {
+  const models = program.command("models").description("register, find and change models");
+  registerCreate(models, io);
+  registerGet(models, io);
+  registerLookup(models, io);
+  registerList(models, io);
+  registerChanges(models, io);
+  registerTransferCommands(models, io);
+};
