@@ -3,7 +3,8 @@
 // digest), maps refusals to exceptions carrying the gRPC code and the
 // google.rpc details, lists with a filter across pages, resolves name@alias
 // and watches; train_and_register.py runs as a user would run it; and with
-// token auth on, the token is sent and refusals map too. Needs a python3
+// token auth on, the token is sent and refusals map too; over TLS with a
+// private CA it connects, and plaintext does not. Needs a python3
 // that can `import grpc` (Debian: python3-grpcio python3-protobuf); without
 // one the file skips with the reason, and fails under CI=true.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -15,6 +16,7 @@ import { createRegistryClient, type RegistryClient } from "@modelreg/registry-cl
 import { createRegistryServer, createTokenAuth, hashToken } from "@modelreg/registry-server";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { makeTestCertificates } from "../../../test-support/certs";
 import { silentLogger } from "../../../test-support/registry";
 
 const exampleDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
@@ -101,18 +103,18 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function startRegistry(
-  dir: string,
-  authorize?: Parameters<typeof createRegistryServer>[0]["authorize"],
-) {
+type ServerOptions = Parameters<typeof createRegistryServer>[0];
+
+/** A registry on a SQLite file in `dir`, a free port, plaintext unless `extra.tls`; stopped after the test. */
+async function startRegistry(dir: string, extra: Pick<ServerOptions, "authorize" | "tls"> = {}) {
   const storage = await createSqliteStorage({ path: join(dir, "registry.db") });
   const server = createRegistryServer({
-    insecure: true,
+    insecure: extra.tls === undefined,
     host: "127.0.0.1",
     port: 0,
     logger: silentLogger,
     storage,
-    authorize,
+    ...extra,
     streams: { progressIntervalMs: 60_000 },
   });
   const { port } = await server.listen();
@@ -219,7 +221,7 @@ describe.skipIf(found.python === undefined)("the Python example (examples/python
     );
     const auth = await createTokenAuth({ file: authFile, watch: false, logger: silentLogger });
     cleanups.push(() => auth.close());
-    const address = await startRegistry(sub, auth.authorize);
+    const address = await startRegistry(sub, { authorize: auth.authorize });
     const results = await finished(
       runPython("test/check_auth.py", ["--registry", address, "--writer", writer, "--reader", reader]),
     );
@@ -229,5 +231,18 @@ describe.skipIf(found.python === undefined)("the Python example (examples/python
     });
     const { registered, reader_read } = results as { registered: string; reader_read: string };
     expect(reader_read).toBe(registered);
+  }, 120_000);
+
+  it("connects over TLS with a private CA (ca_file), and a plaintext client is refused", async () => {
+    const sub = mkdtempSync(join(dir, "d-"));
+    const certs = makeTestCertificates();
+    const caFile = join(sub, "ca.pem");
+    writeFileSync(caFile, certs.ca);
+    const address = await startRegistry(sub, { tls: { cert: certs.serverCert, key: certs.serverKey } });
+    const port = address.split(":")[1];
+    const results = await finished(
+      runPython("test/check_tls.py", ["--registry", `localhost:${port}`, "--ca-file", caFile]),
+    );
+    expect(results).toMatchObject({ registered: expect.any(String), plaintext: "UNAVAILABLE" });
   }, 120_000);
 });
