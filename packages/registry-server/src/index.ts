@@ -85,3 +85,10 @@ export type {
   WriteResult,
 } from "./storage/adapter";
 export { createMemoryStorage, type MemoryStorageOptions } from "./storage/memory";
+/**
+ * Schema migrations: what `migrateSqlite`, `migratePostgres` and `migrateMysql`
+ * (at the storage entry points) found and did, and the error a storage opened
+ * with `migrate: false` rejects with when the schema is not current (or a
+ * database is ahead of this build). `instanceof` works across entry points.
+ */
+export { type MigrationReport, SchemaNotCurrentError } from "./storage/sql/migrations";

@@ -13,10 +13,12 @@ import {
   SocketTracker,
 } from "./sql/circuit";
 import { classifyMysqlError } from "./sql/classify";
-import { migrateToLatest } from "./sql/migrations";
+import { type MigrationMode, type MigrationReport, runMigrations } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
 
+/** What a migration run found and did; the error of a storage told not to migrate whose schema is not current. */
+export { type MigrationReport, SchemaNotCurrentError } from "./sql/migrations";
 /** Failing fast while the database cannot be reached: `createMysqlStorage({ circuitBreaker })`. */
 export type { CircuitBreakerOptions };
 
@@ -55,7 +57,20 @@ export interface MysqlStorageOptions {
    * dropped): see {@link CircuitBreakerOptions}.
    */
   circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * `true` (default): apply pending schema migrations before resolving.
+   * `false`: change nothing; reject with `SchemaNotCurrentError` (naming the
+   * pending migrations) unless the schema is current, for deployments that
+   * migrate separately (`modelreg migrate`, {@link migrateMysql}).
+   */
+  migrate?: boolean;
 }
+
+/** Options for {@link migrateMysql}: the same connection settings as the storage's. */
+export type MysqlMigrateOptions = Omit<MysqlStorageOptions, "migrate"> & {
+  /** Report the pending migrations and change nothing. */
+  dryRun?: boolean;
+};
 
 /** Where mysql2 connects, as it hands its connection settings to a `stream` factory. */
 interface StreamTarget {
@@ -155,17 +170,13 @@ function createTrackedPool(
   options: MysqlStorageOptions,
   sockets: SocketTracker,
   keepAliveInitialDelay: number,
+  caller: string,
 ) {
   const pool = createPool({
     uri: options.uri,
     charset: "utf8mb4",
     connectionLimit: options.pool?.connectionLimit ?? 10,
-    connectTimeout: checkMs(
-      options.pool?.connectTimeoutMs,
-      2000,
-      "pool.connectTimeoutMs",
-      "createMysqlStorage",
-    ),
+    connectTimeout: checkMs(options.pool?.connectTimeoutMs, 2000, "pool.connectTimeoutMs", caller),
     // What mysql2 does without a `stream` factory, with each socket tracked,
     // so that they can all be dropped at once when the database is unreachable.
     stream: ({ config }: StreamTarget) => {
@@ -185,12 +196,72 @@ function createTrackedPool(
 }
 
 /**
+ * The pool and Kysely instance every MySQL entry point uses, with the
+ * options checked and `mode` run on the migrations. Connection failures
+ * reject with `RegistryError` UNAVAILABLE.
+ */
+async function openMysql(options: MysqlStorageOptions, mode: MigrationMode, caller: string) {
+  if (typeof options?.uri !== "string" || options.uri === "") {
+    throw new TypeError(`${caller}: \`uri\` must be a mysql:// URL`);
+  }
+  const keepAliveInitialDelay = checkMs(
+    options.pool?.keepAliveInitialDelayMs,
+    5000,
+    "pool.keepAliveInitialDelayMs",
+    caller,
+  );
+  const sockets = new SocketTracker();
+  const pool = createTrackedPool(options, sockets, keepAliveInitialDelay, caller);
+  const db = new Kysely<RegistryDatabase>({
+    dialect: new MysqlDialect({
+      pool,
+      onCreateConnection: async (connection) => {
+        await connection.executeQuery(CompiledQuery.raw(SESSION_SQL_MODE));
+      },
+    }),
+  });
+  try {
+    const report = await runMigrations(db, "mysql", mode);
+    const { rows } = await sql<{ version: string }>`select version() as version`.execute(db);
+    const isMariaDb = /mariadb/i.test(rows[0]?.version ?? "");
+    return { db, sockets, keepAliveInitialDelay, isMariaDb, report };
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (classifyMysqlError(error) === "unavailable") {
+      throw new RegistryError(Code.UNAVAILABLE, `cannot connect to MySQL at ${describeServer(options.uri)}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
+}
+
+/**
+ * Inspects or applies the schema migrations of a MySQL or MariaDB database
+ * (connecting as {@link createMysqlStorage} does) without opening a storage:
+ * `dryRun` reports the pending ones and changes nothing. Rejects with
+ * `SchemaNotCurrentError` when the database is ahead of this build.
+ *
+ * ```ts
+ * import { migrateMysql } from "@modelreg/registry-server/storage/mysql";
+ * const report = await migrateMysql({ uri: process.env.DATABASE_URL ?? "", dryRun: true });
+ * ```
+ */
+export async function migrateMysql(options: MysqlMigrateOptions): Promise<MigrationReport> {
+  const mode = options?.dryRun === true ? "dryRun" : "migrate";
+  const { db, report } = await openMysql(options, mode, "migrateMysql");
+  await db.destroy();
+  return report;
+}
+
+/**
  * MySQL 8.0.17+ or MariaDB 10.2+, through a `mysql2` connection pool (utf8mb4
  * end to end, so 4-byte UTF-8 is stored exactly). Runs the schema migrations
  * before it resolves (once, even when several replicas start together: the
- * migrator holds `GET_LOCK`). Requires the optional peer dependency `mysql2`.
- * Strings compare by code point with no trailing-space padding: every text
- * column uses `utf8mb4_nopad_bin` (MariaDB) or `utf8mb4_0900_bin` (MySQL).
+ * migrator holds `GET_LOCK`), unless `migrate: false`. Requires the optional
+ * peer dependency `mysql2`. Strings compare by code point with no
+ * trailing-space padding: every text column uses `utf8mb4_nopad_bin`
+ * (MariaDB) or `utf8mb4_0900_bin` (MySQL).
  *
  * Rejects with `RegistryError` UNAVAILABLE when the server cannot be
  * reached; later calls reject with UNAVAILABLE while it is unreachable, and
@@ -202,44 +273,12 @@ function createTrackedPool(
  * ```
  */
 export async function createMysqlStorage(options: MysqlStorageOptions): Promise<StorageAdapter> {
-  if (typeof options?.uri !== "string" || options.uri === "") {
-    throw new TypeError("createMysqlStorage: `uri` must be a mysql:// URL");
-  }
   const caller = "createMysqlStorage";
-  const retainChanges = checkRetainChanges(options.retainChanges, caller);
-  const retainHistory = checkRetainHistory(options.retainHistory, caller);
-  const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
-  const keepAliveInitialDelay = checkMs(
-    options.pool?.keepAliveInitialDelayMs,
-    5000,
-    "pool.keepAliveInitialDelayMs",
-    caller,
-  );
-  const sockets = new SocketTracker();
-  const pool = createTrackedPool(options, sockets, keepAliveInitialDelay);
-
-  const db = new Kysely<RegistryDatabase>({
-    dialect: new MysqlDialect({
-      pool,
-      onCreateConnection: async (connection) => {
-        await connection.executeQuery(CompiledQuery.raw(SESSION_SQL_MODE));
-      },
-    }),
-  });
-  let isMariaDb: boolean;
-  try {
-    await migrateToLatest(db, "mysql");
-    const { rows } = await sql<{ version: string }>`select version() as version`.execute(db);
-    isMariaDb = /mariadb/i.test(rows[0]?.version ?? "");
-  } catch (error) {
-    await db.destroy().catch(() => {});
-    if (classifyMysqlError(error) === "unavailable") {
-      throw new RegistryError(Code.UNAVAILABLE, `cannot connect to MySQL at ${describeServer(options.uri)}`, {
-        cause: error,
-      });
-    }
-    throw error;
-  }
+  const retainChanges = checkRetainChanges(options?.retainChanges, caller);
+  const retainHistory = checkRetainHistory(options?.retainHistory, caller);
+  const circuitSettings = checkCircuitOptions(options?.circuitBreaker, caller);
+  const mode = options?.migrate === false ? "check" : "migrate";
+  const { db, sockets, keepAliveInitialDelay, isMariaDb } = await openMysql(options, mode, caller);
   const probe = createProbe(options.uri, circuitSettings, keepAliveInitialDelay);
   return createSqlStorage(db, {
     circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),

@@ -11,10 +11,12 @@ import {
   SocketTracker,
 } from "./sql/circuit";
 import { classifyPostgresError } from "./sql/classify";
-import { migrateToLatest } from "./sql/migrations";
+import { type MigrationMode, type MigrationReport, runMigrations } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
 
+/** What a migration run found and did; the error of a storage told not to migrate whose schema is not current. */
+export { type MigrationReport, SchemaNotCurrentError } from "./sql/migrations";
 /** Failing fast while the database cannot be reached: `createPostgresStorage({ circuitBreaker })`. */
 export type { CircuitBreakerOptions };
 
@@ -64,7 +66,21 @@ export interface PostgresStorageOptions {
    * dropped): see {@link CircuitBreakerOptions}.
    */
   circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * `true` (default): apply pending schema migrations before resolving.
+   * `false`: change nothing (not even create `schema`); reject with
+   * `SchemaNotCurrentError` (naming the pending migrations) unless the
+   * schema is current, for deployments that migrate separately (`modelreg
+   * migrate`, {@link migratePostgres}).
+   */
+  migrate?: boolean;
 }
+
+/** Options for {@link migratePostgres}: the same connection settings as the storage's. */
+export type PostgresMigrateOptions = Omit<PostgresStorageOptions, "migrate"> & {
+  /** Report the pending migrations and change nothing (not even create `schema`). */
+  dryRun?: boolean;
+};
 
 /**
  * The server and database a connection string names, without credentials,
@@ -113,9 +129,15 @@ function withSearchPath(
  * starting together may race to create it (`IF NOT EXISTS` does not stop a
  * concurrent duplicate): the loser finds it made.
  */
-async function prepareSchema(db: Kysely<RegistryDatabase>, schema: string | undefined): Promise<string> {
+async function prepareSchema(
+  db: Kysely<RegistryDatabase>,
+  schema: string | undefined,
+  create: boolean,
+): Promise<string> {
   const exists = async (name: string) =>
     (await sql`select 1 from pg_namespace where nspname = ${name}`.execute(db)).rows.length > 0;
+  // Not created when only looking: a missing schema holds no tables, every migration is pending.
+  if (schema !== undefined && !create) return schema;
   if (schema !== undefined && !(await exists(schema))) {
     try {
       await sql`create schema if not exists ${sql.id(schema)}`.execute(db);
@@ -186,8 +208,7 @@ function createProbe(connection: pg.ClientConfig, settings: CircuitSettings) {
  * and every connection's socket tracked in `sockets`. Also returns the
  * connection settings, for the circuit breaker's probe.
  */
-function createPool(options: PostgresStorageOptions, sockets: SocketTracker) {
-  const caller = "createPostgresStorage";
+function createPool(options: PostgresStorageOptions, sockets: SocketTracker, caller: string) {
   const pool = options.pool ?? {};
   const connection: pg.ClientConfig = {
     ...withSearchPath(options.connectionString, options.schema),
@@ -220,11 +241,65 @@ function createPool(options: PostgresStorageOptions, sockets: SocketTracker) {
 }
 
 /**
+ * The pool and Kysely instance every PostgreSQL entry point uses, with the
+ * options checked, `schema` prepared and `mode` run on the migrations.
+ * Connection failures reject with `RegistryError` UNAVAILABLE.
+ */
+async function openPostgres(options: PostgresStorageOptions, mode: MigrationMode, caller: string) {
+  if (typeof options?.connectionString !== "string" || options.connectionString === "") {
+    throw new TypeError(`${caller}: \`connectionString\` must be a postgres:// URL`);
+  }
+  const { schema } = options;
+  if (
+    schema !== undefined &&
+    (typeof schema !== "string" || schema === "" || schema.includes("\0") || Buffer.byteLength(schema) > 63)
+  ) {
+    throw new TypeError(`${caller}: \`schema\` must be a name of 1 to 63 bytes`);
+  }
+  const sockets = new SocketTracker();
+  const { pool, connection } = createPool(options, sockets, caller);
+  const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const current = await prepareSchema(db, schema, mode === "migrate");
+    const report = await runMigrations(db, "postgres", mode, { migrationTableSchema: current });
+    return { db, connection, sockets, report };
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    if (classifyPostgresError(error) === "unavailable") {
+      throw new RegistryError(
+        Code.UNAVAILABLE,
+        `cannot connect to PostgreSQL at ${describeServer(options.connectionString)}`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+/**
+ * Inspects or applies the schema migrations of a PostgreSQL database (in
+ * `schema`, connecting as {@link createPostgresStorage} does) without opening
+ * a storage: `dryRun` reports the pending ones and changes nothing. Rejects
+ * with `SchemaNotCurrentError` when the database is ahead of this build.
+ *
+ * ```ts
+ * import { migratePostgres } from "@modelreg/registry-server/storage/postgres";
+ * const report = await migratePostgres({ connectionString: process.env.DATABASE_URL ?? "", dryRun: true });
+ * ```
+ */
+export async function migratePostgres(options: PostgresMigrateOptions): Promise<MigrationReport> {
+  const mode = options?.dryRun === true ? "dryRun" : "migrate";
+  const { db, report } = await openPostgres(options, mode, "migratePostgres");
+  await db.destroy();
+  return report;
+}
+
+/**
  * PostgreSQL, through a `pg` connection pool. Runs the schema migrations
  * before it resolves (once, even when several replicas start together: the
- * migrator holds an advisory lock). Requires the optional peer dependency
- * `pg`. Strings compare by code point (`COLLATE "C"` on every text column),
- * whatever the database's collation.
+ * migrator holds an advisory lock), unless `migrate: false`. Requires the
+ * optional peer dependency `pg`. Strings compare by code point (`COLLATE "C"`
+ * on every text column), whatever the database's collation.
  *
  * Rejects with `RegistryError` UNAVAILABLE when the server cannot be
  * reached. Later, calls made while the database is unreachable reject with
@@ -238,38 +313,12 @@ function createPool(options: PostgresStorageOptions, sockets: SocketTracker) {
  * ```
  */
 export async function createPostgresStorage(options: PostgresStorageOptions): Promise<StorageAdapter> {
-  if (typeof options?.connectionString !== "string" || options.connectionString === "") {
-    throw new TypeError("createPostgresStorage: `connectionString` must be a postgres:// URL");
-  }
-  const { schema } = options;
-  if (
-    schema !== undefined &&
-    (typeof schema !== "string" || schema === "" || schema.includes("\0") || Buffer.byteLength(schema) > 63)
-  ) {
-    throw new TypeError("createPostgresStorage: `schema` must be a name of 1 to 63 bytes");
-  }
-
   const caller = "createPostgresStorage";
-  const retainChanges = checkRetainChanges(options.retainChanges, caller);
-  const retainHistory = checkRetainHistory(options.retainHistory, caller);
-  const circuitSettings = checkCircuitOptions(options.circuitBreaker, caller);
-  const sockets = new SocketTracker();
-  const { pool, connection } = createPool(options, sockets);
-  const db = new Kysely<RegistryDatabase>({ dialect: new PostgresDialect({ pool }) });
-  try {
-    const current = await prepareSchema(db, schema);
-    await migrateToLatest(db, "postgres", { migrationTableSchema: current });
-  } catch (error) {
-    await db.destroy().catch(() => {});
-    if (classifyPostgresError(error) === "unavailable") {
-      throw new RegistryError(
-        Code.UNAVAILABLE,
-        `cannot connect to PostgreSQL at ${describeServer(options.connectionString)}`,
-        { cause: error },
-      );
-    }
-    throw error;
-  }
+  const retainChanges = checkRetainChanges(options?.retainChanges, caller);
+  const retainHistory = checkRetainHistory(options?.retainHistory, caller);
+  const circuitSettings = checkCircuitOptions(options?.circuitBreaker, caller);
+  const mode = options?.migrate === false ? "check" : "migrate";
+  const { db, connection, sockets } = await openPostgres(options, mode, caller);
   const probe = createProbe(connection, circuitSettings);
   return createSqlStorage(db, {
     circuit: createDatabaseCircuit(circuitSettings, { probe: probe.run, sockets }),

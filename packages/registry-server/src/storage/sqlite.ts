@@ -1,11 +1,21 @@
+import { existsSync } from "node:fs";
 import { Code, RegistryError } from "@modelreg/proto";
 import Database from "better-sqlite3";
 import { Kysely, type SqliteDatabase, SqliteDialect } from "kysely";
 import { checkRetainChanges, checkRetainHistory, type StorageAdapter } from "./adapter";
 import { withReadCache } from "./read-cache";
-import { migrateToLatest } from "./sql/migrations";
+import {
+  type MigrationMode,
+  type MigrationReport,
+  migrationNames,
+  runMigrations,
+  SchemaNotCurrentError,
+} from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
+
+/** What a migration run found and did; the error of a storage told not to migrate whose schema is not current. */
+export { type MigrationReport, SchemaNotCurrentError } from "./sql/migrations";
 
 /** Options for {@link createSqliteStorage}. */
 export interface SqliteStorageOptions {
@@ -38,7 +48,21 @@ export interface SqliteStorageOptions {
    * every read) drops everything. Default 64 MiB; `0` turns it off.
    */
   readCacheBytes?: number;
+  /**
+   * `true` (default): apply pending schema migrations before resolving.
+   * `false`: change nothing; reject with `SchemaNotCurrentError` (naming the
+   * pending migrations) unless the schema is current, for deployments that
+   * migrate separately (`modelreg migrate`, {@link migrateSqlite}). A
+   * missing file is not created then.
+   */
+  migrate?: boolean;
 }
+
+/** Options for {@link migrateSqlite}: where the database is, and whether to only report. */
+export type SqliteMigrateOptions = Omit<SqliteStorageOptions, "migrate"> & {
+  /** Report the pending migrations and change nothing (a missing file is not created). */
+  dryRun?: boolean;
+};
 
 /** The default of {@link SqliteStorageOptions.readCacheBytes}. */
 const defaultReadCacheBytes = 64 * 1024 * 1024;
@@ -81,26 +105,8 @@ const sqliteCode = (error: unknown): string =>
     ? (error as { code: string }).code
     : "";
 
-/**
- * The embedded default: a SQLite database file in WAL mode, no server needed.
- * Runs the schema migrations before it resolves. Requires the optional peer
- * dependency `better-sqlite3`.
- *
- * ```ts
- * import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
- * const storage = await createSqliteStorage({ path: "./data/registry.db" });
- * ```
- */
-export async function createSqliteStorage(options: SqliteStorageOptions): Promise<StorageAdapter> {
-  if (typeof options?.path !== "string" || options.path === "") {
-    throw new TypeError("createSqliteStorage: `path` must be a file path or ':memory:'");
-  }
-  const retainChanges = checkRetainChanges(options.retainChanges, "createSqliteStorage");
-  const retainHistory = checkRetainHistory(options.retainHistory, "createSqliteStorage");
-  const readCacheBytes = options.readCacheBytes ?? defaultReadCacheBytes;
-  if (!Number.isSafeInteger(readCacheBytes) || readCacheBytes < 0) {
-    throw new TypeError("createSqliteStorage: `readCacheBytes` must be a whole number of bytes, 0 or more");
-  }
+/** The database opened as every adapter opens it: WAL, the durability asked for, the busy timeout. */
+function openDatabase(options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">) {
   let database: Database.Database;
   try {
     database = new Database(options.path);
@@ -114,16 +120,80 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
   database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
   // Tags and metadata rows go with their model (ON DELETE CASCADE).
   database.pragma("foreign_keys = ON");
-
   const db = new Kysely<RegistryDatabase>({
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   });
+  return { database, db };
+}
+
+/**
+ * Opens the database and runs `mode` on its schema (see `MigrationMode`).
+ * Outside `migrate` mode a missing file is left missing: `undefined`, with
+ * every migration pending (`check` rejects).
+ */
+async function openMigrated(
+  options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">,
+  mode: MigrationMode,
+): Promise<{ opened?: ReturnType<typeof openDatabase>; report: MigrationReport }> {
+  if (mode !== "migrate" && options.path !== ":memory:" && !existsSync(options.path)) {
+    if (mode === "check") throw new SchemaNotCurrentError(migrationNames);
+    return { report: { applied: [], pending: [...migrationNames], ran: [] } };
+  }
+  const opened = openDatabase(options);
   try {
-    await migrateToLatest(db, "sqlite");
+    return { opened, report: await runMigrations(opened.db, "sqlite", mode) };
   } catch (error) {
-    await db.destroy();
+    await opened.db.destroy();
     throw error;
   }
+}
+
+/**
+ * Inspects or applies the schema migrations of a SQLite database without
+ * opening a storage: `dryRun` reports the pending ones and changes nothing.
+ * Rejects with `SchemaNotCurrentError` when the database is ahead of this
+ * build.
+ *
+ * ```ts
+ * import { migrateSqlite } from "@modelreg/registry-server/storage/sqlite";
+ * const { ran } = await migrateSqlite({ path: "./data/registry.db" });
+ * ```
+ */
+export async function migrateSqlite(options: SqliteMigrateOptions): Promise<MigrationReport> {
+  checkPath(options, "migrateSqlite");
+  const { opened, report } = await openMigrated(options, options.dryRun === true ? "dryRun" : "migrate");
+  await opened?.db.destroy();
+  return report;
+}
+
+function checkPath(options: { path?: unknown } | undefined, caller: string): void {
+  if (typeof options?.path !== "string" || options.path === "") {
+    throw new TypeError(`${caller}: \`path\` must be a file path or ':memory:'`);
+  }
+}
+
+/**
+ * The embedded default: a SQLite database file in WAL mode, no server needed.
+ * Runs the schema migrations before it resolves (unless `migrate: false`).
+ * Requires the optional peer dependency `better-sqlite3`.
+ *
+ * ```ts
+ * import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
+ * const storage = await createSqliteStorage({ path: "./data/registry.db" });
+ * ```
+ */
+export async function createSqliteStorage(options: SqliteStorageOptions): Promise<StorageAdapter> {
+  checkPath(options, "createSqliteStorage");
+  const retainChanges = checkRetainChanges(options.retainChanges, "createSqliteStorage");
+  const retainHistory = checkRetainHistory(options.retainHistory, "createSqliteStorage");
+  const readCacheBytes = options.readCacheBytes ?? defaultReadCacheBytes;
+  if (!Number.isSafeInteger(readCacheBytes) || readCacheBytes < 0) {
+    throw new TypeError("createSqliteStorage: `readCacheBytes` must be a whole number of bytes, 0 or more");
+  }
+  const { opened } = await openMigrated(options, options.migrate === false ? "check" : "migrate");
+  // Only a missing file is left unopened, and `check` rejected it.
+  if (opened === undefined) throw new Error("unreachable: a missing database was not refused");
+  const { database, db } = opened;
   const storage = createSqlStorage(db, {
     lockingReads: false,
     retainChanges,

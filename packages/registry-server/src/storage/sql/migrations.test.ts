@@ -1,0 +1,237 @@
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { createPool as createMysqlPool, type RowDataPacket } from "mysql2/promise";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import {
+  mysqlUrl,
+  postgresUrl,
+  requireMysql,
+  requirePostgres,
+} from "../../../../../test-support/sql-servers";
+import { SchemaNotCurrentError as RootSchemaNotCurrentError } from "../../index";
+import { makeModelRecord } from "../../testing/conformance";
+import type { StorageAdapter } from "../adapter";
+import { createMysqlStorage, migrateMysql } from "../mysql";
+import { createPostgresStorage, migratePostgres } from "../postgres";
+import { createSqliteStorage, migrateSqlite } from "../sqlite";
+import { type MigrationReport, migrationNames, SchemaNotCurrentError } from "./migrations";
+
+/** One empty database of one dialect, and what the tests do with it. */
+interface Target {
+  migrate(dryRun: boolean): Promise<MigrationReport>;
+  open(migrate: boolean | undefined): Promise<StorageAdapter>;
+  /** How many tables the database (schema) holds. */
+  tableCount(): Promise<number>;
+  /** Records a migration this build does not know, as a newer registry would. */
+  addUnknownMigration(name: string): Promise<void>;
+}
+
+interface Dialect {
+  readonly name: string;
+  readonly available: boolean;
+  fresh(): Promise<Target>;
+}
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const tmp = mkdtempSync(join(tmpdir(), "modelreg-migrate-"));
+cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+
+const sqlite: Dialect = {
+  name: "sqlite",
+  available: true,
+  async fresh() {
+    const path = join(tmp, `${randomBytes(6).toString("hex")}.db`);
+    const query = <T>(run: (db: Database.Database) => T): T => {
+      const db = new Database(path);
+      try {
+        return run(db);
+      } finally {
+        db.close();
+      }
+    };
+    return {
+      migrate: (dryRun) => migrateSqlite({ path, dryRun }),
+      open: (migrate) => createSqliteStorage({ path, ...(migrate === undefined ? {} : { migrate }) }),
+      tableCount: async () =>
+        existsSync(path)
+          ? query(
+              (db) =>
+                db.prepare("select count(*) as n from sqlite_master where type = 'table'").get() as {
+                  n: number;
+                },
+            ).n
+          : 0,
+      addUnknownMigration: async (name) =>
+        void query((db) =>
+          db.prepare("insert into modelreg_migration (name, timestamp) values (?, ?)").run(name, "x"),
+        ),
+    };
+  },
+};
+
+let pgAdmin: pg.Pool | undefined;
+const pgQuote = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+const postgres: Dialect = {
+  name: "postgres",
+  available: await requirePostgres("migrations.test.ts"),
+  async fresh() {
+    if (pgAdmin === undefined) {
+      const pool = new pg.Pool({ connectionString: postgresUrl, max: 2 });
+      pool.on("error", () => {});
+      pgAdmin = pool;
+      cleanups.push(() => pool.end());
+    }
+    const admin = pgAdmin;
+    const schema = `modelreg_test_${randomBytes(6).toString("hex")}`;
+    cleanups.push(async () => void (await admin.query(`drop schema if exists ${pgQuote(schema)} cascade`)));
+    const options = { connectionString: postgresUrl, schema };
+    return {
+      migrate: (dryRun) => migratePostgres({ ...options, dryRun }),
+      open: (migrate) => createPostgresStorage({ ...options, ...(migrate === undefined ? {} : { migrate }) }),
+      tableCount: async () =>
+        Number(
+          (await admin.query("select count(*) as n from pg_tables where schemaname = $1", [schema])).rows[0]
+            .n,
+        ),
+      addUnknownMigration: async (name) =>
+        void (await admin.query(
+          `insert into ${pgQuote(schema)}.modelreg_migration (name, timestamp) values ($1, $2)`,
+          [name, new Date().toISOString()],
+        )),
+    };
+  },
+};
+
+let mysqlAdmin: ReturnType<typeof createMysqlPool> | undefined;
+
+const mysql: Dialect = {
+  name: "mariadb/mysql",
+  available: await requireMysql("migrations.test.ts"),
+  async fresh() {
+    if (mysqlAdmin === undefined) {
+      const pool = createMysqlPool({ uri: mysqlUrl, connectionLimit: 2 });
+      mysqlAdmin = pool;
+      cleanups.push(() => pool.end());
+    }
+    const admin = mysqlAdmin;
+    const database = `modelreg_test_${randomBytes(6).toString("hex")}`;
+    await admin.query(`create database \`${database}\` character set utf8mb4`);
+    cleanups.push(async () => void (await admin.query(`drop database if exists \`${database}\``)));
+    const url = new URL(mysqlUrl);
+    url.pathname = `/${database}`;
+    const uri = url.toString();
+    return {
+      migrate: (dryRun) => migrateMysql({ uri, dryRun }),
+      open: (migrate) => createMysqlStorage({ uri, ...(migrate === undefined ? {} : { migrate }) }),
+      tableCount: async () => {
+        const [rows] = await admin.query<RowDataPacket[]>(
+          "select count(*) as n from information_schema.tables where table_schema = ?",
+          [database],
+        );
+        return Number(rows[0]?.n);
+      },
+      addUnknownMigration: async (name) =>
+        void (await admin.query(
+          `insert into \`${database}\`.modelreg_migration (name, timestamp) values (?, ?)`,
+          [name, new Date().toISOString()],
+        )),
+    };
+  },
+};
+
+/** Whether `open` rejects with a SchemaNotCurrentError naming `pending`. */
+async function expectRefused(opening: Promise<unknown>, pending: readonly string[]): Promise<void> {
+  const error = await opening.then(
+    () => expect.fail("the storage opened"),
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(SchemaNotCurrentError);
+  expect(error).toBeInstanceOf(RootSchemaNotCurrentError);
+  expect((error as SchemaNotCurrentError).pending).toEqual(pending);
+  for (const name of pending) expect((error as Error).message).toContain(name);
+  expect((error as Error).message).toContain("modelreg migrate");
+}
+
+for (const dialect of [sqlite, postgres, mysql]) {
+  const suite = dialect.available ? describe : describe.skip;
+  suite(`schema migrations on demand (${dialect.name})`, () => {
+    it("a dry run on an empty database lists every migration and creates nothing", async () => {
+      const target = await dialect.fresh();
+      expect(await target.migrate(true)).toEqual({ applied: [], pending: migrationNames, ran: [] });
+      expect(await target.tableCount()).toBe(0);
+    }, 60_000);
+
+    it("migrate applies them all, a second run applies none, and the storage then opens", async () => {
+      const target = await dialect.fresh();
+      expect(await target.migrate(false)).toEqual({
+        applied: [],
+        pending: migrationNames,
+        ran: migrationNames,
+      });
+      expect(await target.tableCount()).toBeGreaterThan(0);
+      const current = { applied: migrationNames, pending: [], ran: [] };
+      expect(await target.migrate(false)).toEqual(current);
+      expect(await target.migrate(true)).toEqual(current);
+      // `migrate: false` on a current database opens and works.
+      const storage = await target.open(false);
+      try {
+        const record = makeModelRecord({ name: "after-migrate" });
+        expect(await storage.insert(record)).toMatchObject({ status: "created" });
+        expect(await storage.get(record.id)).toEqual(record);
+      } finally {
+        await storage.close();
+      }
+    }, 60_000);
+
+    it("`migrate: false` on an empty database refuses, naming the pending migrations, and creates nothing", async () => {
+      const target = await dialect.fresh();
+      await expectRefused(target.open(false), migrationNames);
+      expect(await target.tableCount()).toBe(0);
+      // Still pending: the refusal changed nothing.
+      expect((await target.migrate(true)).pending).toEqual(migrationNames);
+    }, 60_000);
+
+    it("a database ahead of this build is refused by the storage (either mode) and by migrate", async () => {
+      const target = await dialect.fresh();
+      await target.migrate(false);
+      await target.addUnknownMigration("9999_from_the_future");
+      const attempts = [
+        () => target.open(undefined),
+        () => target.open(false),
+        () => target.migrate(true),
+        () => target.migrate(false),
+      ];
+      for (const attempt of attempts) {
+        const error = await attempt().then(
+          () => expect.fail("accepted a database ahead of this build"),
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(SchemaNotCurrentError);
+        expect((error as SchemaNotCurrentError).unknown).toEqual(["9999_from_the_future"]);
+        expect((error as Error).message).toMatch(/ahead of this registry.*9999_from_the_future/);
+      }
+    }, 60_000);
+  });
+}
+
+describe("schema migrations on demand (sqlite file)", () => {
+  it("a dry run and `migrate: false` leave a missing database file missing", async () => {
+    const path = join(tmp, "never-created.db");
+    expect(await migrateSqlite({ path, dryRun: true })).toEqual({
+      applied: [],
+      pending: migrationNames,
+      ran: [],
+    });
+    await expectRefused(createSqliteStorage({ path, migrate: false }), migrationNames);
+    expect(existsSync(path)).toBe(false);
+  });
+});
