@@ -1,9 +1,15 @@
+import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
+import { promisify } from "node:util";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
+import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { mysqlUrl, postgresUrl, requireMysql, requirePostgres } from "../../../test-support/sql-servers";
 import { runCli } from "../src/main";
 import { runMigrations } from "../src/migrate/run";
 
@@ -109,4 +115,62 @@ describe("modelreg migrate (SQLite)", () => {
     expect(code).toBe(0);
     expect(stdout).toMatch(/^memory: has nothing to migrate/);
   });
+});
+
+const postgresSuite = (await requirePostgres("migrate.test.ts")) ? describe : describe.skip;
+
+postgresSuite("modelreg migrate (PostgreSQL)", () => {
+  it("honours --database-schema: a dry run creates nothing, migrate fills that schema only", async () => {
+    const schema = `modelreg_cli_${randomBytes(6).toString("hex")}`;
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    const schemaExists = async () =>
+      (await admin.query("select 1 from pg_namespace where nspname = $1", [schema])).rows.length > 0;
+    try {
+      const argv = ["migrate", "--database-url", postgresUrl, "--json"];
+      const env = { DATABASE_SCHEMA: schema };
+      const dry = await modelreg([...argv, "--dry-run"], env);
+      expect(dry.code).toBe(0);
+      expect(JSON.parse(dry.stdout)).toEqual({ applied: [], pending: all, ran: [] });
+      expect(await schemaExists()).toBe(false);
+      const applied = await modelreg(argv, env);
+      expect(JSON.parse(applied.stdout)).toEqual({ applied: [], pending: all, ran: all });
+      const { rows } = await admin.query(`select name from "${schema}".modelreg_migration order by name`);
+      expect(rows.map((row) => row.name)).toEqual(all);
+    } finally {
+      await admin.query(`drop schema if exists "${schema}" cascade`);
+      await admin.end();
+    }
+  }, 60_000);
+});
+
+const mysqlSuite = (await requireMysql("migrate.test.ts")) ? describe : describe.skip;
+
+mysqlSuite("modelreg migrate (MariaDB/MySQL)", () => {
+  it("a database that does not exist is exit 7 with the server's reason, never the password", async () => {
+    const url = new URL(mysqlUrl);
+    url.protocol = "mariadb:";
+    url.pathname = `/modelreg_missing_${randomBytes(4).toString("hex")}`;
+    url.password = "hunter2-secret";
+    const { code, stderr } = await modelreg(["migrate", "--dry-run", "--database-url", url.toString()]);
+    // A wrong password is refused before the database is looked up: 7 either way, and never echoed.
+    expect(code).toBe(7);
+    expect(stderr).toMatch(/^modelreg: cannot migrate mysql:\/\/[^ ]*modelreg_missing_/);
+    expect(stderr).not.toContain("hunter2-secret");
+  }, 60_000);
+});
+
+describe("modelreg migrate (the bin, as a child process)", () => {
+  it("prints the pending migrations and exits 0", async () => {
+    // From the repository's root, so that tsx resolves @modelreg/* through tsconfig paths to the sources.
+    const root = join(import.meta.dirname, "../../..");
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ["--import", tsx, "packages/cli/src/bin.ts", "migrate", "--dry-run"],
+      { cwd: root, env: { ...process.env, DATABASE_URL: `sqlite:${join(tmp, "bin.db")}` }, timeout: 60_000 },
+    );
+    expect(stdout).toBe(`${all.length} pending migration(s):\n${all.map((name) => `  ${name}\n`).join("")}`);
+    expect(existsSync(join(tmp, "bin.db"))).toBe(false);
+  }, 90_000);
 });

@@ -2,6 +2,7 @@
 // the registry-server's per-dialect migrate functions, errors turned into messages without the URL.
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { RegistryError } from "@modelreg/proto";
 import { type MigrationReport, SchemaNotCurrentError } from "@modelreg/registry-server";
 import { CliError, CliUsageError } from "../errors";
 import { ExitCode } from "../exit-codes";
@@ -93,7 +94,14 @@ export async function migrateDatabase(
   try {
     return await migrateSetting(setting, options);
   } catch (error) {
-    throw migrationError(error, setting.where);
+    const reported = migrationError(error, setting.where);
+    if (reported !== error || !(error instanceof Error) || error instanceof RegistryError) throw reported;
+    // An option the storage refused (a schema name too long): what to fix is in its message.
+    if (error instanceof TypeError) throw new CliUsageError(error.message.replace(/^\w+: /, ""));
+    // The database's own refusal (an unknown database, a denied user): its message, never the URL.
+    throw new CliError(`cannot migrate ${setting.where}: ${error.message}`, ExitCode.FAILURE, {
+      cause: error,
+    });
   }
 }
 
