@@ -1,6 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -83,6 +83,17 @@ describe("modelreg migrate (SQLite)", () => {
     expect(existsSync(join(tmp, "json.db"))).toBe(true);
     const again = await modelreg(["migrate", "--json"], env);
     expect(JSON.parse(again.stdout)).toEqual({ applied: all, pending: [], ran: [] });
+  });
+
+  it("takes its options from the config file's migrate section, below the environment", async () => {
+    writeFileSync(join(tmp, "modelreg.yaml"), "migrate:\n  database-url: sqlite:from-config.db\n");
+    const fromFile = await modelreg(["migrate", "--config", "modelreg.yaml", "--json"]);
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout).ran).toEqual(all);
+    expect(existsSync(join(tmp, "from-config.db"))).toBe(true);
+    const env = { DATABASE_URL: "sqlite:from-env.db", MODELREG_CONFIG: "modelreg.yaml" };
+    const fromEnv = await modelreg(["migrate", "--dry-run", "--json"], env);
+    expect(JSON.parse(fromEnv.stdout).pending).toEqual(all);
   });
 
   it("a bad URL is a usage error (exit 1) that never repeats the URL and its password", async () => {
