@@ -93,6 +93,18 @@ def main() -> None:
         except NotFound as error:
             results["unknown_alias"] = {"code": error.code.name, "reason": error.reason}
 
+        # A watch resumed after revision 0 replays the history: the first event is the first registration.
+        replayed = registry.watch(after_revision=0, timeout=30)
+        event = next(replayed)
+        replayed.close()
+        results["replayed"] = {"type": event_type_name(event), "id": event.model.id, "revision": event.revision}
+        # A watch's refusal is raised from the loop, mapped like any call's.
+        try:
+            next(registry.watch('name = "x" AND', timeout=30))
+            raise AssertionError("bad watch filter accepted")
+        except InvalidArgument as error:
+            results["bad_watch_filter"] = [f for f, _ in error.field_violations]
+
         ready = []
 
         def on_progress(revision: int) -> None:

@@ -154,9 +154,12 @@ describe.skipIf(found.python === undefined)("the Python example (examples/python
       latest: "3.0.0",
       unknown_alias: { code: "NOT_FOUND", reason: "ALIAS_NOT_FOUND" },
       watched: { type: "CREATED", name: "from-ts", version: "1", after_ready: true },
+      replayed: { type: "CREATED", revision: 1 },
+      bad_watch_filter: ["filter"],
     });
-    const { id, champion } = results as { id: string; champion: string };
+    const { id, champion, replayed } = results as { id: string; champion: string; replayed: { id: string } };
     expect(champion).toBe(id);
+    expect(replayed.id).toBe(id);
 
     // What Python registered, read back through the TypeScript client.
     const model = await client.getModel({ id });
