@@ -1,0 +1,309 @@
+// `modelreg models export | import | watch` between two real registries (SQLite files, on sockets):
+// 10,000 models with their aliases and lineage round-trip, a second import creates nothing, a bad line
+// stops the import there, and the real bin pipes export into import and watches a change.
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { fileURLToPath } from "node:url";
+import type { Model } from "@modelreg/proto";
+import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CliIo } from "../src/context";
+import { runCli } from "../src/main";
+import { startSqliteRegistry, tempDir } from "./cli-support";
+
+const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
+const tmp = tempDir("modelreg-cli-transfer-");
+const count = 10_000;
+type Registry = Awaited<ReturnType<typeof startSqliteRegistry>>;
+let a: Registry;
+let b: Registry;
+let clientA: RegistryClient;
+let clientB: RegistryClient;
+
+/** Runs `modelreg argv` in process with stdin/stdout as given (files) and stderr captured. */
+async function run(
+  argv: string[],
+  streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream } = {},
+) {
+  let stdout = "";
+  let stderr = "";
+  const out = new PassThrough();
+  const err = new PassThrough();
+  out.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  err.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const stdin = streams.stdin ?? new PassThrough().end();
+  const io: CliIo = { stdin, stdout: streams.stdout ?? out, stderr: err, env: {}, cwd: tmp.dir };
+  const code = await runCli(argv, io);
+  if (streams.stdout) {
+    streams.stdout.end();
+    await once(streams.stdout, "close");
+  }
+  return { code, stdout, stderr };
+}
+
+const digest = (i: number) => `sha256:${i.toString(16).padStart(64, "0")}`;
+
+/** Model i of the source: every field an export must carry. */
+function sourceModel(i: number) {
+  return {
+    name: `model-${i % 100}`,
+    version: `1.${Math.floor(i / 100)}.0`,
+    framework: i % 2 ? "onnx" : "pytorch",
+    description: `model number ${i}`,
+    tags: i % 3 ? ["nlp"] : ["nlp", "production"],
+    metadata: { "eval.f1": `0.${i}`, owner: "ana" },
+    artifactUri: `s3://models/${i}/model.onnx`,
+    artifactDigest: digest(i),
+    lineage: { runUri: `mlflow://runs/${i}`, codeRevision: `rev-${i}`, datasetUris: [`s3://data/${i % 7}`] },
+  };
+}
+
+const key = (m: { name: string; version: string }) => `${m.name}@${m.version}`;
+
+async function allModels(client: RegistryClient): Promise<Map<string, Model>> {
+  const models = new Map<string, Model>();
+  for await (const m of client.listAllModels({ pageSize: 1000 })) models.set(key(m), m);
+  return models;
+}
+
+/** What must survive the round trip: everything but ids, etags, times; parents by name@version. */
+function comparable(m: Model, byId: Map<string, Model>) {
+  const parents = (m.lineage?.parentModelIds ?? []).map((id) =>
+    key(byId.get(id) ?? { name: "?", version: id }),
+  );
+  return {
+    name: m.name,
+    version: m.version,
+    framework: m.framework,
+    description: m.description,
+    tags: m.tags,
+    metadata: m.metadata,
+    artifactUri: m.artifactUri,
+    artifactDigest: m.artifactDigest,
+    lineage: { ...m.lineage, parentModelIds: parents },
+  };
+}
+
+beforeAll(async () => {
+  const [dirA, dirB] = [join(tmp.dir, "a"), join(tmp.dir, "b")];
+  for (const dir of [dirA, dirB]) mkdirSync(dir);
+  a = await startSqliteRegistry(dirA);
+  b = await startSqliteRegistry(dirB);
+  clientA = createRegistryClient({ target: a.address, insecure: true });
+  clientB = createRegistryClient({ target: b.address, insecure: true });
+  const items = Array.from({ length: count }, (_, i) => ({ model: sourceModel(i) }));
+  const seeded = await clientA.importModels(items);
+  expect(seeded.createdCount).toBe(count);
+  // Lineage two generations deep, and aliases.
+  const parent = await clientA.lookupModel({ name: "model-1", version: "1.0.0" });
+  const child = await clientA.createModel({
+    model: { name: "distilled", version: "1.0.0", lineage: { parentModelIds: [parent.id] } },
+  });
+  await clientA.createModel({
+    model: { name: "distilled", version: "2.0.0", lineage: { parentModelIds: [child.id, parent.id] } },
+  });
+  await clientA.setModelAlias({ name: "model-1", alias: "champion", version: "1.0.0" });
+  await clientA.setModelAlias({ name: "model-2", alias: "champion", version: "1.5.0" });
+  await clientA.setModelAlias({ name: "distilled", alias: "prod", version: "2.0.0" });
+}, 120_000);
+
+afterAll(async () => {
+  clientA?.close();
+  clientB?.close();
+  await a?.stop();
+  await b?.stop();
+  tmp.remove();
+});
+
+const exportFile = () => join(tmp.dir, "a.ndjson");
+const total = count + 2;
+
+describe("models export | import", () => {
+  it("exports every model and alias as NDJSON: a header, the models, the aliases, an end line", async () => {
+    const result = await run(["models", "export", "--registry", a.address], {
+      stdout: createWriteStream(exportFile()),
+    });
+    expect(result.stderr).toBe(`exported ${total} models and 3 aliases\n`);
+    expect(result.code).toBe(0);
+    const lines = readFileSync(exportFile(), "utf8").trimEnd().split("\n");
+    expect(lines).toHaveLength(1 + total + 3 + 1);
+    expect(JSON.parse(lines[0] ?? "")).toMatchObject({ kind: "modelreg-export", version: 1, filter: "" });
+    expect(JSON.parse(lines[1] ?? "")).toMatchObject({ kind: "model", model: { name: "model-0" } });
+    const grandchild = lines.map((l) => JSON.parse(l)).find((l) => l.model?.version === "2.0.0");
+    expect(grandchild.parents.map(key).sort()).toEqual(["distilled@1.0.0", "model-1@1.0.0"]);
+    expect(JSON.parse(lines.at(-2) ?? "")).toMatchObject({ kind: "alias", alias: { name: "model-2" } });
+    expect(JSON.parse(lines.at(-1) ?? "")).toEqual({ kind: "end", models: total, aliases: 3 });
+  }, 120_000);
+
+  it("imports it into another registry: the same models, lineage and aliases", async () => {
+    const result = await run(["models", "import", "--registry", b.address], {
+      stdin: createReadStream(exportFile()),
+    });
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(
+      `models: ${total} created, 0 already present, 0 failed\naliases: 3 set, 0 already present, 0 failed\n`,
+    );
+    const [source, target] = [await allModels(clientA), await allModels(clientB)];
+    expect(target.size).toBe(total);
+    const [sourceById, targetById] = [source, target].map(
+      (m) => new Map([...m.values()].map((x) => [x.id, x])),
+    );
+    for (const [k, model] of source) {
+      const copy = target.get(k);
+      expect(copy, k).toBeDefined();
+      expect(comparable(copy as Model, targetById as Map<string, Model>)).toEqual(
+        comparable(model, sourceById as Map<string, Model>),
+      );
+    }
+    expect(target.get("distilled@2.0.0")?.lineage?.parentModelIds).toHaveLength(2);
+    const aliases = async (c: RegistryClient) => {
+      const all = [];
+      for await (const x of c.listAllModelAliases({})) all.push(`${x.name}@${x.alias}->${x.version}`);
+      return all;
+    };
+    expect(await aliases(clientB)).toEqual(await aliases(clientA));
+  }, 180_000);
+
+  it("imports the same export again through the real bin and a pipe: nothing new, exit 0", async () => {
+    const bin = "npx tsx packages/cli/src/bin.ts";
+    const child = spawn(
+      "sh",
+      [
+        "-c",
+        `${bin} models export --registry ${a.address} | ${bin} models import --registry ${b.address} --json`,
+      ],
+      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const [code] = await once(child, "exit");
+    expect(stderr).toBe(`exported ${total} models and 3 aliases\n`);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toMatchObject({
+      models: { created: 0, alreadyPresent: total, failed: 0 },
+      aliases: { set: 0, alreadyPresent: 3, failed: 0 },
+      failures: [],
+      replaysSeparated: true,
+    });
+    expect((await allModels(clientB)).size).toBe(total);
+  }, 180_000);
+
+  it("stops at a malformed line: the lines before it are imported, none after, exit 1 naming the line", async () => {
+    const model = (name: string) =>
+      JSON.stringify({ kind: "model", model: { id: `src-${name}`, name, version: "1", etag: '"1"' } });
+    const file = join(tmp.dir, "bad.ndjson");
+    const header = JSON.stringify({ kind: "modelreg-export", version: 1 });
+    writeFileSync(
+      file,
+      [header, model("before-1"), model("before-2"), "{not json", model("after")].join("\n"),
+    );
+    const result = await run(["models", "import", "--registry", b.address, "--input", file]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe("modelreg: line 4: not JSON; the lines before it were imported, none after\n");
+    expect(result.stdout).toMatch(/^models: 2 created, 0 already present, 0 failed\n/);
+    await expect(clientB.lookupModel({ name: "before-2", version: "1" })).resolves.toMatchObject({
+      name: "before-2",
+    });
+    await expect(clientB.lookupModel({ name: "after", version: "1" })).rejects.toMatchObject({ code: 5 });
+  }, 60_000);
+
+  it("reports items the registry refused and a truncated input: exit 5 with the failed lines", async () => {
+    const file = join(tmp.dir, "refused.ndjson");
+    const lines = [
+      JSON.stringify({ kind: "modelreg-export", version: 1 }),
+      JSON.stringify({ kind: "model", model: { id: "x1", name: "ok-model", version: "1", etag: '"1"' } }),
+      JSON.stringify({ kind: "model", model: { id: "x2", name: "bad name!", version: "1", etag: '"1"' } }),
+      JSON.stringify({ kind: "alias", alias: { name: "ok-model", alias: "champion", version: "9" } }),
+      JSON.stringify({ kind: "end", models: 2, aliases: 1 }),
+    ];
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const result = await run(["models", "import", "--registry", b.address, "--input", file, "--json"]);
+    expect(result.code).toBe(5);
+    const summary = JSON.parse(result.stdout);
+    expect(summary.models).toEqual({ created: 1, alreadyPresent: 0, failed: 1 });
+    expect(summary.aliases).toEqual({ set: 0, alreadyPresent: 0, failed: 1 });
+    expect(summary.failures).toEqual([
+      expect.objectContaining({ line: 3, item: "bad name!@1", code: "INVALID_ARGUMENT" }),
+      expect.objectContaining({ line: 4, item: "ok-model@champion -> 9", code: "NOT_FOUND" }),
+    ]);
+    expect(JSON.parse(result.stderr).error.message).toBe("1 models and 1 aliases could not be imported");
+
+    writeFileSync(file, `${lines.slice(0, 2).join("\n")}\n`);
+    const truncated = await run(["models", "import", "--registry", b.address, "--input", file]);
+    expect(truncated.code).toBe(1);
+    expect(truncated.stderr).toMatch(/line 2: the input ends without its "end" line/);
+    expect(truncated.stdout).toMatch(/^models: 0 created, 1 already present, 0 failed/);
+  }, 60_000);
+});
+
+describe("models watch", () => {
+  let child: ChildProcess | undefined;
+  afterAll(() => {
+    child?.kill("SIGKILL");
+  });
+
+  it("prints a model created meanwhile as one JSON line, and stops on SIGINT with exit 130", async () => {
+    child = spawn(
+      process.execPath,
+      [
+        join(repoRoot, "node_modules/tsx/dist/cli.mjs"),
+        "packages/cli/src/bin.ts",
+        "models",
+        "watch",
+        "--ndjson",
+      ],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, MODELREG_REGISTRY: a.address },
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    const proc = child;
+    let stdout = "";
+    let stderr = "";
+    proc.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const event = new Promise<Record<string, unknown>>((resolve) => {
+      proc.stdout?.on("data", (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const line = stdout.split("\n").find((l) => l.includes('"watched"'));
+        if (line) resolve(JSON.parse(line));
+      });
+    });
+    // The watch starts "from now": create models until one is printed (the first may precede it).
+    let created = 0;
+    const creator = setInterval(() => {
+      clientA.createModel({ model: { name: "watched", version: `${++created}` } }).catch(() => {});
+    }, 500);
+    try {
+      const printed = await event;
+      expect(printed).toMatchObject({
+        event: { type: "MODEL_EVENT_TYPE_CREATED", model: { name: "watched" } },
+        revision: expect.stringMatching(/^\d+$/),
+      });
+    } finally {
+      clearInterval(creator);
+    }
+    proc.kill("SIGINT");
+    const [code] = await once(proc, "exit");
+    expect(code).toBe(130);
+    // With --ndjson the error is the JSON error body.
+    expect(stderr).toMatch(/"status":"CANCELLED"/);
+    expect(stderr).toMatch(/resume: --after-revision \d+/);
+  }, 90_000);
+});
