@@ -23,11 +23,11 @@ const exampleDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const file = "examples/python/test/python.test.ts";
 const installHint = "install python3-grpcio (apt-get install python3-grpcio python3-protobuf)";
 
-/** The first python3 that can import grpc and protobuf: MODELREG_TEST_PYTHON, /usr/bin/python3, python3. */
+/** The first python3 that can import grpc and protobuf: MODELREG_TEST_PYTHON alone when set, else
+ *  /usr/bin/python3, then python3. */
 function findPython(): { python?: string; tried: string[] } {
-  const candidates = [process.env.MODELREG_TEST_PYTHON, "/usr/bin/python3", "python3"].filter(
-    (c): c is string => c !== undefined && c !== "",
-  );
+  const chosen = process.env.MODELREG_TEST_PYTHON;
+  const candidates = chosen ? [chosen] : ["/usr/bin/python3", "python3"];
   const tried: string[] = [];
   for (const candidate of candidates) {
     try {
