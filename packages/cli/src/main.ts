@@ -23,8 +23,12 @@ const oneLine = (text: string) => text.replace(/\s*\n\s*/g, " ").trim();
 export function describeRegistryError(error: RegistryError): string {
   const code = Code[error.code] ?? "UNKNOWN";
   const parts = [`${oneLine(error.message)} (${code}${error.reason ? `, ${error.reason}` : ""})`];
-  for (const v of error.violations) parts.push(`${v.field}: ${oneLine(v.description)}`);
+  for (const v of error.violations) {
+    // The registry's message often quotes its violations already: say each once.
+    if (!error.message.includes(v.description)) parts.push(`${v.field}: ${oneLine(v.description)}`);
+  }
   for (const v of preconditionViolations(error)) {
+    if (error.message.includes(v.description)) continue;
     parts.push(`missing ${v.type.toLowerCase()} ${v.subject}: ${oneLine(v.description)}`);
   }
   return parts.join("; ");

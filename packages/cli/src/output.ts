@@ -1,4 +1,5 @@
 import { once } from "node:events";
+import { errorDetailTypes } from "@modelreg/proto";
 import type { IMessageType, JsonValue } from "@protobuf-ts/runtime";
 import Table from "cli-table3";
 import type { CliIo, OutputFormat } from "./context";
@@ -26,10 +27,10 @@ function dropNulls(value: JsonValue): JsonValue {
 /**
  * A protobuf message in the REST gateway's JSON form: proto3 JSON with
  * camelCase names, scalar and repeated defaults written (`"tags": []`), and
- * unset message fields left out.
+ * unset message fields left out; google.rpc details (Any) as objects with `@type`.
  */
 export function messageJson(type: AnyMessageType, message: object): JsonValue {
-  return dropNulls(type.toJson(message, { emitDefaultValues: true }));
+  return dropNulls(type.toJson(message, { emitDefaultValues: true, typeRegistry: errorDetailTypes }));
 }
 
 /** Writes `text`, waiting for the stream to drain when it asks to (a slow pipe: no unbounded buffering). */

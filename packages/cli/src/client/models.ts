@@ -76,9 +76,12 @@ function registerLookup(models: Command, io: CliIo): void {
     ) => {
       const split = o.alias === undefined ? splitNameAlias(nameArg) : { name: nameArg };
       const alias = o.alias ?? split.alias;
-      if ((alias === undefined) === (version === undefined)) {
+      if (alias !== undefined && version !== undefined) {
+        throw new CliUsageError("lookup: give a version or an alias, not both");
+      }
+      if (alias === undefined && version === undefined) {
         throw new CliUsageError(
-          "lookup needs either a version or an alias (name@alias or --alias), not both",
+          "lookup needs a version (NAME VERSION) or an alias (NAME@ALIAS or --alias ALIAS)",
         );
       }
       if (o.readTime !== undefined && alias === undefined)
