@@ -103,7 +103,8 @@ function applySection(command: Command, section: Section, where: string, known?:
     }
     const name = option.attributeName();
     const source = command.getOptionValueSource(name);
-    if (source !== undefined && source !== "default") continue; // flag and env win
+    // Flags and the environment win; a command's own section wins over `client:`.
+    if (source !== undefined && source !== "default" && source !== "config") continue;
     command.setOptionValueWithSource(name, configValue(option, raw, `${where}.${key}`), "config");
   }
 }
