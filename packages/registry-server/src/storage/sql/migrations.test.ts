@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
+import { Kysely, Migrator, SqliteDialect } from "kysely";
 import { createPool as createMysqlPool, type RowDataPacket } from "mysql2/promise";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
@@ -18,6 +19,7 @@ import type { StorageAdapter } from "../adapter";
 import { createMysqlStorage, migrateMysql } from "../mysql";
 import { createPostgresStorage, migratePostgres } from "../postgres";
 import { createSqliteStorage, migrateSqlite } from "../sqlite";
+import { createMigrations } from "./migration-list";
 import { type MigrationReport, migrationNames, SchemaNotCurrentError } from "./migrations";
 
 /** One empty database of one dialect, and what the tests do with it. */
@@ -233,5 +235,27 @@ describe("schema migrations on demand (sqlite file)", () => {
     });
     await expectRefused(createSqliteStorage({ path, migrate: false }), migrationNames);
     expect(existsSync(path)).toBe(false);
+  });
+});
+
+describe("schema migrations on demand (an older registry's database)", () => {
+  it("lists and applies only the migrations a database made by an older version lacks", async () => {
+    const path = join(tmp, "older.db");
+    const older = migrationNames.slice(0, -1);
+    const db = new Kysely({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => createMigrations("sqlite") },
+      migrationTableName: "modelreg_migration",
+      migrationLockTableName: "modelreg_migration_lock",
+    });
+    const { error } = await migrator.migrateTo(older.at(-1) ?? "");
+    await db.destroy();
+    expect(error).toBeUndefined();
+    const latest = migrationNames.slice(-1);
+    await expectRefused(createSqliteStorage({ path, migrate: false }), latest);
+    expect(await migrateSqlite({ path, dryRun: true })).toEqual({ applied: older, pending: latest, ran: [] });
+    expect(await migrateSqlite({ path })).toEqual({ applied: older, pending: latest, ran: latest });
+    await (await createSqliteStorage({ path, migrate: false })).close();
   });
 });
