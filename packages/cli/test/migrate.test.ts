@@ -106,7 +106,7 @@ describe("modelreg migrate (SQLite)", () => {
     const env = await modelreg(["migrate", "--json"], { DATABASE_URL: `redis://:${secret}@cache:6379` });
     expect(env.code).toBe(1);
     expect(env.stderr).not.toContain(secret);
-    expect(JSON.parse(env.stderr).error.message).toMatch(/must be sqlite:PATH/);
+    expect(JSON.parse(env.stderr).error.message).toMatch(/^DATABASE_URL must be sqlite:PATH/);
   });
 
   it("an unreachable database is exit 4, named without the password", async () => {

@@ -29,7 +29,11 @@ export function describeReport(report: MigrationReport, dryRun: boolean): string
 async function runMigrate(command: Command, io: CliIo): Promise<void> {
   const options = command.optsWithGlobals<MigrateOptions>();
   const dryRun = options.dryRun === true;
-  const setting = databaseSettingOf(options.databaseUrl, io.cwd, "--database-url");
+  // A bad URL is reported under the name the user gave it by.
+  const source = command.getOptionValueSource("databaseUrl");
+  const name =
+    source === "env" ? "DATABASE_URL" : source === "config" ? "database-url (config file)" : "--database-url";
+  const setting = databaseSettingOf(options.databaseUrl, io.cwd, name);
   const report = await migrateDatabase(setting, { schema: options.databaseSchema, dryRun });
   if (options.json === true) {
     io.stdout.write(`${JSON.stringify(report)}\n`);
