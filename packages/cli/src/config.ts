@@ -110,14 +110,15 @@ function applySection(command: Command, section: Section, where: string, known?:
 }
 
 /**
- * Applies the config file (`--config` / MODELREG_CONFIG on `program`) to
+ * Applies the config file (`--config` of the command or of `program`, or
+ * MODELREG_CONFIG) to
  * `command`, the one about to run: each of its options still at its default
  * takes the value of its section. Flags and the environment win. A client
  * verb reads the `client:` section then its own (`models list:`). An
  * unknown section or key is a usage error naming the file, section and key.
  */
 export function applyConfigFile(program: Command, command: Command, io: CliIo): void {
-  const file = program.opts<{ config?: string }>().config;
+  const file = command.opts<{ config?: string }>().config ?? program.opts<{ config?: string }>().config;
   if (!file) return;
   const config = readConfigFile(file, io);
   const paths = allPaths(program);

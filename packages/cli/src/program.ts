@@ -56,8 +56,21 @@ function bindEnvironment(command: Command, env: CliIo["env"]): void {
   Object.assign(command, { _parseOptionsEnv: parseOptionsEnv });
 }
 
+/**
+ * The program's `--config` and `--debug` are also taken after a subcommand
+ * (`modelreg serve --config x.yaml`), as hidden options of each command: the
+ * program's options are positional, so that a command may have options of
+ * its own named like the program's (`models lookup --version`).
+ */
+function addGlobalOptions(command: Command): void {
+  const has = (flag: string) => command.options.some((o) => o.long === flag);
+  if (!has("--config")) command.addOption(new Option("--config <file>").hideHelp());
+  if (!has("--debug")) command.addOption(new Option("--debug").hideHelp());
+}
+
 /** Every command of the tree: errors thrown instead of exiting, output to `io`, environment from `io.env`. */
 function configureTree(command: Command, io: CliIo): void {
+  if (command.parent) addGlobalOptions(command);
   command.exitOverride();
   command.configureOutput({
     writeOut: (text) => io.stdout.write(text),
@@ -150,7 +163,8 @@ export function createProgram(io: CliIo): Command {
     )
     .addOption(new Option("--debug", "print stack traces of unexpected errors").env("MODELREG_DEBUG"))
     .addHelpText("after", examples)
-    .configureHelp({ showGlobalOptions: true });
+    .configureHelp({ showGlobalOptions: true })
+    .enablePositionalOptions();
   registerServerCommands(program, io);
   registerMigrateCommand(program, io);
   registerModelCommands(program, io);

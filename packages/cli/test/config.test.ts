@@ -35,6 +35,8 @@ describe("config file", () => {
     const run = await modelreg(["--config", file, "models", "list", "--json"], {}, tmp.dir);
     expect(run.stderr).toBe("");
     expect((JSON.parse(run.stdout).models as unknown[]).length).toBe(3);
+    const after = await modelreg(["models", "list", "--config", file, "--json"], {}, tmp.dir);
+    expect(after.stdout).toBe(run.stdout);
     const viaEnv = await modelreg(["models", "list", "--json"], { MODELREG_CONFIG: join(tmp.dir, file) });
     expect(viaEnv.code).toBe(0);
   });

@@ -67,6 +67,8 @@ describe("models", () => {
     expect(json(got.stdout)).toEqual(model);
     const looked = await modelreg(["models", "lookup", "bert", "1.0.0", "--json"], env);
     expect(json(looked.stdout)).toEqual(model);
+    const byFlag = await modelreg(["models", "lookup", "bert", "--version", "1.0.0", "--json"], env);
+    expect(json(byFlag.stdout)).toEqual(model);
     const listed = await modelreg(
       ["models", "list", "--filter", 'tags:production AND framework = "onnx"', "--json"],
       env,

@@ -62,40 +62,46 @@ function registerLookup(models: Command, io: CliIo): void {
       .description("find a model by name and version, or by alias (name@alias)")
       .argument("<name>", "model name, or name@alias")
       .argument("[version]", "the version (or use --alias / name@alias)")
+      .option("--version <version>", "the version (the same as the [version] argument)")
       .option("--alias <alias>", "the alias to resolve, for example champion or latest")
       .option("--read-time <time>", "with an alias: the model it pointed at then (ISO 8601)")
       .addHelpText(
         "after",
         "\nExamples:\n  $ modelreg models lookup bert 1.0.0\n  $ modelreg models lookup bert@champion --json",
       ),
-  ).action(
-    async (
-      nameArg: string,
-      version: string | undefined,
-      o: ClientOptions & { alias?: string; readTime?: string },
-    ) => {
-      const split = o.alias === undefined ? splitNameAlias(nameArg) : { name: nameArg };
-      const alias = o.alias ?? split.alias;
-      if (alias !== undefined && version !== undefined) {
-        throw new CliUsageError("lookup: give a version or an alias, not both");
-      }
-      if (alias === undefined && version === undefined) {
-        throw new CliUsageError(
-          "lookup needs a version (NAME VERSION) or an alias (NAME@ALIAS or --alias ALIAS)",
-        );
-      }
-      if (o.readTime !== undefined && alias === undefined)
-        throw new CliUsageError("--read-time goes with an alias");
-      const readTime = readTimeOf(o.readTime);
-      const model = await withClient(o, io, (client, call) =>
-        client.lookupModel(
-          { name: split.name, version: version ?? "", alias: alias ?? "", ...(readTime ? { readTime } : {}) },
-          call,
-        ),
-      );
-      await printModel(io, o, model);
-    },
-  );
+  ).action(async (nameArg: string, versionArg: string | undefined, o: LookupOptions) => {
+    const request = lookupRequest(nameArg, versionArg, o);
+    const model = await withClient(o, io, (client, call) => client.lookupModel(request, call));
+    await printModel(io, o, model);
+  });
+}
+
+type LookupOptions = ClientOptions & { version?: string; alias?: string; readTime?: string };
+
+/** The LookupModel request of `lookup NAME[@ALIAS] [VERSION] [--version V] [--alias A] [--read-time T]`. */
+export function lookupRequest(
+  nameArg: string,
+  versionArg: string | undefined,
+  o: Omit<LookupOptions, keyof ClientOptions>,
+) {
+  if (versionArg !== undefined && o.version !== undefined && versionArg !== o.version) {
+    throw new CliUsageError(`lookup: two versions given (${versionArg} and --version ${o.version})`);
+  }
+  const version = o.version ?? versionArg;
+  const split = o.alias === undefined ? splitNameAlias(nameArg) : { name: nameArg };
+  const alias = o.alias ?? split.alias;
+  if (alias !== undefined && version !== undefined) {
+    throw new CliUsageError("lookup: give a version or an alias, not both");
+  }
+  if (alias === undefined && version === undefined) {
+    throw new CliUsageError(
+      "lookup needs a version (NAME VERSION) or an alias (NAME@ALIAS or --alias ALIAS)",
+    );
+  }
+  if (o.readTime !== undefined && alias === undefined)
+    throw new CliUsageError("--read-time goes with an alias");
+  const readTime = readTimeOf(o.readTime);
+  return { name: split.name, version: version ?? "", alias: alias ?? "", ...(readTime ? { readTime } : {}) };
 }
 
 interface ListOptions extends ClientOptions {
