@@ -24,6 +24,7 @@ const probes = {
   },
   "@modelreg/registry-client": { ".": "createRegistryClient", "./redis": "createRedisCacheStore" },
   "@modelreg/gateway-express": { ".": "createGatewayMiddleware" },
+  "@modelreg/cli": { ".": "runCli" },
 };
 
 let failures = 0;

@@ -1,44 +1,16 @@
 #!/usr/bin/env node
-// `npm start`: runs the reference deployment, the registry (gRPC :9090) and
-// the gateway (HTTP :8080), as two processes with both logs on this
-// terminal. Ctrl-C (or SIGTERM) stops both cleanly; if one exits on its own,
-// the other is stopped too and the exit code says so. `npm start` builds
-// the packages first (the `prestart` script).
+// `npm start`: `modelreg up`, the reference deployment: the registry (gRPC :9090) and the gateway
+// (HTTP :8080) as two processes with both logs on this terminal. Ctrl-C (or SIGTERM) stops both
+// cleanly; if one exits on its own, the other is stopped too and the exit code says so. `npm start`
+// builds the packages first (the `prestart` script); arguments after `--` go to `modelreg up`
+// (`npm start -- --gateway-port 8081`).
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 
-const dir = join(import.meta.dirname, "..", "examples", "reference-deployment", "dist");
-const children = ["registry", "gateway"].map((name) => ({
-  name,
-  process: spawn(process.execPath, ["--enable-source-maps", join(dir, `${name}.js`)], { stdio: "inherit" }),
-}));
-
-let stopping = false;
-let exitCode = 0;
-const stopAll = (signal) => {
-  if (stopping) return;
-  stopping = true;
-  for (const child of children) if (child.process.exitCode === null) child.process.kill(signal);
-};
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => stopAll("SIGTERM"));
-
-await Promise.all(
-  children.map(
-    (child) =>
-      new Promise((resolve) =>
-        child.process.once("exit", (code, signal) => {
-          if (!stopping) {
-            console.error(
-              `npm start: the ${child.name} exited (${signal ?? code}); stopping the other process`,
-            );
-            exitCode = 1;
-            stopAll("SIGTERM");
-          } else if (code !== 0) {
-            exitCode = 1;
-          }
-          resolve();
-        }),
-      ),
-  ),
-);
-process.exit(exitCode);
+const bin = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js");
+const up = spawn(process.execPath, ["--enable-source-maps", bin, "up", ...process.argv.slice(2)], {
+  stdio: "inherit",
+});
+// Ctrl-C reaches both processes through the terminal; a SIGTERM sent to this one alone is passed on.
+for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => up.kill(signal));
+up.once("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

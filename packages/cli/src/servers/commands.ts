@@ -21,29 +21,38 @@ import {
 import { registryOptionSpecs, serveRegistry } from "./registry";
 import { runUp } from "./up";
 
-/** Resolves with the first SIGINT or SIGTERM; its listeners are removed then. */
-function nextStopSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const on = (signal: NodeJS.Signals) => {
+/**
+ * Resolves with the first SIGINT or SIGTERM. Later ones are ignored (Ctrl-C
+ * reaches every process of the terminal's group, and `modelreg up` sends
+ * SIGTERM too) until `release` removes the listeners.
+ */
+function stopSignal(): { signal: Promise<NodeJS.Signals>; release(): void } {
+  let on: (signal: NodeJS.Signals) => void = () => {};
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    on = resolve;
+  });
+  process.on("SIGINT", on);
+  process.on("SIGTERM", on);
+  return {
+    signal,
+    release() {
       process.off("SIGINT", on);
       process.off("SIGTERM", on);
-      resolve(signal);
-    };
-    process.on("SIGINT", on);
-    process.on("SIGTERM", on);
-  });
+    },
+  };
 }
 
 /** Runs a started server until SIGINT/SIGTERM, then stops it; a failed stop is logged and exits 7. */
 async function untilStopped(server: { logger: Logger; stop(): Promise<void> }): Promise<void> {
-  const signal = await nextStopSignal();
-  server.logger.info({ signal }, "stopping");
+  const stop = stopSignal();
   try {
+    server.logger.info({ signal: await stop.signal }, "stopping");
     await server.stop();
   } catch (error) {
     server.logger.error({ err: error }, "shutdown failed");
     throw new CliError(`shutdown failed: ${(error as Error).message}`, ExitCode.FAILURE);
   } finally {
+    stop.release();
     await flushLogger(server.logger);
   }
 }
@@ -58,12 +67,12 @@ function migrateOf(command: Command, io: CliIo): boolean {
   throw new CliUsageError(`MIGRATE must be true or false (got "${io.env.MIGRATE}")`);
 }
 
-/** A database that is not current with --no-migrate: a message saying what to run. */
+/** A database that is not current with --no-migrate: its message (which says to run `modelreg migrate`), exit 7. */
 function explainNotCurrent(error: unknown): unknown {
   if ((error as Error | null)?.name !== "SchemaNotCurrentError") return error;
-  return new CliError(
-    `${(error as Error).message} (run \`modelreg migrate\`, or serve without --no-migrate)`,
-  );
+  return new CliError(`${(error as Error).message} (or serve without --no-migrate)`, ExitCode.FAILURE, {
+    cause: error,
+  });
 }
 
 /**

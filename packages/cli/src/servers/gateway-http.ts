@@ -123,8 +123,8 @@ export async function listen(
   logger: Logger,
 ): Promise<Server> {
   const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(port, host, () => resolve(s));
-    s.once("error", reject);
+    // Express 5 calls back with the error too (EADDRINUSE): that is not listening.
+    const s = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(s)));
   });
   server.on("clientError", answerClientError);
   // `Expect: 100-continue` (curl sends it for bodies over 1 MiB): say "continue" only to a body

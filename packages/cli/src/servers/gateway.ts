@@ -12,6 +12,8 @@ import {
 import { createRedisCacheStore } from "@modelreg/registry-client/redis";
 import type { Logger } from "pino";
 import type { CliIo } from "../context";
+import { CliError } from "../errors";
+import { ExitCode } from "../exit-codes";
 import { appOf, type GatewayAdmission, listen } from "./gateway-http";
 import { serverLogger } from "./logger";
 import {
@@ -305,7 +307,11 @@ export async function serveGateway(options: GatewayServeOptions, io: CliIo): Pro
     } catch (error) {
       client.close();
       await shared?.close().catch(() => {});
-      throw error;
+      throw new CliError(
+        `the gateway cannot listen on ${o.host}:${o.port}: ${(error as Error).message}`,
+        ExitCode.FAILURE,
+        { cause: error },
+      );
     }
     logger.info({ address: o.registry }, "Connecting to Model Registry gRPC service...");
     return running(o, logger, server, client, shared, watchRegistry(client, o.registry, logger));

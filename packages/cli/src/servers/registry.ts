@@ -12,6 +12,8 @@ import {
 } from "@modelreg/registry-server";
 import type { Logger } from "pino";
 import type { CliIo } from "../context";
+import { CliError } from "../errors";
+import { ExitCode } from "../exit-codes";
 import { DatabaseUrlError, openStorage, parseDatabaseUrl } from "./database";
 import { serverLogger } from "./logger";
 import {
@@ -337,8 +339,10 @@ export async function serveRegistry(options: RegistryServeOptions, io: CliIo): P
       options.migrate ?? true,
     );
   } catch (error) {
-    if (error instanceof ConfigError) logger.error(error.message);
-    else logger.error({ err: error }, "the registry could not start");
+    // A bad setting, or a database that needs `modelreg migrate`: the message says it all.
+    if (error instanceof ConfigError || (error as Error).name === "SchemaNotCurrentError") {
+      logger.error((error as Error).message);
+    } else logger.error({ err: error }, "the registry could not start");
     throw error;
   }
 }
@@ -394,7 +398,11 @@ async function startRegistry(c: StartContext, migrate: boolean): Promise<Running
     auth?.close();
     await server.shutdown({ graceMs: 0 }).catch(() => {});
     await storage.close();
-    throw error;
+    throw new CliError(
+      `the registry cannot listen on ${o.host}:${o.port}: ${(error as Error).message}`,
+      ExitCode.FAILURE,
+      { cause: error },
+    );
   }
   const stopSighup = auth && o.authTokensFile ? reloadOnSighup(auth, o.authTokensFile, logger) : () => {};
   let stopped: Promise<void> | undefined;
