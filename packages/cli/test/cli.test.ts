@@ -6,6 +6,7 @@ import { createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import packageJson from "../package.json" with { type: "json" };
+import { formatTable } from "../src/output";
 import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
@@ -140,4 +141,18 @@ describe("the modelreg bin", () => {
     expect(code).toBe(130);
     expect(stderr).toMatch(/^modelreg: interrupted\n$/);
   }, 60_000);
+});
+
+describe("tables", () => {
+  it("fit a terminal's width: the widest column is cut with an ellipsis, the header stays", () => {
+    const rows = [["01a23219-8f5e-7a93-a3da-b3cbed15ba55", "bert", "a very long description ".repeat(4)]];
+    const wide = formatTable(["ID", "NAME", "DESCRIPTION"], rows);
+    expect(wide.split("\n")[1]).toContain(rows[0]?.[2]?.trim());
+    const narrow = formatTable(["ID", "NAME", "DESCRIPTION"], rows, 80);
+    const lines = narrow.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+DESCRIPTION$/);
+    for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toContain("…");
+    expect(lines[1]).toContain("bert");
+  });
 });
