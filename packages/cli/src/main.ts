@@ -1,6 +1,6 @@
 import { errorBody } from "@modelreg/gateway-express";
 import { Code, preconditionViolations, RegistryError } from "@modelreg/registry-client";
-import { CommanderError } from "commander";
+import { type Command, CommanderError } from "commander";
 import type { CliIo } from "./context";
 import { CliError } from "./errors";
 import { ExitCode, exitCodeOfGrpcCode } from "./exit-codes";
@@ -93,15 +93,20 @@ function isDebug(argv: readonly string[], io: CliIo): boolean {
  * error.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
+  let running: Command | undefined;
   try {
     const program = createProgram(io);
+    program.hook("preAction", (_hooked, action) => {
+      running = action;
+    });
     await program.parseAsync([...argv], { from: "user" });
     return ExitCode.OK;
   } catch (error) {
     const debug = isDebug(argv, io);
     const report = reportOf(error, debug);
     if (report.message === undefined) return report.exitCode;
-    if (wantsJson(argv)) {
+    const options = running?.opts<{ json?: boolean; ndjson?: boolean }>();
+    if (wantsJson(argv) || options?.json === true || options?.ndjson === true) {
       io.stderr.write(`${JSON.stringify(errorBody(report.registryError))}\n`);
     } else {
       io.stderr.write(`modelreg: ${report.message}\n`);

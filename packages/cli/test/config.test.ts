@@ -98,3 +98,12 @@ describe("config file", () => {
     expect(missing.stderr).toMatch(/config file nope\.yaml: cannot read it \(ENOENT\)/);
   });
 });
+
+describe("config file and output", () => {
+  it("json: true in the client section makes errors JSON too", async () => {
+    const file = configFile("json.yaml", `client:\n  registry: ${registry.address}\n  json: true\n`);
+    const run = await modelreg(["models", "get", "nope", "--config", file], {}, tmp.dir);
+    expect(run.code).toBe(2);
+    expect(JSON.parse(run.stderr)).toMatchObject({ error: { status: "NOT_FOUND" } });
+  });
+});
