@@ -74,7 +74,7 @@ describe("config file", () => {
       .slice(1)
       .map((l) => l.split(/\s+/)[1]);
     expect(names).toEqual(["c", "b"]);
-    expect(run.stderr).toMatch(/first 2 shown/);
+    expect(run.stderr).toMatch(/first 2 models shown/);
   });
 
   it("refuses an unknown key, an unknown section, a bad value, a file it cannot read or parse: exit 1", async () => {

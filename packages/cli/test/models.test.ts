@@ -1,4 +1,5 @@
 // `modelreg models ...` in process against a real registry on a socket (SQLite file).
+import { createRegistryClient } from "@modelreg/registry-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
@@ -97,7 +98,7 @@ describe("models", () => {
     expect(lines.map((l) => json(l).name).sort()).toEqual(["bert", "bert", "gpt"]);
     const limited = await modelreg(["models", "list", "--limit", "2"], env);
     expect(limited.stdout.trimEnd().split("\n")).toHaveLength(3);
-    expect(limited.stderr).toMatch(/first 2 shown/);
+    expect(limited.stderr).toMatch(/first 2 models shown/);
   });
 
   it("shows one model as field lines, and resolves name@alias", async () => {
@@ -179,4 +180,31 @@ describe("models: errors and exit codes", () => {
     expect(run.stderr).toContain(`cannot reach the registry at ${address}`);
     expect(Date.now() - started).toBeLessThan(5_000);
   });
+});
+
+describe("models list: many models", () => {
+  it("--all --ndjson prints every one of 2,500 models once; the default stops at 100 and says so", async () => {
+    const client = createRegistryClient({ target: registry.address, insecure: true });
+    try {
+      const items = Array.from({ length: 2500 }, (_, i) => ({
+        model: { name: "bulk", version: `0.0.${i}` },
+      }));
+      const summary = await client.importModels(items);
+      expect(summary.createdCount).toBe(2500);
+    } finally {
+      client.close();
+    }
+    const filter = ["--filter", 'name = "bulk"'];
+    const all = await modelreg(["models", "list", ...filter, "--all", "--ndjson"], env);
+    expect(all.code).toBe(0);
+    const versions = all.stdout
+      .trimEnd()
+      .split("\n")
+      .map((l) => json(l).version);
+    expect(new Set(versions).size).toBe(2500);
+    expect(all.stderr).toBe("");
+    const first = await modelreg(["models", "list", ...filter, "--json"], env);
+    expect((json(first.stdout).models as unknown[]).length).toBe(100);
+    expect(first.stderr).toMatch(/first 100 models shown/);
+  }, 60_000);
 });

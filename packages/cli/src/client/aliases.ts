@@ -4,7 +4,15 @@ import type { CliIo, RegisterCommands } from "../context";
 import { writeFields } from "../output";
 import { withClient } from "./connect";
 import { addClientOptions, type ClientOptions, integerParser } from "./options";
-import { ALIAS_HEADERS, aliasRow, type FormatOptions, printList, printOne, timeText } from "./render";
+import {
+  ALIAS_HEADERS,
+  aliasRow,
+  type FormatOptions,
+  pageSizeFor,
+  printList,
+  printOne,
+  timeText,
+} from "./render";
 
 function printAlias(io: CliIo, options: FormatOptions, alias: ModelAlias): Promise<void> {
   return printOne(io, options, ModelAlias, alias, () =>
@@ -98,7 +106,7 @@ function registerList(aliases: Command, io: CliIo): void {
         io,
         o,
         { type: ModelAlias, key: "aliases", headers: ALIAS_HEADERS, row: aliasRow, noun: "aliases" },
-        client.listAllModelAliases({ name: name ?? "" }, call),
+        client.listAllModelAliases({ name: name ?? "", pageSize: pageSizeFor(o) }, call),
         o.all ? undefined : o.limit,
       ),
     );

@@ -3,7 +3,7 @@ import { Option } from "commander";
 import type { RegisterCommands } from "../context";
 import { withClient } from "./connect";
 import { addClientOptions, type ClientOptions, integerParser } from "./options";
-import { HISTORY_HEADERS, historyRow, printList } from "./render";
+import { HISTORY_HEADERS, historyRow, pageSizeFor, printList } from "./render";
 
 interface HistoryOptions extends ClientOptions {
   name?: string;
@@ -56,6 +56,7 @@ export const registerHistoryCommand: RegisterCommands = (program, io) => {
       alias: o.alias ?? "",
       modelId: o.modelId ?? "",
       filter: historyFilter(o),
+      pageSize: pageSizeFor(o),
     };
     await withClient(o, io, (client, call) =>
       printList(

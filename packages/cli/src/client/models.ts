@@ -7,7 +7,7 @@ import { withClient } from "./connect";
 import { registerChanges } from "./model-changes";
 import { addFieldOptions, type FieldOptions, fieldsOf } from "./model-fields";
 import { addClientOptions, type ClientOptions, integerParser } from "./options";
-import { MODEL_HEADERS, modelRow, printList, printModel } from "./render";
+import { MODEL_HEADERS, modelRow, pageSizeFor, printList, printModel } from "./render";
 
 function registerCreate(models: Command, io: CliIo): void {
   const command = models
@@ -132,7 +132,7 @@ function registerList(models: Command, io: CliIo): void {
           "  $ modelreg models list --all --ndjson > models.ndjson",
       ),
   ).action(async (o: ListOptions) => {
-    const request = { filter: o.filter ?? "", orderBy: o.orderBy ?? "", pageSize: o.pageSize ?? 0 };
+    const request = { filter: o.filter ?? "", orderBy: o.orderBy ?? "", pageSize: pageSizeFor(o) };
     await withClient(o, io, (client, call) =>
       printList(
         io,

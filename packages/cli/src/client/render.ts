@@ -115,7 +115,7 @@ export interface ListShape<T extends object> {
  * Prints up to `limit` items of `items` (all with `limit` undefined): with
  * `--ndjson` one line each as they arrive (page by page, nothing buffered),
  * with `--json` one document `{"<key>": [...]}`, else a table. Says on
- * stderr when there were more than `limit` (table format).
+ * stderr when there were more than `limit`.
  */
 export async function printList<T extends object>(
   io: CliIo,
@@ -142,6 +142,17 @@ export async function printList<T extends object>(
   } else if (format === "table") {
     if (count === 0) io.stderr.write(`No ${shape.noun} found.\n`);
     else await writeTable(io, shape.headers, kept.map(shape.row));
-    if (more) io.stderr.write(`(first ${limit} shown: --limit N or --all for more)\n`);
   }
+  // On stderr in every format: a script reading stdout still sees the note in its log.
+  if (more) io.stderr.write(`(first ${limit} ${shape.noun} shown: --limit N or --all for more)\n`);
+}
+
+/**
+ * The page size to ask for: `--page-size` if given, else the registry's
+ * largest (1000) for `--all`, else one more than `--limit` (so a single page
+ * also tells whether there are more).
+ */
+export function pageSizeFor(o: { pageSize?: number; limit: number; all?: boolean }): number {
+  if (o.pageSize !== undefined) return o.pageSize;
+  return o.all ? 1000 : Math.min(o.limit + 1, 1000);
 }
