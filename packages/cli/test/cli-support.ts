@@ -1,6 +1,7 @@
 // Test support for the CLI's tests: run `modelreg` in process with captured
 // streams, and a real registry on a socket over a SQLite file.
 import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -68,4 +69,13 @@ export async function startSqliteRegistry(dir: string, options: Partial<Registry
       await storage.close?.();
     },
   };
+}
+
+/** `127.0.0.1:<port>` where nothing listens (a port that was free a moment ago). */
+export async function closedAddress(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return `127.0.0.1:${port}`;
 }

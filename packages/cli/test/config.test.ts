@@ -3,7 +3,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
+import { closedAddress, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
 const tmp = tempDir("modelreg-cli-config-");
 let registry: Awaited<ReturnType<typeof startSqliteRegistry>>;
@@ -11,9 +11,7 @@ let registry: Awaited<ReturnType<typeof startSqliteRegistry>>;
 let down: string;
 
 beforeAll(async () => {
-  const stopped = await startSqliteRegistry(join(tmp.dir));
-  down = stopped.address;
-  await stopped.stop();
+  down = await closedAddress();
   registry = await startSqliteRegistry(tmp.dir);
   for (const name of ["a", "b", "c"]) {
     await modelreg(["models", "create", name, "1.0.0"], { MODELREG_REGISTRY: registry.address });

@@ -1,7 +1,7 @@
 // `modelreg models ...` in process against a real registry on a socket (SQLite file).
 import { createRegistryClient } from "@modelreg/registry-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
+import { closedAddress, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
 const tmp = tempDir("modelreg-cli-models-");
 let registry: Awaited<ReturnType<typeof startSqliteRegistry>>;
@@ -171,9 +171,7 @@ describe("models: errors and exit codes", () => {
   });
 
   it("4, fast, naming the address, when the registry is down", async () => {
-    const closed = await startSqliteRegistry(tmp.dir + "/down", {}).catch(() => undefined);
-    const address = closed?.address ?? "127.0.0.1:1";
-    await closed?.stop();
+    const address = await closedAddress();
     const started = Date.now();
     const run = await modelreg(["models", "list", "--registry", address]);
     expect(run.code).toBe(4);
