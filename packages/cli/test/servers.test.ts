@@ -192,7 +192,7 @@ describe("option sources and errors (runCli)", () => {
       {},
       temp.dir,
     );
-    expect(run.code).toBe(7);
+    expect(run.code).toBe(3);
     expect(run.stderr).toMatch(
       /^modelreg: the database schema is not current: \d+ pending migration.*modelreg migrate/,
     );

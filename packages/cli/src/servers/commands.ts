@@ -67,14 +67,6 @@ function migrateOf(command: Command, io: CliIo): boolean {
   throw new CliUsageError(`MIGRATE must be true or false (got "${io.env.MIGRATE}")`);
 }
 
-/** A database that is not current with --no-migrate: its message (which says to run `modelreg migrate`), exit 7. */
-function explainNotCurrent(error: unknown): unknown {
-  if ((error as Error | null)?.name !== "SchemaNotCurrentError") return error;
-  return new CliError(`${(error as Error).message} (or serve without --no-migrate)`, ExitCode.FAILURE, {
-    cause: error,
-  });
-}
-
 /**
  * The command's options checked, and the server's logger: a bad value is
  * logged (an error line, as every start failure) before it is thrown.
@@ -118,10 +110,7 @@ function registerServe(parent: Command, io: CliIo): void {
   serve.action(async (_options: unknown, command: Command) => {
     const { values, names, logger } = checkedOptions("registry", registryOptionSpecs, command, io);
     const migrate = migrateOf(command, io);
-    const running = await serveRegistry({ ...values, names, logger, migrate }, io).catch((error: unknown) => {
-      throw explainNotCurrent(error);
-    });
-    await untilStopped(running);
+    await untilStopped(await serveRegistry({ ...values, names, logger, migrate }, io));
   });
 }
 

@@ -316,7 +316,7 @@ export async function serveGateway(options: GatewayServeOptions, io: CliIo): Pro
     logger.info({ address: o.registry }, "Connecting to Model Registry gRPC service...");
     return running(o, logger, server, client, shared, watchRegistry(client, o.registry, logger));
   } catch (error) {
-    if (error instanceof ConfigError) logger.error(error.message);
+    if (error instanceof CliError) logger.error(error.message);
     else logger.error({ err: error }, "the gateway could not start");
     throw error;
   }

@@ -14,6 +14,7 @@ import type { Logger } from "pino";
 import type { CliIo } from "../context";
 import { CliError } from "../errors";
 import { ExitCode } from "../exit-codes";
+import { migrationError } from "../migrate/run";
 import { DatabaseUrlError, openStorage, parseDatabaseUrl } from "./database";
 import { serverLogger } from "./logger";
 import {
@@ -239,7 +240,12 @@ async function startStorage(c: StartContext, migrate: boolean): Promise<StorageA
     logger.info({ schema: o.databaseSchema ?? "(search_path)" }, "using PostgreSQL storage");
   }
   if (setting.kind === "mysql") logger.info("using MySQL storage");
-  return openStorage(setting, { schema: o.databaseSchema, retainHistory: o.retainHistory, migrate });
+  try {
+    return await openStorage(setting, { schema: o.databaseSchema, retainHistory: o.retainHistory, migrate });
+  } catch (error) {
+    // Not current with --no-migrate (exit 3, naming the pending migrations), or a migration that failed.
+    throw migrationError(error, setting.where);
+  }
 }
 
 /** Warnings for a registry reachable from other machines without TLS or without any authentication. */
@@ -339,10 +345,9 @@ export async function serveRegistry(options: RegistryServeOptions, io: CliIo): P
       options.migrate ?? true,
     );
   } catch (error) {
-    // A bad setting, or a database that needs `modelreg migrate`: the message says it all.
-    if (error instanceof ConfigError || (error as Error).name === "SchemaNotCurrentError") {
-      logger.error((error as Error).message);
-    } else logger.error({ err: error }, "the registry could not start");
+    // A bad setting, a database that needs `modelreg migrate`, a port in use: the message says it all.
+    if (error instanceof CliError) logger.error(error.message);
+    else logger.error({ err: error }, "the registry could not start");
     throw error;
   }
 }
