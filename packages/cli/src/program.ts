@@ -1,4 +1,4 @@
-import { Command, Option } from "commander";
+import { Command, Help, Option } from "commander";
 import packageJson from "../package.json" with { type: "json" };
 import { registerAliasCommands } from "./client/aliases";
 import { registerHistoryCommand } from "./client/history";
@@ -92,7 +92,7 @@ function completionWords(program: Command): Map<string, string[]> {
   const words = new Map<string, string[]>();
   const walk = (command: Command, path: string) => {
     const subs = command.commands.map((c) => c.name());
-    const longs = command.options.flatMap((o) => (o.long ? [o.long] : []));
+    const longs = command.options.flatMap((o) => (o.long && !o.hidden ? [o.long] : []));
     words.set(path, [...subs, ...longs, "--help"]);
     for (const sub of command.commands) walk(sub, path ? `${path} ${sub.name()}` : sub.name());
   };
@@ -163,7 +163,13 @@ export function createProgram(io: CliIo): Command {
     )
     .addOption(new Option("--debug", "print stack traces of unexpected errors").env("MODELREG_DEBUG"))
     .addHelpText("after", examples)
-    .configureHelp({ showGlobalOptions: true })
+    .configureHelp({
+      showGlobalOptions: true,
+      // --version works before a subcommand only (the program's options are positional).
+      visibleGlobalOptions(this: Help, command: Command) {
+        return Help.prototype.visibleGlobalOptions.call(this, command).filter((o) => o.long !== "--version");
+      },
+    })
     .enablePositionalOptions();
   registerServerCommands(program, io);
   registerMigrateCommand(program, io);
