@@ -11,7 +11,7 @@ import { registerServerCommands } from "./servers/commands";
 
 const examples = `
 Examples:
-  $ modelreg up                                  # registry + REST gateway on SQLite (./modelreg.db)
+  $ modelreg up                                  # registry + REST gateway, SQLite in ./data
   $ modelreg serve --database-url postgres://user@db/registry
   $ modelreg models create bert 1.0.0 --framework onnx --tag production
   $ modelreg models list --filter 'tags:production AND framework = "onnx"'
