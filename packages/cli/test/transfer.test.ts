@@ -7,11 +7,12 @@ import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFile
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
-import type { Model } from "@modelreg/proto";
+import { type Model, ModelEventType } from "@modelreg/proto";
 import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../src/context";
 import { runCli } from "../src/main";
+import { eventLine } from "../src/transfer/watch";
 import { startSqliteRegistry, tempDir } from "./cli-support";
 
 const repoRoot = fileURLToPath(new URL("../../../", import.meta.url));
@@ -26,12 +27,12 @@ let clientB: RegistryClient;
 /** Runs `modelreg argv` in process with stdin/stdout as given (files) and stderr captured. */
 async function run(
   argv: string[],
-  streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream } = {},
+  streams: { stdin?: NodeJS.ReadableStream; stdout?: NodeJS.WritableStream; ttyStderr?: boolean } = {},
 ) {
   let stdout = "";
   let stderr = "";
   const out = new PassThrough();
-  const err = new PassThrough();
+  const err = Object.assign(new PassThrough(), streams.ttyStderr ? { isTTY: true, columns: 100 } : {});
   out.on("data", (chunk: Buffer) => {
     stdout += chunk.toString();
   });
@@ -250,7 +251,46 @@ describe("models export | import", () => {
   }, 60_000);
 });
 
+describe("models import on a terminal", () => {
+  it("shows a progress bar on stderr when it is a terminal, and still prints the summary on stdout", async () => {
+    const file = join(tmp.dir, "tty.ndjson");
+    const lines = [JSON.stringify({ kind: "modelreg-export", version: 1 })];
+    for (let i = 0; i < 250; i++) {
+      lines.push(
+        JSON.stringify({ kind: "model", model: { id: `t${i}`, name: "tty", version: `${i}`, etag: '"1"' } }),
+      );
+    }
+    lines.push(JSON.stringify({ kind: "end", models: 250, aliases: 0 }));
+    writeFileSync(file, `${lines.join("\n")}\n`);
+    const result = await run(["models", "import", "--registry", b.address, "--input", file], {
+      ttyStderr: true,
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/importing \[.*\] \d+% \| \d+ models, 0 aliases/);
+    expect(result.stdout).toBe(
+      "models: 250 created, 0 already present, 0 failed\naliases: 0 set, 0 already present, 0 failed\n",
+    );
+  }, 60_000);
+});
+
 describe("models watch", () => {
+  it("prints an event as one readable line: time, revision, type, model, alias, id", () => {
+    const line = eventLine({
+      revision: 42n,
+      event: {
+        type: ModelEventType.ALIAS_SET,
+        revision: 42n,
+        modelId: "id-1",
+        commitTime: { seconds: 1_796_000_000n, nanos: 0 },
+        model: { name: "bert", version: "1.0.0" } as Model,
+        alias: { name: "bert", alias: "champion", version: "1.0.0" } as never,
+      },
+    });
+    expect(line).toBe(
+      "2026-11-30T00:53:20.000Z  42  ALIAS_SET      bert@1.0.0  alias bert@champion -> 1.0.0  id-1",
+    );
+  });
+
   let child: ChildProcess | undefined;
   afterAll(() => {
     child?.kill("SIGKILL");
