@@ -6,8 +6,10 @@ import { createServer, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import packageJson from "../package.json" with { type: "json" };
+import type { CliIo } from "../src/context";
+import { runCli } from "../src/main";
 import { formatTable } from "../src/output";
-import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
+import { capturedIo, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
 const root = fileURLToPath(new URL("../../../", import.meta.url));
 const tmp = tempDir("modelreg-cli-");
@@ -154,5 +156,29 @@ describe("tables", () => {
     for (const line of lines) expect(line.length).toBeLessThanOrEqual(80);
     expect(lines[1]).toContain("…");
     expect(lines[1]).toContain("bert");
+  });
+});
+
+describe("unexpected errors", () => {
+  it("exit 7 with a generic line; the message and stack only with --debug or MODELREG_DEBUG=1", async () => {
+    const failing = (env: Record<string, string>) => {
+      const captured = capturedIo(env);
+      const stdout = {
+        write: () => {
+          throw new Error("EIO writing /home/ana/secret-path");
+        },
+      } as unknown as CliIo["stdout"];
+      return { io: { ...captured.io, stdout }, stderr: captured.stderr };
+    };
+    const plain = failing({});
+    expect(await runCli(["completion", "bash"], plain.io)).toBe(7);
+    expect(plain.stderr()).toBe(
+      "modelreg: unexpected error (run with --debug or MODELREG_DEBUG=1 for details)\n",
+    );
+    const debug = failing({ MODELREG_DEBUG: "1" });
+    expect(await runCli(["completion", "bash"], debug.io)).toBe(7);
+    expect(debug.stderr()).toMatch(
+      /^modelreg: unexpected error: EIO writing \/home\/ana\/secret-path\nError: EIO[^\n]*\n\s+at /,
+    );
   });
 });
