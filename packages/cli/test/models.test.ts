@@ -165,6 +165,9 @@ describe("models: errors and exit codes", () => {
     expect(missing.stderr).toMatch(/missing required argument 'id'/);
     const bad = await modelreg(["models", "list", "--page-size", "ten"], env);
     expect(bad.code).toBe(1);
+    const url = await modelreg(["models", "list", "--registry", "http://localhost:8080"], env);
+    expect(url.code).toBe(1);
+    expect(url.stderr).toMatch(/--registry takes the registry's gRPC host:port, not a URL/);
     const pair = await modelreg(["models", "create", "x", "1", "--metadata", "novalue"], env);
     expect(pair.code).toBe(1);
     expect(pair.stderr).toMatch(/--metadata expects key=value/);

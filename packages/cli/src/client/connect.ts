@@ -48,6 +48,11 @@ function tlsOf(options: ClientOptions, io: CliIo): ClientTlsOptions | undefined 
 export function openClient(options: ClientOptions, io: CliIo): RegistryClient {
   const registry = options.registry.trim();
   if (registry === "") throw new CliUsageError("--registry must name host:port");
+  if (/^https?:\/\//i.test(registry)) {
+    throw new CliUsageError(
+      `--registry takes the registry's gRPC host:port, not a URL (got ${registry}; the REST gateway is not it)`,
+    );
+  }
   const token = options.token?.trim();
   if (token && !TOKEN68.test(token)) {
     throw new CliUsageError(
