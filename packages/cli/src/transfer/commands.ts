@@ -155,6 +155,8 @@ async function runImport(options: ImportCommandOptions, io: CliIo): Promise<void
     );
   } finally {
     bar?.stop();
+    // A file we opened is closed; stdin is the caller's (the bin exits once the command returns).
+    if (input !== io.stdin) (input as NodeJS.ReadableStream & { destroy(): void }).destroy();
   }
   if (format === "table") await writeOut(io.stdout, summaryText(summary));
   else await writeJson(io, summaryJson(summary));

@@ -371,11 +371,15 @@ export async function importRegistry(
     );
   }
   const state = new ImportState(prefix, new ExportReader(input), options);
-  const before = await latestRevision(client, options.signal);
-  await state.send(client, modelItems(state));
-  await importDeferred(client, state);
-  if (!state.summary.stoppedBy) await importAliases(client, state);
-  await countNew(client, state, before);
+  try {
+    const before = await latestRevision(client, options.signal);
+    await state.send(client, modelItems(state));
+    await importDeferred(client, state);
+    if (!state.summary.stoppedBy) await importAliases(client, state);
+    await countNew(client, state, before);
+  } finally {
+    state.reader.close();
+  }
   if (!state.summary.stoppedBy && !state.reader.ended) {
     state.summary.stoppedBy = new ExportFormatError(
       state.reader.lastLine,

@@ -14,6 +14,7 @@ export interface NumberedLine {
  */
 export class ExportReader {
   private readonly lines: AsyncIterator<string>;
+  private readonly readline: ReturnType<typeof createInterface>;
   private lineNumber = 0;
   private section: "start" | "models" | "aliases" | "ended" = "start";
   private models = 0;
@@ -23,7 +24,13 @@ export class ExportReader {
   bytesRead = 0;
 
   constructor(input: NodeJS.ReadableStream) {
-    this.lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })[Symbol.asyncIterator]();
+    this.readline = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+    this.lines = this.readline[Symbol.asyncIterator]();
+  }
+
+  /** Stops reading the input (it is paused, not closed: the caller owns it). */
+  close(): void {
+    this.readline.close();
   }
 
   /** Whether the `end` line was read (a complete export). */
