@@ -4,7 +4,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { serveGateway } from "../src/servers/gateway";
@@ -257,11 +257,12 @@ describe("the bin: serve, gateway and up as processes", () => {
     const taken = createServer();
     await new Promise<void>((done) => taken.listen(0, "127.0.0.1", done));
     const gatewayPort = (taken.address() as { port: number }).port;
+    const registryPort = await freePort();
     try {
       const up = spawnBin([
         "up",
         "--registry-port",
-        String(await freePort()),
+        String(registryPort),
         "--gateway-port",
         String(gatewayPort),
         "--database-url",
@@ -269,7 +270,17 @@ describe("the bin: serve, gateway and up as processes", () => {
       ]);
       expect(await up.exited).toBe(7);
       expect(up.stderr()).toMatch(/modelreg: the gateway exited \(7\); stopped the other process/);
-      expect(up.stdout()).toContain('"msg":"gRPC server stopped"');
+      expect(up.stderr()).toContain(`the gateway cannot listen on 127.0.0.1:${gatewayPort}`);
+      // The registry is gone too (stopped cleanly, or before it had started): nothing listens on its port.
+      const refused = await new Promise<boolean>((done) => {
+        const socket = connect(registryPort, "127.0.0.1");
+        socket.once("connect", () => {
+          socket.destroy();
+          done(false);
+        });
+        socket.once("error", () => done(true));
+      });
+      expect(refused).toBe(true);
     } finally {
       taken.close();
     }

@@ -1,5 +1,6 @@
 // `modelreg serve`, `modelreg gateway` and `modelreg up`: option definitions in registry.ts and
 // gateway.ts (one table each: flag, variable, default, check), the servers' signal handling here.
+import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { Logger } from "pino";
 import type { CliIo } from "../context";
@@ -127,8 +128,18 @@ function registerGateway(parent: Command, io: CliIo): void {
 
 /** `modelreg up`'s own options: what it passes to its two children. */
 const upOptionSpecs = {
-  registryPort: { ...registryOptionSpecs.port, flags: "--registry-port <port>", parse: integer(1, 65535) },
-  gatewayPort: { ...gatewayOptionSpecs.port, flags: "--gateway-port <port>", parse: integer(1, 65535) },
+  registryPort: {
+    ...registryOptionSpecs.port,
+    flags: "--registry-port <port>",
+    description: "the registry's gRPC port; the gateway is pointed at it",
+    parse: integer(1, 65535),
+  },
+  gatewayPort: {
+    ...gatewayOptionSpecs.port,
+    flags: "--gateway-port <port>",
+    description: "the gateway's HTTP port",
+    parse: integer(1, 65535),
+  },
   databaseUrl: registryOptionSpecs.databaseUrl,
   cacheUrl: gatewayOptionSpecs.cacheUrl,
   logLevel: { ...registryOptionSpecs.logLevel, parse: text },
@@ -152,11 +163,14 @@ function registerUp(parent: Command, io: CliIo): void {
     const values: ResolvedOptions<typeof upOptionSpecs> = resolveOptions(upOptionSpecs, raw, names, io.cwd);
     // Only what was said explicitly (flag or config file) is passed on: the children read the
     // environment themselves, and their own defaults are the same.
-    const given = <K extends keyof typeof values>(key: K, attribute: string = key) =>
-      ["cli", "config"].includes(command.getOptionValueSource(attribute) ?? "") ? values[key] : undefined;
+    const given = <K extends keyof typeof values>(key: K, sources = ["cli", "config"]) =>
+      sources.includes(command.getOptionValueSource(key) ?? "") ? values[key] : undefined;
+    const config = command.optsWithGlobals<{ config?: string }>().config;
     await runUp(
       {
-        registryPort: given("registryPort"),
+        ...(config ? { config: resolve(io.cwd, config) } : {}),
+        // From REGISTRY_PORT too: the gateway must be pointed at it.
+        registryPort: given("registryPort", ["cli", "config", "env"]),
         gatewayPort: given("gatewayPort"),
         databaseUrl: given("databaseUrl"),
         cacheUrl: given("cacheUrl"),

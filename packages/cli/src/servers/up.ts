@@ -17,6 +17,8 @@ export interface UpOptions {
   readonly cacheUrl?: string | undefined;
   /** `--log-level` of both. */
   readonly logLevel?: string | undefined;
+  /** The config file (`--config`) the children read: their `serve:` and `gateway:` sections. */
+  readonly config?: string | undefined;
   /** `modelreg serve --no-migrate`. */
   readonly migrate?: boolean | undefined;
   /**
@@ -48,7 +50,8 @@ export function upArguments(options: UpOptions, env: CliIo["env"]): { serve: str
     gateway.push("--log-level", options.logLevel);
   }
   if (options.migrate === false) serve.push("--no-migrate");
-  return { serve, gateway };
+  const global = options.config === undefined ? [] : ["--config", options.config];
+  return { serve: [...global, ...serve], gateway: [...global, ...gateway] };
 }
 
 /** A child that stopped on its own: `modelreg up` stopped the other one and fails. */
