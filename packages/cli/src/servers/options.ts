@@ -80,10 +80,11 @@ const flagOf = (spec: OptionSpec) => /--[a-z0-9-]+/.exec(spec.flags)?.[0] ?? spe
 /** Adds every spec to `command` as an Option with its variable and default (raw: checked in the action). */
 export function addOptions(command: Command, specs: Readonly<Record<string, OptionSpec>>): Command {
   for (const spec of Object.values(specs)) {
-    const option = new Option(spec.flags, spec.description);
+    // Commander shows a default only when there is a value; an unset one is said in the description.
+    const unset = spec.fallback === undefined && spec.fallbackShown ? ` (unset: ${spec.fallbackShown})` : "";
+    const option = new Option(spec.flags, `${spec.description}${unset}`);
     if (spec.env) option.env(spec.env);
     if (spec.fallback !== undefined) option.default(spec.fallback, spec.fallbackShown);
-    else if (spec.fallbackShown) option.default(undefined, spec.fallbackShown);
     command.addOption(option);
   }
   return command;

@@ -106,7 +106,9 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
             });
             child.once("exit", (code, signal) => {
               if (!stopping) failure ??= `the ${name} exited (${signal ?? code}); stopped the other process`;
-              else if (code !== 0) failure ??= `the ${name} did not stop cleanly (${signal ?? code})`;
+              // Killed by the signal it was sent (it had not set up its own handling yet) counts as stopped.
+              else if (code !== 0 && signal === null)
+                failure ??= `the ${name} did not stop cleanly (${code})`;
               stopAll();
               resolve();
             });
