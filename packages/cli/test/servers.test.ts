@@ -226,14 +226,17 @@ describe("the bin: serve, gateway and up as processes", () => {
   it("up runs both, serves the walkthrough, and stops both on SIGTERM with exit 0", async () => {
     const [registryPort, gatewayPort] = [await freePort(), await freePort()];
     const databaseUrl = `sqlite:${join(temp.dir, "up.db")}`;
+    // up's own section and the children's: the gateway reads its gateway: section through --config.
+    const file = join(temp.dir, "up.yaml");
+    writeFileSync(file, `up:\n  database-url: ${databaseUrl}\ngateway:\n  cacheUrl: "off"\n`);
     const up = spawnBin([
+      "--config",
+      file,
       "up",
       "--registry-port",
       String(registryPort),
       "--gateway-port",
       String(gatewayPort),
-      "--database-url",
-      databaseUrl,
     ]);
     const base = `http://127.0.0.1:${gatewayPort}`;
     await until(
@@ -246,6 +249,8 @@ describe("the bin: serve, gateway and up as processes", () => {
     expect(listed.models.map((m) => m.name)).toEqual(["up-model"]);
     expect(up.stdout()).toContain('"service":"registry"');
     expect(up.stdout()).toContain('"service":"gateway"');
+    expect(up.stdout()).toContain('"msg":"read cache off"');
+    expect(up.stdout()).toContain(`"path":"${join(temp.dir, "up.db")}","msg":"using SQLite storage"`);
     up.child.kill("SIGTERM");
     expect(await up.exited).toBe(0);
     expect(up.stdout()).toContain('"msg":"gateway stopped"');
