@@ -74,7 +74,8 @@ export interface OpenStorageOptions {
 }
 
 /**
- * Opens the storage `setting` names (creating a SQLite file's directory).
+ * Opens the storage `setting` names (creating a SQLite file's directory,
+ * unless `migrate` is false).
  * The database drivers are loaded only for the kind used.
  */
 export async function openStorage(
@@ -89,7 +90,8 @@ export async function openStorage(
       return createMemoryStorage(retention);
     }
     case "sqlite": {
-      mkdirSync(dirname(setting.path), { recursive: true });
+      // Not when told not to migrate: a missing file is then refused, and nothing is created for it.
+      if (options.migrate !== false) mkdirSync(dirname(setting.path), { recursive: true });
       const { createSqliteStorage } = await import("@modelreg/registry-server/storage/sqlite");
       return createSqliteStorage({ path: setting.path, ...retention, ...migrate });
     }
