@@ -4,8 +4,8 @@
 // from the repo's node_modules; their other dependencies come from the npm registry), then runs
 // `npx modelreg --help`, `npx modelreg up` on free ports and a temporary SQLite file, the README's
 // walkthrough over HTTP (POST a model, GET it back, a 404), `npx modelreg models list --json` and
-// `models export` against the registry, then Ctrl-C: both servers stop; and the installed bin's `up`
-// stopped by SIGTERM exits 0.
+// `models export | models import` against the registry, then Ctrl-C: both servers stop; and the
+// installed bin's `up` stopped by SIGTERM exits 0.
 // Needs the packages built first (`npm run build`). Run by `npm run check:exports`.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
@@ -155,6 +155,17 @@ async function walkthrough(gatewayPort, registryPort) {
     exported.code === 0 && lines.length === 3 && lines[1].includes('"test-model"'),
     "npx modelreg models export",
     exported.stderr,
+  );
+  // Imported back into the same registry: nothing new (the model is already there).
+  const imported = npx(["models", "import", "--registry", registry, "--json"], {
+    input: exported.stdout,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  const summary = imported.code === 0 ? JSON.parse(imported.stdout) : {};
+  check(
+    summary.models?.alreadyPresent === 1,
+    "npx modelreg models import < export",
+    imported.stderr || imported.stdout,
   );
 }
 
