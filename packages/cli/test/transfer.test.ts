@@ -3,7 +3,14 @@
 // stops the import there, and the real bin pipes export into import and watches a change.
 import { type ChildProcess, spawn } from "node:child_process";
 import { once } from "node:events";
-import { createReadStream, createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { fileURLToPath } from "node:url";
@@ -142,6 +149,30 @@ describe("models export | import", () => {
     expect(JSON.parse(lines.at(-2) ?? "")).toMatchObject({ kind: "alias", alias: { name: "model-2" } });
     expect(JSON.parse(lines.at(-1) ?? "")).toEqual({ kind: "end", models: total, aliases: 3 });
   }, 120_000);
+
+  it("exports a filtered set to --output FILE (no partial file left) with a JSON summary", async () => {
+    const file = join(tmp.dir, "distilled.ndjson");
+    const filter = 'name = "distilled"';
+    const result = await run([
+      "models",
+      "export",
+      "--registry",
+      a.address,
+      "--filter",
+      filter,
+      "--output",
+      file,
+      "--json",
+    ]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ models: 2, aliases: 1, output: file });
+    expect(existsSync(`${file}.partial`)).toBe(false);
+    const kinds = readFileSync(file, "utf8")
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l).kind);
+    expect(kinds).toEqual(["modelreg-export", "model", "model", "alias", "end"]);
+  }, 60_000);
 
   it("imports it into another registry: the same models, lineage and aliases", async () => {
     const result = await run(["models", "import", "--registry", b.address], {

@@ -220,7 +220,14 @@ function exportCommand(models: Command, io: CliIo): void {
     .command("export")
     .description("write every model and alias as NDJSON (to stdout, or --output FILE), for models import")
     .addOption(new Option("--filter <filter>", "only the models matching this filter (and their aliases)"))
-    .addOption(new Option("--output <file>", "write to this file instead of stdout (- for stdout)"));
+    .addOption(new Option("--output <file>", "write to this file instead of stdout (- for stdout)"))
+    .addHelpText(
+      "after",
+      '\nFormat (version 1): a header line {"kind":"modelreg-export","version":1,...}, one {"kind":"model",...}' +
+        '\nline per model (oldest first), one {"kind":"alias",...} line per alias, and {"kind":"end",...} with' +
+        "\nthe counts. The summary goes to stderr (with --output and --json: a JSON summary on stdout)." +
+        "\nThe models are listed page by page, not at one instant: a model created meanwhile may be included.",
+    );
   addClientOptions(command).action((options: ExportCommandOptions) => runExport(options, io));
 }
 
@@ -264,6 +271,11 @@ function watchCommand(models: Command, io: CliIo): void {
         "--progress-interval <ms>",
         "ask for a progress line (with --ndjson) after this many quiet ms",
       ).argParser(integerParser(100)),
+    )
+    .addHelpText(
+      "after",
+      "\nCtrl-C stops it with exit code 130 and SIGTERM with 0; either prints the revision to resume after" +
+        "\n(--after-revision) on stderr. A lost connection is resumed without missing or repeating a change.",
     );
   addClientOptions(command).action((options: WatchCommandOptions) => runWatch(options, io));
 }
