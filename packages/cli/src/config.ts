@@ -70,10 +70,16 @@ function optionOf(command: Command, key: string): Option | undefined {
   return command.options.find((o) => o.attributeName() === key || o.long === `--${key}`);
 }
 
-function configValue(option: Option, raw: unknown, where: string): unknown {
-  if (option.isBoolean()) {
+/**
+ * The value of `option` a config key gives. A negated flag (`--no-migrate`)
+ * keyed by its attribute (`migrate: false`) takes the value as is; keyed by
+ * its flag (`no-migrate: true`), the opposite.
+ */
+function configValue(option: Option, key: string, raw: unknown, where: string): unknown {
+  // A flag without a value (commander's isBoolean() leaves out negated ones).
+  if (!option.required && !option.optional) {
     if (typeof raw !== "boolean") throw new CliUsageError(`${where}: expected true or false`);
-    return option.negate ? !raw : raw;
+    return option.negate && key !== option.attributeName() ? !raw : raw;
   }
   const values = Array.isArray(raw) ? raw : [raw];
   if (values.some((v) => typeof v === "object" && v !== null)) {
@@ -105,7 +111,7 @@ function applySection(command: Command, section: Section, where: string, known?:
     const source = command.getOptionValueSource(name);
     // Flags and the environment win; a command's own section wins over `client:`.
     if (source !== undefined && source !== "default" && source !== "config") continue;
-    command.setOptionValueWithSource(name, configValue(option, raw, `${where}.${key}`), "config");
+    command.setOptionValueWithSource(name, configValue(option, key, raw, `${where}.${key}`), "config");
   }
 }
 

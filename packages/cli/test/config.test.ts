@@ -2,8 +2,10 @@
 // camelCase or kebab-case keys, and clear usage errors naming the file, section and key.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { closedAddress, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
+import { applyConfigFile } from "../src/config";
+import { capturedIo, closedAddress, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
 
 const tmp = tempDir("modelreg-cli-config-");
 let registry: Awaited<ReturnType<typeof startSqliteRegistry>>;
@@ -103,5 +105,26 @@ describe("config file and output", () => {
     const run = await modelreg(["models", "get", "nope", "--config", file], {}, tmp.dir);
     expect(run.code).toBe(2);
     expect(JSON.parse(run.stderr)).toMatchObject({ error: { status: "NOT_FOUND" } });
+  });
+});
+
+describe("config file: negated flags", () => {
+  it("`migrate: false` and `no-migrate: true` both turn a --no-migrate option off; `migrate: true` keeps it on", async () => {
+    const migrateOf = async (text: string) => {
+      const file = configFile("negated.yaml", text);
+      const { io } = capturedIo({}, tmp.dir);
+      const program = new Command("modelreg").option("--config <file>").exitOverride();
+      const serve = program
+        .command("serve")
+        .option("--no-migrate", "do not migrate")
+        .action(() => {});
+      program.hook("preAction", (_hooked, action) => applyConfigFile(program, action, io));
+      await program.parseAsync(["--config", file, "serve"], { from: "user" });
+      return serve.opts().migrate;
+    };
+    expect(await migrateOf("serve:\n  migrate: false\n")).toBe(false);
+    expect(await migrateOf("serve:\n  no-migrate: true\n")).toBe(false);
+    expect(await migrateOf("serve:\n  migrate: true\n")).toBe(true);
+    expect(await migrateOf("serve: {}\n")).toBe(true);
   });
 });
