@@ -71,3 +71,12 @@ export {
 } from "./servers/registry";
 /** `modelreg up`: the registry and the gateway as two child processes. */
 export { runUp, ServerExitedError, type UpOptions } from "./servers/up";
+/** `modelreg models export` / `import` as functions: a registry's models and aliases as NDJSON, and back. */
+export { type ExportCounts, type ExportOptions, exportRegistry } from "./transfer/export";
+export {
+  type ImportFailure,
+  type ImportProgressInfo,
+  type ImportRunOptions,
+  type ImportSummary,
+  importRegistry,
+} from "./transfer/import";
