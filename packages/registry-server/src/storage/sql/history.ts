@@ -2,7 +2,7 @@ import { sql, type Transaction } from "kysely";
 import type { AliasResolution, HistoryQuery, HistoryRecord, StorageAdapter } from "../adapter";
 import { aliasByName } from "./alias-rows";
 import { resolveCurrent } from "./aliases";
-import { beforeRevision, parseAlias, parseModel, toChange, withBefores } from "./changes";
+import { beforeRevision, parseAlias, parseModel, withBefores } from "./changes";
 import { getById } from "./reads";
 import type { RegistryDatabase } from "./schema";
 import type { Transact } from "./transact";
