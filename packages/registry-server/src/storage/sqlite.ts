@@ -105,21 +105,30 @@ const sqliteCode = (error: unknown): string =>
     ? (error as { code: string }).code
     : "";
 
+function openHandle(path: string, readonly: boolean): Database.Database {
+  try {
+    return new Database(path, readonly ? { readonly: true, fileMustExist: true } : undefined);
+  } catch (error) {
+    throw new RegistryError(Code.UNAVAILABLE, `cannot open SQLite database at ${path}`, { cause: error });
+  }
+}
+
+const busyTimeout = (options: Pick<SqliteStorageOptions, "busyTimeoutMs">): number =>
+  Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
+
 /** The database opened as every adapter opens it: WAL, the durability asked for, the busy timeout. */
 function openDatabase(options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">) {
-  let database: Database.Database;
+  const database = openHandle(options.path, false);
   try {
-    database = new Database(options.path);
+    database.pragma("journal_mode = WAL");
+    database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    database.pragma(`busy_timeout = ${busyTimeout(options)}`);
+    // Tags and metadata rows go with their model (ON DELETE CASCADE).
+    database.pragma("foreign_keys = ON");
   } catch (error) {
-    throw new RegistryError(Code.UNAVAILABLE, `cannot open SQLite database at ${options.path}`, {
-      cause: error,
-    });
+    database.close();
+    throw error;
   }
-  database.pragma("journal_mode = WAL");
-  database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
-  database.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
-  // Tags and metadata rows go with their model (ON DELETE CASCADE).
-  database.pragma("foreign_keys = ON");
   const db = new Kysely<RegistryDatabase>({
     dialect: new SqliteDialect({ database: withStatementCache(database) }),
   });
@@ -127,17 +136,43 @@ function openDatabase(options: Pick<SqliteStorageOptions, "path" | "synchronous"
 }
 
 /**
- * Opens the database and runs `mode` on its schema (see `MigrationMode`).
- * Outside `migrate` mode a missing file is left missing: `undefined`, with
- * every migration pending (`check` rejects).
+ * Reads the migration state on a read-only handle and applies `mode`
+ * (`dryRun` or `check`) to it: nothing is written, not even the journal
+ * mode, and a missing (or `:memory:`) database is left alone, with every
+ * migration pending.
+ */
+async function inspectReadOnly(
+  options: Pick<SqliteStorageOptions, "path" | "busyTimeoutMs">,
+  mode: "dryRun" | "check",
+): Promise<MigrationReport> {
+  if (options.path === ":memory:" || !existsSync(options.path)) {
+    if (mode === "check") throw new SchemaNotCurrentError(migrationNames);
+    return { applied: [], pending: [...migrationNames], ran: [] };
+  }
+  const database = openHandle(options.path, true);
+  // A connection setting, not stored in the file: wait for a writer's lock rather than fail at once.
+  database.pragma(`busy_timeout = ${busyTimeout(options)}`);
+  const db = new Kysely<RegistryDatabase>({ dialect: new SqliteDialect({ database }) });
+  try {
+    return await runMigrations(db, "sqlite", mode);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/**
+ * Runs `mode` on the database's schema (see `MigrationMode`). `dryRun`
+ * only reads, on a read-only handle, and opens nothing for the caller;
+ * `check` reads there first and opens the database read-write (and checks
+ * again) only when it is current.
  */
 async function openMigrated(
   options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">,
   mode: MigrationMode,
 ): Promise<{ opened?: ReturnType<typeof openDatabase>; report: MigrationReport }> {
-  if (mode !== "migrate" && options.path !== ":memory:" && !existsSync(options.path)) {
-    if (mode === "check") throw new SchemaNotCurrentError(migrationNames);
-    return { report: { applied: [], pending: [...migrationNames], ran: [] } };
+  if (mode !== "migrate") {
+    const report = await inspectReadOnly(options, mode);
+    if (mode === "dryRun") return { report };
   }
   const opened = openDatabase(options);
   try {
@@ -191,8 +226,8 @@ export async function createSqliteStorage(options: SqliteStorageOptions): Promis
     throw new TypeError("createSqliteStorage: `readCacheBytes` must be a whole number of bytes, 0 or more");
   }
   const { opened } = await openMigrated(options, options.migrate === false ? "check" : "migrate");
-  // Only a missing file is left unopened, and `check` rejected it.
-  if (opened === undefined) throw new Error("unreachable: a missing database was not refused");
+  // Only a dry run is left unopened.
+  if (opened === undefined) throw new Error("unreachable: the database was not opened");
   const { database, db } = opened;
   const storage = createSqlStorage(db, {
     lockingReads: false,

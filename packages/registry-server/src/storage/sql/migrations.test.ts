@@ -1,7 +1,8 @@
+import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { Kysely, Migrator, SqliteDialect } from "kysely";
 import { createPool as createMysqlPool, type RowDataPacket } from "mysql2/promise";
@@ -258,4 +259,138 @@ describe("schema migrations on demand (an older registry's database)", () => {
     expect(await migrateSqlite({ path })).toEqual({ applied: older, pending: latest, ran: latest });
     await (await createSqliteStorage({ path, migrate: false })).close();
   });
+});
+
+/** Every byte of every file in `dir`, by name: what "changes nothing" is checked against. */
+function snapshot(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(dir).sort()) files[name] = readFileSync(join(dir, name)).toString("hex");
+  return files;
+}
+
+describe("schema migrations on demand (sqlite: a dry run and `migrate: false` write nothing)", () => {
+  it("leave an existing rollback-journal database byte for byte as it was (no switch to WAL)", async () => {
+    const dir = mkdtempSync(join(tmp, "journal-"));
+    const path = join(dir, "shared.db");
+    const other = new Database(path);
+    other.pragma("journal_mode = DELETE");
+    other.exec("create table notes (x text)");
+    other.close();
+    const before = snapshot(dir);
+    expect(await migrateSqlite({ path, dryRun: true })).toEqual({
+      applied: [],
+      pending: migrationNames,
+      ran: [],
+    });
+    await expectRefused(createSqliteStorage({ path, migrate: false }), migrationNames);
+    expect(snapshot(dir)).toEqual(before);
+    // Header byte 18: the file format's write version, 1 = rollback journal, 2 = WAL.
+    expect(readFileSync(path)[18]).toBe(1);
+  });
+
+  it("leave a 0-byte file empty (no SQLite header written into it)", async () => {
+    const dir = mkdtempSync(join(tmp, "empty-"));
+    const path = join(dir, "empty.db");
+    writeFileSync(path, "");
+    expect((await migrateSqlite({ path, dryRun: true })).pending).toEqual(migrationNames);
+    await expectRefused(createSqliteStorage({ path, migrate: false }), migrationNames);
+    expect(snapshot(dir)).toEqual({ "empty.db": "" });
+  });
+});
+
+/** The file's schema: every table, index and trigger's SQL, and the migrations recorded. */
+function schemaOf(path: string): { sql: string[]; recorded: string[] } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const sql = db
+      .prepare("select sql from sqlite_master where sql is not null order by name")
+      .pluck()
+      .all() as string[];
+    const recorded = db
+      .prepare("select name from modelreg_migration order by name")
+      .pluck()
+      .all() as string[];
+    return { sql, recorded };
+  } finally {
+    db.close();
+  }
+}
+
+/** A child process that migrates `path` with `migrateSqlite` when it reads a line, and prints the report. */
+function migratingProcess(path: string): {
+  child: ChildProcess;
+  ready: Promise<void>;
+  done: Promise<string>;
+} {
+  const module = resolve(import.meta.dirname, "../sqlite.ts");
+  const script = `const { migrateSqlite } = await import(process.argv[1]);
+console.log("ready");
+await new Promise((go) => process.stdin.once("data", go));
+try { console.log(JSON.stringify(await migrateSqlite({ path: process.argv[2] }))); }
+catch (e) { console.log("FAILED " + e.message + " | " + e.cause?.message); }
+process.exit(0);`;
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", "--input-type=module", "-e", script, module, path],
+    {
+      stdio: ["pipe", "pipe", "inherit"],
+    },
+  );
+  let out = "";
+  let markReady: () => void = () => {};
+  const ready = new Promise<void>((resolveReady) => {
+    markReady = resolveReady;
+  });
+  child.stdout?.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+    if (out.startsWith("ready\n")) markReady();
+  });
+  const done = new Promise<string>((resolveDone) =>
+    child.on("close", () => resolveDone(out.replace(/^ready\n/, "").trim())),
+  );
+  return { child, ready, done };
+}
+
+describe("schema migrations on demand (sqlite: one writer at a time, all or nothing)", () => {
+  it("several processes migrating one fresh file at once all succeed, each migration applied once", async () => {
+    for (let round = 0; round < 2; round++) {
+      const path = join(tmp, `concurrent-${round}.db`);
+      const processes = [1, 2, 3].map(() => migratingProcess(path));
+      await Promise.all(processes.map((p) => p.ready));
+      for (const p of processes) p.child.stdin?.write("go\n");
+      const outputs = await Promise.all(processes.map((p) => p.done));
+      const reports = outputs.map((out) => {
+        expect(out).not.toMatch(/FAILED/);
+        return JSON.parse(out) as MigrationReport;
+      });
+      expect(reports.flatMap((r) => r.ran).sort()).toEqual([...migrationNames].sort());
+      expect(schemaOf(path).recorded).toEqual([...migrationNames].sort());
+    }
+  }, 120_000);
+
+  it("a migration that fails half-way leaves nothing of itself applied, and a later run succeeds", async () => {
+    const path = join(tmp, "half-way.db");
+    const older = migrationNames.slice(0, -1);
+    const latest = migrationNames.slice(-1);
+    const db = new Kysely({ dialect: new SqliteDialect({ database: new Database(path) }) });
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => createMigrations("sqlite") },
+      migrationTableName: "modelreg_migration",
+      migrationLockTableName: "modelreg_migration_lock",
+    });
+    expect((await migrator.migrateTo(older.at(-1) ?? "")).error).toBeUndefined();
+    await db.destroy();
+    // An index a DBA made by hand, with the name of one the last migration creates after other statements.
+    const raw = new Database(path);
+    raw.exec("create index model_changes_type_idx on model_changes (type)");
+    raw.close();
+    const before = schemaOf(path);
+    await expect(migrateSqlite({ path })).rejects.toThrow(new RegExp(`schema migration ${latest[0]} failed`));
+    expect(schemaOf(path)).toEqual(before);
+    const fix = new Database(path);
+    fix.exec("drop index model_changes_type_idx");
+    fix.close();
+    expect(await migrateSqlite({ path })).toEqual({ applied: older, pending: latest, ran: latest });
+  }, 60_000);
 });

@@ -127,6 +127,18 @@ export async function runMigrations(
   mode: MigrationMode,
   options: MigrateOptions = {},
 ): Promise<MigrationReport> {
+  if (dialect === "sqlite" && mode === "migrate") {
+    return inSqliteWriteTransaction(db, (connection) => inspectAndRun(connection, dialect, mode, options));
+  }
+  return inspectAndRun(db, dialect, mode, options);
+}
+
+async function inspectAndRun(
+  db: UntypedDb,
+  dialect: SqlDialectName,
+  mode: MigrationMode,
+  options: MigrateOptions,
+): Promise<MigrationReport> {
   const { applied, pending, unknown } = await readMigrationState(db, dialect, options);
   if (unknown.length > 0) throw new SchemaNotCurrentError(pending, unknown);
   if (mode === "check" && pending.length > 0) throw new SchemaNotCurrentError(pending);
@@ -136,11 +148,37 @@ export async function runMigrations(
 }
 
 /**
+ * Runs `work` on one connection inside `BEGIN IMMEDIATE … COMMIT`, rolled
+ * back when it throws. Kysely's SQLite migrator takes no lock and runs
+ * outside a transaction: the write lock taken up front (waiting up to the
+ * busy timeout for another process's) makes the check and the migrations
+ * one step that another process cannot interleave with, and a migration
+ * that fails half-way leaves nothing of itself behind (SQLite's DDL is
+ * transactional).
+ */
+async function inSqliteWriteTransaction<T>(db: UntypedDb, work: (db: UntypedDb) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (connection) => {
+    await sql`begin immediate`.execute(connection);
+    let result: T;
+    try {
+      result = await work(connection);
+    } catch (error) {
+      // SQLite may have rolled back already (some errors end the transaction): nothing left to undo then.
+      await sql`rollback`.execute(connection).catch(() => undefined);
+      throw error;
+    }
+    await sql`commit`.execute(connection);
+    return result;
+  });
+}
+
+/**
  * Brings the schema up to date, and returns the migrations it applied. Safe
- * to run from several processes at once: Kysely's migrator takes a lock (a
- * PostgreSQL advisory lock, MySQL `GET_LOCK`; SQLite's write transaction)
- * and keeps a table of applied migrations, so each migration runs exactly
- * once.
+ * to run from several processes at once on PostgreSQL and MySQL: Kysely's
+ * migrator takes a lock (a PostgreSQL advisory lock, MySQL `GET_LOCK`) and
+ * keeps a table of applied migrations, so each migration runs exactly once.
+ * On SQLite it takes no lock: call it through {@link runMigrations}, which
+ * runs it in a `BEGIN IMMEDIATE` transaction.
  */
 export async function migrateToLatest(
   db: UntypedDb,
