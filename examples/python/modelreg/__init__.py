@@ -58,7 +58,7 @@ from .errors import (  # noqa: E402
     Unimplemented,
     Unknown,
 )
-from .registry import Lineage, Registry, derive_request_id, event_type_name  # noqa: E402
+from .registry import Lineage, Registry, Watch, derive_request_id, event_type_name  # noqa: E402
 
 Model = model_pb2.Model
 ModelAlias = model_pb2.ModelAlias
@@ -87,6 +87,7 @@ __all__ = [
     "Unavailable",
     "Unimplemented",
     "Unknown",
+    "Watch",
     "derive_request_id",
     "event_type_name",
     "model_pb2",

@@ -7,7 +7,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Callable, Iterator, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 import grpc
 from google.protobuf import duration_pb2
@@ -44,21 +44,24 @@ def derive_request_id(model: model_pb2.Model) -> str:
     same name, version, artifact and lineage gets back the model it created
     the first time instead of an ``AlreadyExists``; registering something
     different under a taken (name, version) still fails with ``AlreadyExists``.
+    ``tags``, ``dataset_uris`` and ``parent_model_ids`` are sets (the registry
+    stores them so): their order and repeats do not change the id.
     """
     canonical = {
         "name": model.name,
         "version": model.version,
         "framework": model.framework,
         "description": model.description,
-        "tags": sorted(model.tags),
+        # Tags, datasets and parents are sets on the server: any order, any repeats, one id.
+        "tags": sorted(set(model.tags)),
         "metadata": dict(sorted(model.metadata.items())),
         "artifact_uri": model.artifact_uri,
         "artifact_digest": model.artifact_digest,
         "lineage": {
             "run_uri": model.lineage.run_uri,
             "code_revision": model.lineage.code_revision,
-            "dataset_uris": list(model.lineage.dataset_uris),
-            "parent_model_ids": list(model.lineage.parent_model_ids),
+            "dataset_uris": sorted(set(model.lineage.dataset_uris)),
+            "parent_model_ids": sorted(set(model.lineage.parent_model_ids)),
         },
     }
     encoded = json.dumps(canonical, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -245,15 +248,20 @@ class Registry:
         progress_interval: Optional[float] = None,
         on_progress: Optional[Callable[[int], None]] = None,
         timeout: Optional[float] = None,
-    ) -> Iterator[model_pb2.ModelEvent]:
-        """Yields every change (``ModelEvent``) matching ``filter``, from now or after ``after_revision``.
+    ) -> "Watch":
+        """Watches every change (``ModelEvent``) matching ``filter``, from now or after ``after_revision``.
 
-        The stream is endless: stop with ``break`` (the call is cancelled) or a
-        ``timeout`` in seconds. Progress notifications are not yielded; the
-        registry sends one when the watch starts and then whenever nothing
-        happened for ``progress_interval`` seconds, and ``on_progress`` gets
-        their revision (resume later with ``after_revision`` = the last
-        revision seen, an event's or a notification's).
+        The watch is live when this returns (it waits for the registry's first
+        progress notification): a change made after the call is seen, even one
+        made before the first ``next()``. A refused watch (a bad filter, a
+        denied token) raises here. Iterate the returned ``Watch`` for the
+        events; the stream is endless: stop with ``close()`` (or use it as a
+        context manager) or a ``timeout`` in seconds. Progress notifications
+        are not yielded; the registry sends one when the watch starts and then
+        whenever nothing happened for ``progress_interval`` seconds, and
+        ``on_progress`` gets their revision (resume later with
+        ``after_revision`` = the last revision seen, an event's or a
+        notification's).
         """
         request = model_service_pb2.WatchModelsRequest(filter=filter)
         if after_revision is not None:
@@ -264,13 +272,89 @@ class Registry:
                 duration_pb2.Duration(seconds=seconds, nanos=int((progress_interval - seconds) * 1e9))
             )
         call = self._stub.WatchModels(request, timeout=timeout, metadata=self._metadata)
+        watch = Watch(call, on_progress)
+        watch._start()
+        return watch
+
+
+class Watch(Iterator[model_pb2.ModelEvent]):
+    """A live WatchModels call (from ``Registry.watch``): iterate it for ``ModelEvent``s.
+
+    It owns the call: ``close()``, leaving a ``with`` block, or the object
+    being garbage-collected cancels it; iterating a closed watch stops.
+    """
+
+    def __init__(self, call: Any, on_progress: Optional[Callable[[int], None]]) -> None:
+        self._call = call
+        self._on_progress = on_progress
+        self._pending: Optional[model_pb2.ModelEvent] = None
+        self._closed = False
+        self.start_revision: Optional[int] = None
+        """The revision the registry started the watch at (its first progress notification)."""
+
+    def _start(self) -> None:
+        """Reads up to the registry's first progress notification: the watch is live after it."""
+        response = self._receive()
+        if response is None:
+            return
+        if response.HasField("event"):  # not sent first by the registry, but kept if it were
+            self._pending = response.event
+        else:
+            self.start_revision = response.revision
+            if self._on_progress is not None:
+                self._on_progress(response.revision)
+
+    def _receive(self) -> Optional[model_service_pb2.WatchModelsResponse]:
+        """The next response, ``None`` once the stream ended or was closed; errors mapped and closing."""
+        if self._closed:
+            return None
         try:
-            for response in call:
-                if response.HasField("event"):
-                    yield response.event
-                elif on_progress is not None:
-                    on_progress(response.revision)
+            return next(self._call)
+        except StopIteration:
+            self.close()
+            return None
         except grpc.RpcError as error:
+            if self._closed:  # cancelled by close() meanwhile
+                return None
+            self.close()
             raise from_rpc_error(error) from None
-        finally:
-            call.cancel()
+
+    def __iter__(self) -> "Watch":
+        return self
+
+    def __next__(self) -> model_pb2.ModelEvent:
+        if self._pending is not None:
+            event, self._pending = self._pending, None
+            return event
+        while True:
+            response = self._receive()
+            if response is None:
+                raise StopIteration
+            if response.HasField("event"):
+                return response.event
+            if self._on_progress is not None:
+                self._on_progress(response.revision)
+
+    def close(self) -> None:
+        """Cancels the call; later iteration stops. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._call.cancel()
+
+    def __enter__(self) -> "Watch":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # An abandoned watch (``break`` out of ``for e in r.watch()``) does not keep its stream open.
+        try:
+            self.close()
+        except Exception:  # the channel may be gone already at interpreter exit
+            pass

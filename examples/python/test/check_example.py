@@ -19,10 +19,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from modelreg import (  # noqa: E402
     AlreadyExists,
+    DeadlineExceeded,
     InvalidArgument,
     Lineage,
+    Model,
     NotFound,
     Registry,
+    derive_request_id,
     event_type_name,
 )
 
@@ -104,6 +107,35 @@ def main() -> None:
             raise AssertionError("bad watch filter accepted")
         except InvalidArgument as error:
             results["bad_watch_filter"] = [f for f, _ in error.field_violations]
+
+        # The watch is live when watch() returns: a change made before the first next() is seen.
+        events = registry.watch('name = "eager"', timeout=10)
+        registry.register("eager", "1.0.0", "onnx")
+        try:
+            event = next(events)
+            results["eager_watch"] = {"type": event_type_name(event), "name": event.model.name}
+        except DeadlineExceeded:
+            results["eager_watch"] = "missed: no event within 10 s"
+        events.close()
+        # A watch used as a context manager is cancelled at the block's end; iterating it then stops.
+        with registry.watch('name = "eager"', after_revision=0, timeout=30) as watch:
+            results["start_revision"] = watch.start_revision
+        results["closed_watch_stops"] = next(watch, None) is None
+
+        # Tags, datasets and parents are sets: listed in another order, or twice, it is the same registration.
+        def lineage_of(datasets: list, parents: list) -> Lineage:
+            return Lineage(run_uri="https://example.com/runs/9", dataset_uris=datasets, parent_model_ids=parents)
+
+        same_a = registry.register("set-model", "1.0.0", "onnx", tags=["a", "b"],
+                                   lineage=lineage_of(["s3://d/1", "s3://d/2"], [first.id, second.id]))
+        same_b = registry.register("set-model", "1.0.0", "onnx", tags=["b", "a", "b"],
+                                   lineage=lineage_of(["s3://d/2", "s3://d/1", "s3://d/2"], [second.id, first.id]))
+        results["sets_same_id"] = same_a.id == same_b.id
+        a = Model(name="m", version="1", tags=["x", "y"])
+        b = Model(name="m", version="1", tags=["y", "x", "x"])
+        c = Model(name="m", version="1", tags=["x", "z"])
+        results["derived_ids"] = [derive_request_id(a) == derive_request_id(b),
+                                  derive_request_id(a) == derive_request_id(c)]
 
         ready = []
 

@@ -156,6 +156,13 @@ describe.skipIf(found.python === undefined)("the Python example (examples/python
       watched: { type: "CREATED", name: "from-ts", version: "1", after_ready: true },
       replayed: { type: "CREATED", revision: 1 },
       bad_watch_filter: ["filter"],
+      // watch() returns a live watch: a registration before the first next() is seen.
+      eager_watch: { type: "CREATED", name: "eager" },
+      start_revision: expect.any(Number),
+      closed_watch_stops: true,
+      // tags/datasets/parents in another order, repeated: the same derived request id, one model.
+      sets_same_id: true,
+      derived_ids: [true, false],
     });
     const { id, champion, replayed } = results as { id: string; champion: string; replayed: { id: string } };
     expect(champion).toBe(id);
