@@ -51,38 +51,45 @@ describe("modelreg migrate (SQLite)", () => {
       "sqlite:dry.db",
     ]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
-    expect(stdout).toBe(`${all.length} pending migration(s):\n${all.map((name) => `  ${name}\n`).join("")}`);
+    const where = `sqlite:${join(tmp, "dry.db")}`;
+    expect(stdout).toBe(
+      `${all.length} pending migration(s) on ${where}:\n${all.map((name) => `  ${name}\n`).join("")}`,
+    );
     expect(existsSync(join(tmp, "dry.db"))).toBe(false);
   });
 
   it("applies them (relative path from the working directory, folder created), then has nothing to do", async () => {
     const url = "sqlite:data/registry.db";
+    const where = `sqlite:${join(tmp, "data/registry.db")}`;
     const first = await modelreg(["migrate", "--database-url", url]);
     expect(first).toEqual({
       code: 0,
-      stdout: `applied ${all.length} migration(s):\n${all.map((name) => `  ${name}\n`).join("")}`,
+      stdout: `applied ${all.length} migration(s) on ${where}:\n${all.map((name) => `  ${name}\n`).join("")}`,
       stderr: "",
     });
     const second = await modelreg(["migrate", "--database-url", url]);
     expect(second.code).toBe(0);
-    expect(second.stdout).toBe(`the schema is up to date (${all.length} applied, nothing to do)\n`);
+    expect(second.stdout).toBe(
+      `the schema of ${where} is up to date (${all.length} applied, nothing to do)\n`,
+    );
     const dry = await modelreg(["migrate", "--dry-run", "--database-url", url]);
-    expect(dry.stdout).toBe(`the schema is up to date (${all.length} applied)\n`);
+    expect(dry.stdout).toBe(`the schema of ${where} is up to date (${all.length} applied)\n`);
     // A storage told not to migrate now opens the file.
     const storage = await createSqliteStorage({ path: join(tmp, "data/registry.db"), migrate: false });
     await storage.close();
   });
 
-  it("reads DATABASE_URL, and --json prints the report", async () => {
+  it("reads DATABASE_URL, and --json prints the report, naming the database", async () => {
     const env = { DATABASE_URL: "file:json.db" };
+    const database = `sqlite:${join(tmp, "json.db")}`;
     const dry = await modelreg(["migrate", "--dry-run", "--json"], env);
     expect(dry.code).toBe(0);
-    expect(JSON.parse(dry.stdout)).toEqual({ applied: [], pending: all, ran: [] });
+    expect(JSON.parse(dry.stdout)).toEqual({ database, applied: [], pending: all, ran: [] });
     const applied = await modelreg(["migrate", "--json"], env);
-    expect(JSON.parse(applied.stdout)).toEqual({ applied: [], pending: all, ran: all });
+    expect(JSON.parse(applied.stdout)).toEqual({ database, applied: [], pending: all, ran: all });
     expect(existsSync(join(tmp, "json.db"))).toBe(true);
     const again = await modelreg(["migrate", "--json"], env);
-    expect(JSON.parse(again.stdout)).toEqual({ applied: all, pending: [], ran: [] });
+    expect(JSON.parse(again.stdout)).toEqual({ database, applied: all, pending: [], ran: [] });
   });
 
   it("takes its options from the config file's migrate section, below the environment", async () => {
@@ -94,6 +101,14 @@ describe("modelreg migrate (SQLite)", () => {
     const env = { DATABASE_URL: "sqlite:from-env.db", MODELREG_CONFIG: "modelreg.yaml" };
     const fromEnv = await modelreg(["migrate", "--dry-run", "--json"], env);
     expect(JSON.parse(fromEnv.stdout).pending).toEqual(all);
+    expect(JSON.parse(fromEnv.stdout).database).toBe(`sqlite:${join(tmp, "from-env.db")}`);
+  });
+
+  it("--help says the database comes from the config file's migrate: section, not serve:", async () => {
+    const { code, stdout } = await modelreg(["migrate", "--help"]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/`migrate:` section/);
+    expect(stdout).toMatch(/not from `serve:`/);
   });
 
   it("a bad URL is a usage error (exit 1) that never repeats the URL and its password", async () => {
@@ -121,6 +136,20 @@ describe("modelreg migrate (SQLite)", () => {
     expect(stderr).not.toContain(secret);
   });
 
+  it("a MySQL URL that names no database is a usage error (exit 1) up front, in any mode", async () => {
+    for (const argv of [["--dry-run"], []]) {
+      const url = "mysql://root:hunter2-secret@127.0.0.1:1";
+      const { code, stdout, stderr } = await modelreg(["migrate", ...argv, "--database-url", url]);
+      expect({ code, stdout }).toEqual({ code: 1, stdout: "" });
+      expect(stderr).toBe(
+        "modelreg: --database-url needs a database name: mysql://user:pass@host:3306/DATABASE\n",
+      );
+    }
+    const env = await modelreg(["migrate", "--json"], { DATABASE_URL: "mariadb://root@127.0.0.1:1/" });
+    expect(env.code).toBe(1);
+    expect(JSON.parse(env.stderr).error.message).toMatch(/^DATABASE_URL needs a database name/);
+  });
+
   it("memory: has nothing to migrate, and says so", async () => {
     const { code, stdout } = await modelreg(["migrate", "--database-url", "memory:"]);
     expect(code).toBe(0);
@@ -142,10 +171,13 @@ postgresSuite("modelreg migrate (PostgreSQL)", () => {
       const env = { DATABASE_SCHEMA: schema };
       const dry = await modelreg([...argv, "--dry-run"], env);
       expect(dry.code).toBe(0);
-      expect(JSON.parse(dry.stdout)).toEqual({ applied: [], pending: all, ran: [] });
+      // The database by scheme, host and path: no user, no password.
+      const pgUrl = new URL(postgresUrl);
+      const database = `${pgUrl.protocol}//${pgUrl.host}${pgUrl.pathname}`;
+      expect(JSON.parse(dry.stdout)).toEqual({ database, applied: [], pending: all, ran: [] });
       expect(await schemaExists()).toBe(false);
       const applied = await modelreg(argv, env);
-      expect(JSON.parse(applied.stdout)).toEqual({ applied: [], pending: all, ran: all });
+      expect(JSON.parse(applied.stdout)).toEqual({ database, applied: [], pending: all, ran: all });
       const { rows } = await admin.query(`select name from "${schema}".modelreg_migration order by name`);
       expect(rows.map((row) => row.name)).toEqual(all);
     } finally {
@@ -158,15 +190,25 @@ postgresSuite("modelreg migrate (PostgreSQL)", () => {
 const mysqlSuite = (await requireMysql("migrate.test.ts")) ? describe : describe.skip;
 
 mysqlSuite("modelreg migrate (MariaDB/MySQL)", () => {
-  it("a database that does not exist is exit 7 with the server's reason, never the password", async () => {
+  it("a database that does not exist is exit 7 with the server's reason", async () => {
     const url = new URL(mysqlUrl);
     url.protocol = "mariadb:";
-    url.pathname = `/modelreg_missing_${randomBytes(4).toString("hex")}`;
+    const missing = `modelreg_missing_${randomBytes(4).toString("hex")}`;
+    url.pathname = `/${missing}`;
+    const { code, stderr } = await modelreg(["migrate", "--dry-run", "--database-url", url.toString()]);
+    expect(code).toBe(7);
+    expect(stderr).toMatch(
+      new RegExp(`^modelreg: cannot migrate mysql://[^ ]*/${missing}: Unknown database '${missing}'`),
+    );
+  }, 60_000);
+
+  it("a wrong password is exit 7 with the server's reason, and the password is never printed", async () => {
+    const url = new URL(mysqlUrl);
+    url.protocol = "mariadb:";
     url.password = "hunter2-secret";
     const { code, stderr } = await modelreg(["migrate", "--dry-run", "--database-url", url.toString()]);
-    // A wrong password is refused before the database is looked up: 7 either way, and never echoed.
     expect(code).toBe(7);
-    expect(stderr).toMatch(/^modelreg: cannot migrate mysql:\/\/[^ ]*modelreg_missing_/);
+    expect(stderr).toMatch(/^modelreg: cannot migrate mysql:\/\/[^ ]*: Access denied/);
     expect(stderr).not.toContain("hunter2-secret");
   }, 60_000);
 });
@@ -181,7 +223,10 @@ describe("modelreg migrate (the bin, as a child process)", () => {
       ["--import", tsx, "packages/cli/src/bin.ts", "migrate", "--dry-run"],
       { cwd: root, env: { ...process.env, DATABASE_URL: `sqlite:${join(tmp, "bin.db")}` }, timeout: 60_000 },
     );
-    expect(stdout).toBe(`${all.length} pending migration(s):\n${all.map((name) => `  ${name}\n`).join("")}`);
+    expect(stdout).toBe(
+      `${all.length} pending migration(s) on sqlite:${join(tmp, "bin.db")}:\n` +
+        all.map((name) => `  ${name}\n`).join(""),
+    );
     expect(existsSync(join(tmp, "bin.db"))).toBe(false);
   }, 90_000);
 });

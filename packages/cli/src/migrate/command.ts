@@ -13,17 +13,22 @@ interface MigrateOptions {
   readonly json?: boolean | undefined;
 }
 
-/** What `modelreg migrate` prints for a report (without `--json`). */
-export function describeReport(report: MigrationReport, dryRun: boolean): string {
+/**
+ * What `modelreg migrate` prints for a report (without `--json`); `where` names the database (scheme,
+ * host and path, never a password: `DatabaseSetting.where`).
+ */
+export function describeReport(report: MigrationReport, dryRun: boolean, where?: string): string {
   const list = (names: readonly string[]) => names.map((name) => `  ${name}\n`).join("");
+  const schema = where === undefined ? "the schema" : `the schema of ${where}`;
+  const on = where === undefined ? "" : ` on ${where}`;
   if (dryRun) {
-    if (report.pending.length === 0) return `the schema is up to date (${report.applied.length} applied)\n`;
-    return `${report.pending.length} pending migration(s):\n${list(report.pending)}`;
+    if (report.pending.length === 0) return `${schema} is up to date (${report.applied.length} applied)\n`;
+    return `${report.pending.length} pending migration(s)${on}:\n${list(report.pending)}`;
   }
   if (report.ran.length === 0) {
-    return `the schema is up to date (${report.applied.length} applied, nothing to do)\n`;
+    return `${schema} is up to date (${report.applied.length} applied, nothing to do)\n`;
   }
-  return `applied ${report.ran.length} migration(s):\n${list(report.ran)}`;
+  return `applied ${report.ran.length} migration(s)${on}:\n${list(report.ran)}`;
 }
 
 async function runMigrate(command: Command, io: CliIo): Promise<void> {
@@ -36,11 +41,11 @@ async function runMigrate(command: Command, io: CliIo): Promise<void> {
   const setting = databaseSettingOf(options.databaseUrl, io.cwd, name);
   const report = await migrateDatabase(setting, { schema: options.databaseSchema, dryRun });
   if (options.json === true) {
-    io.stdout.write(`${JSON.stringify(report)}\n`);
+    io.stdout.write(`${JSON.stringify({ database: setting.where, ...report })}\n`);
   } else if (setting.kind === "memory") {
     io.stdout.write("memory: has nothing to migrate (an in-memory registry starts empty every time)\n");
   } else {
-    io.stdout.write(describeReport(report, dryRun));
+    io.stdout.write(describeReport(report, dryRun, setting.where));
   }
 }
 
@@ -70,13 +75,18 @@ export const registerMigrateCommand: RegisterCommands = (parent, io) => {
         "PostgreSQL only: the schema of the registry's tables (default: the search_path)",
       ).env("DATABASE_SCHEMA"),
     )
-    .addOption(new Option("--json", "print the report as one JSON document {applied, pending, ran}"))
+    .addOption(
+      new Option("--json", "print the report as one JSON document {database, applied, pending, ran}"),
+    )
     .addHelpText(
       "after",
       "\nExamples:\n" +
         "  $ modelreg migrate --dry-run                  # what a start would apply\n" +
         "  $ DATABASE_URL=postgres://registry@db/registry modelreg migrate\n" +
         "  $ modelreg serve --no-migrate                 # refuses to start on a schema not current\n\n" +
+        "With --config FILE (or MODELREG_CONFIG), the database comes from the file's `migrate:` section\n" +
+        "(database-url, database-schema), not from `serve:`. The output names the database it migrated\n" +
+        "(scheme, host and path; never a password).\n" +
         "Safe to run while servers run and from several places at once: each migration runs once.",
     );
   command.action(async (_options: unknown, self: Command) => runMigrate(self, io));

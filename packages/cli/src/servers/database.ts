@@ -31,6 +31,15 @@ function shown(url: string): string {
   }
 }
 
+/** The URL's path (`""` or `/` when it names no database), `undefined` when it does not parse. */
+function pathOf(url: string): string | undefined {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parses a database URL (`--database-url`, `DATABASE_URL`). Relative SQLite
  * paths are resolved from `cwd`. Throws {@link DatabaseUrlError}, whose
@@ -54,6 +63,10 @@ export function parseDatabaseUrl(
   }
   if (/^(?:mysql|mariadb):\/\/./.test(value)) {
     const uri = value.replace(/^mariadb:/, "mysql:");
+    // Without one, MySQL has no database selected: every query fails (a usage error, said up front).
+    if (/^\/?$/.test(pathOf(uri) ?? "x")) {
+      throw new DatabaseUrlError(`${name} needs a database name: mysql://user:pass@host:3306/DATABASE`);
+    }
     return { kind: "mysql", uri, where: shown(uri) };
   }
   // Never echo the URL: it may hold a password.
