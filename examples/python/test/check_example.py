@@ -101,7 +101,7 @@ def main() -> None:
         event = next(replayed)
         replayed.close()
         results["replayed"] = {"type": event_type_name(event), "id": event.model.id, "revision": event.revision}
-        # A watch's refusal is raised from the loop, mapped like any call's.
+        # A watch's refusal is raised by watch() itself (the call starts there), mapped like any call's.
         try:
             next(registry.watch('name = "x" AND', timeout=30))
             raise AssertionError("bad watch filter accepted")
