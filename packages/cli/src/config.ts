@@ -6,6 +6,22 @@ import { isClientCommand } from "./client/options";
 import type { CliIo } from "./context";
 import { CliUsageError } from "./errors";
 
+const FALSE_WORDS: readonly string[] = ["0", "false", "no", "off"];
+const TRUE_WORDS: readonly string[] = ["1", "true", "yes", "on"];
+
+/**
+ * The one reading of a boolean word in the environment (MODELREG_TLS,
+ * MODELREG_DEBUG, MIGRATE): `1 true yes on` is true, `0 false no off` false
+ * (any case, spaces around), anything else undefined. Each caller says what
+ * an empty value means.
+ */
+export function booleanWord(text: string): boolean | undefined {
+  const word = text.trim().toLowerCase();
+  if (TRUE_WORDS.includes(word)) return true;
+  if (FALSE_WORDS.includes(word)) return false;
+  return undefined;
+}
+
 /** The section of the config file every client verb reads. */
 export const CLIENT_SECTION = "client";
 
@@ -104,41 +120,101 @@ function applySection(command: Command, section: Section, where: string, known?:
     if (known && !known.has(key)) throw new CliUsageError(`${where}: unknown key ${key}`);
     const option = optionOf(command, key);
     if (!option) {
-      if (known) continue; // a client key this verb does not take
+      if (known) continue; // a key of the section this command does not take
       throw new CliUsageError(`${where}: unknown key ${key}`);
     }
     const name = option.attributeName();
     const source = command.getOptionValueSource(name);
-    // Flags and the environment win; a command's own section wins over `client:`.
+    // Flags and the environment win; a later (more specific) section wins over an earlier one.
     if (source !== undefined && source !== "default" && source !== "config") continue;
     command.setOptionValueWithSource(name, configValue(option, key, raw, `${where}.${key}`), "config");
   }
 }
 
+/** The keys that name an option of `group` or of any command below it. */
+function keysBelow(group: Command): Set<string> {
+  const keys = new Set<string>();
+  const walk = (command: Command) => {
+    for (const o of command.options) {
+      keys.add(o.attributeName());
+      if (o.long) keys.add(o.long.slice(2));
+    }
+    for (const sub of command.commands) walk(sub);
+  };
+  walk(group);
+  return keys;
+}
+
+/** The `--config` given closest to `command` (on it, then on each parent up to the program). */
+export function configFileOf(command: Command): string | undefined {
+  for (let c: Command | null = command; c; c = c.parent) {
+    if (c.getOptionValueSource("config") === "cli") return c.opts<{ config?: string }>().config;
+  }
+  // MODELREG_CONFIG (the program's option reads it) or a config set some other way.
+  for (let c: Command | null = command; c; c = c.parent) {
+    const file = c.opts<{ config?: string }>().config;
+    if (file) return file;
+  }
+  return undefined;
+}
+
 /**
- * Applies the config file (`--config` of the command or of `program`, or
- * MODELREG_CONFIG) to
- * `command`, the one about to run: each of its options still at its default
- * takes the value of its section. Flags and the environment win. A client
- * verb reads the `client:` section then its own (`models list:`). An
- * unknown section or key is a usage error naming the file, section and key.
+ * Applies the config file (`--config` given anywhere on the command line,
+ * else MODELREG_CONFIG) to `command`, the one about to run: each of its
+ * options still at its default takes the value of its sections. Flags and
+ * the environment win. The sections apply from the least to the most
+ * specific: `client:` (client verbs), then each group's (`models:`, keys
+ * its commands do not take are skipped), then the command's own
+ * (`models list:`). An unknown section or key is a usage error naming the
+ * file, section and key. Then `--json`/`--ndjson` are settled
+ * ({@link resolveOutputFormat}).
  */
 export function applyConfigFile(program: Command, command: Command, io: CliIo): void {
-  const file = command.opts<{ config?: string }>().config ?? program.opts<{ config?: string }>().config;
-  if (!file) return;
+  const file = configFileOf(command) ?? program.opts<{ config?: string }>().config;
+  if (file) applySections(program, command, file, io);
+  resolveOutputFormat(command);
+}
+
+function applySections(program: Command, command: Command, file: string, io: CliIo): void {
   const config = readConfigFile(file, io);
   const paths = allPaths(program);
   for (const name of Object.keys(config)) {
     if (!paths.has(name)) throw new CliUsageError(`config file ${file}: unknown section ${name}`);
   }
-  const path = commandPath(command);
+  const where = (name: string) => `config file ${file}: section ${name}`;
   if (isClientCommand(command)) {
-    const clientKeys = new Set<string>(clientOptionNames);
     const section = config[CLIENT_SECTION];
-    if (section) applySection(command, section, `config file ${file}: section ${CLIENT_SECTION}`, clientKeys);
+    if (section) applySection(command, section, where(CLIENT_SECTION), new Set<string>(clientOptionNames));
   }
+  const groups: Command[] = [];
+  for (let c = command.parent; c?.parent; c = c.parent) groups.unshift(c);
+  for (const group of groups) {
+    const name = commandPath(group);
+    const section = config[name];
+    if (section) applySection(command, section, where(name), keysBelow(group));
+  }
+  const path = commandPath(command);
   const own = config[path];
-  if (own && path !== CLIENT_SECTION) applySection(command, own, `config file ${file}: section ${path}`);
+  if (own && path !== CLIENT_SECTION) applySection(command, own, where(path));
+}
+
+const sourceRank = (source: string | undefined) => ({ cli: 3, env: 2, config: 1 })[source ?? ""] ?? 0;
+
+/**
+ * Settles `--json` / `--ndjson` before the command runs (nothing called
+ * yet): they are one setting, so the one from the stronger source (flag >
+ * environment > config file) wins and the other is cleared; both from the
+ * same source is a usage error.
+ */
+export function resolveOutputFormat(command: Command): void {
+  const has = (key: string) => command.options.some((o) => o.attributeName() === key);
+  if (!has("json") || !has("ndjson")) return;
+  const { json, ndjson } = command.opts<{ json?: boolean; ndjson?: boolean }>();
+  if (!json || !ndjson) return;
+  const jsonRank = sourceRank(command.getOptionValueSource("json"));
+  const ndjsonRank = sourceRank(command.getOptionValueSource("ndjson"));
+  if (jsonRank === ndjsonRank) throw new CliUsageError("--json and --ndjson exclude each other");
+  command.setOptionValueWithSource(jsonRank < ndjsonRank ? "json" : "ndjson", undefined, "default");
 }
 
 /** Keys a `client:` section may hold: the client options, and the per-verb ones shared by many verbs. */

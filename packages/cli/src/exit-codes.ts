@@ -29,22 +29,52 @@ export const ExitCode = {
 /** One of {@link ExitCode}'s values. */
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-const exitCodeByGrpcCode: Readonly<Partial<Record<Code, ExitCode>>> = {
-  [Code.OK]: ExitCode.OK,
-  [Code.NOT_FOUND]: ExitCode.NOT_FOUND,
-  [Code.ALREADY_EXISTS]: ExitCode.CONFLICT,
-  [Code.ABORTED]: ExitCode.CONFLICT,
-  [Code.FAILED_PRECONDITION]: ExitCode.CONFLICT,
-  [Code.UNAVAILABLE]: ExitCode.UNAVAILABLE,
-  [Code.DEADLINE_EXCEEDED]: ExitCode.UNAVAILABLE,
-  [Code.RESOURCE_EXHAUSTED]: ExitCode.UNAVAILABLE,
-  [Code.INVALID_ARGUMENT]: ExitCode.INVALID,
-  [Code.OUT_OF_RANGE]: ExitCode.INVALID,
-  [Code.UNAUTHENTICATED]: ExitCode.DENIED,
-  [Code.PERMISSION_DENIED]: ExitCode.DENIED,
-};
+/**
+ * The one table between exit codes and gRPC codes. Each row: an exit code,
+ * the gRPC code it is reported as with `--json` (whose HTTP status the JSON
+ * error body carries: 409 for a conflict, 503 unavailable, 400 usage or
+ * invalid, 500 failure), and the gRPC codes of a failed call that exit with it.
+ */
+const exitCodeTable: readonly { exitCode: ExitCode; reportedAs: Code; from: readonly Code[] }[] = [
+  { exitCode: ExitCode.OK, reportedAs: Code.OK, from: [Code.OK] },
+  { exitCode: ExitCode.USAGE, reportedAs: Code.INVALID_ARGUMENT, from: [] },
+  { exitCode: ExitCode.NOT_FOUND, reportedAs: Code.NOT_FOUND, from: [Code.NOT_FOUND] },
+  {
+    exitCode: ExitCode.CONFLICT,
+    reportedAs: Code.ABORTED,
+    from: [Code.ALREADY_EXISTS, Code.ABORTED, Code.FAILED_PRECONDITION],
+  },
+  {
+    exitCode: ExitCode.UNAVAILABLE,
+    reportedAs: Code.UNAVAILABLE,
+    from: [Code.UNAVAILABLE, Code.DEADLINE_EXCEEDED, Code.RESOURCE_EXHAUSTED],
+  },
+  {
+    exitCode: ExitCode.INVALID,
+    reportedAs: Code.INVALID_ARGUMENT,
+    from: [Code.INVALID_ARGUMENT, Code.OUT_OF_RANGE],
+  },
+  {
+    exitCode: ExitCode.DENIED,
+    reportedAs: Code.PERMISSION_DENIED,
+    from: [Code.UNAUTHENTICATED, Code.PERMISSION_DENIED],
+  },
+  // Every other gRPC code (INTERNAL, UNKNOWN, CANCELLED by the server, ...) is a failure.
+  { exitCode: ExitCode.FAILURE, reportedAs: Code.INTERNAL, from: [] },
+  { exitCode: ExitCode.INTERRUPTED, reportedAs: Code.CANCELLED, from: [] },
+];
 
 /** The exit code for a registry call that failed with gRPC status `code`. */
 export function exitCodeOfGrpcCode(code: Code): ExitCode {
-  return exitCodeByGrpcCode[code] ?? ExitCode.FAILURE;
+  return exitCodeTable.find((row) => row.from.includes(code))?.exitCode ?? ExitCode.FAILURE;
+}
+
+/**
+ * The gRPC code an error with exit code `exitCode` is reported as in the
+ * `--json` error body (its `status`, and through it the HTTP `code`): the
+ * reverse of {@link exitCodeOfGrpcCode}, from the same table. An unknown
+ * exit code is INTERNAL.
+ */
+export function grpcCodeOfExitCode(exitCode: number): Code {
+  return exitCodeTable.find((row) => row.exitCode === exitCode)?.reportedAs ?? Code.INTERNAL;
 }

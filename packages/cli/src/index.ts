@@ -18,7 +18,8 @@ export { applyConfigFile, readConfigFile } from "./config";
 export type { CliIo, OutputFormat, RegisterCommands } from "./context";
 /** Errors a command throws with a message for the user and an exit code. */
 export { CliError, CliInterruptedError, CliUsageError } from "./errors";
-export { ExitCode, exitCodeOfGrpcCode } from "./exit-codes";
+/** The exit codes, and the one table between them and gRPC codes (both directions). */
+export { ExitCode, exitCodeOfGrpcCode, grpcCodeOfExitCode } from "./exit-codes";
 /** Run a `modelreg` command line in process; the process's own IO. */
 export { describeRegistryError, processIo, runCli } from "./main";
 /**

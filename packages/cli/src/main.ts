@@ -1,9 +1,10 @@
 import { errorBody } from "@modelreg/gateway-express";
 import { Code, preconditionViolations, RegistryError } from "@modelreg/registry-client";
 import { type Command, CommanderError } from "commander";
+import { booleanWord } from "./config";
 import type { CliIo } from "./context";
 import { CliError } from "./errors";
-import { ExitCode, exitCodeOfGrpcCode } from "./exit-codes";
+import { ExitCode, exitCodeOfGrpcCode, grpcCodeOfExitCode } from "./exit-codes";
 import { createProgram } from "./program";
 
 /** The process's streams, environment and working directory: what the `modelreg` bin runs with. */
@@ -53,11 +54,10 @@ function reportOf(error: unknown, debug: boolean): Report {
     };
   }
   if (error instanceof CliError) {
-    const code = error.exitCode === ExitCode.INTERRUPTED ? Code.CANCELLED : Code.INVALID_ARGUMENT;
     return {
       exitCode: error.exitCode,
       message: oneLine(error.message),
-      registryError: new RegistryError(code, error.message),
+      registryError: new RegistryError(grpcCodeOfExitCode(error.exitCode), error.message),
     };
   }
   if (error instanceof RegistryError) {
@@ -80,8 +80,10 @@ function wantsJson(argv: readonly string[]): boolean {
 }
 
 function isDebug(argv: readonly string[], io: CliIo): boolean {
-  const flag = io.env.MODELREG_DEBUG?.trim().toLowerCase();
-  return argv.includes("--debug") || (flag !== undefined && !["", "0", "false", "no", "off"].includes(flag));
+  const flag = io.env.MODELREG_DEBUG;
+  return (
+    argv.includes("--debug") || (flag !== undefined && flag.trim() !== "" && booleanWord(flag) !== false)
+  );
 }
 
 /**

@@ -3,7 +3,7 @@ import packageJson from "../package.json" with { type: "json" };
 import { registerAliasCommands } from "./client/aliases";
 import { registerHistoryCommand } from "./client/history";
 import { registerModelCommands } from "./client/models";
-import { applyConfigFile } from "./config";
+import { applyConfigFile, booleanWord } from "./config";
 import type { CliIo } from "./context";
 import { CliUsageError } from "./errors";
 import { registerMigrateCommand } from "./migrate/command";
@@ -25,15 +25,18 @@ Options come from flags, then environment variables (shown in each command's
 Exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 unavailable, 5 invalid,
 6 denied, 7 failure, 130 interrupted.`;
 
-const FALSE_WORDS = new Set(["", "0", "false", "no", "off"]);
-
 /**
  * Makes `command` read environment variables from `env` (commander reads
  * process.env): a value option takes a non-empty value; a boolean option is
- * on unless the variable is empty, 0, false, no or off. Same precedence as
- * commander's: a flag wins.
+ * on unless the variable is empty or a false word ({@link booleanWord}).
+ * Same precedence as commander's: a flag wins. It replaces commander's
+ * private `_parseOptionsEnv` (commander is pinned to 14.0.x for it; a
+ * commander without it fails here at once rather than read process.env).
  */
 function bindEnvironment(command: Command, env: CliIo["env"]): void {
+  if (typeof (Command.prototype as unknown as Record<string, unknown>)._parseOptionsEnv !== "function") {
+    throw new Error("commander no longer has _parseOptionsEnv: the environment binding needs updating");
+  }
   const parseOptionsEnv = function (this: Command): void {
     const events = this as unknown as NodeJS.EventEmitter;
     for (const option of this.options) {
@@ -46,7 +49,7 @@ function bindEnvironment(command: Command, env: CliIo["env"]): void {
       }
       if (option.required || option.optional) {
         if (value !== "") events.emit(`optionEnv:${option.name()}`, value);
-      } else if (!FALSE_WORDS.has(value.trim().toLowerCase())) {
+      } else if (value.trim() !== "" && booleanWord(value) !== false) {
         events.emit(`optionEnv:${option.name()}`);
       } else if (!option.negate) {
         this.setOptionValueWithSource(key, false, "env");

@@ -1,9 +1,10 @@
 import { ModelAlias } from "@modelreg/proto";
 import { type Command, Option } from "commander";
 import type { CliIo, RegisterCommands } from "../context";
+import { CliUsageError } from "../errors";
 import { writeFields } from "../output";
 import { withClient } from "./connect";
-import { addClientOptions, type ClientOptions, integerParser } from "./options";
+import { addClientOptions, type ClientOptions, integerParser, splitNameAlias } from "./options";
 import {
   ALIAS_HEADERS,
   aliasRow,
@@ -80,11 +81,9 @@ function registerGet(aliases: Command, io: CliIo): void {
       .argument("<name>", "model name (or name@alias)")
       .argument("[alias]", "alias"),
   ).action(async (nameArg: string, aliasArg: string | undefined, o: ClientOptions) => {
-    const at = nameArg.lastIndexOf("@");
-    const [name, alias] =
-      aliasArg === undefined && at > 0
-        ? [nameArg.slice(0, at), nameArg.slice(at + 1)]
-        : [nameArg, aliasArg ?? ""];
+    const { name, alias } =
+      aliasArg === undefined ? splitNameAlias(nameArg) : { name: nameArg, alias: aliasArg };
+    if (!alias?.trim()) throw new CliUsageError("aliases get needs an alias: NAME ALIAS or NAME@ALIAS");
     const found = await withClient(o, io, (client, call) => client.getModelAlias({ name, alias }, call));
     await printAlias(io, o, found);
   });

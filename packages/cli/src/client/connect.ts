@@ -10,6 +10,7 @@ import {
 } from "@modelreg/registry-client";
 import type { CliIo } from "../context";
 import { CliInterruptedError, CliUsageError } from "../errors";
+import { withInterruption } from "../output";
 import type { ClientOptions } from "./options";
 
 /** RFC 6750 token68, as the client checks it: refused here with a usage error that never shows the token. */
@@ -98,8 +99,10 @@ function withMessage(error: RegistryError, message: string): RegistryError {
 /**
  * Runs `run` with a client from `options` and the options of each call
  * (deadline, and a signal aborted by SIGINT), then closes the client.
- * SIGINT fails the command with exit code 130; an unreachable registry is
- * reported with its address (exit code 4).
+ * SIGINT fails the command with exit code 130, also while its output waits
+ * on a full pipe ({@link withInterruption}); an unreachable registry is
+ * reported with its address (exit code 4). The SIGINT listener is the
+ * process's while `run` runs: a program embedding `runCli` shares it.
  */
 export async function withClient<T>(
   options: ClientOptions,
@@ -111,7 +114,9 @@ export async function withClient<T>(
   const onSigint = () => abort.abort();
   process.once("SIGINT", onSigint);
   try {
-    return await run(client, { signal: abort.signal, timeoutMs: options.timeout });
+    const call = { signal: abort.signal, timeoutMs: options.timeout };
+    // SIGINT also ends a write waiting on a full pipe (`modelreg models list --all --ndjson | less`).
+    return await withInterruption(abort.signal, () => run(client, call));
   } catch (error) {
     if (abort.signal.aborted) throw new CliInterruptedError();
     throw explained(error, options);

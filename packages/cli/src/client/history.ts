@@ -26,10 +26,11 @@ const quoted = (text: string) => JSON.stringify(text);
 export function historyFilter(o: Omit<HistoryOptions, keyof ClientOptions | "limit">): string {
   const parts: string[] = [];
   if (o.actor !== undefined) parts.push(`actor = ${quoted(o.actor)}`);
-  if (o.type !== undefined) parts.push(`type = ${o.type.toUpperCase()}`);
+  if (o.type !== undefined) parts.push(`type = ${o.type}`);
   if (o.refused) parts.push("refused = true");
   if (o.since !== undefined) parts.push(`commit_time >= ${quoted(o.since)}`);
-  if (o.filter) parts.push(parts.length > 0 ? `(${o.filter})` : o.filter);
+  // The history filter has AND only (no OR, no parentheses): the parts join as they are.
+  if (o.filter?.trim()) parts.push(o.filter.trim());
   return parts.join(" AND ");
 }
 

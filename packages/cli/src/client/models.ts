@@ -6,7 +6,7 @@ import { registerTransferCommands } from "../transfer/commands";
 import { withClient } from "./connect";
 import { registerChanges } from "./model-changes";
 import { addFieldOptions, type FieldOptions, fieldsOf } from "./model-fields";
-import { addClientOptions, type ClientOptions, integerParser } from "./options";
+import { addClientOptions, type ClientOptions, integerParser, splitNameAlias } from "./options";
 import { MODEL_HEADERS, modelRow, pageSizeFor, printList, printModel } from "./render";
 
 function registerCreate(models: Command, io: CliIo): void {
@@ -35,13 +35,6 @@ function registerGet(models: Command, io: CliIo): void {
     const model = await withClient(o, io, (client, call) => client.getModel({ id }, call));
     await printModel(io, o, model);
   });
-}
-
-/** `name@alias` split; a plain name has no alias. */
-export function splitNameAlias(text: string): { name: string; alias?: string } {
-  const at = text.lastIndexOf("@");
-  if (at <= 0 || at === text.length - 1) return { name: text };
-  return { name: text.slice(0, at), alias: text.slice(at + 1) };
 }
 
 function readTimeOf(text: string | undefined): Timestamp | undefined {

@@ -106,3 +106,16 @@ export function keyValue(value: string, option: string): [string, string] {
   if (at <= 0) throw new CliUsageError(`${option} expects key=value, got ${JSON.stringify(value)}`);
   return [value.slice(0, at), value.slice(at + 1)];
 }
+
+/**
+ * `NAME@ALIAS` split at its last `@` (the one parser of it, for `models
+ * lookup` and `aliases get`): a plain name has no alias; `bert@` is a usage
+ * error (an alias must follow the `@`).
+ */
+export function splitNameAlias(text: string): { name: string; alias?: string } {
+  const at = text.lastIndexOf("@");
+  if (at <= 0) return { name: text };
+  const alias = text.slice(at + 1);
+  if (alias.trim() === "") throw new CliUsageError(`${JSON.stringify(text)}: an alias must follow the @`);
+  return { name: text.slice(0, at), alias };
+}

@@ -3,8 +3,9 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { Logger } from "pino";
+import { booleanWord } from "../config";
 import type { CliIo } from "../context";
-import { CliError, CliUsageError } from "../errors";
+import { CliError, CliInterruptedError, CliUsageError } from "../errors";
 import { ExitCode } from "../exit-codes";
 import { gatewayOptionSpecs, serveGateway } from "./gateway";
 import { flushLogger, serverLogger } from "./logger";
@@ -20,40 +21,83 @@ import {
   text,
 } from "./options";
 import { registryOptionSpecs, serveRegistry } from "./registry";
-import { runUp } from "./up";
+import { runUp, type UpMessage } from "./up";
+
+/** What a server is told: stop (calls in flight finish), or stop at once. */
+interface StopRequests {
+  /** The first request to stop: what it was, for the log line. */
+  readonly first: Promise<Record<string, string>>;
+  /** A second SIGINT/SIGTERM, or `modelreg up` said so: stop without waiting. */
+  readonly forced: Promise<void>;
+  release(): void;
+}
 
 /**
- * Resolves with the first SIGINT or SIGTERM. Later ones are ignored (Ctrl-C
- * reaches every process of the terminal's group, and `modelreg up` sends
- * SIGTERM too) until `release` removes the listeners.
+ * Listens for the requests to stop: SIGINT or SIGTERM; and, when this
+ * process was started by `modelreg up` (it has an IPC channel), `up`'s
+ * messages and the channel's end (`up` is gone, even killed by SIGKILL).
+ * Ctrl-C reaches every process of the terminal's group while `up` also
+ * tells its children to stop: that is one request, and only a second
+ * signal forces the stop. `release` removes the listeners.
  */
-function stopSignal(): { signal: Promise<NodeJS.Signals>; release(): void } {
-  let on: (signal: NodeJS.Signals) => void = () => {};
-  const signal = new Promise<NodeJS.Signals>((resolve) => {
-    on = resolve;
-  });
-  process.on("SIGINT", on);
-  process.on("SIGTERM", on);
+function stopRequests(): StopRequests {
+  let first: (reason: Record<string, string>) => void = () => {};
+  let force: () => void = () => {};
+  const requests = {
+    first: new Promise<Record<string, string>>((resolve) => {
+      first = resolve;
+    }),
+    forced: new Promise<void>((resolve) => {
+      force = resolve;
+    }),
+  };
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    first({ signal });
+    if (++signals > 1) force();
+  };
+  const onMessage = (message: unknown) => {
+    const said = (message as Partial<UpMessage> | null)?.modelreg;
+    if (said === "stop" || said === "force") first({ reason: "stopped by modelreg up" });
+    if (said === "force") force();
+  };
+  const onDisconnect = () => first({ reason: "the modelreg up process is gone" });
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  if (process.channel) {
+    process.on("message", onMessage);
+    process.on("disconnect", onDisconnect);
+  }
   return {
-    signal,
+    ...requests,
     release() {
-      process.off("SIGINT", on);
-      process.off("SIGTERM", on);
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      process.off("message", onMessage);
+      process.off("disconnect", onDisconnect);
     },
   };
 }
 
-/** Runs a started server until SIGINT/SIGTERM, then stops it; a failed stop is logged and exits 7. */
+/**
+ * Runs a started server until told to stop, then stops it. A failed stop is
+ * logged and exits 7; a forced one (a second signal) exits 130 at once.
+ */
 async function untilStopped(server: { logger: Logger; stop(): Promise<void> }): Promise<void> {
-  const stop = stopSignal();
+  const requests = stopRequests();
   try {
-    server.logger.info({ signal: await stop.signal }, "stopping");
-    await server.stop();
+    server.logger.info(await requests.first, "stopping");
+    const forced = await Promise.race([server.stop().then(() => false), requests.forced.then(() => true)]);
+    if (forced) {
+      server.logger.warn("stopping at once: calls in flight are cut off");
+      throw new CliInterruptedError("stopped at once (asked twice), without waiting for calls in flight");
+    }
   } catch (error) {
+    if (error instanceof CliInterruptedError) throw error;
     server.logger.error({ err: error }, "shutdown failed");
     throw new CliError(`shutdown failed: ${(error as Error).message}`, ExitCode.FAILURE);
   } finally {
-    stop.release();
+    requests.release();
     await flushLogger(server.logger);
   }
 }
@@ -62,9 +106,10 @@ async function untilStopped(server: { logger: Logger; stop(): Promise<void> }): 
 function migrateOf(command: Command, io: CliIo): boolean {
   const value = command.getOptionValue("migrate") as boolean | undefined;
   if (command.getOptionValueSource("migrate") !== "default" || value === false) return value !== false;
-  const raw = io.env.MIGRATE?.trim().toLowerCase();
-  if (raw === undefined || raw === "" || ["1", "true", "yes", "on"].includes(raw)) return true;
-  if (["0", "false", "no", "off"].includes(raw)) return false;
+  const raw = io.env.MIGRATE;
+  if (raw === undefined || raw.trim() === "") return true;
+  const migrate = booleanWord(raw);
+  if (migrate !== undefined) return migrate;
   throw new CliUsageError(`MIGRATE must be true or false (got "${io.env.MIGRATE}")`);
 }
 
