@@ -2,10 +2,13 @@
 // filter, the output format settled before any call, the --json status of every exit code, config
 // sections of a group, control characters and narrow terminals in tables, the alias argument, and
 // the environment read from io.env only.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { errorBody } from "@modelreg/gateway-express";
-import { Code, RegistryError } from "@modelreg/registry-client";
+import { Code, createRegistryClient, RegistryError } from "@modelreg/registry-client";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, exitCodeOfGrpcCode, grpcCodeOfExitCode } from "../src/exit-codes";
@@ -240,4 +243,40 @@ describe("environment from io.env only (S8)", () => {
     );
     expect(envWins.code).toBe(0);
   });
+});
+
+describe("SIGINT while the output waits on a full pipe (S1)", () => {
+  it("exits 130 at once, though nobody reads stdout", async () => {
+    const client = createRegistryClient({ target: registry.address, insecure: true });
+    // About 600 KB of ndjson: more than the pipe and both ends' buffers hold.
+    for (let batch = 0; batch < 30; batch++) {
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          client.createModel({
+            model: { name: `pipe-${batch}`, version: `${i}.0.0`, description: "x".repeat(200) },
+          }),
+        ),
+      );
+    }
+    client.close();
+    const root = fileURLToPath(new URL("../../../", import.meta.url));
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "packages/cli/src/bin.ts", "models", "list", "--all", "--ndjson"],
+      { cwd: root, env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exit = once(child, "exit") as Promise<[number | null, string | null]>;
+    await once(child.stdout, "readable"); // the list is being written; never read: the pipe fills
+    await new Promise((r) => setTimeout(r, 2000));
+    child.kill("SIGINT");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const [code, signal] = await exit;
+    clearTimeout(timer);
+    expect({ code, signal }).toEqual({ code: 130, signal: null });
+    expect(JSON.parse(stderr)).toMatchObject({ error: { status: "CANCELLED", message: "interrupted" } });
+  }, 60_000);
 });

@@ -1,7 +1,7 @@
 // Test support for the CLI's tests: run `modelreg` in process with captured
 // streams, and a real registry on a socket over a SQLite file.
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
@@ -71,11 +71,22 @@ export async function startSqliteRegistry(dir: string, options: Partial<Registry
   };
 }
 
-/** `127.0.0.1:<port>` where nothing listens (a port that was free a moment ago). */
+/**
+ * `127.0.0.1:1` when it refuses connections (it does unless root runs a tcpmux
+ * there): a privileged port no test server can be given, unlike a free
+ * ephemeral port, which a server started meanwhile by a test running in
+ * parallel may take. Checked: anything else listening there is an error.
+ */
 export async function closedAddress(): Promise<string> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return `127.0.0.1:${port}`;
+  const address = "127.0.0.1:1";
+  const refused = await new Promise<boolean>((resolve) => {
+    const socket = connect(1, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", () => resolve(true));
+  });
+  if (!refused) throw new Error(`closedAddress: something listens on ${address}; the tests need it closed`);
+  return address;
 }
