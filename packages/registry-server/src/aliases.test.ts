@@ -391,6 +391,27 @@ describe.each(adapters)("alias RPCs over gRPC, %s storage", (_name, createStorag
     expect(late).toBeGreaterThan(0);
   });
 
+  it("resolves latest among versions imported in one batch (one create time) to the one created last", async () => {
+    // A batch stamps create times in milliseconds, so its last versions often share one; ids are random,
+    // so breaking that tie by id picked another version.
+    const versions = Array.from({ length: 200 }, (_, i) => `${i + 1}`);
+    let tied = 0;
+    for (let round = 0; round < 5; round++) {
+      const name = `batched-${round}`;
+      const summary = await suite.registry.client.importModels(
+        versions.map((version) => ({ model: { name, version } })),
+      );
+      expect(summary.createdCount).toBe(200);
+      const last = await lookup({ name, version: "200" });
+      const previous = await lookup({ name, version: "199" });
+      const time = (t: Timestamp | undefined) => `${t?.seconds}.${t?.nanos}`;
+      if (time(previous.createTime) === time(last.createTime)) tied++;
+      expect((await lookup({ name, alias: "latest" })).version).toBe("200");
+      expect((await lookup({ name, alias: "latest", readTime: last.createTime })).version).toBe("200");
+    }
+    expect(tied).toBeGreaterThan(0);
+  });
+
   it("deletes an aliased model only with force, deleting its aliases in the same step, each in the history", async () => {
     const model = await create("forced", "1");
     await setAlias({ name: "forced", alias: "a", version: "1" });

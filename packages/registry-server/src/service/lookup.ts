@@ -93,9 +93,11 @@ const latestScanPage = 100;
  */
 const createCommitSlack = 60_000_000;
 
-/** Newest create time first; the smaller id first among equal ones (as ListModels orders them). */
-const byCreateTime = (a: ModelRecord, b: ModelRecord) =>
-  b.createTime - a.createTime || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+/**
+ * Newest create time first. A stable sort of created entries (newest revision first) keeps the one
+ * created last first among equal create times (the models of one ImportModels batch share one).
+ */
+const byCreateTime = (a: ModelRecord, b: ModelRecord) => b.createTime - a.createTime;
 
 /**
  * `name@latest` at `readTime`: of the versions whose create time is at or
@@ -129,19 +131,40 @@ async function latestAt(storage: StorageAdapter, plan: LookupPlan, readTime: num
   }
 }
 
+/** The `limit` newest versions of `name` by create time. */
+function newestVersions(storage: StorageAdapter, name: string, limit: number, context: CallContext) {
+  return storage.list(
+    {
+      filter: { kind: "string", field: "name", op: "=", value: name, prefix: false },
+      orderBy: [{ field: "create_time", descending: true }],
+      limit,
+    },
+    storageOptions(context),
+  );
+}
+
+/**
+ * The newest version of `name` now: of those sharing the newest create time (one ImportModels batch),
+ * the one created last (by its created entry's revision; by id once history no longer holds it).
+ */
+async function latestNow(storage: StorageAdapter, name: string, context: CallContext) {
+  const [first, second] = await newestVersions(storage, name, 2, context);
+  if (!first || !second || second.createTime !== first.createTime) return first;
+  const tied = (await newestVersions(storage, name, 1000, context)).filter(
+    (model) => model.createTime === first.createTime,
+  );
+  const ids = new Set(tied.map((model) => model.id));
+  const created = await storage.listHistory(
+    { name, types: ["created"], limit: tied.length + latestScanPage },
+    storageOptions(context),
+  );
+  const last = created.find((entry) => ids.has(entry.model.id));
+  return tied.find((model) => model.id === last?.model.id) ?? first;
+}
+
 /** `name@latest`: the newest version by create time (then, with a read time). */
 async function resolveLatest(storage: StorageAdapter, plan: LookupPlan, context: CallContext) {
-  if (plan.readTime === undefined) {
-    const [newest] = await storage.list(
-      {
-        filter: { kind: "string", field: "name", op: "=", value: plan.name, prefix: false },
-        orderBy: [{ field: "create_time", descending: true }],
-        limit: 1,
-      },
-      storageOptions(context),
-    );
-    return newest;
-  }
+  if (plan.readTime === undefined) return latestNow(storage, plan.name, context);
   const model = await latestAt(storage, plan, plan.readTime, context);
   if (model) return model;
   const { prunedThrough } = await storage.readChanges(0, 0, storageOptions(context));
