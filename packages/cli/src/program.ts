@@ -103,10 +103,37 @@ function completionWords(program: Command): Map<string, string[]> {
   return words;
 }
 
-/** A bash completion script (zsh: the same through bashcompinit) generated from the command tree. */
+/**
+ * The options that take a value, as `path|--option` keys grouped by the
+ * words to offer after them: their choices (`history|--type`), or none (a
+ * file or free value: the shell's own completion, files, takes over).
+ */
+function completionValues(program: Command): Map<string, string[]> {
+  const byChoices = new Map<string, string[]>();
+  const walk = (command: Command, path: string) => {
+    for (const o of command.options) {
+      if (!o.long || (!o.required && !o.optional)) continue;
+      const choices = (o.argChoices ?? []).join(" ");
+      byChoices.set(choices, [...(byChoices.get(choices) ?? []), `${path}|${o.long}`]);
+    }
+    for (const sub of command.commands) walk(sub, path ? `${path} ${sub.name()}` : sub.name());
+  };
+  walk(program, "");
+  return byChoices;
+}
+
+/**
+ * A bash completion script (zsh: the same through bashcompinit) generated
+ * from the command tree: subcommands and long options; after an option
+ * that takes a value, its choices, or nothing so that `complete -o default`
+ * completes file names (`--config`, `--tls-ca-file`, `--database-url`...).
+ */
 export function completionScript(program: Command, shell: "bash" | "zsh"): string {
   const cases = [...completionWords(program)]
     .map(([path, words]) => `    "${path}") echo "${words.join(" ")}" ;;`)
+    .join("\n");
+  const values = [...completionValues(program)]
+    .map(([choices, keys]) => `    ${keys.map((k) => `"${k}"`).join("|")}) echo "${choices}" ;;`)
     .join("\n");
   const zsh =
     shell === "zsh"
@@ -118,13 +145,26 @@ ${zsh}_modelreg_words() {
 ${cases}
   esac
 }
+_modelreg_values() {
+  case "$1" in
+${values}
+    *) return 1 ;;
+  esac
+}
 _modelreg() {
-  local cur="\${COMP_WORDS[COMP_CWORD]}" path="" w i
+  local cur="\${COMP_WORDS[COMP_CWORD]}" prev="\${COMP_WORDS[COMP_CWORD-1]}" path="" w i
   for ((i = 1; i < COMP_CWORD; i++)); do
     w="\${COMP_WORDS[i]}"
-    case "$w" in -*) continue ;; esac
+    case "$w" in
+      -*) if _modelreg_values "$path|$w" >/dev/null; then ((i++)); fi; continue ;;
+    esac
     if [[ " $(_modelreg_words "$path") " == *" $w "* ]]; then path="\${path:+$path }$w"; fi
   done
+  local values
+  if [[ "$prev" == -* ]] && values="$(_modelreg_values "$path|$prev")"; then
+    COMPREPLY=($(compgen -W "$values" -- "$cur"))
+    return
+  fi
   COMPREPLY=($(compgen -W "$(_modelreg_words "$path")" -- "$cur"))
 }
 complete -o default -F _modelreg modelreg

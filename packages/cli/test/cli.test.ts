@@ -86,6 +86,17 @@ describe("help, version, usage", () => {
     expect(complete("modelreg", "mo").split(" ")).toEqual(["models"]);
     expect(complete("modelreg", "models", "l").split(" ").sort()).toEqual(["list", "lookup"]);
     expect(complete("modelreg", "models", "list", "--fil")).toBe("--filter");
+    // After an option that takes a value: its choices, or nothing (the shell then completes files).
+    expect(complete("modelreg", "history", "--type", "AL").split(" ")).toEqual([
+      "ALIAS_SET",
+      "ALIAS_DELETED",
+    ]);
+    for (const option of ["--tls-ca-file", "--config", "--registry"]) {
+      expect(complete("modelreg", "models", "list", option, ""), option).toBe("");
+    }
+    expect(complete("modelreg", "serve", "--database-url", "")).toBe("");
+    // An option's value is not taken for a subcommand.
+    expect(complete("modelreg", "models", "lookup", "--alias", "models", "--js")).toBe("--json");
     expect((await modelreg(["completion", "fish"])).code).toBe(1);
   });
 });
