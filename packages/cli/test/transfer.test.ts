@@ -19,6 +19,7 @@ import { createRegistryClient, type RegistryClient } from "@modelreg/registry-cl
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CliIo } from "../src/context";
 import { runCli } from "../src/main";
+import { exportRegistry } from "../src/transfer/export";
 import { eventLine } from "../src/transfer/watch";
 import { startSqliteRegistry, tempDir } from "./cli-support";
 
@@ -181,7 +182,8 @@ describe("models export | import", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.stdout).toBe(
-      `models: ${total} created, 0 already present, 0 failed\naliases: 3 set, 0 already present, 0 failed\n`,
+      `models: ${total} created, 0 already present, 0 present with different content, 0 failed\n` +
+        "aliases: 3 set, 0 already present, 0 failed\n",
     );
     const [source, target] = [await allModels(clientA), await allModels(clientB)];
     expect(target.size).toBe(total);
@@ -226,7 +228,7 @@ describe("models export | import", () => {
     expect(stderr).toBe(`exported ${total} models and 3 aliases\n`);
     expect(code).toBe(0);
     expect(JSON.parse(stdout)).toMatchObject({
-      models: { created: 0, alreadyPresent: total, failed: 0 },
+      models: { created: 0, alreadyPresent: total, differs: 0, failed: 0 },
       aliases: { set: 0, alreadyPresent: 3, failed: 0 },
       failures: [],
       replaysSeparated: true,
@@ -246,7 +248,9 @@ describe("models export | import", () => {
     const result = await run(["models", "import", "--registry", b.address, "--input", file]);
     expect(result.code).toBe(1);
     expect(result.stderr).toBe("modelreg: line 4: not JSON; the lines before it were imported, none after\n");
-    expect(result.stdout).toMatch(/^models: 2 created, 0 already present, 0 failed\n/);
+    expect(result.stdout).toMatch(
+      /^models: 2 created, 0 already present, 0 present with different content, 0 failed\n/,
+    );
     await expect(clientB.lookupModel({ name: "before-2", version: "1" })).resolves.toMatchObject({
       name: "before-2",
     });
@@ -266,7 +270,7 @@ describe("models export | import", () => {
     const result = await run(["models", "import", "--registry", b.address, "--input", file, "--json"]);
     expect(result.code).toBe(5);
     const summary = JSON.parse(result.stdout);
-    expect(summary.models).toEqual({ created: 1, alreadyPresent: 0, failed: 1 });
+    expect(summary.models).toEqual({ created: 1, alreadyPresent: 0, differs: 0, failed: 1 });
     expect(summary.aliases).toEqual({ set: 0, alreadyPresent: 0, failed: 1 });
     expect(summary.failures).toEqual([
       expect.objectContaining({ line: 3, item: "bad name!@1", code: "INVALID_ARGUMENT" }),
@@ -278,7 +282,7 @@ describe("models export | import", () => {
     const truncated = await run(["models", "import", "--registry", b.address, "--input", file]);
     expect(truncated.code).toBe(1);
     expect(truncated.stderr).toMatch(/line 2: the input ends without its "end" line/);
-    expect(truncated.stdout).toMatch(/^models: 0 created, 1 already present, 0 failed/);
+    expect(truncated.stdout).toMatch(/^models: 0 created, 1 already present, 0 present with different/);
   }, 60_000);
 });
 
@@ -297,10 +301,197 @@ describe("models import on a terminal", () => {
       ttyStderr: true,
     });
     expect(result.code).toBe(0);
-    expect(result.stderr).toMatch(/importing \[.*\] \d+% \| \d+ models, 0 aliases/);
+    expect(result.stderr).toMatch(/importing \[.*\] 0% \| 0 models, 0 aliases/);
+    // A later render than the first: the bar advanced to the whole file.
+    expect(result.stderr).toMatch(/importing \[.*\] 100% \| 250 models, 0 aliases/);
     expect(result.stdout).toBe(
-      "models: 250 created, 0 already present, 0 failed\naliases: 0 set, 0 already present, 0 failed\n",
+      "models: 250 created, 0 already present, 0 present with different content, 0 failed\n" +
+        "aliases: 0 set, 0 already present, 0 failed\n",
     );
+  }, 60_000);
+});
+
+const header = JSON.stringify({ kind: "modelreg-export", version: 1 });
+
+/** An export file of `models` (model lines as given, no aliases), complete with its end line. */
+function writeExport(name: string, models: readonly Record<string, unknown>[]): string {
+  const file = join(tmp.dir, name);
+  const lines = [header, ...models.map((m) => JSON.stringify({ kind: "model", ...m }))];
+  lines.push(JSON.stringify({ kind: "end", models: models.length, aliases: 0 }));
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return file;
+}
+
+/** Line i (1-based) of a lineage chain: version i fine-tuned from version i-1. */
+function chainLine(name: string, i: number) {
+  const model = { id: `${name}-${i}`, name, version: `${i}`, etag: '"1"' };
+  if (i === 1) return { model };
+  const parent = { id: `${name}-${i - 1}`, name, version: `${i - 1}` };
+  return { model: { ...model, lineage: { parentModelIds: [parent.id] } }, parents: [parent] };
+}
+
+describe("models import: lineage, content and files", () => {
+  let c: Registry;
+  let clientC: RegistryClient;
+  const calls = new Map<string, number>();
+  const counted = (method: string) => calls.get(method) ?? 0;
+
+  beforeAll(async () => {
+    const dir = join(tmp.dir, "c");
+    mkdirSync(dir);
+    c = await startSqliteRegistry(dir, {
+      interceptors: [
+        (next) => (call) => {
+          calls.set(call.method.name, counted(call.method.name) + 1);
+          return next(call);
+        },
+      ],
+    });
+    clientC = createRegistryClient({ target: c.address, insecure: true });
+  }, 60_000);
+
+  afterAll(async () => {
+    clientC?.close();
+    await c?.stop();
+  });
+
+  /** Imports a chain of `n` versions; the registry calls it took. */
+  async function importChain(name: string, n: number) {
+    const file = writeExport(
+      `${name}.ndjson`,
+      Array.from({ length: n }, (_, i) => chainLine(name, i + 1)),
+    );
+    calls.clear();
+    const result = await run(["models", "import", "--registry", c.address, "--input", file, "--json"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout).models).toEqual({
+      created: n,
+      alreadyPresent: 0,
+      differs: 0,
+      failed: 0,
+    });
+    return { lookups: counted("LookupModel"), imports: counted("ImportModels") };
+  }
+
+  it("imports a lineage chain of 1,000 versions with one lookup per parent at most (linear, not quadratic)", async () => {
+    const small = await importChain("chain-small", 200);
+    const large = await importChain("chain-large", 1000);
+    // Each parent's new id is looked up once; one stream per generation (a chain has no other choice).
+    expect(small.lookups).toBeLessThanOrEqual(200);
+    expect(large.lookups).toBeLessThanOrEqual(1000);
+    expect(large.imports).toBeLessThanOrEqual(1000 + 1);
+    // Lineage points at the target's own ids, all the way down.
+    const v1000 = await clientC.lookupModel({ name: "chain-large", version: "1000" });
+    const v999 = await clientC.lookupModel({ name: "chain-large", version: "999" });
+    expect(v1000.lineage?.parentModelIds).toEqual([v999.id]);
+    expect((await clientC.lookupModel({ name: "chain-large", alias: "latest" })).version).toBe("1000");
+  }, 300_000);
+
+  it("imports a child listed before its parent after the parent, and models without id or etag", async () => {
+    const parent = { id: "p", name: "ordered", version: "1", etag: '"1"' };
+    const child = {
+      model: {
+        id: "ch",
+        name: "ordered-child",
+        version: "1",
+        etag: '"1"',
+        lineage: { parentModelIds: ["p"] },
+      },
+      parents: [{ id: "p", name: "ordered", version: "1" }],
+    };
+    const noId = (version: string) => ({ model: { name: "no-id", version, framework: "onnx" } });
+    const file = writeExport("order.ndjson", [child, { model: parent }, noId("1"), noId("2"), noId("3")]);
+    const first = await run(["models", "import", "--registry", c.address, "--input", file, "--json"]);
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).models).toEqual({ created: 5, alreadyPresent: 0, differs: 0, failed: 0 });
+    const target = await clientC.lookupModel({ name: "ordered", version: "1" });
+    const copy = await clientC.lookupModel({ name: "ordered-child", version: "1" });
+    expect(copy.lineage?.parentModelIds).toEqual([target.id]);
+    // The request ids of lines without id are derived from their content: a re-run creates nothing.
+    const again = await run(["models", "import", "--registry", c.address, "--input", file, "--json"]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout).models).toEqual({ created: 0, alreadyPresent: 5, differs: 0, failed: 0 });
+  }, 60_000);
+
+  it("reports a name@version the registry holds with other content as different (exit 3), leaving it", async () => {
+    await clientC.createModel({ model: { name: "held", version: "1", artifactUri: "s3://other/weights" } });
+    await clientC.createModel({ model: { name: "held", version: "2", tags: ["staging"] } });
+    const file = writeExport("differs.ndjson", [
+      { model: { id: "h1", name: "held", version: "1", etag: '"1"', artifactUri: "s3://mine/weights" } },
+      { model: { id: "h2", name: "held", version: "2", etag: '"2"', tags: ["staging"] } },
+      { model: { id: "h3", name: "held", version: "3", etag: '"1"' } },
+    ]);
+    const result = await run(["models", "import", "--registry", c.address, "--input", file]);
+    expect(result.code).toBe(3);
+    expect(result.stdout).toBe(
+      "models: 1 created, 1 already present, 1 present with different content, 0 failed\n" +
+        "aliases: 0 set, 0 already present, 0 failed\n" +
+        "  line 2 held@1: ALREADY_EXISTS: the registry holds another held@1 (artifactUri differ); left unchanged\n",
+    );
+    expect(result.stderr).toBe(
+      "modelreg: 1 models are in the registry with different content (left unchanged)\n",
+    );
+    expect((await clientC.lookupModel({ name: "held", version: "1" })).artifactUri).toBe(
+      "s3://other/weights",
+    );
+  }, 60_000);
+
+  it("refuses a missing or folder --input and a --output in a missing folder: one line, exit 1, no .partial", async () => {
+    const missing = await run(["models", "import", "--registry", c.address, "--input", "nope.ndjson"]);
+    expect(missing).toMatchObject({
+      code: 1,
+      stderr: "modelreg: --input nope.ndjson: cannot read it (ENOENT)\n",
+    });
+    const folder = await run(["models", "import", "--registry", c.address, "--input", tmp.dir]);
+    expect(folder).toMatchObject({
+      code: 1,
+      stderr: `modelreg: --input ${tmp.dir}: cannot read it (it is a folder)\n`,
+    });
+    const out = join(tmp.dir, "no", "such", "a.ndjson");
+    const exported = await run(["models", "export", "--registry", c.address, "--output", out]);
+    expect(exported.code).toBe(1);
+    expect(exported.stderr).toBe(`modelreg: --output ${out}: cannot write ${out}.partial (ENOENT)\n`);
+    expect(existsSync(join(tmp.dir, "no"))).toBe(false);
+    const empty = join(tmp.dir, "empty.ndjson");
+    writeFileSync(empty, "");
+    const nothing = await run(["models", "import", "--registry", c.address, "--input", empty]);
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toMatch(/^modelreg: the input is empty: not a modelreg export; /);
+  }, 60_000);
+
+  it("keeps name@latest after export and import of 300 versions (imported in one batch, one create time)", async () => {
+    // Created one at a time (a millisecond apart, as create times count them) in the source.
+    for (let i = 1; i <= 300; i++) {
+      await clientA.createModel({ model: { name: "latest-kept", version: `${i}` } });
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const file = join(tmp.dir, "latest.ndjson");
+    const filter = ["--filter", 'name = "latest-kept"', "--output", file];
+    expect((await run(["models", "export", "--registry", a.address, ...filter])).code).toBe(0);
+    expect((await run(["models", "import", "--registry", c.address, "--input", file])).code).toBe(0);
+    const latest = (client: RegistryClient) => client.lookupModel({ name: "latest-kept", alias: "latest" });
+    expect((await latest(clientA)).version).toBe("300");
+    expect((await latest(clientC)).version).toBe("300");
+  }, 60_000);
+
+  it("names every lineage parent in an export whose parent cache is smaller than the registry", async () => {
+    const out = new PassThrough();
+    let text = "";
+    out.on("data", (chunk: Buffer) => {
+      text += chunk.toString();
+    });
+    await exportRegistry(clientA, out, { pageSize: 100, parentCacheLimit: 10 });
+    const withParents = text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.parents);
+    expect(withParents).toHaveLength(2);
+    for (const line of withParents) {
+      for (const parent of line.parents)
+        expect(parent).toEqual({ id: parent.id, name: expect.any(String), version: expect.any(String) });
+    }
   }, 60_000);
 });
 

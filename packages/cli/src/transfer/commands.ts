@@ -1,6 +1,7 @@
-import { once } from "node:events";
-import { createReadStream, createWriteStream, fstatSync, renameSync, statSync, unlinkSync } from "node:fs";
+import { fstatSync, renameSync, rmSync } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
 import { resolve } from "node:path";
+import { finished } from "node:stream/promises";
 import cliProgress from "cli-progress";
 import { type Command, InvalidArgumentError, Option } from "commander";
 import { withClient } from "../client/connect";
@@ -42,30 +43,50 @@ function prefixParser(value: unknown): string {
   return text;
 }
 
+/** The `.partial` file an export to `--output` is written to, opened before anything is read. */
+async function openPartial(options: ExportCommandOptions, target: string) {
+  const partial = `${target}.partial`;
+  try {
+    const handle = await open(partial, "w");
+    const out = handle.createWriteStream();
+    // Errors surface in writeLine and finished(); without a listener one would crash the process.
+    out.on("error", () => {});
+    return { partial, out };
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code ?? "unwritable";
+    throw new CliUsageError(`--output ${options.output}: cannot write ${partial} (${reason})`);
+  }
+}
+
 /** Writes the export to `--output` through a temporary file renamed at the end (no half file), or to stdout. */
 async function runExport(options: ExportCommandOptions, io: CliIo): Promise<void> {
   const format = outputFormatOf(options);
   const target = options.output && options.output !== "-" ? resolve(io.cwd, options.output) : undefined;
-  const partial = target ? `${target}.partial` : undefined;
-  const out = partial ? createWriteStream(partial) : io.stdout;
+  const file = target ? await openPartial(options, target) : undefined;
+  const out = file?.out ?? io.stdout;
   const counts = await withClient(options, io, async (client, call) => {
     try {
       const result = await exportRegistry(client, out, {
         ...(options.filter ? { filter: options.filter } : {}),
         ...(call.signal ? { signal: call.signal } : {}),
       });
-      if (partial && target) {
-        out.end();
-        await once(out, "close");
-        renameSync(partial, target);
+      if (file && target) {
+        file.out.end();
+        await finished(file.out);
+        renameSync(file.partial, target);
       }
       return result;
     } catch (error) {
-      if (partial) {
-        out.end();
-        unlinkSync(partial);
+      const code = (error as NodeJS.ErrnoException).code;
+      if (file && typeof code === "string" && code.startsWith("E")) {
+        throw new CliError(`--output ${options.output}: cannot write it (${code})`, ExitCode.FAILURE);
       }
       throw error;
+    } finally {
+      if (file) {
+        file.out.destroy();
+        rmSync(file.partial, { force: true });
+      }
     }
   });
   const where = target ? ` to ${options.output}` : "";
@@ -76,15 +97,30 @@ async function runExport(options: ExportCommandOptions, io: CliIo): Promise<void
   }
 }
 
-function inputOf(options: ImportCommandOptions, io: CliIo): { input: NodeJS.ReadableStream; size?: number } {
+/** `--input` opened for reading (a usage error when it is missing, a folder or unreadable), or stdin. */
+async function inputOf(
+  options: ImportCommandOptions,
+  io: CliIo,
+): Promise<{ input: NodeJS.ReadableStream; size?: number }> {
   if (options.input && options.input !== "-") {
     const file = resolve(io.cwd, options.input);
+    const cannot = (reason: string) =>
+      new CliUsageError(`--input ${options.input}: cannot read it (${reason})`);
+    let handle: FileHandle;
     try {
-      return { input: createReadStream(file), size: statSync(file).size };
+      handle = await open(file, "r");
     } catch (error) {
-      const reason = (error as NodeJS.ErrnoException).code ?? "unreadable";
-      throw new CliUsageError(`--input ${options.input}: cannot read it (${reason})`);
+      throw cannot((error as NodeJS.ErrnoException).code ?? "unreadable");
     }
+    const stat = await handle.stat();
+    if (!stat.isFile()) {
+      await handle.close();
+      throw cannot(stat.isDirectory() ? "it is a folder" : "not a file");
+    }
+    // Read errors reach ExportReader through its own listener; this one keeps them from crashing.
+    const input = handle.createReadStream();
+    input.on("error", () => {});
+    return { input, size: stat.size };
   }
   if (io.stdin.isTTY) {
     throw new CliUsageError(
@@ -121,7 +157,8 @@ function summaryText(summary: ImportSummary): string {
   const { models, aliases } = summary;
   const replays = summary.replaysSeparated ? "" : " (including models an earlier run created)";
   const lines = [
-    `models: ${models.created} created${replays}, ${models.alreadyPresent} already present, ${models.failed} failed`,
+    `models: ${models.created} created${replays}, ${models.alreadyPresent} already present, ` +
+      `${models.differs} present with different content, ${models.failed} failed`,
     `aliases: ${aliases.set} set, ${aliases.alreadyPresent} already present, ${aliases.failed} failed`,
     ...summary.failures.map((f) => `  line ${f.line} ${f.item}: ${f.code}: ${f.message}`),
   ];
@@ -142,7 +179,7 @@ function summaryJson(summary: ImportSummary) {
 
 async function runImport(options: ImportCommandOptions, io: CliIo): Promise<void> {
   const format = outputFormatOf(options);
-  const { input, size } = inputOf(options, io);
+  const { input, size } = await inputOf(options, io);
   const bar = format === "table" && io.stderr.isTTY ? progressBar(io, size) : undefined;
   let summary: ImportSummary;
   try {
@@ -168,6 +205,12 @@ async function runImport(options: ImportCommandOptions, io: CliIo): Promise<void
     throw new CliError(
       `${summary.models.failed} models and ${summary.aliases.failed} aliases could not be imported`,
       ExitCode.INVALID,
+    );
+  }
+  if (summary.models.differs > 0) {
+    throw new CliError(
+      `${summary.models.differs} models are in the registry with different content (left unchanged)`,
+      ExitCode.CONFLICT,
     );
   }
 }
@@ -248,8 +291,9 @@ function importCommand(models: Command, io: CliIo): void {
     .addHelpText(
       "after",
       "\nExit codes: 0 everything is in the registry (created now or already present), 5 some items failed" +
-        "\n(listed in the summary), 1 the input is not a complete export (everything before the bad line" +
-        "\nwas imported). Running the same import again is safe: nothing is created twice.",
+        "\n(listed in the summary), 3 none failed but some name@version is in the registry with different" +
+        "\ncontent (listed; never changed), 1 the input is not a complete export (everything before the bad" +
+        "\nline was imported). Running the same import again is safe: nothing is created twice.",
     );
   addClientOptions(command).action((options: ImportCommandOptions) => runImport(options, io));
 }

@@ -13,6 +13,11 @@ export interface ExportOptions {
   readonly signal?: AbortSignal;
   /** Called after each page with the number of models written so far. */
   readonly onProgress?: (models: number) => void;
+  /**
+   * How many (id -> name@version) entries of lineage parents to keep between pages, at least. Default
+   * 100,000; the least recently used go first, never one the page being written needs.
+   */
+  readonly parentCacheLimit?: number;
 }
 
 /** What {@link exportRegistry} wrote. */
@@ -21,23 +26,41 @@ export interface ExportCounts {
   readonly aliases: number;
 }
 
-/** How many (id -> name@version) entries the parent cache keeps before it starts over. */
-const parentCacheLimit = 100_000;
-
-/** Writes `text` and a newline, waiting for `out` to drain when it asks to (backpressure). */
+/**
+ * Writes `text` and a newline, waiting for `out` to drain when it asks to (backpressure); throws the
+ * stream's error (a full disk) instead of waiting for a drain that never comes.
+ */
 async function writeLine(out: NodeJS.WritableStream, text: string): Promise<void> {
-  if (!out.write(`${text}\n`)) await once(out, "drain");
+  if (out.write(`${text}\n`)) return;
+  const stream = out as NodeJS.WritableStream & { errored?: Error | null; destroyed?: boolean };
+  if (stream.errored) throw stream.errored;
+  if (stream.destroyed) throw new Error("the output was closed");
+  await once(out, "drain");
 }
 
-/** (name, version) of source models by id, for the `parents` of their children. */
+/**
+ * (name, version) of source models by id, for the `parents` of their children: a cache that drops the
+ * least recently used entries beyond its limit, only between pages ({@link trim}).
+ */
 class ParentNames {
   private readonly known = new Map<string, ParentRef>();
 
-  constructor(private readonly client: RegistryClient) {}
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly limit: number,
+  ) {}
 
   remember(model: Model): void {
-    if (this.known.size >= parentCacheLimit) this.known.clear();
+    this.known.delete(model.id);
     this.known.set(model.id, { id: model.id, name: model.name, version: model.version });
+  }
+
+  /** Drops the least recently used entries beyond the limit (a Map iterates in insertion order). */
+  trim(): void {
+    for (const id of this.known.keys()) {
+      if (this.known.size <= this.limit) return;
+      this.known.delete(id);
+    }
   }
 
   /** Makes sure every parent of `models` is known, with as few calls as possible. */
@@ -67,7 +90,14 @@ class ParentNames {
   }
 
   of(model: Model): ParentRef[] {
-    return (model.lineage?.parentModelIds ?? []).map((id) => this.known.get(id) ?? { id });
+    return (model.lineage?.parentModelIds ?? []).map((id) => {
+      const parent = this.known.get(id);
+      if (!parent) return { id };
+      // Used now: the last to go.
+      this.known.delete(id);
+      this.known.set(id, parent);
+      return parent;
+    });
   }
 }
 
@@ -86,7 +116,7 @@ export async function exportRegistry(
   const filter = options.filter ?? "";
   const { signal } = options;
   await writeLine(out, headerLine(filter, new Date()));
-  const parents = new ParentNames(client);
+  const parents = new ParentNames(client, options.parentCacheLimit ?? 100_000);
   // With a filter, the aliases to keep are those of exported models.
   const exportedIds = filter === "" ? undefined : new Set<string>();
   let models = 0;
@@ -97,6 +127,7 @@ export async function exportRegistry(
       { filter, orderBy: "create_time", pageSize: options.pageSize ?? 1000, pageToken },
       { signal },
     );
+    parents.trim();
     await parents.load(page.models, signal);
     for (const model of page.models) {
       parents.remember(model);

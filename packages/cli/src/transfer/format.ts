@@ -34,7 +34,7 @@ export class ExportFormatError extends Error {
     readonly line: number,
     reason: string,
   ) {
-    super(`line ${line}: ${reason}`);
+    super(line === 0 ? reason : `line ${line}: ${reason}`);
     this.name = "ExportFormatError";
   }
 }

@@ -1,15 +1,10 @@
-import { createHash } from "node:crypto";
-import { type Model, type ModelAlias, parseRevision, revisionHeader, type Status } from "@modelreg/proto";
-import {
-  Code,
-  type ImportItem,
-  type ImportModelsResponse,
-  ImportOutcome,
-  type RegistryClient,
-  RegistryError,
-} from "@modelreg/registry-client";
-import { ExportFormatError, type ParentRef } from "./format";
+import { type ModelAlias, parseRevision, revisionHeader } from "@modelreg/proto";
+import { Code, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import { ExportFormatError } from "./format";
+import { ImportState } from "./import-models";
 import { ExportReader } from "./lines";
+
+export { maxListedFailures, requestIdOf } from "./import-models";
 
 /** Options of {@link importRegistry}. */
 export interface ImportRunOptions {
@@ -31,22 +26,26 @@ export interface ImportProgressInfo {
   readonly bytes: number;
 }
 
-/** One item the import could not write. */
+/** One item the import could not write, or a model the registry holds with different content. */
 export interface ImportFailure {
   /** Its line in the input. */
   readonly line: number;
   /** `name@version` of a model, `name@alias` of an alias. */
   readonly item: string;
-  /** The gRPC code name, e.g. `INVALID_ARGUMENT`. */
+  /** The gRPC code name, e.g. `INVALID_ARGUMENT`; `ALREADY_EXISTS` for a model with different content. */
   readonly code: string;
   readonly message: string;
 }
 
 /** The result of {@link importRegistry}. */
 export interface ImportSummary {
-  readonly models: { created: number; alreadyPresent: number; failed: number };
+  /**
+   * `alreadyPresent`: the registry held the same model (same content, lineage naming the same parents);
+   * `differs`: it held another model under that name@version (left unchanged, listed in `failures`).
+   */
+  readonly models: { created: number; alreadyPresent: number; differs: number; failed: number };
   readonly aliases: { set: number; alreadyPresent: number; failed: number };
-  /** The first {@link maxListedFailures} failures, in input order within each phase. */
+  /** The first 20 failures and differing models, in input order within each phase. */
   readonly failures: ImportFailure[];
   /**
    * False when the registry's history could not be read (no permission): then `models.created` also
@@ -57,28 +56,9 @@ export interface ImportSummary {
   stoppedBy?: ExportFormatError;
 }
 
-/** How many failures a summary lists (the counts are complete). */
-export const maxListedFailures = 20;
-
 /** The checked `--request-id-prefix`: 1-64 printable ASCII characters without spaces. */
 export function isRequestIdPrefix(prefix: string): boolean {
   return /^[\x21-\x7e]{1,64}$/.test(prefix);
-}
-
-/** The deterministic request id of one exported model (at most 128 characters, as the registry wants). */
-export function requestIdOf(prefix: string, model: Model): string {
-  const etag = model.etag.replaceAll('"', "");
-  const readable = `${prefix}:${model.id}:${etag}`;
-  if (readable.length <= 128) return readable;
-  return `${prefix}:${createHash("sha256").update(`${model.id}\n${model.etag}`).digest("hex").slice(0, 48)}`;
-}
-
-const label = (model: { name: string; version: string }) => `${model.name}@${model.version}`;
-
-/** The model as a create request: without the source's id, etag and timestamps, with the target's parent ids. */
-function importable(model: Model, parentModelIds: readonly string[]): ImportItem["model"] {
-  const { id: _id, etag: _etag, createTime: _c, updateTime: _u, lineage, ...fields } = model;
-  return lineage ? { ...fields, lineage: { ...lineage, parentModelIds: [...parentModelIds] } } : fields;
 }
 
 function failureOf(line: number, item: string, error: unknown): ImportFailure {
@@ -89,178 +69,6 @@ function failureOf(line: number, item: string, error: unknown): ImportFailure {
     code: Code[registryError.code] ?? String(registryError.code),
     message: registryError.message,
   };
-}
-
-function failureOfStatus(line: number, item: string, status: Status | undefined): ImportFailure {
-  const code = status?.code ?? Code.UNKNOWN;
-  return { line, item, code: Code[code] ?? String(code), message: status?.message ?? "" };
-}
-
-/** A model whose lineage parents must be in the target registry before it can be sent. */
-interface Deferred {
-  readonly line: number;
-  readonly model: Model;
-  readonly parents: readonly ParentRef[];
-}
-
-/** The counters of one import, and the bookkeeping of the stream being sent. */
-class ImportState {
-  readonly summary: ImportSummary = {
-    models: { created: 0, alreadyPresent: 0, failed: 0 },
-    aliases: { set: 0, alreadyPresent: 0, failed: 0 },
-    failures: [],
-    replaysSeparated: true,
-  };
-  /** Every item's CREATED, including those replayed from an earlier run's request ids. */
-  createdOrReplayed = 0;
-  deferred: Deferred[] = [];
-  /** Line and label of each item of the stream being sent, by index. */
-  private streamLines: number[] = [];
-  private streamLabels: string[] = [];
-  private sentBefore = 0;
-
-  constructor(
-    readonly prefix: string,
-    readonly reader: ExportReader,
-    readonly options: ImportRunOptions,
-  ) {}
-
-  fail(failure: ImportFailure, kind: "models" | "aliases"): void {
-    this.summary[kind].failed++;
-    if (this.summary.failures.length < maxListedFailures) this.summary.failures.push(failure);
-  }
-
-  track(line: number, model: Model): void {
-    this.streamLines.push(line);
-    this.streamLabels.push(label(model));
-  }
-
-  progress(sentInStream = 0): void {
-    this.options.onProgress?.({
-      models: this.sentBefore + sentInStream,
-      aliases: this.summary.aliases.set + this.summary.aliases.alreadyPresent + this.summary.aliases.failed,
-      bytes: this.reader.bytesRead,
-    });
-  }
-
-  /** Sends `items` (each {@link track}ed first) as one ImportModels stream and adds its answer to the summary. */
-  async send(client: RegistryClient, items: AsyncIterable<ImportItem> | Iterable<ImportItem>): Promise<void> {
-    const response = await client.importModels(items, {
-      ...(this.options.signal ? { signal: this.options.signal } : {}),
-      onProgress: ({ sent }) => this.progress(sent),
-    });
-    this.sentBefore += this.streamLines.length;
-    this.add(response);
-    this.streamLines = [];
-    this.streamLabels = [];
-  }
-
-  private add(response: ImportModelsResponse): void {
-    this.createdOrReplayed += response.createdCount;
-    this.summary.models.alreadyPresent += response.alreadyExistsCount;
-    const failed = response.results.filter((result) => result.outcome === ImportOutcome.FAILED);
-    for (const result of failed) {
-      const line = this.streamLines[result.index] ?? 0;
-      this.fail(failureOfStatus(line, this.streamLabels[result.index] ?? "?", result.error), "models");
-    }
-    // The listed results may be cut (1,000 at most); the count is complete.
-    this.summary.models.failed += response.failedCount - failed.length;
-  }
-}
-
-/** The next line, or undefined when the input ended or stopped being valid (recorded in the summary). */
-async function nextLine(state: ImportState) {
-  try {
-    return await state.reader.next();
-  } catch (error) {
-    if (!(error instanceof ExportFormatError)) throw error;
-    state.summary.stoppedBy = error;
-    return undefined;
-  }
-}
-
-/** The model lines' items without lineage parents; those with parents are deferred. Stops before the aliases. */
-async function* modelItems(state: ImportState): AsyncGenerator<ImportItem> {
-  for (;;) {
-    const next = await nextLine(state);
-    if (!next) return;
-    if (next.entry.kind !== "model") {
-      state.reader.unread(next);
-      return;
-    }
-    const { model, parents } = next.entry;
-    if (parents.length > 0) {
-      state.deferred.push({ line: next.line, model, parents });
-      continue;
-    }
-    state.track(next.line, model);
-    yield { model: importable(model, []), requestId: requestIdOf(state.prefix, model) };
-  }
-}
-
-/** The target's ids of a deferred model's parents, `wait` while one is still to be imported, or why not. */
-async function targetParents(
-  client: RegistryClient,
-  item: Deferred,
-  known: Map<string, string>,
-  pending: ReadonlySet<string>,
-  signal: AbortSignal | undefined,
-): Promise<string[] | "wait" | ImportFailure> {
-  const ids: string[] = [];
-  for (const parent of item.parents) {
-    if (parent.name === undefined || parent.version === undefined) {
-      const message = `lineage parent ${parent.id} was deleted from the source registry before the export`;
-      return { line: item.line, item: label(item.model), code: "NOT_FOUND", message };
-    }
-    const key = label({ name: parent.name, version: parent.version });
-    let id = known.get(key);
-    if (id === undefined) {
-      try {
-        id = (await client.lookupModel({ name: parent.name, version: parent.version }, { signal })).id;
-        known.set(key, id);
-      } catch (error) {
-        if (!(error instanceof RegistryError && error.code === Code.NOT_FOUND)) throw error;
-        if (pending.has(key)) return "wait";
-        const message = `lineage parent ${key} is not in the target registry and was not imported`;
-        return { line: item.line, item: label(item.model), code: "NOT_FOUND", message };
-      }
-    }
-    ids.push(id);
-  }
-  return ids;
-}
-
-/**
- * Imports the deferred models in generations: those whose parents are all in the target registry now,
- * then their children, and so on.
- */
-async function importDeferred(client: RegistryClient, state: ImportState): Promise<void> {
-  let pending = state.deferred;
-  state.deferred = [];
-  const known = new Map<string, string>();
-  while (pending.length > 0) {
-    const pendingKeys = new Set(pending.map((item) => label(item.model)));
-    const ready: { item: Deferred; parentIds: string[] }[] = [];
-    const waiting: Deferred[] = [];
-    for (const item of pending) {
-      const parents = await targetParents(client, item, known, pendingKeys, state.options.signal);
-      if (parents === "wait") waiting.push(item);
-      else if (Array.isArray(parents)) ready.push({ item, parentIds: parents });
-      else state.fail(parents, "models");
-    }
-    if (ready.length === 0) {
-      const message = "its lineage parents form a cycle in the input";
-      for (const item of waiting)
-        state.fail({ line: item.line, item: label(item.model), code: "NOT_FOUND", message }, "models");
-      return;
-    }
-    const items = ready.map(({ item, parentIds }) => {
-      state.track(item.line, item.model);
-      return { model: importable(item.model, parentIds), requestId: requestIdOf(state.prefix, item.model) };
-    });
-    await state.send(client, items);
-    pending = waiting;
-  }
 }
 
 /** Sets one alias unless it already points at the same version. */
@@ -288,7 +96,7 @@ async function importAlias(client: RegistryClient, state: ImportState, line: num
 async function importAliases(client: RegistryClient, state: ImportState): Promise<void> {
   let batch: Promise<void>[] = [];
   for (;;) {
-    const next = await nextLine(state);
+    const next = await state.nextLine();
     if (next?.entry.kind === "alias") batch.push(importAlias(client, state, next.line, next.entry.alias));
     if (batch.length >= 32 || next?.entry.kind !== "alias") {
       await Promise.all(batch);
@@ -352,10 +160,13 @@ async function countNew(
 
 /**
  * Imports an export (see ./format.ts) read from `input` into the registry of `client`: the models
- * through ImportModels (streamed: memory holds one line, plus the models with lineage parents, which
- * are sent after the others once their parents' new ids are known), then the aliases (set by name and
- * version, unless they already point there). Each model's request id is derived from its source id and
- * etag, so importing the same input again creates nothing and counts those models as already present.
+ * through ImportModels in input order (streamed: memory holds one line, plus models waiting for a parent
+ * that comes later in the input; a model whose parent is in the stream being sent starts the next
+ * stream, once the parent's new id can be looked up, each parent once), then the aliases (set by name
+ * and version, unless they already point there). Each model's request id is derived from its source id
+ * and etag (or, without them, from name@version and a hash of its content), so importing the same input
+ * again creates nothing and counts those models as already present; a name@version the registry holds
+ * with other content is left as it is and counted in `models.differs`.
  * A line that is not a valid export line stops the import there: everything before it is imported,
  * nothing from it on (`summary.stoppedBy`). A registry that fails the whole call throws.
  */
@@ -370,11 +181,10 @@ export async function importRegistry(
       `request id prefix ${JSON.stringify(prefix)}: 1-64 printable ASCII characters, no spaces`,
     );
   }
-  const state = new ImportState(prefix, new ExportReader(input), options);
+  const state = new ImportState(client, prefix, new ExportReader(input), options);
   try {
     const before = await latestRevision(client, options.signal);
-    await state.send(client, modelItems(state));
-    await importDeferred(client, state);
+    await state.importModels();
     if (!state.summary.stoppedBy) await importAliases(client, state);
     await countNew(client, state, before);
   } finally {

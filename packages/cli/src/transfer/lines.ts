@@ -20,12 +20,18 @@ export class ExportReader {
   private models = 0;
   private aliases = 0;
   private pushedBack: NumberedLine | undefined;
+  /** An error of the input stream (readline does not pass them on): thrown by the next {@link next}. */
+  private inputError: Error | undefined;
   /** Bytes read so far (UTF-8, with the newlines), for a progress bar over a file of known size. */
   bytesRead = 0;
 
   constructor(input: NodeJS.ReadableStream) {
     this.readline = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
     this.lines = this.readline[Symbol.asyncIterator]();
+    input.on("error", (error: Error) => {
+      this.inputError ??= error;
+      this.readline.close();
+    });
   }
 
   /** Stops reading the input (it is paused, not closed: the caller owns it). */
@@ -57,8 +63,14 @@ export class ExportReader {
     }
     for (;;) {
       const read = await this.lines.next();
+      if (this.inputError) {
+        const reason = (this.inputError as NodeJS.ErrnoException).code ?? this.inputError.message;
+        throw new ExportFormatError(this.lineNumber + 1, `cannot read the input (${reason})`);
+      }
       if (read.done) {
-        if (this.section === "start") throw new ExportFormatError(this.lineNumber, "the input is empty");
+        if (this.section === "start") {
+          throw new ExportFormatError(0, "the input is empty: not a modelreg export");
+        }
         return undefined;
       }
       this.lineNumber++;

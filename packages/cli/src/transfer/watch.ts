@@ -53,10 +53,12 @@ export async function printWatch(
     request,
     options.signal ? { signal: options.signal } : {},
   )) {
+    // The revision counts as seen once its line is written (a resume hint never skips an unprinted one).
+    if (response.event || printProgress) {
+      if (json) await writeJsonLine(io, messageJson(WatchModelsResponse, response));
+      else await writeOut(io.stdout, `${eventLine(response)}\n`);
+    }
     progress.revision = response.revision;
-    if (!response.event && !printProgress) continue;
-    if (json) await writeJsonLine(io, messageJson(WatchModelsResponse, response));
-    else await writeOut(io.stdout, `${eventLine(response)}\n`);
   }
   return progress.revision;
 }
