@@ -6,7 +6,8 @@
 // walkthrough over HTTP (POST a model, GET it back, a 404), `npx modelreg models list --json` and
 // `models export | models import` against the registry, then Ctrl-C: both servers stop; and the
 // installed bin's `up` stopped by SIGTERM exits 0.
-// Needs the packages built first (`npm run build`). Run by `npm run check:exports`.
+// Needs the packages built first (`npm run build`). Run by `npm run check:exports`. Interrupted (SIGINT,
+// SIGTERM, SIGHUP) or failing, it kills the `up` process groups it started and removes its scratch folder.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -20,6 +21,33 @@ const scratch = mkdtempSync(join(tmpdir(), "modelreg-smoke-cli-"));
 const app = join(scratch, "app");
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+
+/** Process groups of `up` still running: killed, and the scratch folder removed, however the script ends. */
+const liveGroups = new Set();
+function cleanUp() {
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+  liveGroups.clear();
+  rmSync(scratch, { recursive: true, force: true });
+}
+// Ctrl-C, a CI timeout's SIGTERM, a closed terminal, or an uncaught error: no server or folder stays behind.
+for (const [signal, code] of [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+  ["SIGHUP", 129],
+]) {
+  process.on(signal, () => {
+    console.error(`smoke-cli: ${signal}, stopping`);
+    cleanUp();
+    process.exit(code);
+  });
+}
+process.on("exit", cleanUp);
 
 let failures = 0;
 const ok = (what) => console.log(`ok   ${what} (${elapsed()})`);
@@ -201,6 +229,7 @@ async function upChecks(how) {
       : [join(app, "node_modules/.bin/modelreg"), args];
   const label = how === "npx" ? "npx modelreg up" : "node_modules/.bin/modelreg up";
   const up = spawn(command, argv, { cwd: app, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  liveGroups.add(up.pid);
   let output = "";
   up.stdout.on("data", (chunk) => {
     output += chunk;
@@ -220,6 +249,7 @@ async function upChecks(how) {
     check(gone, `${label}: ${how === "npx" ? "Ctrl-C" : "SIGTERM"} stops every process`, output.slice(-2000));
     if (!gone) process.kill(-up.pid, "SIGKILL");
     const [code, signal] = await exited;
+    liveGroups.delete(up.pid);
     if (how === "bin")
       check(code === 0, `${label}: exit code 0 after SIGTERM`, `code ${code} signal ${signal}`);
   }
@@ -236,7 +266,7 @@ try {
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 } finally {
-  rmSync(scratch, { recursive: true, force: true });
+  cleanUp();
 }
 console.log(`smoke-cli: ${failures === 0 ? "ok" : `${failures} failure(s)`} in ${elapsed()}`);
 process.exit(failures === 0 ? 0 : 1);
