@@ -11,6 +11,9 @@ const bin = join(import.meta.dirname, "..", "packages", "cli", "dist", "bin.js")
 const up = spawn(process.execPath, ["--enable-source-maps", bin, "up", ...process.argv.slice(2)], {
   stdio: "inherit",
 });
-// Ctrl-C reaches both processes through the terminal; a SIGTERM sent to this one alone is passed on.
-for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => up.kill(signal));
+// Ctrl-C reaches every process through the terminal: SIGINT is not passed on (up would count it twice,
+// and a second signal stops at once). A SIGTERM or SIGHUP sent to this one alone is passed on. (npm
+// itself does not pass SIGTERM on to this script: under a supervisor, run the modelreg bin directly.)
+process.on("SIGINT", () => {});
+for (const signal of ["SIGTERM", "SIGHUP"]) process.on(signal, () => up.kill(signal));
 up.once("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

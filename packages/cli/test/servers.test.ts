@@ -1,8 +1,8 @@
 // `modelreg serve`, `gateway` and `up`: real servers on free ports over a temp SQLite file, in process
 // (serveRegistry / serveGateway, runCli for option errors) and as child processes of the bin (signals,
 // exit codes, `up`'s two children).
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -15,11 +15,48 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 const tsx = createRequire(import.meta.url).resolve("tsx");
 const bin = join(repoRoot, "packages/cli/src/bin.ts");
 const temp = tempDir("modelreg-servers-");
-const running = new Set<ChildProcess>();
+/** The process group of every child started (each leads its own), kept after it exits. */
+const groups: number[] = [];
 afterAll(() => {
-  for (const child of running) child.kill("SIGKILL");
+  // Kills what is left of each: `up`'s serve and gateway too, even once `up` itself has exited.
+  for (const group of groups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // nothing left in it
+    }
+  }
   temp.remove();
 });
+
+/** The processes whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const children: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after its last ")".
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) children.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return children;
+}
+
+/** Whether something accepts connections on 127.0.0.1:port. */
+function listening(port: number): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      done(true);
+    });
+    socket.once("error", () => done(false));
+  });
+}
 
 /** A port that was free a moment ago. */
 async function freePort(): Promise<number> {
@@ -31,13 +68,15 @@ async function freePort(): Promise<number> {
 }
 
 /** `modelreg <args>` as a child process of the bin (from sources, through tsx), its output collected. */
-function spawnBin(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
+function spawnBin(args: string[], env: Record<string, string> = {}, script: string[] = [bin]) {
+  const child = spawn(process.execPath, ["--import", tsx, ...script, ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, so that afterAll can kill it with every process it started.
+    detached: true,
   });
-  running.add(child);
+  if (child.pid) groups.push(child.pid);
   let stdout = "";
   let stderr = "";
   child.stdout?.on("data", (chunk: Buffer) => {
@@ -46,12 +85,7 @@ function spawnBin(args: string[], env: Record<string, string> = {}) {
   child.stderr?.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
   });
-  const exited = new Promise<number | null>((done) =>
-    child.once("exit", (code) => {
-      running.delete(child);
-      done(code);
-    }),
-  );
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
   return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
@@ -120,6 +154,46 @@ describe("serveRegistry and serveGateway", () => {
     }
   }, 60_000);
 
+  it("reads a relative --auth-tokens-file from its io's working directory, as the TLS files", async () => {
+    writeFileSync(join(temp.dir, "auth.json"), '{"tokens":[]}');
+    const io = capturedIo({}, temp.dir);
+    const registry = await serveRegistry(
+      { port: 0, databaseUrl: "memory:", authTokensFile: "auth.json", logLevel: "info" },
+      io.io,
+    );
+    await registry.stop();
+    expect(io.stdout()).toContain(`"file":"${join(temp.dir, "auth.json")}"`);
+    expect(io.stdout()).toContain('"msg":"tokens and roles on"');
+  });
+
+  it("ends open REST watch streams on stop, so the gateway stops at once", async () => {
+    const registry = await serveRegistry({ port: 0, databaseUrl: "memory:" }, capturedIo().io);
+    const gatewayIo = capturedIo();
+    const gateway = await serveGateway({ port: 0, registry: registry.address }, gatewayIo.io);
+    try {
+      const watch = await fetch(`${gateway.url}/api/v1/models:watch`, {
+        headers: { accept: "text/event-stream" },
+      });
+      expect(watch.status).toBe(200);
+      const reader = (watch.body as ReadableStream<Uint8Array>).getReader();
+      await reader.read(); // the stream is established
+      const started = Date.now();
+      await gateway.stop();
+      // The default grace period is 10 s: ending the watch does not wait for it.
+      expect(Date.now() - started).toBeLessThan(5000);
+      // The watcher sees its stream end (and reconnects elsewhere, as after a registry's stop).
+      await expect(
+        (async () => {
+          for (;;) if ((await reader.read()).done) return "ended";
+        })(),
+      ).rejects.toThrow();
+      expect(gatewayIo.stdout()).toContain('"watches":1,"msg":"ending open watch streams"');
+    } finally {
+      await gateway.stop();
+      await registry.stop();
+    }
+  }, 60_000);
+
   it("refuses a bad setting before listening, naming the option, and logs it as an error line", async () => {
     const io = capturedIo();
     await expect(serveRegistry({ port: 70_000 }, io.io)).rejects.toThrow(
@@ -176,6 +250,26 @@ describe("option sources and errors (runCli)", () => {
       [["serve", "--log-level", "loud"], {}, "--log-level must be one of fatal, error"],
       [["serve"], { MIGRATE: "perhaps" }, 'MIGRATE must be true or false (got "perhaps")'],
       [["up", "--gateway-port", "http"], {}, "--gateway-port must be an integer from 1 to 65535"],
+      // up checks what it passes on before it starts anything: one line, exit 1.
+      [["up", "--log-level", "loud"], {}, "--log-level must be one of fatal, error"],
+      [
+        ["up", "--database-url", "oracle://u:hunter2@db/x"],
+        {},
+        "--database-url must be sqlite:PATH, memory:",
+      ],
+      [["up"], { DATABASE_URL: "oracle://u:hunter2@db/x" }, "DATABASE_URL must be sqlite:PATH, memory:"],
+      [["up", "--cache-url", "http://u:hunter2@h/"], {}, "--cache-url must be memory:, off, or redis://"],
+      // Driver options the drivers would fail on later, said up front naming the option.
+      [
+        ["serve", "--database-url", "mysql://u:hunter2@h/db?ssl=true"],
+        {},
+        "--database-url: the ssl parameter must be a JSON object of TLS options",
+      ],
+      [
+        ["serve"],
+        { DATABASE_URL: `postgres://u:hunter2@h/db?sslrootcert=${join(temp.dir, "none.crt")}` },
+        "DATABASE_URL: sslrootcert: cannot read",
+      ],
     ];
     for (const [argv, env, message] of cases) {
       const run = await modelreg(argv, env, temp.dir);
@@ -256,6 +350,125 @@ describe("the bin: serve, gateway and up as processes", () => {
     expect(up.stdout()).toContain('"msg":"gateway stopped"');
     expect(up.stdout()).toContain('"msg":"gRPC server stopped"');
     await expect(fetch(`${base}/healthz`)).rejects.toThrow();
+  }, 120_000);
+
+  it("up keeps passwords off its children's command lines, passes SIGHUP on, and its children stop when it is killed", async () => {
+    const [registryPort, gatewayPort] = [await freePort(), await freePort()];
+    // Passwords in the config file (mode 600 in real life): they reach the children by their environment.
+    const file = join(temp.dir, "secret.yaml");
+    const cache = "redis://:hunter2@127.0.0.1:1/0";
+    writeFileSync(
+      file,
+      `up:\n  databaseUrl: "sqlite:${join(temp.dir, "hunter2.db")}"\n  cacheUrl: "${cache}"\n`,
+    );
+    const up = spawnBin([
+      "--config",
+      file,
+      "up",
+      "--registry-port",
+      String(registryPort),
+      "--gateway-port",
+      String(gatewayPort),
+    ]);
+    await until(
+      async () => (await listening(registryPort)) && (await listening(gatewayPort)),
+      "the registry and the gateway to listen",
+    );
+    // (tsx may run an esbuild process too: only the bin's two.)
+    const children = childrenOf(up.child.pid as number).filter((pid) =>
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(bin),
+    );
+    expect(children).toHaveLength(2);
+    for (const pid of children) {
+      expect(readFileSync(`/proc/${pid}/cmdline`, "utf8")).not.toContain("hunter2");
+      expect(readFileSync(`/proc/${pid}/environ`, "utf8")).toMatch(
+        /(?:DATABASE_URL|CACHE_URL)=[^\0]*hunter2/,
+      );
+    }
+    expect(up.stdout()).toContain(`"path":"${join(temp.dir, "hunter2.db")}","msg":"using SQLite storage"`);
+
+    // SIGHUP (the auth file's reload signal) reaches the registry; nothing stops.
+    up.child.kill("SIGHUP");
+    await until(() => up.stdout().includes('"msg":"no auth file to read again"'), "the registry's SIGHUP");
+    expect(up.child.exitCode).toBe(null);
+    expect((await fetch(`http://127.0.0.1:${gatewayPort}/healthz`)).status).toBe(200);
+
+    // up dies without a word: its children notice (their IPC channel closes) and stop.
+    up.child.kill("SIGKILL");
+    await until(
+      async () => !(await listening(registryPort)) && !(await listening(gatewayPort)),
+      "both ports to close after up was killed",
+      15_000,
+    );
+    await until(() => children.every((pid) => !existsSync(`/proc/${pid}`)), "both children to exit", 15_000);
+    expect(up.stdout()).toContain('"reason":"the modelreg up process is gone","msg":"stopping"');
+  }, 120_000);
+
+  it("up from a launcher script (runCli) runs the modelreg bin, and points the gateway at serve:'s port", async () => {
+    const [registryPort, gatewayPort] = [await freePort(), await freePort()];
+    const file = join(temp.dir, "serve-port.yaml");
+    writeFileSync(file, `serve:\n  port: ${registryPort}\n  databaseUrl: "memory:"\n`);
+    // Like the reference deployment's wrappers; a re-run of it by up says so and exits 0.
+    const launcher = join(temp.dir, "launcher.mts");
+    writeFileSync(
+      launcher,
+      `import { processIo, runCli } from ${JSON.stringify(join(repoRoot, "packages/cli/src/main.ts"))};\n` +
+        "if (process.env.LAUNCHER_RUN) {\n" +
+        '  process.stdout.write("launcher re-run with " + JSON.stringify(process.argv.slice(2)) + "\\n");\n' +
+        "  process.exit(0);\n}\n" +
+        'process.env.LAUNCHER_RUN = "1";\n' +
+        "process.exit(await runCli(process.argv.slice(2), processIo()));\n",
+    );
+    const up = spawnBin(["--config", file, "up", "--gateway-port", String(gatewayPort)], {}, [launcher]);
+    await until(
+      () =>
+        up.stdout().includes('"msg":"Connected to Model Registry gRPC service"') ||
+        up.child.exitCode !== null,
+      "the gateway to reach the registry",
+    );
+    expect(up.stdout()).not.toContain("launcher re-run");
+    expect(up.stdout()).toContain(
+      `"address":"localhost:${registryPort}","msg":"Connecting to Model Registry`,
+    );
+    const created = await postModel(`http://127.0.0.1:${gatewayPort}`, { name: "launched", version: "1" });
+    expect(created.status).toBe(200);
+    up.child.kill("SIGTERM");
+    expect(await up.exited).toBe(0);
+  }, 120_000);
+
+  it("gateway: a request in flight is cut off after --shutdown-grace-ms; a second signal exits 130 at once", async () => {
+    /** A gateway with a POST whose body never arrives (in flight until it is cut off). */
+    const start = async (extra: string[]) => {
+      const port = await freePort();
+      const gateway = spawnBin(["gateway", "--port", String(port), "--registry", "127.0.0.1:1", ...extra]);
+      await until(() => gateway.stdout().includes('"msg":"API gateway listening"'), "the gateway to listen");
+      const socket = connect(port, "127.0.0.1");
+      socket.on("error", () => {});
+      socket.write(
+        "POST /api/v1/models HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      return { gateway, socket };
+    };
+    const graced = await start(["--shutdown-grace-ms", "1000"]);
+    const before = Date.now();
+    graced.gateway.child.kill("SIGTERM");
+    expect(await graced.gateway.exited).toBe(0);
+    expect(Date.now() - before).toBeLessThan(8000);
+    expect(graced.gateway.stdout()).toContain("requests still in flight after the grace period: closed");
+    graced.socket.destroy();
+
+    const forced = await start([]);
+    forced.gateway.child.kill("SIGTERM");
+    await until(() => forced.gateway.stdout().includes('"msg":"stopping"'), "the gateway to start stopping");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(forced.gateway.child.exitCode).toBe(null); // waiting for the request (10 s by default)
+    const second = Date.now();
+    forced.gateway.child.kill("SIGINT");
+    expect(await forced.gateway.exited).toBe(130);
+    expect(Date.now() - second).toBeLessThan(5000);
+    expect(forced.gateway.stderr()).toContain("modelreg: stopped at once");
+    forced.socket.destroy();
   }, 120_000);
 
   it("up stops the registry and exits 7 when the gateway dies (its port is taken)", async () => {

@@ -3,11 +3,12 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
 import type { Logger } from "pino";
-import { booleanWord } from "../config";
+import { booleanWord, readConfigFile } from "../config";
 import type { CliIo } from "../context";
 import { CliError, CliInterruptedError, CliUsageError } from "../errors";
 import { ExitCode } from "../exit-codes";
-import { gatewayOptionSpecs, serveGateway } from "./gateway";
+import { DatabaseUrlError, parseDatabaseUrl } from "./database";
+import { gatewayOptionSpecs, parseCacheUrl, serveGateway } from "./gateway";
 import { flushLogger, serverLogger } from "./logger";
 import {
   addOptions,
@@ -19,6 +20,7 @@ import {
   readOptions,
   resolveOptions,
   text,
+  type ValueParser,
 } from "./options";
 import { registryOptionSpecs, serveRegistry } from "./registry";
 import { runUp, type UpMessage } from "./up";
@@ -171,7 +173,19 @@ function registerGateway(parent: Command, io: CliIo): void {
   });
 }
 
-/** `modelreg up`'s own options: what it passes to its two children. */
+/** A URL option kept as given, once `check` (which throws a ConfigError naming it) accepts it. */
+const checkedUrl =
+  (check: (value: string, name: string, cwd: string) => unknown): ValueParser<string | undefined> =>
+  (raw, name, cwd) => {
+    const value = text(raw, name, cwd);
+    if (value !== undefined) check(value, name, cwd);
+    return value;
+  };
+
+/**
+ * `modelreg up`'s own options: what it passes to its two children, checked
+ * here first (a bad value is one usage error of `up`, not one per child).
+ */
 const upOptionSpecs = {
   registryPort: {
     ...registryOptionSpecs.port,
@@ -185,10 +199,40 @@ const upOptionSpecs = {
     description: "the gateway's HTTP port",
     parse: integer(1, 65535),
   },
-  databaseUrl: registryOptionSpecs.databaseUrl,
-  cacheUrl: gatewayOptionSpecs.cacheUrl,
-  logLevel: { ...registryOptionSpecs.logLevel, parse: text },
+  databaseUrl: {
+    ...registryOptionSpecs.databaseUrl,
+    parse: checkedUrl((value, name, cwd) => {
+      try {
+        return parseDatabaseUrl(value, cwd, name);
+      } catch (error) {
+        throw error instanceof DatabaseUrlError ? new ConfigError(error.message) : error;
+      }
+    }),
+  },
+  cacheUrl: {
+    ...gatewayOptionSpecs.cacheUrl,
+    parse: checkedUrl((value, name) => parseCacheUrl(value, name)),
+  },
+  logLevel: registryOptionSpecs.logLevel,
 } as const;
+
+/** A host that means "every interface": the gateway reaches such a registry on localhost. */
+const anyHost = (host: string | undefined) => !host || ["0.0.0.0", "::", "[::]"].includes(host);
+
+/**
+ * Where `modelreg serve` will listen when `up` was not told: REGISTRY_HOST,
+ * and the config file's `serve:` section (`port`, `host`), as serve reads them.
+ */
+function serveListenOf(
+  command: Command,
+  io: CliIo,
+): { port?: number | undefined; host?: string | undefined } {
+  const file = command.optsWithGlobals<{ config?: string }>().config;
+  const section = file ? (readConfigFile(file, io).serve ?? {}) : {};
+  const port = integer(1, 65535)(section.port, "port (config file section serve)", io.cwd);
+  const host = text(io.env.REGISTRY_HOST, "REGISTRY_HOST", io.cwd) ?? text(section.host, "host", io.cwd);
+  return { port, host: anyHost(host) ? undefined : host };
+}
 
 function registerUp(parent: Command, io: CliIo): void {
   const up = parent
@@ -199,7 +243,8 @@ function registerUp(parent: Command, io: CliIo): void {
     .addHelpText(
       "after",
       "\nEvery other setting of serve and gateway comes from the environment (or the config file's serve:\n" +
-        "and gateway: sections). If one process exits on its own, the other is stopped and up exits 7.",
+        "and gateway: sections). If one process exits on its own, the other is stopped and up exits 7.\n" +
+        "SIGHUP is passed to the registry; if up dies, both processes stop.",
     );
   addOptions(up, upOptionSpecs);
   up.addOption(new Option("--no-migrate", "serve --no-migrate"));
@@ -211,11 +256,18 @@ function registerUp(parent: Command, io: CliIo): void {
     const given = <K extends keyof typeof values>(key: K, sources = ["cli", "config"]) =>
       sources.includes(command.getOptionValueSource(key) ?? "") ? values[key] : undefined;
     const config = command.optsWithGlobals<{ config?: string }>().config;
+    // The registry's port from up (REGISTRY_PORT too), else where serve will listen: the gateway must
+    // be pointed at it.
+    const serveListen = serveListenOf(command, io);
+    const registryPort =
+      given("registryPort", ["cli", "config", "env"]) ??
+      serveListen.port ??
+      (serveListen.host ? registryOptionSpecs.port.fallback : undefined);
     await runUp(
       {
         ...(config ? { config: resolve(io.cwd, config) } : {}),
-        // From REGISTRY_PORT too: the gateway must be pointed at it.
-        registryPort: given("registryPort", ["cli", "config", "env"]),
+        registryPort,
+        registryHost: serveListen.host,
         gatewayPort: given("gatewayPort"),
         databaseUrl: given("databaseUrl"),
         cacheUrl: given("cacheUrl"),

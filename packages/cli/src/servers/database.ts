@@ -1,6 +1,6 @@
 // DATABASE_URL: which storage the registry uses. Shared by `modelreg serve` and `modelreg migrate`
 // (one parser, one place that opens a database).
-import { mkdirSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { StorageAdapter } from "@modelreg/registry-server";
 
@@ -40,6 +40,53 @@ function pathOf(url: string): string | undefined {
   }
 }
 
+/** The URL's query parameters, none when it does not parse. */
+function queryOf(url: string): URLSearchParams {
+  try {
+    return new URL(url).searchParams;
+  } catch {
+    return new URLSearchParams();
+  }
+}
+
+/**
+ * The PostgreSQL driver reads the files of `sslrootcert`, `sslcert` and
+ * `sslkey` when it connects: one it cannot read is said here, naming the parameter.
+ */
+function checkPostgresFiles(url: string, name: string): void {
+  const query = queryOf(url);
+  for (const parameter of ["sslrootcert", "sslcert", "sslkey"]) {
+    const file = query.get(parameter);
+    if (!file) continue;
+    try {
+      accessSync(file, constants.R_OK);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new DatabaseUrlError(`${name}: ${parameter}: cannot read ${file} (${reason})`);
+    }
+  }
+}
+
+/**
+ * The MySQL driver takes `ssl` as a JSON object of TLS options
+ * (`?ssl={"rejectUnauthorized":true}`) or the name of one of its profiles.
+ */
+function checkMysqlSsl(url: string, name: string): void {
+  const ssl = queryOf(url).get("ssl");
+  if (ssl === null) return;
+  let value: unknown = ssl;
+  try {
+    value = JSON.parse(ssl);
+  } catch {
+    // a plain string: a profile name
+  }
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return;
+  if (value === "Amazon RDS") return;
+  throw new DatabaseUrlError(
+    `${name}: the ssl parameter must be a JSON object of TLS options, e.g. ssl={"rejectUnauthorized":true}`,
+  );
+}
+
 /**
  * Parses a database URL (`--database-url`, `DATABASE_URL`). Relative SQLite
  * paths are resolved from `cwd`. Throws {@link DatabaseUrlError}, whose
@@ -59,6 +106,7 @@ export function parseDatabaseUrl(
     return { kind: "sqlite", path, where: `sqlite:${path}` };
   }
   if (/^postgres(?:ql)?:\/\/./.test(value)) {
+    checkPostgresFiles(value, name);
     return { kind: "postgres", connectionString: value, where: shown(value) };
   }
   if (/^(?:mysql|mariadb):\/\/./.test(value)) {
@@ -67,6 +115,7 @@ export function parseDatabaseUrl(
     if (/^\/?$/.test(pathOf(uri) ?? "x")) {
       throw new DatabaseUrlError(`${name} needs a database name: mysql://user:pass@host:3306/DATABASE`);
     }
+    checkMysqlSsl(uri, name);
     return { kind: "mysql", uri, where: shown(uri) };
   }
   // Never echo the URL: it may hold a password.

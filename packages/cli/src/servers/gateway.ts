@@ -2,7 +2,8 @@
 // forwarded over gRPC to the registry at --registry, reads served from a cache kept exact by the
 // registry's change feed (--cache-url).
 import { readFileSync } from "node:fs";
-import type { Server } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import {
   type CacheOptions,
   createRegistryClient,
@@ -112,6 +113,13 @@ export const gatewayOptionSpecs = {
     fallback: 1000,
     parse: integer(1, 600_000),
   },
+  shutdownGraceMs: {
+    flags: "--shutdown-grace-ms <ms>",
+    env: "SHUTDOWN_GRACE_MS",
+    description: "how long requests in flight may finish after SIGTERM (watch streams end at once)",
+    fallback: 10_000,
+    parse: integer(0, 600_000),
+  },
   cacheUrl: {
     flags: "--cache-url <url>",
     env: "CACHE_URL",
@@ -143,6 +151,7 @@ export interface GatewayServeOptions {
   readonly maxConcurrentRequests?: number | undefined;
   readonly maxQueuedRequests?: number | undefined;
   readonly maxQueueWaitMs?: number | undefined;
+  readonly shutdownGraceMs?: number | undefined;
   readonly cacheUrl?: string | undefined;
   readonly logLevel?: string | undefined;
   /** How messages name each setting (the command passes the flag or variable a value came from). */
@@ -158,7 +167,11 @@ export interface RunningGateway {
   /** `http://host:port`. */
   readonly url: string;
   readonly logger: Logger;
-  /** Stops accepting requests, lets those in flight finish, closes the client and the shared cache store. */
+  /**
+   * Stops accepting requests, ends open watch streams, lets the other
+   * requests in flight finish (for up to shutdownGraceMs, then their
+   * connections are closed), closes the client and the shared cache store.
+   */
   stop(): Promise<void>;
 }
 
@@ -322,6 +335,20 @@ export async function serveGateway(options: GatewayServeOptions, io: CliIo): Pro
   }
 }
 
+/**
+ * The sockets of the open watch streams (`GET /api/v1/models:watch`): they
+ * never end by themselves, and a server's close waits for them.
+ */
+function watchSockets(server: Server): Set<Socket> {
+  const sockets = new Set<Socket>();
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    if (!/:watch(?:\?|$)/.test(req.url ?? "")) return;
+    sockets.add(req.socket);
+    res.once("close", () => sockets.delete(req.socket));
+  });
+  return sockets;
+}
+
 function running(
   o: Resolved,
   logger: Logger,
@@ -332,6 +359,7 @@ function running(
 ): RunningGateway {
   const bound = server.address();
   const port = typeof bound === "object" && bound ? bound.port : o.port;
+  const watches = watchSockets(server);
   let stopped: Promise<void> | undefined;
   return {
     host: o.host,
@@ -341,7 +369,16 @@ function running(
     stop() {
       stopped ??= new Promise<void>((resolve) => {
         stopWatching();
+        // Requests that do not finish within the grace period have their connections closed.
+        const cutOff = setTimeout(() => {
+          logger.warn(
+            { graceMs: o.shutdownGraceMs },
+            "requests still in flight after the grace period: closed",
+          );
+          server.closeAllConnections();
+        }, o.shutdownGraceMs);
         server.close(() => {
+          clearTimeout(cutOff);
           client.close();
           // Bounded: the store's commands (QUIT too) time out after its commandTimeoutMs.
           const closed = shared ? shared.close() : Promise.resolve();
@@ -355,6 +392,9 @@ function running(
             });
         });
         server.closeIdleConnections();
+        // Watchers reconnect (to another gateway): their streams end now, as the registry's do.
+        if (watches.size > 0) logger.info({ watches: watches.size }, "ending open watch streams");
+        for (const socket of watches) socket.destroy();
       });
       return stopped;
     },

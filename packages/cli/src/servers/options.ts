@@ -46,6 +46,12 @@ export function integer(min: number, max: number): ValueParser<number | undefine
   };
 }
 
+/** A file path option, resolved from the working directory; read later by the server (which names it). */
+export const filePath: ValueParser<string | undefined> = (raw, name, cwd) => {
+  const value = text(raw, name, cwd);
+  return value === undefined ? undefined : resolve(cwd, value);
+};
+
 /** A file path option: the file must be readable now; resolved from the working directory. */
 export const readableFile: ValueParser<string | undefined> = (raw, name, cwd) => {
   const value = text(raw, name, cwd);

@@ -19,6 +19,7 @@ import { DatabaseUrlError, openStorage, parseDatabaseUrl } from "./database";
 import { serverLogger } from "./logger";
 import {
   ConfigError,
+  filePath,
   flagNames,
   integer,
   logLevel,
@@ -83,14 +84,14 @@ export const registryOptionSpecs = {
     env: "AUTH_TOKENS_FILE",
     description: "the auth file (token hashes, certificate names, roles); read again on change and SIGHUP",
     fallbackShown: "no authentication",
-    parse: text,
+    parse: filePath,
   },
   aliasPolicyFile: {
     flags: "--alias-policy-file <file>",
     env: "ALIAS_POLICY_FILE",
     description: "the alias promotion policy, JSON or YAML (read at start)",
     fallbackShown: "no alias is protected",
-    parse: text,
+    parse: filePath,
   },
   retainHistory: {
     flags: "--retain-history <count>",
@@ -296,6 +297,17 @@ function reloadOnSighup(auth: TokenAuth, file: string, logger: Logger): () => vo
 }
 
 /**
+ * Started by `modelreg up` (an IPC channel), which passes SIGHUP on: without
+ * an auth file there is nothing to read again, and SIGHUP must not stop the
+ * registry. Returns the function that stops listening.
+ */
+function ignoreSighup(logger: Logger): () => void {
+  const ignore = () => logger.info({ signal: "SIGHUP" }, "no auth file to read again");
+  process.on("SIGHUP", ignore);
+  return () => process.off("SIGHUP", ignore);
+}
+
+/**
  * The promotion policy file, or none. A file that cannot be read or is not
  * a valid policy stops the start, naming the file and the problem.
  */
@@ -409,7 +421,12 @@ async function startRegistry(c: StartContext, migrate: boolean): Promise<Running
       { cause: error },
     );
   }
-  const stopSighup = auth && o.authTokensFile ? reloadOnSighup(auth, o.authTokensFile, logger) : () => {};
+  const stopSighup =
+    auth && o.authTokensFile
+      ? reloadOnSighup(auth, o.authTokensFile, logger)
+      : process.channel
+        ? ignoreSighup(logger)
+        : () => {};
   let stopped: Promise<void> | undefined;
   return {
     host: o.host,

@@ -1,19 +1,32 @@
 // `modelreg up`: the registry and the gateway together, as two child processes (`modelreg serve` and
-// `modelreg gateway`) with both logs on this terminal. SIGINT/SIGTERM stops both cleanly; if one exits
-// on its own, the other is stopped too and the exit code says so.
+// `modelreg gateway`) with both logs on this terminal. SIGINT/SIGTERM stops both cleanly (a second one
+// makes them exit at once); if one exits on its own, the other is stopped too and the exit code says so.
+// Each child has an IPC channel to `up`: if `up` dies (even by SIGKILL), the channel closes and the
+// children stop by themselves. Passwords (database and Redis URLs) reach the children in their
+// environment, never on their command lines (which every local user can read).
 import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { CliIo } from "../context";
-import { CliError } from "../errors";
+import { CliError, CliInterruptedError } from "../errors";
+import { ExitCode } from "../exit-codes";
 
-/** The settings of {@link runUp}: those given are passed to the children as flags; the rest they read themselves. */
+/** The settings of {@link runUp}: those given are passed to the children; the rest they read themselves. */
 export interface UpOptions {
   /** The registry's gRPC port (`modelreg serve --port`); the gateway is pointed at it. */
   readonly registryPort?: number | undefined;
+  /**
+   * The host the gateway reaches the registry on, with registryPort (default
+   * `localhost`). Ignored when the environment has REGISTRY_ADDRESS.
+   */
+  readonly registryHost?: string | undefined;
   /** The gateway's HTTP port (`modelreg gateway --port`). */
   readonly gatewayPort?: number | undefined;
-  /** `modelreg serve --database-url`. */
+  /** The registry's database (DATABASE_URL in its environment: it may hold a password). */
   readonly databaseUrl?: string | undefined;
-  /** `modelreg gateway --cache-url`. */
+  /** The gateway's read cache (CACHE_URL in its environment: it may hold a password). */
   readonly cacheUrl?: string | undefined;
   /** `--log-level` of both. */
   readonly logLevel?: string | undefined;
@@ -23,8 +36,8 @@ export interface UpOptions {
   readonly migrate?: boolean | undefined;
   /**
    * How to run `modelreg`: the executable and its first arguments. Default:
-   * this process's own (`node [its flags] <its script>`), right when `up` runs
-   * from the `modelreg` bin.
+   * this package's own bin with this node (never the script that called
+   * `runUp`, which may be any program).
    */
   readonly command?: readonly string[] | undefined;
   /** Stdio of the children. Default: inherited (both logs on this terminal). */
@@ -33,25 +46,61 @@ export interface UpOptions {
   readonly onSpawn?: ((name: "registry" | "gateway", child: ChildProcess) => void) | undefined;
 }
 
-/** The children's argument lists. */
-export function upArguments(options: UpOptions, env: CliIo["env"]): { serve: string[]; gateway: string[] } {
+/** What each child gets: its arguments, and the variables added to its environment. */
+export interface UpChildren {
+  readonly serve: string[];
+  readonly gateway: string[];
+  readonly serveEnv: Record<string, string>;
+  readonly gatewayEnv: Record<string, string>;
+}
+
+/** The children's argument lists and environments. */
+export function upChildren(options: UpOptions, env: CliIo["env"]): UpChildren {
   const serve = ["serve"];
   const gateway = ["gateway"];
+  const serveEnv: Record<string, string> = {};
+  const gatewayEnv: Record<string, string> = {};
   if (options.registryPort !== undefined) {
     serve.push("--port", String(options.registryPort));
     // Unless the environment names the registry for the gateway, point it at the one just started.
-    if (!env.REGISTRY_ADDRESS) gateway.push("--registry", `localhost:${options.registryPort}`);
+    const host = options.registryHost ?? "localhost";
+    const target = host.includes(":") ? `[${host}]` : host;
+    if (!env.REGISTRY_ADDRESS) gateway.push("--registry", `${target}:${options.registryPort}`);
   }
   if (options.gatewayPort !== undefined) gateway.push("--port", String(options.gatewayPort));
-  if (options.databaseUrl !== undefined) serve.push("--database-url", options.databaseUrl);
-  if (options.cacheUrl !== undefined) gateway.push("--cache-url", options.cacheUrl);
+  // The environment outranks the children's config sections, as a flag would; and `ps` does not show it.
+  if (options.databaseUrl !== undefined) serveEnv.DATABASE_URL = options.databaseUrl;
+  if (options.cacheUrl !== undefined) gatewayEnv.CACHE_URL = options.cacheUrl;
   if (options.logLevel !== undefined) {
     serve.push("--log-level", options.logLevel);
     gateway.push("--log-level", options.logLevel);
   }
   if (options.migrate === false) serve.push("--no-migrate");
   const global = options.config === undefined ? [] : ["--config", options.config];
-  return { serve: [...global, ...serve], gateway: [...global, ...gateway] };
+  return { serve: [...global, ...serve], gateway: [...global, ...gateway], serveEnv, gatewayEnv };
+}
+
+/** The file of this module (sources or a bundle, ESM or CommonJS). */
+function thisFile(): string {
+  // CommonJS bundles have __filename (import.meta is empty there); ESM has import.meta.url.
+  return typeof __filename === "string" ? __filename : fileURLToPath(import.meta.url);
+}
+
+/**
+ * The command that runs this package's `modelreg` bin with this node: the
+ * bundle's `bin.js` next to it, or, from the sources (tests), `src/bin.ts`
+ * through tsx.
+ */
+export function ownBinCommand(): string[] {
+  const file = thisFile();
+  const sourceMaps = process.execArgv.includes("--enable-source-maps") ? ["--enable-source-maps"] : [];
+  if (file.endsWith(".ts")) {
+    const bin = join(dirname(file), "..", "bin.ts");
+    return [process.execPath, "--import", createRequire(file).resolve("tsx"), bin];
+  }
+  const bin = join(dirname(file), "bin.js");
+  if (!existsSync(bin)) throw new CliError(`modelreg up: cannot find the modelreg bin (${bin})`);
+  return [process.execPath, ...sourceMaps, bin];
 }
 
 /** A child that stopped on its own: `modelreg up` stopped the other one and fails. */
@@ -59,41 +108,77 @@ export class ServerExitedError extends CliError {
   override readonly name: string = "ServerExitedError";
 }
 
-/**
- * Runs `modelreg serve` and `modelreg gateway` as child processes until
- * SIGINT/SIGTERM (then both are stopped with SIGTERM; resolves once both
- * exited) or until one exits on its own (the other is stopped, and the
- * promise rejects with a {@link ServerExitedError} naming it). The signal
- * listeners are removed before it settles.
- */
-export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
-  const [executable, ...prefix] = options.command ?? [
-    process.execPath,
-    ...process.execArgv,
-    process.argv[1] ?? "",
-  ];
+/** A message `up` sends its children over the IPC channel. */
+export type UpMessage = { readonly modelreg: "stop" } | { readonly modelreg: "force" };
+
+interface Child {
+  readonly name: "registry" | "gateway";
+  readonly child: ChildProcess;
+}
+
+function spawnChildren(options: UpOptions, io: CliIo): Child[] {
+  const [executable, ...prefix] = options.command ?? ownBinCommand();
   if (!executable) throw new Error("runUp: no command to run modelreg with");
-  const args = upArguments(options, io.env);
-  const children = (["registry", "gateway"] as const).map((name) => {
-    const child = spawn(executable, [...prefix, ...(name === "registry" ? args.serve : args.gateway)], {
-      stdio: options.stdio === "pipe" ? ["ignore", "pipe", "pipe"] : ["ignore", "inherit", "inherit"],
-      env: { ...process.env, ...io.env },
+  const args = upChildren(options, io.env);
+  return (["registry", "gateway"] as const).map((name) => {
+    const registry = name === "registry";
+    const child = spawn(executable, [...prefix, ...(registry ? args.serve : args.gateway)], {
+      // The IPC channel: closed when `up` is gone, however it died; the children stop then.
+      stdio:
+        options.stdio === "pipe"
+          ? ["ignore", "pipe", "pipe", "ipc"]
+          : ["ignore", "inherit", "inherit", "ipc"],
+      env: { ...process.env, ...io.env, ...(registry ? args.serveEnv : args.gatewayEnv) },
       cwd: io.cwd,
     });
     options.onSpawn?.(name, child);
     return { name, child };
   });
+}
+
+/** Whether a child's exit, once told to stop, is a stop rather than a failure. */
+function cleanStop(code: number | null, signal: NodeJS.Signals | null, forced: boolean): boolean {
+  if (signal !== null) return signal === "SIGTERM" || signal === "SIGINT";
+  return code === 0 || (forced && code === ExitCode.INTERRUPTED);
+}
+
+const running = (child: ChildProcess) => child.exitCode === null && child.signalCode === null;
+
+/** Tells a child to stop (or to stop at once) over its channel; a signal if the channel is gone. */
+function tell(child: ChildProcess, message: UpMessage): void {
+  if (!running(child)) return;
+  if (child.connected) child.send(message, (error) => error && running(child) && child.kill("SIGTERM"));
+  else child.kill(message.modelreg === "force" ? "SIGKILL" : "SIGTERM");
+}
+
+/**
+ * Runs `modelreg serve` and `modelreg gateway` as child processes until
+ * SIGINT/SIGTERM (then both are told to stop; a second signal makes them
+ * exit at once; resolves once both exited) or until one exits on its own
+ * (the other is stopped, and the promise rejects with a
+ * {@link ServerExitedError} naming it). SIGHUP is passed to the registry
+ * (which reads its auth file again). The signal listeners are removed
+ * before it settles.
+ */
+export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
+  const children = spawnChildren(options, io);
   let stopping = false;
+  let forced = false;
   let failure: string | undefined;
-  const stopAll = () => {
-    if (stopping) return;
+  const stopAll = (message: UpMessage = { modelreg: "stop" }) => {
+    if (stopping && message.modelreg === "stop") return;
     stopping = true;
-    for (const { child } of children)
-      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    forced ||= message.modelreg === "force";
+    for (const { child } of children) tell(child, message);
   };
-  const onSignal = () => stopAll();
+  const onSignal = () => stopAll(stopping ? { modelreg: "force" } : { modelreg: "stop" });
+  const onHangup = () => {
+    const registry = children[0]?.child;
+    if (registry && running(registry)) registry.kill("SIGHUP");
+  };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onHangup);
   try {
     await Promise.all(
       children.map(
@@ -106,9 +191,11 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
             });
             child.once("exit", (code, signal) => {
               if (!stopping) failure ??= `the ${name} exited (${signal ?? code}); stopped the other process`;
-              // Killed by the signal it was sent (it had not set up its own handling yet) counts as stopped.
-              else if (code !== 0 && signal === null)
-                failure ??= `the ${name} did not stop cleanly (${code})`;
+              // Killed by SIGINT/SIGTERM (it had not set up its own handling yet) counts as stopped;
+              // SIGKILL (the OOM killer) or another signal does not, nor a failed stop. Told to stop at
+              // once, it exits 130.
+              else if (!cleanStop(code, signal, forced))
+                failure ??= `the ${name} did not stop cleanly (${signal ?? code})`;
               stopAll();
               resolve();
             });
@@ -118,6 +205,8 @@ export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onHangup);
   }
   if (failure) throw new ServerExitedError(failure);
+  if (forced) throw new CliInterruptedError("stopped at once, without waiting for calls in flight");
 }
