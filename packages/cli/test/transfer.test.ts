@@ -453,6 +453,15 @@ describe("models import: lineage, content and files", () => {
     expect(exported.code).toBe(1);
     expect(exported.stderr).toBe(`modelreg: --output ${out}: cannot write ${out}.partial (ENOENT)\n`);
     expect(existsSync(join(tmp.dir, "no"))).toBe(false);
+    // A read error after the first line (a failing disk, a closed pipe's producer): reported, no crash.
+    const failing = new PassThrough();
+    failing.write(`${header}\n`);
+    setTimeout(() => failing.destroy(Object.assign(new Error("i/o error"), { code: "EIO" })), 50);
+    const broken = await run(["models", "import", "--registry", c.address], { stdin: failing });
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toBe(
+      "modelreg: line 2: cannot read the input (EIO); the lines before it were imported, none after\n",
+    );
     const empty = join(tmp.dir, "empty.ndjson");
     writeFileSync(empty, "");
     const nothing = await run(["models", "import", "--registry", c.address, "--input", empty]);

@@ -62,7 +62,10 @@ export class ExportReader {
       return line;
     }
     for (;;) {
-      const read = await this.lines.next();
+      const read = await this.lines.next().catch((error: Error) => {
+        this.inputError ??= error;
+        return { done: true, value: undefined } as const;
+      });
       if (this.inputError) {
         const reason = (this.inputError as NodeJS.ErrnoException).code ?? this.inputError.message;
         throw new ExportFormatError(this.lineNumber + 1, `cannot read the input (${reason})`);
