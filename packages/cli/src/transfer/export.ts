@@ -1,6 +1,7 @@
 import { once } from "node:events";
 import type { Model } from "@modelreg/proto";
 import { Code, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import { inCreationOrder } from "./creation-order";
 import { aliasLine, endLine, headerLine, modelLine, type ParentRef } from "./format";
 
 /** Options of {@link exportRegistry}. */
@@ -121,22 +122,26 @@ export async function exportRegistry(
   const exportedIds = filter === "" ? undefined : new Set<string>();
   let models = 0;
   let pageToken = "";
+  // The last run of one create time of a page, written with the next page (it may go on there).
+  let held: Model[] = [];
   do {
     signal?.throwIfAborted();
     const page = await client.listModels(
       { filter, orderBy: "create_time", pageSize: options.pageSize ?? 1000, pageToken },
       { signal },
     );
+    pageToken = page.nextPageToken;
+    const ordered = await inCreationOrder(client, [...held, ...page.models], pageToken === "", signal);
+    held = ordered.held;
     parents.trim();
-    await parents.load(page.models, signal);
-    for (const model of page.models) {
+    await parents.load(ordered.ready, signal);
+    for (const model of ordered.ready) {
       parents.remember(model);
       exportedIds?.add(model.id);
       await writeLine(out, modelLine(model, parents.of(model)));
     }
-    models += page.models.length;
+    models += ordered.ready.length;
     options.onProgress?.(models);
-    pageToken = page.nextPageToken;
   } while (pageToken !== "");
   let aliases = 0;
   for await (const alias of client.listAllModelAliases({ pageSize: 1000 }, { signal })) {

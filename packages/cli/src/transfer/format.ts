@@ -4,7 +4,8 @@
 //   {"kind":"model","model":<Model, proto3 JSON>,"parents":[{"id","name","version"}]}   (one per model)
 //   {"kind":"alias","alias":<ModelAlias, proto3 JSON>}                                  (one per alias)
 //   {"kind":"end","models":<count>,"aliases":<count>}
-// Models come first, oldest first (create_time, then id), so a lineage parent precedes its children;
+// Models come first, oldest first (create_time; versions of a name sharing one in creation order, from
+// the history, else by id), so a lineage parent precedes its children;
 // `parents` (only when the model has lineage parents) names them by (name, version), since ids differ
 // between registries. A file without the `end` line is a truncated export.
 import { Model, ModelAlias } from "@modelreg/proto";
