@@ -436,6 +436,26 @@ describe("the bin: serve, gateway and up as processes", () => {
     expect(await up.exited).toBe(0);
   }, 120_000);
 
+  it("up with REGISTRY_PORT=0, as serve takes it: the gateway is pointed at the port the registry got", async () => {
+    const gatewayPort = await freePort();
+    const up = spawnBin(["up", "--gateway-port", String(gatewayPort), "--database-url", "memory:"], {
+      REGISTRY_PORT: "0",
+    });
+    await until(
+      () =>
+        up.stdout().includes('"msg":"Connected to Model Registry gRPC service"') ||
+        up.child.exitCode !== null,
+      "the gateway to reach the registry",
+    );
+    const port = /"port":(\d+),"msg":"gRPC server listening"/.exec(up.stdout())?.[1];
+    expect(Number(port)).toBeGreaterThan(0);
+    expect(up.stdout()).toContain(`"address":"localhost:${port}","msg":"Connecting to Model Registry`);
+    const created = await postModel(`http://127.0.0.1:${gatewayPort}`, { name: "any-port", version: "1" });
+    expect(created.status).toBe(200);
+    up.child.kill("SIGTERM");
+    expect(await up.exited).toBe(0);
+  }, 120_000);
+
   it("gateway: a request in flight is cut off after --shutdown-grace-ms; a second signal exits 130 at once", async () => {
     /** A gateway with a POST whose body never arrives (in flight until it is cut off). */
     const start = async (extra: string[]) => {

@@ -66,9 +66,11 @@ function stopRequests(): StopRequests {
   const onDisconnect = () => first({ reason: "the modelreg up process is gone" });
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
-  if (process.channel) {
+  if (process.send !== undefined) {
     process.on("message", onMessage);
     process.on("disconnect", onDisconnect);
+    // `up` died while this process was starting: the channel is closed already.
+    if (!process.connected) onDisconnect();
   }
   return {
     ...requests,
@@ -158,7 +160,10 @@ function registerServe(parent: Command, io: CliIo): void {
   serve.action(async (_options: unknown, command: Command) => {
     const { values, names, logger } = checkedOptions("registry", registryOptionSpecs, command, io);
     const migrate = migrateOf(command, io);
-    await untilStopped(await serveRegistry({ ...values, names, logger, migrate }, io));
+    const registry = await serveRegistry({ ...values, names, logger, migrate }, io);
+    // Started by `modelreg up`: where it listens (the gateway is pointed there; with port 0, only this says).
+    if (process.connected) process.send?.({ modelreg: "listening", port: registry.port } satisfies UpMessage);
+    await untilStopped(registry);
   });
 }
 
@@ -190,8 +195,8 @@ const upOptionSpecs = {
   registryPort: {
     ...registryOptionSpecs.port,
     flags: "--registry-port <port>",
-    description: "the registry's gRPC port; the gateway is pointed at it",
-    parse: integer(1, 65535),
+    description: "the registry's gRPC port (0 picks a free one); the gateway is pointed at it",
+    parse: integer(0, 65535),
   },
   gatewayPort: {
     ...gatewayOptionSpecs.port,
@@ -229,7 +234,7 @@ function serveListenOf(
 ): { port?: number | undefined; host?: string | undefined } {
   const file = command.optsWithGlobals<{ config?: string }>().config;
   const section = file ? (readConfigFile(file, io).serve ?? {}) : {};
-  const port = integer(1, 65535)(section.port, "port (config file section serve)", io.cwd);
+  const port = integer(0, 65535)(section.port, "port (config file section serve)", io.cwd);
   const host = text(io.env.REGISTRY_HOST, "REGISTRY_HOST", io.cwd) ?? text(section.host, "host", io.cwd);
   return { port, host: anyHost(host) ? undefined : host };
 }

@@ -307,6 +307,12 @@ function ignoreSighup(logger: Logger): () => void {
   return () => process.off("SIGHUP", ignore);
 }
 
+/** SIGHUP: the auth file read again; ignored under `modelreg up`; else the default. Returns the undo. */
+function onSighup(auth: TokenAuth | undefined, file: string | undefined, logger: Logger): () => void {
+  if (auth && file) return reloadOnSighup(auth, file, logger);
+  return process.channel ? ignoreSighup(logger) : () => {};
+}
+
 /**
  * The promotion policy file, or none. A file that cannot be read or is not
  * a valid policy stops the start, naming the file and the problem.
@@ -421,12 +427,7 @@ async function startRegistry(c: StartContext, migrate: boolean): Promise<Running
       { cause: error },
     );
   }
-  const stopSighup =
-    auth && o.authTokensFile
-      ? reloadOnSighup(auth, o.authTokensFile, logger)
-      : process.channel
-        ? ignoreSighup(logger)
-        : () => {};
+  const stopSighup = onSighup(auth, o.authTokensFile, logger);
   let stopped: Promise<void> | undefined;
   return {
     host: o.host,

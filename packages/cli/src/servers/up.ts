@@ -108,31 +108,55 @@ export class ServerExitedError extends CliError {
   override readonly name: string = "ServerExitedError";
 }
 
-/** A message `up` sends its children over the IPC channel. */
-export type UpMessage = { readonly modelreg: "stop" } | { readonly modelreg: "force" };
+/**
+ * A message `up` sends its children over the IPC channel (stop; stop at
+ * once), or the registry sends `up` (`listening`, with its port).
+ */
+export type UpMessage =
+  | { readonly modelreg: "stop" }
+  | { readonly modelreg: "force" }
+  | { readonly modelreg: "listening"; readonly port: number };
 
-interface Child {
-  readonly name: "registry" | "gateway";
-  readonly child: ChildProcess;
-}
+type ChildName = "registry" | "gateway";
 
-function spawnChildren(options: UpOptions, io: CliIo): Child[] {
-  const [executable, ...prefix] = options.command ?? ownBinCommand();
+/** Spawns `modelreg serve` or `modelreg gateway` with its IPC channel. */
+function spawnChild(
+  name: ChildName,
+  command: readonly string[],
+  options: UpOptions,
+  io: CliIo,
+): ChildProcess {
+  const [executable, ...prefix] = command;
   if (!executable) throw new Error("runUp: no command to run modelreg with");
   const args = upChildren(options, io.env);
-  return (["registry", "gateway"] as const).map((name) => {
-    const registry = name === "registry";
-    const child = spawn(executable, [...prefix, ...(registry ? args.serve : args.gateway)], {
-      // The IPC channel: closed when `up` is gone, however it died; the children stop then.
-      stdio:
-        options.stdio === "pipe"
-          ? ["ignore", "pipe", "pipe", "ipc"]
-          : ["ignore", "inherit", "inherit", "ipc"],
-      env: { ...process.env, ...io.env, ...(registry ? args.serveEnv : args.gatewayEnv) },
-      cwd: io.cwd,
-    });
-    options.onSpawn?.(name, child);
-    return { name, child };
+  const registry = name === "registry";
+  const child = spawn(executable, [...prefix, ...(registry ? args.serve : args.gateway)], {
+    // The IPC channel: closed when `up` is gone, however it died; the children stop then.
+    stdio:
+      options.stdio === "pipe" ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "inherit", "inherit", "ipc"],
+    env: { ...process.env, ...io.env, ...(registry ? args.serveEnv : args.gatewayEnv) },
+    cwd: io.cwd,
+  });
+  options.onSpawn?.(name, child);
+  return child;
+}
+
+/** The port the registry says it listens on; undefined if it exits first. */
+function listeningPort(child: ChildProcess): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      const said = message as Partial<{ modelreg: string; port: number }> | null;
+      if (said?.modelreg !== "listening" || typeof said.port !== "number") return;
+      done(said.port);
+    };
+    const onExit = () => done(undefined);
+    const done = (port: number | undefined) => {
+      child.off("message", onMessage);
+      child.off("exit", onExit);
+      resolve(port);
+    };
+    child.on("message", onMessage);
+    child.once("exit", onExit);
   });
 }
 
@@ -151,62 +175,83 @@ function tell(child: ChildProcess, message: UpMessage): void {
   else child.kill(message.modelreg === "force" ? "SIGKILL" : "SIGTERM");
 }
 
+/** `up`'s children: started, told to stop, and what their exits mean. */
+class Supervisor {
+  readonly children: { name: ChildName; child: ChildProcess }[] = [];
+  readonly exits: Promise<void>[] = [];
+  stopping = false;
+  forced = false;
+  failure: string | undefined;
+
+  constructor(
+    private readonly command: readonly string[],
+    private readonly io: CliIo,
+  ) {}
+
+  start(name: ChildName, options: UpOptions): ChildProcess {
+    const child = spawnChild(name, this.command, options, this.io);
+    this.children.push({ name, child });
+    this.exits.push(
+      new Promise<void>((resolve) => {
+        child.once("error", (error) => {
+          this.failure ??= `the ${name} could not start: ${error.message}`;
+          this.stop();
+          resolve();
+        });
+        child.once("exit", (code, signal) => {
+          if (!this.stopping)
+            this.failure ??= `the ${name} exited (${signal ?? code}); stopped the other process`;
+          // Killed by SIGINT/SIGTERM (it had not set up its own handling yet) counts as stopped;
+          // SIGKILL (the OOM killer) or another signal does not, nor a failed stop. Told to stop at
+          // once, it exits 130.
+          else if (!cleanStop(code, signal, this.forced))
+            this.failure ??= `the ${name} did not stop cleanly (${signal ?? code})`;
+          this.stop();
+          resolve();
+        });
+      }),
+    );
+    return child;
+  }
+
+  stop(message: UpMessage = { modelreg: "stop" }): void {
+    if (this.stopping && message.modelreg === "stop") return;
+    this.stopping = true;
+    this.forced ||= message.modelreg === "force";
+    for (const { child } of this.children) tell(child, message);
+  }
+}
+
 /**
  * Runs `modelreg serve` and `modelreg gateway` as child processes until
  * SIGINT/SIGTERM (then both are told to stop; a second signal makes them
  * exit at once; resolves once both exited) or until one exits on its own
  * (the other is stopped, and the promise rejects with a
- * {@link ServerExitedError} naming it). SIGHUP is passed to the registry
- * (which reads its auth file again). The signal listeners are removed
- * before it settles.
+ * {@link ServerExitedError} naming it). With registryPort 0 the gateway
+ * starts once the registry said which port it got. SIGHUP is passed to the
+ * registry (which reads its auth file again). The signal listeners are
+ * removed before it settles.
  */
 export async function runUp(options: UpOptions, io: CliIo): Promise<void> {
-  const children = spawnChildren(options, io);
-  let stopping = false;
-  let forced = false;
-  let failure: string | undefined;
-  const stopAll = (message: UpMessage = { modelreg: "stop" }) => {
-    if (stopping && message.modelreg === "stop") return;
-    stopping = true;
-    forced ||= message.modelreg === "force";
-    for (const { child } of children) tell(child, message);
-  };
-  const onSignal = () => stopAll(stopping ? { modelreg: "force" } : { modelreg: "stop" });
+  const supervisor = new Supervisor(options.command ?? ownBinCommand(), io);
+  const onSignal = () => supervisor.stop({ modelreg: supervisor.stopping ? "force" : "stop" });
+  const registry = supervisor.start("registry", options);
   const onHangup = () => {
-    const registry = children[0]?.child;
-    if (registry && running(registry)) registry.kill("SIGHUP");
+    if (running(registry)) registry.kill("SIGHUP");
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
   process.on("SIGHUP", onHangup);
   try {
-    await Promise.all(
-      children.map(
-        ({ name, child }) =>
-          new Promise<void>((resolve) => {
-            child.once("error", (error) => {
-              failure ??= `the ${name} could not start: ${error.message}`;
-              stopAll();
-              resolve();
-            });
-            child.once("exit", (code, signal) => {
-              if (!stopping) failure ??= `the ${name} exited (${signal ?? code}); stopped the other process`;
-              // Killed by SIGINT/SIGTERM (it had not set up its own handling yet) counts as stopped;
-              // SIGKILL (the OOM killer) or another signal does not, nor a failed stop. Told to stop at
-              // once, it exits 130.
-              else if (!cleanStop(code, signal, forced))
-                failure ??= `the ${name} did not stop cleanly (${signal ?? code})`;
-              stopAll();
-              resolve();
-            });
-          }),
-      ),
-    );
+    const port = options.registryPort === 0 ? await listeningPort(registry) : options.registryPort;
+    if (!supervisor.stopping) supervisor.start("gateway", { ...options, registryPort: port });
+    await Promise.all(supervisor.exits);
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     process.off("SIGHUP", onHangup);
   }
-  if (failure) throw new ServerExitedError(failure);
-  if (forced) throw new CliInterruptedError("stopped at once, without waiting for calls in flight");
+  if (supervisor.failure) throw new ServerExitedError(supervisor.failure);
+  if (supervisor.forced)
+    throw new CliInterruptedError("stopped at once, without waiting for calls in flight");
 }
