@@ -3,4 +3,5 @@
 // variable with its flag and default). Stops cleanly on SIGINT/SIGTERM; a bad setting exits 1.
 import { processIo, runCli } from "@modelreg/cli";
 
-process.exit(await runCli(["gateway"], processIo()));
+// Its own arguments are passed on (`node dist/gateway.js --log-level debug`).
+process.exit(await runCli(["gateway", ...process.argv.slice(2)], processIo()));

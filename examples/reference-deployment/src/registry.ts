@@ -3,4 +3,5 @@
 // variable with its flag and default). Stops cleanly on SIGINT/SIGTERM; a bad setting exits 1.
 import { processIo, runCli } from "@modelreg/cli";
 
-process.exit(await runCli(["serve"], processIo()));
+// Its own arguments are passed on (`node dist/registry.js --log-level debug`).
+process.exit(await runCli(["serve", ...process.argv.slice(2)], processIo()));
