@@ -250,6 +250,12 @@ describe("option sources and errors (runCli)", () => {
       [["serve", "--log-level", "loud"], {}, "--log-level must be one of fatal, error"],
       [["serve"], { MIGRATE: "perhaps" }, 'MIGRATE must be true or false (got "perhaps")'],
       [["up", "--gateway-port", "http"], {}, "--gateway-port must be an integer from 1 to 65535"],
+      [
+        ["serve"],
+        { REGISTRY_PORT: "0x1F90" },
+        'REGISTRY_PORT must be an integer from 0 to 65535 (got "0x1F90")',
+      ],
+      [["gateway", "--pool-size", "1e1"], {}, '--pool-size must be an integer from 1 to 64 (got "1e1")'],
       // up checks what it passes on before it starts anything: one line, exit 1.
       [["up", "--log-level", "loud"], {}, "--log-level must be one of fatal, error"],
       [

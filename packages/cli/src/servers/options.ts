@@ -38,8 +38,10 @@ export const text: ValueParser<string | undefined> = (raw) => {
 export function integer(min: number, max: number): ValueParser<number | undefined> {
   return (raw, name) => {
     if (raw === undefined || String(raw).trim() === "") return undefined;
+    // Decimal digits only: Number() would also take 0x1F90, 1e3 and 0b1.
+    const decimal = typeof raw === "number" || /^\s*[-+]?\d+\s*$/.test(String(raw));
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) {
+    if (!decimal || !Number.isInteger(value) || value < min || value > max) {
       throw new ConfigError(`${name} must be an integer from ${min} to ${max} (got "${String(raw)}")`);
     }
     return value;

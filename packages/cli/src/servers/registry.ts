@@ -234,7 +234,7 @@ async function startStorage(c: StartContext, migrate: boolean): Promise<StorageA
     throw error;
   }
   if (o.retainHistory !== undefined) {
-    logger.info({ retainHistory: o.retainHistory }, "history entries pruned past RETAIN_HISTORY");
+    logger.info({ retainHistory: o.retainHistory }, `history entries pruned past ${names.retainHistory}`);
   }
   if (setting.kind === "sqlite") logger.info({ path: setting.path }, "using SQLite storage");
   if (setting.kind === "postgres") {
