@@ -1,8 +1,10 @@
 // The client verbs over TLS: --tls-ca-file, mutual TLS with --tls-cert-file/--tls-key-file (or
 // their MODELREG_TLS_* variables), and the failures a user meets (plaintext, no client cert, a
 // missing file).
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { makeTestCertificates } from "../../../test-support/certs";
 import { modelreg, startSqliteRegistry, tempDir } from "./cli-support";
@@ -55,6 +57,31 @@ describe("TLS", () => {
     const listed = await modelreg(["models", "list", "--json"], env);
     expect(JSON.parse(listed.stdout).models).toHaveLength(1);
   });
+
+  it("through the bin to an IP address, --json stderr stays one JSON document (no DEP0123 warning)", async () => {
+    const tsx = createRequire(import.meta.url).resolve("tsx");
+    const bin = resolve(import.meta.dirname, "../src/bin.ts");
+    // registry.address is 127.0.0.1:<port>: Node warns about an IP as TLS server name unless the bin drops it.
+    // (Asynchronous: the registry answers from this process's event loop.)
+    const args = ["--import", tsx, bin, "models", "get", "nope", "--registry", registry.address, "--json"];
+    const env = {
+      ...process.env,
+      MODELREG_TLS_CA_FILE: "ca.pem",
+      MODELREG_TLS_CERT_FILE: "client.pem",
+      MODELREG_TLS_KEY_FILE: "client.key",
+    };
+    const run = await new Promise<{ code: number | null; stderr: string }>((done) => {
+      const child = execFile(
+        process.execPath,
+        args,
+        { cwd: tmp.dir, env, timeout: 60_000 },
+        (_e, _out, stderr) => done({ code: child.exitCode, stderr }),
+      );
+    });
+    expect(run.code, run.stderr).toBe(2);
+    expect(run.stderr).not.toContain("DEP0123");
+    expect(JSON.parse(run.stderr).error.status).toBe("NOT_FOUND");
+  }, 60_000);
 
   it("fails with exit 4 over plaintext or without a client certificate, 1 for a missing file", async () => {
     const plain = await modelreg(["models", "list", "--registry", registry.address]);

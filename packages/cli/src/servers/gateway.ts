@@ -22,6 +22,7 @@ import {
   flagNames,
   integer,
   logLevel,
+  logLevelOption,
   type OptionNames,
   type OptionSpec,
   type ResolvedOptions,
@@ -127,13 +128,7 @@ export const gatewayOptionSpecs = {
     fallback: "memory:",
     parse: text,
   },
-  logLevel: {
-    flags: "--log-level <level>",
-    env: "LOG_LEVEL",
-    description: "pino level; logs are JSON lines on stdout",
-    fallback: "info",
-    parse: logLevel,
-  },
+  logLevel: logLevelOption,
 } as const satisfies Record<string, OptionSpec>;
 
 /** The settings of {@link serveGateway}; each is the flag of the same name (defaults as `modelreg gateway`). */

@@ -76,6 +76,15 @@ export const logLevel: ValueParser<string> = (raw, name) => {
   return value;
 };
 
+/** `--log-level` / `LOG_LEVEL`: the same option for both servers. */
+export const logLevelOption = {
+  flags: "--log-level <level>",
+  env: "LOG_LEVEL",
+  description: "pino level; logs are JSON lines on stdout",
+  fallback: "info",
+  parse: logLevel,
+} as const satisfies OptionSpec<string>;
+
 /** The commander attribute name of a spec: `--max-queue-wait-ms <ms>` -> `maxQueueWaitMs`. */
 export function attributeOf(spec: OptionSpec): string {
   const long = /--([a-z0-9-]+)/.exec(spec.flags)?.[1] ?? "";

@@ -23,6 +23,7 @@ import {
   flagNames,
   integer,
   logLevel,
+  logLevelOption,
   type OptionNames,
   type OptionSpec,
   type ResolvedOptions,
@@ -148,13 +149,7 @@ export const registryOptionSpecs = {
     fallback: 10_000,
     parse: integer(0, 600_000),
   },
-  logLevel: {
-    flags: "--log-level <level>",
-    env: "LOG_LEVEL",
-    description: "pino level; logs are JSON lines on stdout",
-    fallback: "info",
-    parse: logLevel,
-  },
+  logLevel: logLevelOption,
 } as const satisfies Record<string, OptionSpec>;
 
 /** The settings of {@link serveRegistry}; each is the flag of the same name (defaults as `modelreg serve`). */
