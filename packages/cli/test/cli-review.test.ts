@@ -5,16 +5,22 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { errorBody } from "@modelreg/gateway-express";
 import { Code, createRegistryClient, RegistryError } from "@modelreg/registry-client";
-import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExitCode, exitCodeOfGrpcCode, grpcCodeOfExitCode } from "../src/exit-codes";
 import { runCli } from "../src/main";
 import { formatTable } from "../src/output";
 import { capturedIo, closedAddress, modelreg, startSqliteRegistry, tempDir } from "./cli-support";
+
+// better-sqlite3 as the registry's storage loads it (from the server package's folder): CI's Node 24 run
+// installs a newer major there than the root one, which is built for Node 20.
+const Database: typeof import("better-sqlite3") = createRequire(
+  fileURLToPath(new URL("../../registry-server/package.json", import.meta.url)),
+)("better-sqlite3");
 
 const tmp = tempDir("modelreg-cli-review-");
 let registry: Awaited<ReturnType<typeof startSqliteRegistry>>;
