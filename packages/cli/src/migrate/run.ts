@@ -6,7 +6,7 @@ import { RegistryError } from "@modelreg/proto";
 import { type MigrationReport, SchemaNotCurrentError } from "@modelreg/registry-server";
 import { CliError, CliUsageError } from "../errors";
 import { ExitCode } from "../exit-codes";
-import { type DatabaseSetting, DatabaseUrlError, parseDatabaseUrl } from "../servers/database";
+import { type DatabaseSetting, parseDatabaseUrl } from "../servers/database";
 
 /** Options of {@link runMigrations}. */
 export interface RunMigrationsOptions {
@@ -30,12 +30,7 @@ const nothing: MigrationReport = Object.freeze({ applied: [], pending: [], ran: 
 
 /** The parsed `--database-url`; a bad one is a usage error whose message never repeats the URL. */
 export function databaseSettingOf(url: string, cwd: string, name = "DATABASE_URL"): DatabaseSetting {
-  try {
-    return parseDatabaseUrl(url, cwd, name);
-  } catch (error) {
-    if (error instanceof DatabaseUrlError) throw new CliUsageError(error.message);
-    throw error;
-  }
+  return parseDatabaseUrl(url, cwd, name);
 }
 
 /** Runs the migrations of the database `setting` names, with the storage's own connection code. */

@@ -7,7 +7,7 @@ import { booleanWord, readConfigFile } from "../config";
 import type { CliIo } from "../context";
 import { CliError, CliInterruptedError, CliUsageError } from "../errors";
 import { ExitCode } from "../exit-codes";
-import { DatabaseUrlError, parseDatabaseUrl } from "./database";
+import { parseDatabaseUrl } from "./database";
 import { gatewayOptionSpecs, parseCacheUrl, serveGateway } from "./gateway";
 import { flushLogger, serverLogger } from "./logger";
 import {
@@ -206,13 +206,7 @@ const upOptionSpecs = {
   },
   databaseUrl: {
     ...registryOptionSpecs.databaseUrl,
-    parse: checkedUrl((value, name, cwd) => {
-      try {
-        return parseDatabaseUrl(value, cwd, name);
-      } catch (error) {
-        throw error instanceof DatabaseUrlError ? new ConfigError(error.message) : error;
-      }
-    }),
+    parse: checkedUrl((value, name, cwd) => parseDatabaseUrl(value, cwd, name)),
   },
   cacheUrl: {
     ...gatewayOptionSpecs.cacheUrl,

@@ -3,10 +3,11 @@
 import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { StorageAdapter } from "@modelreg/registry-server";
+import { ConfigError } from "./options";
 
-/** A `--database-url` value (or `DATABASE_URL`) that is not one the registry can use. */
-export class DatabaseUrlError extends Error {
-  override readonly name = "DatabaseUrlError";
+/** A `--database-url` value (or `DATABASE_URL`) that is not one the registry can use: a usage error (exit 1). */
+export class DatabaseUrlError extends ConfigError {
+  override readonly name: string = "DatabaseUrlError";
 }
 
 /**

@@ -12,15 +12,8 @@ export interface GatewayMetrics {
 }
 
 type Stats = NonNullable<ReturnType<RegistryClient["cacheStats"]>>;
-type CounterName =
-  | "hits"
-  | "sharedHits"
-  | "misses"
-  | "notFoundHits"
-  | "staleBypasses"
-  | "coalesced"
-  | "invalidations"
-  | "sharedErrors";
+/** The numeric fields of `cacheStats()` (derived, not copied): the tables below say which are counters. */
+type CounterName = { [K in keyof Stats]-?: Stats[K] extends number ? K : never }[keyof Stats];
 
 /** `cacheStats()` counters as Prometheus counters: name suffix and help. */
 const counters: readonly (readonly [CounterName, string, string])[] = [

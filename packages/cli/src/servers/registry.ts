@@ -15,7 +15,7 @@ import type { CliIo } from "../context";
 import { CliError } from "../errors";
 import { ExitCode } from "../exit-codes";
 import { migrationError } from "../migrate/run";
-import { DatabaseUrlError, openStorage, parseDatabaseUrl } from "./database";
+import { openStorage, parseDatabaseUrl } from "./database";
 import { serverLogger } from "./logger";
 import {
   ConfigError,
@@ -221,13 +221,7 @@ interface StartContext {
 /** The storage of --database-url; the URL never reaches a log line or a message. */
 async function startStorage(c: StartContext, migrate: boolean): Promise<StorageAdapter> {
   const { o, names, logger } = c;
-  let setting: ReturnType<typeof parseDatabaseUrl>;
-  try {
-    setting = parseDatabaseUrl(o.databaseUrl, c.cwd, names.databaseUrl);
-  } catch (error) {
-    if (error instanceof DatabaseUrlError) throw new ConfigError(error.message);
-    throw error;
-  }
+  const setting = parseDatabaseUrl(o.databaseUrl, c.cwd, names.databaseUrl);
   if (o.retainHistory !== undefined) {
     logger.info({ retainHistory: o.retainHistory }, `history entries pruned past ${names.retainHistory}`);
   }
