@@ -13,6 +13,7 @@ import {
 } from "./sql/migrations";
 import type { RegistryDatabase } from "./sql/schema";
 import { createSqlStorage } from "./sql/sql-storage";
+import { enableWal } from "./sqlite-wal";
 
 /** What a migration run found and did; the error of a storage told not to migrate whose schema is not current. */
 export { type MigrationReport, SchemaNotCurrentError } from "./sql/migrations";
@@ -117,12 +118,13 @@ const busyTimeout = (options: Pick<SqliteStorageOptions, "busyTimeoutMs">): numb
   Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000));
 
 /** The database opened as every adapter opens it: WAL, the durability asked for, the busy timeout. */
-function openDatabase(options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">) {
+async function openDatabase(options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">) {
   const database = openHandle(options.path, false);
   try {
-    database.pragma("journal_mode = WAL");
-    database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
+    // A connection setting, first: the statements below wait for another process's lock.
     database.pragma(`busy_timeout = ${busyTimeout(options)}`);
+    await enableWal(database, busyTimeout(options));
+    database.pragma(`synchronous = ${options.synchronous ?? "FULL"}`);
     // Tags and metadata rows go with their model (ON DELETE CASCADE).
     database.pragma("foreign_keys = ON");
   } catch (error) {
@@ -169,12 +171,12 @@ async function inspectReadOnly(
 async function openMigrated(
   options: Pick<SqliteStorageOptions, "path" | "synchronous" | "busyTimeoutMs">,
   mode: MigrationMode,
-): Promise<{ opened?: ReturnType<typeof openDatabase>; report: MigrationReport }> {
+): Promise<{ opened?: Awaited<ReturnType<typeof openDatabase>>; report: MigrationReport }> {
   if (mode !== "migrate") {
     const report = await inspectReadOnly(options, mode);
     if (mode === "dryRun") return { report };
   }
-  const opened = openDatabase(options);
+  const opened = await openDatabase(options);
   try {
     return { opened, report: await runMigrations(opened.db, "sqlite", mode) };
   } catch (error) {
