@@ -1,0 +1,201 @@
+/**
+ * The page's one way to the gateway: `fetch` with the token, errors turned
+ * into {@link ApiError} (the AIP-193 body the gateway answers with), and the
+ * revisions of this page's own writes remembered, so the live view can tell
+ * them from changes made by someone else.
+ */
+import { config } from "../config";
+
+/** One invalid field of a request (`google.rpc.BadRequest`). */
+export interface FieldViolation {
+  readonly field: string;
+  readonly description: string;
+}
+
+/** One unmet precondition (`google.rpc.PreconditionFailure`), e.g. a promotion policy's missing item. */
+export interface PreconditionViolation {
+  readonly type: string;
+  readonly subject: string;
+  readonly description: string;
+}
+
+/** A failed API call, as the gateway explained it. */
+export class ApiError extends Error {
+  override readonly name = "ApiError";
+  constructor(
+    /** The HTTP status; 0 when the gateway could not be reached. */
+    readonly status: number,
+    /** The gRPC status name, e.g. `INVALID_ARGUMENT`, `FAILED_PRECONDITION`, `UNAUTHENTICATED`. */
+    readonly code: string,
+    message: string,
+    readonly fieldViolations: readonly FieldViolation[] = [],
+    readonly preconditionViolations: readonly PreconditionViolation[] = [],
+    /** `google.rpc.ErrorInfo.reason`, e.g. `ALIAS_CHANGED`, when the API gave one. */
+    readonly reason = "",
+  ) {
+    super(message);
+  }
+}
+
+/** Reads the `details` of an error body (or of a history entry's `refusal`). */
+export function violationsOf(details: unknown): {
+  fieldViolations: FieldViolation[];
+  preconditionViolations: PreconditionViolation[];
+  reason: string;
+} {
+  const fieldViolations: FieldViolation[] = [];
+  const preconditionViolations: PreconditionViolation[] = [];
+  let reason = "";
+  for (const detail of Array.isArray(details) ? details : []) {
+    if (detail === null || typeof detail !== "object") continue;
+    const d = detail as Record<string, unknown>;
+    const type = String(d["@type"] ?? "");
+    if (type.endsWith("google.rpc.BadRequest") && Array.isArray(d.fieldViolations)) {
+      for (const v of d.fieldViolations as Record<string, unknown>[]) {
+        fieldViolations.push({ field: String(v.field ?? ""), description: String(v.description ?? "") });
+      }
+    } else if (type.endsWith("google.rpc.PreconditionFailure") && Array.isArray(d.violations)) {
+      for (const v of d.violations as Record<string, unknown>[]) {
+        preconditionViolations.push({
+          type: String(v.type ?? ""),
+          subject: String(v.subject ?? ""),
+          description: String(v.description ?? ""),
+        });
+      }
+    } else if (type.endsWith("google.rpc.ErrorInfo") && reason === "") {
+      reason = String(d.reason ?? "");
+    }
+  }
+  return { fieldViolations, preconditionViolations, reason };
+}
+
+const tokenKey = "modelreg.token";
+
+/** The bearer token the page sends, kept for this tab's session only. */
+export const token = {
+  get(): string {
+    try {
+      return sessionStorage.getItem(tokenKey) ?? "";
+    } catch {
+      return "";
+    }
+  },
+  set(value: string): void {
+    try {
+      if (value === "") sessionStorage.removeItem(tokenKey);
+      else sessionStorage.setItem(tokenKey, value);
+    } catch {
+      // Storage off (private mode): the token lives as long as this page.
+    }
+    memoryToken = value;
+  },
+};
+let memoryToken = "";
+
+/** The token to send: the stored one, or the one given while storage was off. */
+export function currentToken(): string {
+  return token.get() || memoryToken;
+}
+
+/** Listeners told when a call was refused for want of (valid) credentials. */
+const unauthenticatedListeners = new Set<() => void>();
+
+/** Calls `listener` whenever a call is answered 401; returns the unsubscribe function. */
+export function onUnauthenticated(listener: () => void): () => void {
+  unauthenticatedListeners.add(listener);
+  return () => unauthenticatedListeners.delete(listener);
+}
+
+const ownRevisions = new Set<string>();
+
+/** Whether the change at `revision` was made by a write of this page. */
+export function isOwnRevision(revision: string): boolean {
+  return ownRevisions.has(revision);
+}
+
+/** A URL of the API: `path` starts with `/api/v1/`. */
+export function apiUrl(
+  path: string,
+  query: Readonly<Record<string, string | number | undefined>> = {},
+): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== "") params.set(key, String(value));
+  }
+  const search = params.toString();
+  return `${config.apiBaseUrl}${path}${search === "" ? "" : `?${search}`}`;
+}
+
+/** The headers every call carries. */
+export function authHeaders(): Record<string, string> {
+  const value = currentToken();
+  return value === "" ? {} : { Authorization: `Bearer ${value}` };
+}
+
+/** The error an answer carries, or one for an answer that is not the API's JSON. */
+export async function errorOf(response: Response): Promise<ApiError> {
+  let body: unknown;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  const error = (body as { error?: Record<string, unknown> } | undefined)?.error;
+  if (error === undefined || typeof error !== "object") {
+    return new ApiError(
+      response.status,
+      "UNKNOWN",
+      `The gateway answered ${response.status} ${response.statusText}.`,
+    );
+  }
+  const { fieldViolations, preconditionViolations, reason } = violationsOf(error.details);
+  return new ApiError(
+    response.status,
+    String(error.status ?? "UNKNOWN"),
+    String(error.message ?? `HTTP ${response.status}`),
+    fieldViolations,
+    preconditionViolations,
+    reason,
+  );
+}
+
+/** Options of {@link request}. */
+export interface RequestOptions {
+  readonly query?: Readonly<Record<string, string | number | undefined>>;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Calls the API and returns its JSON; throws {@link ApiError}. A write's
+ * `X-Modelreg-Revision` is remembered (see {@link isOwnRevision}).
+ */
+export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
+  if (options.body !== undefined) headers["Content-Type"] = "application/json";
+  let response: Response;
+  try {
+    response = await fetch(apiUrl(path, options.query), {
+      method,
+      headers,
+      body: options.body === undefined ? null : JSON.stringify(options.body),
+      signal: options.signal ?? null,
+    });
+  } catch (error) {
+    if (options.signal?.aborted) throw error;
+    throw new ApiError(
+      0,
+      "UNAVAILABLE",
+      "The gateway cannot be reached. Check the connection and try again.",
+    );
+  }
+  if (!response.ok) {
+    const error = await errorOf(response);
+    if (response.status === 401) for (const listener of unauthenticatedListeners) listener();
+    throw error;
+  }
+  const revision = response.headers.get("x-modelreg-revision");
+  if (method !== "GET" && revision !== null) ownRevisions.add(revision);
+  return (await response.json()) as T;
+}
