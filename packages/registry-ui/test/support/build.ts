@@ -1,0 +1,53 @@
+/**
+ * The page's browser tests run on the built page (`dist/ui`); this builds it
+ * once per run when it is missing or older than any source file of `app/`.
+ */
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const packageDir = fileURLToPath(new URL("../../", import.meta.url));
+const appDir = join(packageDir, "app");
+const builtIndex = join(packageDir, "dist", "ui", "index.html");
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const time = entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs;
+    if (time > newest) newest = time;
+  }
+  return newest;
+}
+
+let building: Promise<void> | undefined;
+
+/** Whether `dist/ui` is missing or older than a file under `app/`. */
+export function isStale(): boolean {
+  if (!existsSync(builtIndex)) return true;
+  return statSync(builtIndex).mtimeMs < newestMtime(appDir);
+}
+
+/**
+ * Builds the page with the package's `vite.config.ts` unless `dist/ui` is up to
+ * date; throws with a clear message when the build fails.
+ */
+export function ensureBuilt(): Promise<void> {
+  if (!isStale()) return Promise.resolve();
+  building ??= (async () => {
+    const { build } = await import("vite");
+    try {
+      await build({ configFile: join(packageDir, "vite.config.ts"), logLevel: "warn" });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(
+        `The page could not be built into ${join(packageDir, "dist", "ui")} (${reason}); ` +
+          "run `npx vite build` in packages/registry-ui to see why.",
+      );
+    }
+    if (!existsSync(builtIndex)) {
+      throw new Error(`The build wrote no ${builtIndex}; run \`npx vite build\` in packages/registry-ui.`);
+    }
+  })();
+  return building;
+}
