@@ -106,6 +106,11 @@ export function onUnauthenticated(listener: () => void): () => void {
   return () => unauthenticatedListeners.delete(listener);
 }
 
+/** Tells the listeners of {@link onUnauthenticated} (the live feed's 401, which {@link request} does not see). */
+export function notifyUnauthenticated(): void {
+  for (const listener of unauthenticatedListeners) listener();
+}
+
 const ownRevisions = new Set<string>();
 
 /** Whether the change at `revision` was made by a write of this page. */
