@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { dirname, join } from "node:path";
@@ -13,7 +14,7 @@ export interface RegistryUiOptions {
    * a gateway on another origin (which must then allow this page's origin).
    */
   readonly apiBaseUrl?: string;
-  /** The title in the header and the browser tab. Default `modelreg`. */
+  /** The title in the header and the browser tab, up to 200 characters. Default `modelreg`. */
   readonly title?: string;
   /** Models per page of the list, 1-1000. Default 50. */
   readonly pageSize?: number;
@@ -26,44 +27,222 @@ export type RegistryUiHandler = (
   next: (error?: unknown) => void,
 ) => void;
 
+/** The settings written into the page, every one checked and defaulted. */
+interface Settings {
+  readonly apiBaseUrl: string;
+  readonly title: string;
+  readonly pageSize: number;
+}
+
+const prefix = "@modelreg/registry-ui:";
+
+/** The options checked: a TypeError names the option and says what to fix. */
+function settingsOf(options: RegistryUiOptions): Settings & { readonly apiOrigin: string | undefined } {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(
+      `${prefix} the options must be an object (got ${options === null ? "null" : typeof options})`,
+    );
+  }
+  const { apiBaseUrl = "", title = "modelreg", pageSize = 50 } = options;
+  let apiOrigin: string | undefined;
+  if (typeof apiBaseUrl !== "string") {
+    throw new TypeError(`${prefix} apiBaseUrl must be a string (got ${typeof apiBaseUrl})`);
+  }
+  if (/^https?:\/\//i.test(apiBaseUrl)) {
+    try {
+      apiOrigin = new URL(apiBaseUrl).origin;
+    } catch {
+      throw new TypeError(`${prefix} apiBaseUrl is not a valid URL (got "${apiBaseUrl}")`);
+    }
+  } else if (apiBaseUrl !== "" && !(apiBaseUrl.startsWith("/") && !apiBaseUrl.startsWith("//"))) {
+    throw new TypeError(
+      `${prefix} apiBaseUrl must be "" (the same app), a path starting with "/" (such as "/registry") ` +
+        `or an absolute http(s) URL (got "${apiBaseUrl}")`,
+    );
+  }
+  if (/[\s"'<>\\]/.test(apiBaseUrl)) {
+    throw new TypeError(`${prefix} apiBaseUrl must not contain spaces, quotes, "<", ">" or "\\"`);
+  }
+  if (typeof title !== "string" || title.length > 200) {
+    throw new TypeError(
+      `${prefix} title must be a string of up to 200 characters (got ${
+        typeof title === "string" ? `${title.length} characters` : typeof title
+      })`,
+    );
+  }
+  if (typeof pageSize !== "number" || !Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+    throw new TypeError(`${prefix} pageSize must be an integer from 1 to 1000 (got ${String(pageSize)})`);
+  }
+  return { apiBaseUrl: apiBaseUrl.replace(/\/+$/, ""), title: title || "modelreg", pageSize, apiOrigin };
+}
+
 /** The folder of the prebuilt page: `dist/ui` beside the built module, or the package's when run from source. */
 function uiFolder(): string {
+  // CJS build: __dirname; ESM build and source: import.meta.url (tsup leaves it alone in ESM).
   const here = typeof __dirname === "string" ? __dirname : dirname(fileURLToPath(import.meta.url));
   for (const candidate of [join(here, "ui"), join(here, "..", "dist", "ui")]) {
     if (existsSync(join(candidate, "index.html"))) return candidate;
   }
-  throw new Error("@modelreg/registry-ui: the prebuilt page is missing (dist/ui); run `npm run build`");
+  throw new Error(
+    `${prefix} the prebuilt page is missing (no dist/ui/index.html near ${here}); ` +
+      "build it with `npm run build -w @modelreg/registry-ui`",
+  );
+}
+
+/** JSON that cannot end the script element it is written into, nor an HTML comment. */
+function scriptSafeJson(value: unknown): string {
+  return JSON.stringify(value)
+    .replace(/</g, "\\u003c")
+    .replace(/>/g, "\\u003e")
+    .replace(/&/g, "\\u0026")
+    .replace(/\u2028/g, "\\u2028")
+    .replace(/\u2029/g, "\\u2029");
+}
+
+const htmlEscapes: Readonly<Record<string, string>> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/** Text for HTML content or a quoted attribute. */
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => htmlEscapes[c] ?? c);
+}
+
+/** index.html with the settings in its config element and the title in `<title>`. */
+function pageOf(template: string, settings: Settings): string {
+  const configElement = /(<script type="application\/json" id="modelreg-ui-config">)[^<]*(<\/script>)/;
+  if (!configElement.test(template)) {
+    throw new Error(
+      `${prefix} the prebuilt index.html has no modelreg-ui-config element; rebuild the package`,
+    );
+  }
+  const json = scriptSafeJson({
+    apiBaseUrl: settings.apiBaseUrl,
+    title: settings.title,
+    pageSize: settings.pageSize,
+  });
+  // Replacer functions: a `$` in the title is text, not a replacement pattern.
+  return template
+    .replace(configElement, (_m, open: string, close: string) => `${open}${json}${close}`)
+    .replace(/<title>[^<]*<\/title>/, () => `<title>${escapeHtml(settings.title)}</title>`);
+}
+
+/** The page's security headers: nothing inline runs, nothing loads from elsewhere but the API. */
+function securityHeaders(apiOrigin: string | undefined): Record<string, string> {
+  const csp = [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    `connect-src 'self'${apiOrigin ? ` ${apiOrigin}` : ""}`,
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; ");
+  return {
+    "Content-Security-Policy": csp,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+  };
+}
+
+/** Whether an If-None-Match header names `etag` (or is `*`). */
+function matches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (ifNoneMatch === undefined) return false;
+  return ifNoneMatch
+    .split(",")
+    .map((tag) => tag.trim().replace(/^W\//, ""))
+    .some((tag) => tag === etag || tag === "*");
 }
 
 /**
- * The registry's web page, to mount on any Express (4 or 5) or Connect app:
+ * Mounted under a prefix, a request for the prefix itself (`/ui`) is
+ * answered with a redirect to `/ui/`, so the page's relative asset URLs
+ * resolve under it. Returns whether it redirected.
+ */
+function redirectToSlash(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): boolean {
+  const original = req.originalUrl ?? req.url ?? "/";
+  const query = original.indexOf("?");
+  const path = query === -1 ? original : original.slice(0, query);
+  if (path.endsWith("/")) return false;
+  // One leading slash: never a protocol-relative URL to another host.
+  const location = `${path.replace(/^\/+/, "/")}/${query === -1 ? "" : original.slice(query)}`;
+  res.writeHead(301, {
+    Location: location,
+    "Content-Type": "text/plain; charset=utf-8",
+    "Cache-Control": "no-cache",
+  });
+  res.end(req.method === "HEAD" ? undefined : `Moved to ${location}\n`);
+  return true;
+}
+
+/**
+ * The registry's web page, to mount on any Express (4 or 5) or Connect app,
+ * at the root or under a prefix (`app.use("/ui", createRegistryUi())`), or
+ * to call from a plain `node:http` server with a final handler as `next`:
  *
  * ```ts
  * app.use(createGatewayMiddleware({ client }));
- * app.use(createRegistryUi());
+ * app.use(createRegistryUi({ title: "ML models" }));
  * ```
+ *
+ * It answers GET and HEAD of `/` and `/index.html` (the page, settings
+ * injected, `no-cache` with an ETag, a strict Content-Security-Policy) and
+ * of `/assets/*` (content-hashed, cached for a year); everything else,
+ * a missing asset too, goes to `next()`. Bad options throw a TypeError.
  */
 export function createRegistryUi(options: RegistryUiOptions = {}): RegistryUiHandler {
+  const { apiOrigin, ...settings } = settingsOf(options);
   const folder = uiFolder();
-  const settings = JSON.stringify({
-    apiBaseUrl: options.apiBaseUrl ?? "",
-    title: options.title ?? "modelreg",
-    pageSize: options.pageSize ?? 50,
-  }).replace(/</g, "\\u003c");
-  const index = readFileSync(join(folder, "index.html"), "utf8").replace(
-    /(<script type="application\/json" id="modelreg-ui-config">)[^<]*(<\/script>)/,
-    `$1${settings}$2`,
-  );
-  const assets = serveStatic(folder, { index: false, immutable: true, maxAge: "1y", fallthrough: true });
+  const page = Buffer.from(pageOf(readFileSync(join(folder, "index.html"), "utf8"), settings));
+  const etag = `"${createHash("sha256").update(page).digest("base64url").slice(0, 27)}"`;
+  const pageHeaders = {
+    ...securityHeaders(apiOrigin),
+    "Cache-Control": "no-cache",
+    ETag: etag,
+  };
+  const assets = serveStatic(join(folder, "assets"), {
+    index: false,
+    immutable: true,
+    maxAge: "1y",
+    fallthrough: true,
+    dotfiles: "ignore",
+    redirect: false,
+    setHeaders: (res) => res.setHeader("X-Content-Type-Options", "nosniff"),
+  });
   return (req, res, next) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if ((req.method === "GET" || req.method === "HEAD") && (path === "/" || path === "/index.html")) {
-      res.writeHead(200, { "Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-cache" });
-      res.end(req.method === "HEAD" ? undefined : index);
+    if (req.method !== "GET" && req.method !== "HEAD") return next();
+    const url = req.url ?? "/";
+    const query = url.indexOf("?");
+    const path = query === -1 ? url : url.slice(0, query);
+    if (path === "/" || path === "/index.html") {
+      if (path === "/" && redirectToSlash(req, res)) return;
+      if (matches(req.headers["if-none-match"], etag)) {
+        res.writeHead(304, pageHeaders);
+        res.end();
+        return;
+      }
+      res.writeHead(200, {
+        ...pageHeaders,
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Length": String(page.length),
+      });
+      res.end(req.method === "HEAD" ? undefined : page);
       return;
     }
-    if (path?.startsWith("/assets/")) {
-      assets(req, res, () => next());
+    if (path.startsWith("/assets/")) {
+      // serve-static resolves req.url (read at once) under the assets folder: "/assets" stripped for
+      // it, so no path leads outside the folder (to the unfilled index.html); restored right after.
+      req.url = url.slice("/assets".length);
+      try {
+        assets(req, res, () => next());
+      } finally {
+        req.url = url;
+      }
       return;
     }
     next();
