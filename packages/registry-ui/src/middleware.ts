@@ -78,8 +78,9 @@ function settingsOf(options: RegistryUiOptions): Settings & { readonly apiOrigin
 
 /** The folder of the prebuilt page: `dist/ui` beside the built module, or the package's when run from source. */
 function uiFolder(): string {
-  // CJS build: __dirname; ESM build and source: import.meta.url (tsup leaves it alone in ESM).
-  const here = typeof __dirname === "string" ? __dirname : dirname(fileURLToPath(import.meta.url));
+  // import.meta.url in every build: tsup's CJS output derives it from the module's own __filename.
+  // (Not a global __dirname check: `node -e` and the REPL define one, ".", that ESM code would see.)
+  const here = dirname(fileURLToPath(import.meta.url));
   for (const candidate of [join(here, "ui"), join(here, "..", "dist", "ui")]) {
     if (existsSync(join(candidate, "index.html"))) return candidate;
   }
