@@ -1,0 +1,216 @@
+// The list page in headless Chromium on the real stack (registry on SQLite over a socket, the REST
+// gateway, the page): search, the API's inline filter error, keyset paging, live marks, the phone width.
+import type { Model } from "@modelreg/proto";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "./support/build";
+import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+
+const hasChromium = await requireChromium("packages/registry-ui/test/list.test.ts");
+const T = 30_000;
+
+let browser: Browser;
+let stack: UiStack;
+/** The seeded models, oldest first. */
+const seeded: Model[] = [];
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  await ensureBuilt();
+  stack = await startUiStack({ ui: { pageSize: 4 } });
+  const frameworks = ["pytorch", "onnx", "jax"];
+  for (let i = 0; i < 9; i++) {
+    seeded.push(
+      await stack.client.createModel({
+        model: {
+          name: `listed-${String(i).padStart(2, "0")}`,
+          version: "1.0.0",
+          framework: frameworks[i % 3] ?? "pytorch",
+          tags: i % 2 === 0 ? ["prod"] : ["staging"],
+        },
+      }),
+    );
+  }
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+const table = (page: Page) => page.getByRole("table", { name: "Models" });
+const rows = (page: Page) => table(page).locator("tr[data-model-id]");
+const names = (page: Page) => rows(page).getByRole("link").allTextContents();
+const live = (page: Page) => page.getByRole("status", { name: "Live updates" });
+
+/** The list at `hash`, once its first page is shown and the live feed is up. */
+async function open(hash = "#/", viewport: "desktop" | "phone" = "desktop"): Promise<Page> {
+  const page = await newPage(browser, viewport);
+  await page.goto(`${stack.url}${hash}`);
+  await live(page)
+    .filter({ hasText: /^Live$/ })
+    .waitFor({ timeout: T });
+  return page;
+}
+
+describe.skipIf(!hasChromium)("the list page", () => {
+  it(
+    "shows the newest models first, searches with a filter, and keeps the search in the address",
+    async () => {
+      const page = await open();
+      expect(await names(page)).toEqual(["listed-08", "listed-07", "listed-06", "listed-05"]);
+      expect(await page.title()).toBe("Models · modelreg");
+      await page.getByLabel("Filter").fill('framework = "pytorch" AND tags:prod');
+      await page.getByRole("button", { name: "Search" }).click();
+      await expect.poll(() => names(page)).toEqual(["listed-06", "listed-00"]);
+      expect(decodeURIComponent(new URL(page.url()).hash)).toBe(
+        '#/?filter=framework+=+"pytorch"+AND+tags:prod',
+      );
+      // A linkable search: the same address in a new tab shows the same rows.
+      const again = await open(new URL(page.url()).hash);
+      expect(await names(again)).toEqual(["listed-06", "listed-00"]);
+      await page.getByLabel("Filter").fill('name = "nothing-*"');
+      await page.getByRole("button", { name: "Search" }).click();
+      await page.getByText("No models match").waitFor();
+      expect(await rows(page).count()).toBe(0);
+    },
+    T * 2,
+  );
+
+  it(
+    "shows a bad filter's error from the API under the input, and keeps the previous results",
+    async () => {
+      const page = await open();
+      const before = await names(page);
+      const bad = 'framework = "pytorch" AND';
+      const response = await fetch(`${stack.url}api/v1/models?filter=${encodeURIComponent(bad)}`);
+      const { error } = (await response.json()) as { error: { message: string } };
+      await page.getByLabel("Filter").fill(bad);
+      await page.getByRole("button", { name: "Search" }).click();
+      const alert = page.locator("#filter-error");
+      await alert.waitFor();
+      expect(await alert.getAttribute("role")).toBe("alert");
+      expect(await alert.locator(".error-message").textContent()).toBe(error.message);
+      const input = page.getByLabel("Filter");
+      expect(await input.getAttribute("aria-invalid")).toBe("true");
+      expect(await input.getAttribute("aria-describedby")).toBe("filter-error");
+      expect(await names(page)).toEqual(before);
+      // Fixing it clears the error.
+      await input.fill("tags:staging");
+      await page.getByRole("button", { name: "Search" }).click();
+      await expect.poll(() => names(page)).toEqual(["listed-07", "listed-05", "listed-03", "listed-01"]);
+      expect(await page.locator("#filter-error").count()).toBe(0);
+      expect(await input.getAttribute("aria-invalid")).toBeNull();
+    },
+    T,
+  );
+
+  it(
+    "pages forward and back with keyset tokens; the buttons are disabled at the ends",
+    async () => {
+      const page = await open("#/?orderBy=name");
+      const previous = page.getByRole("button", { name: "Previous page" });
+      const next = page.getByRole("button", { name: "Next page" });
+      expect(await page.getByLabel("Sort by").inputValue()).toBe("name");
+      await page.getByText("Page 1").waitFor();
+      expect(await previous.isDisabled()).toBe(true);
+      const first = await names(page);
+      expect(first[0]).toBe("listed-00");
+      await next.click();
+      await page.getByText("Page 2").waitFor();
+      await expect.poll(() => names(page)).toEqual(["listed-04", "listed-05", "listed-06", "listed-07"]);
+      await next.click();
+      await page.getByText("Page 3").waitFor();
+      await expect.poll(() => names(page)).toEqual(["listed-08"]);
+      expect(await next.isDisabled()).toBe(true);
+      await previous.click();
+      await page.getByText("Page 2").waitFor();
+      await previous.click();
+      await page.getByText("Page 1").waitFor();
+      await expect.poll(() => names(page)).toEqual(first);
+      expect(await previous.isDisabled()).toBe(true);
+    },
+    T,
+  );
+
+  it(
+    "sorts by the select and narrows by a framework chip",
+    async () => {
+      const page = await open();
+      await page.getByLabel("Sort by").selectOption("name desc");
+      await expect.poll(() => names(page)).toEqual(["listed-08", "listed-07", "listed-06", "listed-05"]);
+      expect(new URL(page.url()).hash).toContain("orderBy=name+desc");
+      await rows(page).first().getByRole("button", { name: "jax" }).click();
+      await expect.poll(() => names(page)).toEqual(["listed-08", "listed-05", "listed-02"]);
+      expect(await page.getByLabel("Filter").inputValue()).toBe('framework = "jax"');
+    },
+    T,
+  );
+
+  it(
+    "marks, live, a model created by another client as new and one it updates or deletes",
+    async () => {
+      const page = await open();
+      const created = await stack.client.createModel({
+        model: { name: "arrived-live", version: "1.0.0", framework: "onnx" },
+      });
+      const fresh = rows(page).first();
+      await expect.poll(() => fresh.getAttribute("data-model-id"), { timeout: T }).toBe(created.id);
+      expect(await fresh.getAttribute("data-live")).toBe("new");
+      expect(await fresh.locator(".badge").textContent()).toBe("new");
+      const target = seeded[8]?.id ?? "";
+      await stack.client.updateModelMetadata({ id: target, set: { owner: "someone-else" } });
+      const changed = page.locator(`tr[data-model-id="${target}"]`);
+      await expect.poll(() => changed.getAttribute("data-live"), { timeout: T }).toBe("changed");
+      expect(await changed.getByText("changed", { exact: true }).isVisible()).toBe(true);
+      const doomed = seeded[7]?.id ?? "";
+      await stack.client.deleteModel({ id: doomed });
+      const gone = page.locator(`tr[data-model-id="${doomed}"]`);
+      await expect.poll(() => gone.getAttribute("data-live"), { timeout: T }).toBe("deleted");
+      expect(await gone.getByText("deleted", { exact: true }).isVisible()).toBe(true);
+      const strike = await gone
+        .locator("td")
+        .first()
+        .evaluate((td) => getComputedStyle(td).textDecorationLine);
+      expect(strike).toContain("line-through");
+    },
+    T * 2,
+  );
+
+  it(
+    "on another order, offers the new models with a button instead of moving the rows",
+    async () => {
+      const page = await open("#/?orderBy=name");
+      const before = await names(page);
+      await stack.client.createModel({ model: { name: "aaa-first-by-name", version: "1.0.0" } });
+      const offer = page.getByRole("button", { name: "1 new model — show" });
+      await offer.waitFor({ timeout: T });
+      expect(await names(page)).toEqual(before);
+      await offer.click();
+      await expect.poll(() => names(page)).toContain("aaa-first-by-name");
+      expect(await offer.count()).toBe(0);
+    },
+    T,
+  );
+
+  it(
+    "fits a 390 px phone: nothing scrolls sideways, the search and the rows are usable",
+    async () => {
+      const page = await open("#/", "phone");
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow).toBeLessThanOrEqual(0);
+      expect(await page.getByLabel("Filter").isVisible()).toBe(true);
+      expect(await rows(page).first().getByRole("link").isVisible()).toBe(true);
+      // Keyboard: the filter, then the sort, then Search, each with a visible focus ring.
+      await page.getByLabel("Filter").focus();
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.id)).toBe("sort-select");
+      const ring = await page.evaluate(
+        () => getComputedStyle(document.activeElement as Element).outlineStyle,
+      );
+      expect(ring).toBe("solid");
+    },
+    T,
+  );
+});
