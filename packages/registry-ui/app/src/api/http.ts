@@ -98,17 +98,17 @@ export function currentToken(): string {
 }
 
 /** Listeners told when a call was refused for want of (valid) credentials. */
-const unauthenticatedListeners = new Set<() => void>();
+const unauthenticatedListeners = new Set<(error?: ApiError) => void>();
 
-/** Calls `listener` whenever a call is answered 401; returns the unsubscribe function. */
-export function onUnauthenticated(listener: () => void): () => void {
+/** Calls `listener` (with the API's error) whenever a call is answered 401; returns the unsubscribe function. */
+export function onUnauthenticated(listener: (error?: ApiError) => void): () => void {
   unauthenticatedListeners.add(listener);
   return () => unauthenticatedListeners.delete(listener);
 }
 
 /** Tells the listeners of {@link onUnauthenticated} (the live feed's 401, which {@link request} does not see). */
-export function notifyUnauthenticated(): void {
-  for (const listener of unauthenticatedListeners) listener();
+export function notifyUnauthenticated(error?: ApiError): void {
+  for (const listener of unauthenticatedListeners) listener(error);
 }
 
 const ownRevisions = new Set<string>();
@@ -197,7 +197,7 @@ export async function request<T>(method: string, path: string, options: RequestO
   }
   if (!response.ok) {
     const error = await errorOf(response);
-    if (response.status === 401) for (const listener of unauthenticatedListeners) listener();
+    if (response.status === 401) notifyUnauthenticated(error);
     throw error;
   }
   const revision = response.headers.get("x-modelreg-revision");

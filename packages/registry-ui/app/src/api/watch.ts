@@ -92,7 +92,7 @@ async function connectOnce(
   }
   if (!response.ok) {
     const error = await errorOf(response);
-    if (response.status === 401) notifyUnauthenticated();
+    if (response.status === 401) notifyUnauthenticated(error);
     if (
       response.status >= 400 &&
       response.status < 500 &&
@@ -138,7 +138,7 @@ async function connectOnce(
     reader.cancel().catch(() => undefined);
   }
   if (failure !== undefined) {
-    if (failure.status === 401) notifyUnauthenticated();
+    if (failure.status === 401) notifyUnauthenticated(failure);
     if (failure.status === 400 || failure.status === 401 || failure.status === 403) throw new Fatal(failure);
     throw failure;
   }

@@ -12,12 +12,17 @@ export interface TokenDialogProps {
 export function TokenDialog({ onSignedIn }: TokenDialogProps) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [open, setOpen] = useState(false);
-  const [refused, setRefused] = useState(false);
+  // The API's message when a token was given and refused.
+  const [refused, setRefused] = useState("");
   const [value, setValue] = useState("");
   useEffect(
     () =>
-      onUnauthenticated(() => {
-        setRefused(token.get() !== "");
+      onUnauthenticated((error) => {
+        setRefused(
+          token.get() === ""
+            ? ""
+            : (error?.message ?? "The registry refused the token. Check it and try again."),
+        );
         setOpen(true);
       }),
     [],
@@ -41,9 +46,9 @@ export function TokenDialog({ onSignedIn }: TokenDialogProps) {
       <form method="dialog" onSubmit={submit}>
         <h2 id="sign-in-title">Sign in</h2>
         <p>The registry needs a token. It is kept for this browser tab only.</p>
-        {refused && (
+        {refused !== "" && (
           <p role="alert" class="error-message">
-            The registry refused the token. Check it and try again.
+            {refused}
           </p>
         )}
         <label for="token-input">Token</label>
