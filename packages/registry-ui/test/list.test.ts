@@ -195,6 +195,80 @@ describe.skipIf(!hasChromium)("the list page", () => {
   );
 
   it(
+    "says Reconnecting… when the feed ends, then resumes after the last revision without losing a change",
+    async () => {
+      // A change made through REST: its revision is where the first feed will have stopped.
+      const marker = await fetch(`${stack.url}api/v1/models`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ name: "revision-marker", version: "1.0.0" }),
+      });
+      const stoppedAt = marker.headers.get("x-modelreg-revision") ?? "";
+      expect(stoppedAt).toMatch(/^\d+$/);
+      const page = await newPage(browser);
+      const resumed: { url: string; lastEventId: string | undefined }[] = [];
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      // The first feed ends after one progress frame at `stoppedAt` (a dropped connection);
+      // the page's next attempt waits until the test has made a change, then reaches the gateway.
+      await page.route("**/api/v1/models:watch*", async (route) => {
+        if (resumed.length === 0 && !route.request().url().includes("afterRevision")) {
+          resumed.push({ url: "", lastEventId: undefined });
+          await route.fulfill({
+            status: 200,
+            headers: { "content-type": "text/event-stream" },
+            body: `id: ${stoppedAt}\nevent: progress\ndata: {"revision":"${stoppedAt}"}\n\n`,
+          });
+          return;
+        }
+        resumed.push({ url: route.request().url(), lastEventId: route.request().headers()["last-event-id"] });
+        await released;
+        await route.continue();
+      });
+      await page.goto(stack.url);
+      await live(page).filter({ hasText: "Reconnecting…" }).waitFor({ timeout: T });
+      expect(await live(page).getAttribute("data-state")).toBe("reconnecting");
+      const missed = await stack.client.createModel({ model: { name: "while-away", version: "1.0.0" } });
+      release();
+      await live(page)
+        .filter({ hasText: /^Live$/ })
+        .waitFor({ timeout: T });
+      const row = page.locator(`tr[data-model-id="${missed.id}"]`);
+      await expect.poll(() => row.getAttribute("data-live"), { timeout: T }).toBe("new");
+      expect(new URL(resumed[1]?.url ?? "http://x/").searchParams.get("afterRevision")).toBe(stoppedAt);
+      expect(resumed[1]?.lastEventId).toBe(stoppedAt);
+    },
+    T * 2,
+  );
+
+  it(
+    "says Offline, without retrying, when the gateway refuses the feed",
+    async () => {
+      const page = await newPage(browser);
+      let attempts = 0;
+      await page.route("**/api/v1/models:watch*", async (route) => {
+        attempts++;
+        await route.fulfill({
+          status: 403,
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            error: { code: 403, message: "No watching.", status: "PERMISSION_DENIED" },
+          }),
+        });
+      });
+      await page.goto(stack.url);
+      await live(page).filter({ hasText: "Offline" }).waitFor({ timeout: T });
+      expect(await live(page).getAttribute("data-state")).toBe("failed");
+      expect(await rows(page).count()).toBeGreaterThan(0);
+      await page.waitForTimeout(1500);
+      expect(attempts).toBe(1);
+    },
+    T,
+  );
+
+  it(
     "fits a 390 px phone: nothing scrolls sideways, the search and the rows are usable",
     async () => {
       const page = await open("#/", "phone");
