@@ -76,9 +76,12 @@ export function Details({ model, changed }: DetailsProps) {
   const metadata = metadataEntries(model.metadata);
   return (
     <section aria-labelledby="details-heading" class="mp-section" data-live={changed ? "changed" : undefined}>
-      <h2 id="details-heading">
-        Details {changed ? <span class="badge badge-changed">changed</span> : null}
-      </h2>
+      <h2 id="details-heading">Details</h2>
+      {changed ? (
+        <p class="mp-changed">
+          <span class="badge badge-changed">changed</span> by someone else while you were looking.
+        </p>
+      ) : null}
       <dl class="mp-fields">
         <dt>Framework</dt>
         <dd>{model.framework || <Empty />}</dd>

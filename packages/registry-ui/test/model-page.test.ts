@@ -1,0 +1,294 @@
+// The model page (#/models/<id>) in headless Chromium on the real stack: registry on SQLite over a
+// socket, the REST gateway, the built page. Changes "made by someone else" go through the registry's
+// gRPC client. Each test works on its own model name, so the tests do not see each other's aliases.
+import type { Model } from "@modelreg/proto";
+import type { Browser, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt } from "./support/build";
+import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+
+const hasChromium = await requireChromium("packages/registry-ui/test/model-page.test.ts");
+const policy = { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } };
+const T = 30_000;
+
+let browser: Browser;
+let stack: UiStack;
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  await ensureBuilt();
+  stack = await startUiStack({ registry: { aliasPolicy: policy } });
+  browser = await launchChromium();
+}, 90_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.close();
+});
+
+/** A version with every field the page shows; only 1.0.0 has passed its evaluation. */
+function version(name: string, v: string, parentId?: string): Partial<Model> {
+  return {
+    name,
+    version: v,
+    framework: v === "1.0.0" ? "tensorflow" : "pytorch",
+    description: `The ${name} classifier, version ${v}.`,
+    tags: ["nlp", v === "1.0.0" ? "release" : "candidate"],
+    metadata: {
+      "eval.auc": v === "1.0.0" ? "0.91" : "0.93",
+      ...(v === "1.0.0" ? { "eval.passed": "true" } : {}),
+    },
+    artifactUri: `s3://models/${name}/${v}/model.pt`,
+    artifactDigest: `sha256:${v.replaceAll(".", "").padEnd(64, "c")}`,
+    lineage: {
+      runUri: `mlflow://runs/${name}-${v}`,
+      codeRevision: `git:${v.replaceAll(".", "")}beef`,
+      datasetUris: [`s3://data/${name}/train`],
+      parentModelIds: parentId === undefined ? [] : [parentId],
+    },
+  };
+}
+
+/** Creates 1.0.0, 1.1.0 and 1.2.0 of `name` (each the parent of the next), oldest first. */
+async function seed(name: string): Promise<Model[]> {
+  const created: Model[] = [];
+  for (const v of ["1.0.0", "1.1.0", "1.2.0"]) {
+    created.push(await stack.client.createModel({ model: version(name, v, created.at(-1)?.id) }));
+  }
+  return created;
+}
+
+/** Opens the page of `model` and waits for its heading. */
+async function open(model: Model | string, viewport: "desktop" | "phone" = "desktop"): Promise<Page> {
+  const page = await newPage(browser, viewport);
+  page.setDefaultTimeout(8000);
+  const id = typeof model === "string" ? model : model.id;
+  await page.goto(`${stack.url}#/models/${encodeURIComponent(id)}`);
+  if (typeof model !== "string") {
+    await page.getByRole("heading", { level: 1, name: `${model.name} ${model.version}` }).waitFor();
+  }
+  return page;
+}
+
+const region = (page: Page, name: string) => page.getByRole("region", { name, exact: true });
+const versionRows = (page: Page) =>
+  page.getByRole("table", { name: "Versions" }).locator("tr[data-model-id]");
+const aliasRow = (page: Page, alias: string) =>
+  page.getByRole("table", { name: "Aliases" }).locator(`tr[data-alias="${alias}"]`);
+const trail = (page: Page) => page.getByRole("table", { name: "Audit trail" });
+
+/** Promotes `version` to `alias` through the form. */
+async function promote(page: Page, alias: string, v: string): Promise<void> {
+  const form = page.getByRole("form", { name: "Promote" });
+  await form.getByLabel("Alias").fill(alias);
+  await form.getByLabel("Version").selectOption(v);
+  await form.getByRole("button", { name: "Promote" }).click();
+}
+
+describe.skipIf(!hasChromium)("the model page", () => {
+  it(
+    "shows the model's fields, lineage and its versions, newest first, the current one marked",
+    async () => {
+      const [v1, v2, v3] = await seed("bert");
+      const page = await open(v3 as Model);
+      const details = region(page, "Details");
+      for (const text of [
+        "pytorch",
+        "The bert classifier, version 1.2.0.",
+        "candidate",
+        "eval.auc = 0.93",
+        "s3://models/bert/1.2.0/model.pt",
+        `sha256:120${"c".repeat(61)}`,
+        "mlflow://runs/bert-1.2.0",
+        "git:120beef",
+        "s3://data/bert/train",
+      ]) {
+        await expect.poll(() => details.textContent()).toContain(text);
+      }
+      expect(
+        await versionRows(page).evaluateAll((trs) => trs.map((tr) => tr.getAttribute("data-model-id"))),
+      ).toEqual([v3?.id, v2?.id, v1?.id]);
+      expect(await versionRows(page).first().getAttribute("aria-current")).toBe("page");
+      for (const name of ["Details", "Versions", "Aliases", "Promote", "Audit trail"]) {
+        await expect.poll(() => region(page, name).count()).toBe(1);
+      }
+      // The parent model is a link to its page.
+      await details.getByRole("link", { name: v2?.id ?? "" }).click();
+      await page.getByRole("heading", { level: 1, name: "bert 1.1.0" }).waitFor();
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "compares two checked versions side by side, marking the rows that differ",
+    async () => {
+      const [, , v3] = await seed("gpt");
+      const page = await open(v3 as Model);
+      await page.getByLabel("Compare 1.0.0").check();
+      expect(await page.getByRole("table", { name: "Comparison" }).count()).toBe(0);
+      await page.getByLabel("Compare 1.2.0").check();
+      const table = page.getByRole("table", { name: "Comparison" });
+      await table.waitFor();
+      const headers = await table.locator("thead th").allTextContents();
+      expect(headers).toEqual(["Field", "1.2.0", "1.0.0"]);
+      const framework = table.locator("tr", { has: page.getByRole("rowheader", { name: /^Framework/ }) });
+      expect(await framework.getAttribute("data-differs")).toBe("true");
+      expect(await framework.locator("td").allTextContents()).toEqual(["pytorch", "tensorflow"]);
+      const passed = table.locator("tr", { has: page.getByRole("rowheader", { name: /eval\.passed/ }) });
+      expect(await passed.locator("td").allTextContents()).toEqual(["—", "true"]);
+      const runUri = table.locator("tr", { has: page.getByRole("rowheader", { name: /^Datasets/ }) });
+      expect(await runUri.getAttribute("data-differs")).toBeNull();
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "promotes a version to a new alias: status, the Aliases table, the versions' aliases and the audit trail",
+    async () => {
+      const [, , v3] = await seed("resnet");
+      const page = await open(v3 as Model);
+      await page.getByRole("form", { name: "Promote" }).getByLabel("Alias").fill("staging");
+      await page.getByText("New alias").waitFor();
+      await promote(page, "staging", "1.2.0");
+      await page.getByRole("status").filter({ hasText: "staging now points at 1.2.0" }).waitFor();
+      await expect.poll(() => aliasRow(page, "staging").locator("td").first().textContent()).toBe("1.2.0");
+      await expect.poll(() => versionRows(page).first().locator("td").nth(2).textContent()).toBe("staging");
+      await expect
+        .poll(() => trail(page).locator("tbody tr").first().textContent())
+        .toContain("alias set staging: (none) -> 1.2.0");
+      const moved = await stack.client.getModelAlias({ name: "resnet", alias: "staging" });
+      expect(moved.version).toBe("1.2.0");
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "shows a refused promotion's every violation, and the refusal in the audit trail",
+    async () => {
+      const [, , v3] = await seed("vit");
+      const page = await open(v3 as Model);
+      await promote(page, "production", "1.2.0");
+      const alert = page.locator("#promote-error[role=alert]");
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain(
+        'metadata "eval.passed" is missing; the policy needs eval.passed = "true"',
+      );
+      await expect.poll(() => aliasRow(page, "production").count()).toBe(0);
+      const refused = trail(page).locator('tr[data-refused="true"]').first();
+      await expect.poll(() => refused.textContent()).toContain("refused");
+      expect(await refused.textContent()).toContain(
+        'metadata "eval.passed" is missing; the policy needs eval.passed = "true"',
+      );
+      // The version that passed its evaluation may be promoted.
+      await promote(page, "production", "1.0.0");
+      await page.getByRole("status").filter({ hasText: "production now points at 1.0.0" }).waitFor();
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "says so when someone moved the alias meanwhile (compare-and-set), and reloads where it points",
+    async () => {
+      const [, , v3] = await seed("t5");
+      await stack.client.setModelAlias({ name: "t5", alias: "champion", version: "1.0.0" });
+      const page = await newPage(browser);
+      page.setDefaultTimeout(8000);
+      // The live feed is held back, so the page cannot learn of the move before it submits.
+      await page.route("**/api/v1/models:watch*", (route) => route.abort());
+      await page.goto(`${stack.url}#/models/${v3?.id}`);
+      await aliasRow(page, "champion").waitFor();
+      await page.getByRole("form", { name: "Promote" }).getByLabel("Alias").fill("champion");
+      await page.getByText("Currently: 1.0.0").waitFor();
+      await stack.client.setModelAlias({ name: "t5", alias: "champion", version: "1.1.0" });
+      await promote(page, "champion", "1.2.0");
+      const alert = page.locator("#promote-error[role=alert]");
+      await alert.waitFor();
+      const text = await alert.textContent();
+      expect(text).toContain("Someone else moved this alias meanwhile");
+      expect(text).toContain('points at version "1.1.0", not "1.0.0"');
+      await page.getByText("Currently: 1.1.0").waitFor();
+      await expect.poll(() => aliasRow(page, "champion").locator("td").first().textContent()).toBe("1.1.0");
+      expect((await stack.client.getModelAlias({ name: "t5", alias: "champion" })).version).toBe("1.1.0");
+      // Submitting again, now against what it saw last, moves it.
+      await page.getByRole("form", { name: "Promote" }).getByRole("button", { name: "Promote" }).click();
+      await page.getByRole("status").filter({ hasText: "champion now points at 1.2.0" }).waitFor();
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "lists an alias's moves and rolls it back to the version it pointed at before",
+    async () => {
+      const [, , v3] = await seed("xgb");
+      await stack.client.setModelAlias({ name: "xgb", alias: "canary", version: "1.0.0" });
+      await stack.client.setModelAlias({ name: "xgb", alias: "canary", version: "1.1.0" });
+      const page = await open(v3 as Model);
+      await page.getByRole("button", { name: "History of canary" }).click();
+      const moves = page.getByRole("list", { name: "History of canary" }).getByRole("listitem");
+      await expect.poll(() => moves.allTextContents()).toHaveLength(2);
+      expect(await moves.first().textContent()).toContain("1.0.0 → 1.1.0");
+      expect(await moves.nth(1).textContent()).toContain("(none) → 1.0.0");
+      await page.getByRole("button", { name: "Roll back canary to 1.0.0" }).click();
+      await page.getByRole("status").filter({ hasText: "canary now points at 1.0.0" }).waitFor();
+      await expect.poll(() => aliasRow(page, "canary").locator("td").first().textContent()).toBe("1.0.0");
+      expect((await stack.client.getModelAlias({ name: "xgb", alias: "canary" })).version).toBe("1.0.0");
+      await expect.poll(() => moves.allTextContents()).toHaveLength(3);
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "shows a version created elsewhere live, and marks the details changed by someone else",
+    async () => {
+      const [, , v3] = await seed("llama");
+      const page = await open(v3 as Model);
+      await page.locator('[role=status][data-state="live"]').waitFor({ timeout: 10_000 });
+      const created = await stack.client.createModel({ model: version("llama", "2.0.0", v3?.id) });
+      const row = page.locator(`tr[data-model-id="${created.id}"]`);
+      await row.waitFor();
+      expect(await row.getAttribute("data-live")).toBe("new");
+      expect(await row.textContent()).toContain("new");
+      expect(await versionRows(page).count()).toBe(4);
+      await stack.client.updateModelMetadata({ id: v3?.id ?? "", set: { "eval.passed": "true" } });
+      const details = region(page, "Details");
+      await expect.poll(() => details.getAttribute("data-live")).toBe("changed");
+      expect(await details.textContent()).toContain("eval.passed = true");
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "shows the API's message for a model that does not exist",
+    async () => {
+      const page = await open("no-such-model");
+      const alert = page.getByRole("alert");
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain('Model "no-such-model" not found.');
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "fits a phone: nothing scrolls sideways but the tables in their own box",
+    async () => {
+      const [, , v3] = await seed("phone-model");
+      const page = await open(v3 as Model, "phone");
+      await page.getByLabel("Compare 1.0.0").check();
+      await page.getByLabel("Compare 1.1.0").check();
+      await page.getByRole("table", { name: "Comparison" }).waitFor();
+      await page.getByRole("table", { name: "Audit trail" }).waitFor();
+      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      expect(width).toBeLessThanOrEqual(390);
+      await page.close();
+    },
+    T,
+  );
+});
