@@ -7,6 +7,8 @@ export interface ErrorNoticeProps {
   readonly error: unknown;
   /** The element's id, e.g. `filter-error` or `promote-error`, for `aria-describedby`. */
   readonly id?: string;
+  /** Leave out violations whose description the message already says (e.g. a filter's one error). */
+  readonly omitRepeated?: boolean;
   /** Extra class names. */
   readonly class?: string;
 }
@@ -27,12 +29,13 @@ export function messageOf(error: unknown): string {
 }
 
 /** `role="alert"`: the message verbatim, then a list of every violation's description. */
-export function ErrorNotice({ error, id, class: className }: ErrorNoticeProps) {
+export function ErrorNotice({ error, id, omitRepeated = false, class: className }: ErrorNoticeProps) {
   if (error === null || error === undefined) return null;
-  const items = violationDescriptions(error);
+  const message = messageOf(error);
+  const items = violationDescriptions(error).filter((text) => !(omitRepeated && message.includes(text)));
   return (
     <div role="alert" id={id} class={className ? `error-notice ${className}` : "error-notice"}>
-      <p class="error-message">{messageOf(error)}</p>
+      <p class="error-message">{message}</p>
       {items.length > 0 && (
         <ul class="error-violations">
           {items.map((text, i) => (

@@ -53,7 +53,7 @@ export function SearchForm({ filter, orderBy, error, onSearch }: SearchFormProps
           onInput={(event) => setDraft(event.currentTarget.value)}
         />
         {invalid ? (
-          <ErrorNotice id="filter-error" error={error} class="field-error" />
+          <ErrorNotice id="filter-error" error={error} omitRepeated class="field-error" />
         ) : (
           <p id="filter-help" class="hint">
             e.g. <code>name = "bert-*"</code>, <code>tags:production</code>, joined with AND / OR
