@@ -265,6 +265,26 @@ describe.skipIf(!hasChromium)("the model page", () => {
   );
 
   it(
+    "pages through a long audit trail with Load more, newest first",
+    async () => {
+      const [, , v3] = await seed("audited");
+      for (let i = 1; i <= 55; i++) {
+        await stack.client.updateModelMetadata({ id: v3?.id ?? "", set: { step: String(i) } });
+      }
+      const page = await open(v3 as Model);
+      const rows = trail(page).locator("tbody tr");
+      await expect.poll(() => rows.count()).toBe(50);
+      expect(await rows.first().textContent()).toContain("updated 1.2.0");
+      await page.getByRole("button", { name: "Load more" }).click();
+      await expect.poll(() => rows.count()).toBe(58);
+      expect(await rows.last().textContent()).toContain("created 1.0.0");
+      expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
+      await page.close();
+    },
+    T,
+  );
+
+  it(
     "shows the API's message for a model that does not exist",
     async () => {
       const page = await open("no-such-model");
@@ -285,7 +305,7 @@ describe.skipIf(!hasChromium)("the model page", () => {
       await page.getByLabel("Compare 1.1.0").check();
       await page.getByRole("table", { name: "Comparison" }).waitFor();
       await page.getByRole("table", { name: "Audit trail" }).waitFor();
-      const width = await page.evaluate(() => document.documentElement.scrollWidth);
+      const width = await page.evaluate<number>("document.documentElement.scrollWidth");
       expect(width).toBeLessThanOrEqual(390);
       await page.close();
     },

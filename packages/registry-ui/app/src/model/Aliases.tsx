@@ -3,6 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { ApiError } from "../api/http";
 import { listHistory, setAlias } from "../api/registry";
 import type { HistoryEntry, Model, ModelAlias } from "../api/types";
+import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
 import { hrefOf } from "../router";
 import { ErrorAlert } from "./ErrorAlert";
@@ -50,7 +51,7 @@ function AliasHistory({
             {refusal ? (
               <>
                 {" "}
-                <strong class="mp-refused">refused</strong>: {refusal.message}
+                <Badge text="refused" />: {refusal.message}
                 {refusal.violations.length ? <span> ({refusal.violations.join("; ")})</span> : null}
               </>
             ) : null}

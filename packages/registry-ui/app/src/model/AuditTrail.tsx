@@ -1,6 +1,7 @@
 /** The Audit trail section: the name's history, newest first, a page at a time. */
 import { useState } from "preact/hooks";
 import type { HistoryEntry } from "../api/types";
+import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
 import { ErrorAlert } from "./ErrorAlert";
 import { describeEntry, refusalLines } from "./format";
@@ -24,7 +25,7 @@ function EntryRow({ entry }: { readonly entry: HistoryEntry }) {
         {describeEntry(entry)}
         {refusal ? (
           <div>
-            <strong class="mp-refused">refused</strong>: {refusal.message}
+            <Badge text="refused" />: {refusal.message}
             {refusal.violations.length ? (
               <ul class="mp-plain">
                 {refusal.violations.map((v) => (

@@ -1,6 +1,7 @@
 /** The Details section: every field of one version, lineage parents as links. */
 import { useState } from "preact/hooks";
 import type { Model } from "../api/types";
+import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
 import { hrefOf } from "../router";
 import { metadataEntries } from "./format";
@@ -79,7 +80,7 @@ export function Details({ model, changed }: DetailsProps) {
       <h2 id="details-heading">Details</h2>
       {changed ? (
         <p class="mp-changed">
-          <span class="badge badge-changed">changed</span> by someone else while you were looking.
+          <Badge text="changed" /> by someone else while you were looking.
         </p>
       ) : null}
       <dl class="mp-fields">

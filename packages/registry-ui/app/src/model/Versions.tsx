@@ -1,9 +1,11 @@
 /** The Versions section: every version of the name, its aliases, compare checkboxes. */
 import { useMemo, useState } from "preact/hooks";
 import type { Model, ModelAlias } from "../api/types";
+import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
 import { hrefOf } from "../router";
 import { Comparison } from "./Comparison";
+import { versionLimit } from "./useModelData";
 
 /** Rows shown until "Show all" is pressed. */
 export const shownVersions = 200;
@@ -46,7 +48,7 @@ function VersionRow(props: {
       <td>
         <a href={hrefOf({ page: "model", id: model.id })}>{model.version}</a>
         {current ? <span class="mp-muted"> (this page)</span> : null}
-        {isNew ? <span class="badge badge-new">new</span> : null}
+        {isNew ? <Badge text="new" /> : null}
       </td>
       <td>{aliases.join(", ")}</td>
       <td>{model.framework}</td>
@@ -109,6 +111,12 @@ export function Versions({ current, versions, aliases, newIds }: VersionsProps) 
               </tbody>
             </table>
           </div>
+          {list.length >= versionLimit ? (
+            <p class="mp-muted">
+              The newest {versionLimit} versions are listed; older ones are in the models list (filter by
+              name).
+            </p>
+          ) : null}
           {shown.length < list.length ? (
             <button type="button" onClick={() => setShowAll(true)}>
               Show all {list.length}

@@ -9,8 +9,8 @@ import { getModel, listAliases, listHistory, listVersions, quoteFilterValue } fr
 import type { HistoryEntry, Model, ModelAlias, ModelEvent } from "../api/types";
 import { useWatch } from "../api/watch";
 
-/** Versions loaded at most (the newest); the table shows fewer until asked. */
-export const versionLimit = 5000;
+/** Versions loaded at most (the newest, one page of the API); the table shows fewer until asked. */
+export const versionLimit = 1000;
 /** Audit-trail entries per page. */
 export const trailPageSize = 50;
 

@@ -10,6 +10,7 @@ import { PromoteForm } from "../model/PromoteForm";
 import { useModelData } from "../model/useModelData";
 import { Versions } from "../model/Versions";
 import { hrefOf } from "../router";
+import { useDocumentTitle } from "../shell/title";
 
 /** Props of {@link ModelPage}. */
 export interface ModelPageProps {
@@ -20,6 +21,7 @@ export interface ModelPageProps {
 export function ModelPage({ id }: ModelPageProps) {
   const data = useModelData(id);
   const { model, reloadAliases, reloadTrail } = data;
+  useDocumentTitle(model === undefined ? "Model" : `${model.name} ${model.version}`);
   const refresh = useCallback(() => {
     reloadAliases().catch(() => undefined);
     reloadTrail().catch(() => undefined);
