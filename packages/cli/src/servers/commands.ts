@@ -106,16 +106,22 @@ async function untilStopped(server: { logger: Logger; stop(): Promise<void> }): 
   }
 }
 
-/** MIGRATE=false|0|no|off in the environment, unless --no-migrate or the config file said. */
-function migrateOf(command: Command, io: CliIo): boolean {
-  const value = command.getOptionValue("migrate") as boolean | undefined;
-  if (command.getOptionValueSource("migrate") !== "default" || value === false) return value !== false;
-  const raw = io.env.MIGRATE;
+/**
+ * An on/off switch: off by `--no-<attribute>` or the config file, else by
+ * its variable (false|0|no|off) in the environment; on by default.
+ */
+function switchOf(command: Command, io: CliIo, attribute: string, variable: string): boolean {
+  const value = command.getOptionValue(attribute) as boolean | undefined;
+  if (command.getOptionValueSource(attribute) !== "default" || value === false) return value !== false;
+  const raw = io.env[variable];
   if (raw === undefined || raw.trim() === "") return true;
-  const migrate = booleanWord(raw);
-  if (migrate !== undefined) return migrate;
-  throw new CliUsageError(`MIGRATE must be true or false (got "${io.env.MIGRATE}")`);
+  const on = booleanWord(raw);
+  if (on !== undefined) return on;
+  throw new CliUsageError(`${variable} must be true or false (got "${raw}")`);
 }
+
+/** MIGRATE=false|0|no|off in the environment, unless --no-migrate or the config file said. */
+const migrateOf = (command: Command, io: CliIo): boolean => switchOf(command, io, "migrate", "MIGRATE");
 
 /**
  * The command's options checked, and the server's logger: a bad value is
@@ -172,9 +178,11 @@ function registerGateway(parent: Command, io: CliIo): void {
     .command("gateway")
     .description("run the REST/JSON API gateway in front of a registry, until SIGINT/SIGTERM");
   addOptions(gateway, gatewayOptionSpecs);
+  gateway.addOption(new Option("--no-ui", "do not serve the web page at / (env MODELREG_UI=false)"));
   gateway.action(async (_options: unknown, command: Command) => {
     const { values, names, logger } = checkedOptions("gateway", gatewayOptionSpecs, command, io);
-    await untilStopped(await serveGateway({ ...values, names, logger }, io));
+    const ui = switchOf(command, io, "ui", "MODELREG_UI");
+    await untilStopped(await serveGateway({ ...values, names, logger, ui }, io));
   });
 }
 

@@ -4,6 +4,7 @@ import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } 
 import type { Duplex } from "node:stream";
 import { challengeHeaders, createGatewayMiddleware, errorBody } from "@modelreg/gateway-express";
 import { Code, type RegistryClient, RegistryError } from "@modelreg/registry-client";
+import { createRegistryUi, type RegistryUiOptions } from "@modelreg/registry-ui";
 import express, { type ErrorRequestHandler, type Response } from "express";
 import type { Logger } from "pino";
 import { metricsOf } from "./metrics";
@@ -86,8 +87,16 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
 /** Admission control of the gateway middleware: its limits, or false (off). */
 export type GatewayAdmission = Parameters<typeof createGatewayMiddleware>[0]["admission"];
 
-/** The Express app: the gateway, /healthz, /metrics, and JSON answers for everything else. */
-export function appOf(client: RegistryClient, logger: Logger, admission: GatewayAdmission): express.Express {
+/**
+ * The Express app: the gateway, /healthz, /metrics, the web page at `/`
+ * (unless `ui` is false), and JSON answers for everything else.
+ */
+export function appOf(
+  client: RegistryClient,
+  logger: Logger,
+  admission: GatewayAdmission,
+  ui: RegistryUiOptions | false = false,
+): express.Express {
   const gateway = createGatewayMiddleware({ client, logger, admission, maxBodyBytes });
   const metrics = metricsOf(client, gateway.admissionStats);
 
@@ -102,6 +111,11 @@ export function appOf(client: RegistryClient, logger: Logger, admission: Gateway
   app.get("/metrics", (_req, res, next) => {
     metrics.text().then((text) => res.set(apiHeaders).type(metrics.contentType).send(text), next);
   });
+  // The web page (`/`, `/index.html`, `/assets/*`, GET and HEAD only): it passes the rest on.
+  if (ui !== false) {
+    app.use(createRegistryUi(ui));
+    logger.info({ path: "/" }, "web page on");
+  }
   // Everything the gateway does not serve is JSON too: a 404 for other
   // paths, and the error body for what fails before or around it.
   app.use((req, res) => {

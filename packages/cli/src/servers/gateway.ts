@@ -29,7 +29,17 @@ import {
   readableFile,
   resolveOptions,
   text,
+  type ValueParser,
 } from "./options";
+
+/** The web page's title: text of up to 200 characters (what the page's middleware takes). */
+const uiTitle: ValueParser<string | undefined> = (raw, name, cwd) => {
+  const value = text(raw, name, cwd);
+  if (value !== undefined && value.length > 200) {
+    throw new ConfigError(`${name} must be at most 200 characters (got ${value.length})`);
+  }
+  return value;
+};
 
 /** Every option of `modelreg gateway`: flag, environment variable, default, check. */
 export const gatewayOptionSpecs = {
@@ -128,6 +138,13 @@ export const gatewayOptionSpecs = {
     fallback: "memory:",
     parse: text,
   },
+  uiTitle: {
+    flags: "--ui-title <title>",
+    env: "MODELREG_UI_TITLE",
+    description: "the web page's title (header and browser tab), up to 200 characters",
+    fallback: "modelreg",
+    parse: uiTitle,
+  },
   logLevel: logLevelOption,
 } as const satisfies Record<string, OptionSpec>;
 
@@ -149,6 +166,10 @@ export interface GatewayServeOptions {
   readonly shutdownGraceMs?: number | undefined;
   readonly cacheUrl?: string | undefined;
   readonly logLevel?: string | undefined;
+  /** The web page's title (`--ui-title`). */
+  readonly uiTitle?: string | undefined;
+  /** `false`: no web page at `/` (`--no-ui`, `MODELREG_UI=false`, config `ui: false`). Default true. */
+  readonly ui?: boolean | undefined;
   /** How messages name each setting (the command passes the flag or variable a value came from). */
   readonly names?: Partial<OptionNames<keyof typeof gatewayOptionSpecs>> | undefined;
   /** The logger (default: pino JSON lines on io.stdout at logLevel). */
@@ -311,7 +332,8 @@ export async function serveGateway(options: GatewayServeOptions, io: CliIo): Pro
     const { client, shared } = clientOf(o, cacheSetting, logger);
     let server: Server;
     try {
-      server = await listen(appOf(client, logger, admission), o.port, o.host, logger);
+      const ui = options.ui === false ? false : { title: o.uiTitle };
+      server = await listen(appOf(client, logger, admission, ui), o.port, o.host, logger);
     } catch (error) {
       client.close();
       await shared?.close().catch(() => {});

@@ -1,0 +1,142 @@
+// `modelreg gateway` serves the web page at `/` (after the API, /healthz and /metrics, before the JSON
+// 404), titled by --ui-title; --no-ui, MODELREG_UI=false and the config file's `ui: false` turn it off.
+// In process (serveGateway) and through the bin (the flag, the variable, the config key).
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { serveGateway } from "../src/servers/gateway";
+import { serveRegistry } from "../src/servers/registry";
+import { capturedIo, closedAddress, modelreg, tempDir } from "./cli-support";
+
+const repoRoot = resolve(import.meta.dirname, "../../..");
+const tsx = createRequire(import.meta.url).resolve("tsx");
+const bin = join(repoRoot, "packages/cli/src/bin.ts");
+const temp = tempDir("modelreg-gateway-ui-");
+afterAll(() => temp.remove());
+
+/** The JSON 404 the gateway answers for paths it has no route for. */
+async function expectJson404(res: Response, method: string, path: string): Promise<void> {
+  expect(res.status).toBe(404);
+  expect(res.headers.get("content-type")).toMatch(/^application\/json/);
+  expect(await res.json()).toMatchObject({
+    error: { code: 404, status: "NOT_FOUND", message: `No route for ${method} ${path}.` },
+  });
+}
+
+describe("serveGateway", () => {
+  let registry: Awaited<ReturnType<typeof serveRegistry>>;
+  beforeAll(async () => {
+    registry = await serveRegistry({ port: 0, databaseUrl: "memory:" }, capturedIo().io);
+  });
+  afterAll(() => registry.stop());
+
+  it("serves the page at / beside the API, /healthz and /metrics; other paths stay JSON 404s", async () => {
+    const io = capturedIo();
+    const gateway = await serveGateway(
+      { port: 0, registry: registry.address, uiTitle: "Team models" },
+      io.io,
+    );
+    try {
+      const page = await fetch(`${gateway.url}/`);
+      expect(page.status).toBe(200);
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+      const html = await page.text();
+      expect(html).toContain("<title>Team models</title>");
+      const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+      const asset = await fetch(`${gateway.url}/${script}`);
+      expect(asset.status).toBe(200);
+      expect(asset.headers.get("cache-control")).toContain("immutable");
+      expect(await (await fetch(`${gateway.url}/api/v1/models`)).json()).toEqual({
+        models: [],
+        nextPageToken: "",
+      });
+      expect(await (await fetch(`${gateway.url}/healthz`)).json()).toEqual({ status: "ok" });
+      expect((await fetch(`${gateway.url}/metrics`)).status).toBe(200);
+      await expectJson404(await fetch(`${gateway.url}/nope`), "GET", "/nope");
+      await expectJson404(await fetch(`${gateway.url}/assets/gone.js`), "GET", "/assets/gone.js");
+      await expectJson404(await fetch(`${gateway.url}/`, { method: "POST" }), "POST", "/");
+      expect(io.stdout()).toContain('"path":"/","msg":"web page on"');
+    } finally {
+      await gateway.stop();
+    }
+  });
+
+  it("with ui: false answers / with the JSON 404", async () => {
+    const gateway = await serveGateway({ port: 0, registry: registry.address, ui: false }, capturedIo().io);
+    try {
+      await expectJson404(await fetch(`${gateway.url}/`), "GET", "/");
+      expect((await fetch(`${gateway.url}/healthz`)).status).toBe(200);
+    } finally {
+      await gateway.stop();
+    }
+  });
+});
+
+/** `modelreg gateway --port 0 <args>` as a process; resolves with its URL once it listens. */
+function startBin(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, LOG_LEVEL: "info", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  const url = new Promise<string>((done, fail) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const port = /"port":(\d+),"msg":"API gateway listening"/.exec(stdout)?.[1];
+      if (port) done(`http://127.0.0.1:${port}`);
+    });
+    child.once("exit", (code) => fail(new Error(`the gateway exited (${code}) before listening: ${stdout}`)));
+  });
+  const stop = () => {
+    const exited = new Promise((done) => child.once("exit", done));
+    child.kill("SIGTERM");
+    return exited;
+  };
+  return { url, stop };
+}
+
+describe("the bin: modelreg gateway", () => {
+  it("serves the page at / by default, titled by MODELREG_UI_TITLE; --no-ui, MODELREG_UI=false and config ui: false turn it off", async () => {
+    const registry = await closedAddress();
+    const config = join(temp.dir, "no-ui.yaml");
+    writeFileSync(config, "gateway:\n  ui: false\n");
+    const runs = [
+      { args: ["gateway"], env: { MODELREG_UI_TITLE: "From the env" }, page: true },
+      { args: ["gateway", "--no-ui"], env: {}, page: false },
+      { args: ["gateway"], env: { MODELREG_UI: "false" }, page: false },
+      { args: ["--config", config, "gateway"], env: {}, page: false },
+      // The flag or config file beats the variable, as for every option.
+      { args: ["gateway", "--no-ui"], env: { MODELREG_UI: "true" }, page: false },
+    ].map((run) => ({
+      ...run,
+      gateway: startBin([...run.args, "--port", "0", "--registry", registry], run.env),
+    }));
+    try {
+      for (const run of runs) {
+        const res = await fetch(`${await run.gateway.url}/`);
+        const label = `${run.args.join(" ")} ${JSON.stringify(run.env)}`;
+        if (run.page) {
+          expect(res.status, label).toBe(200);
+          expect(await res.text()).toContain("<title>From the env</title>");
+        } else {
+          await expectJson404(res, "GET", "/");
+        }
+      }
+    } finally {
+      await Promise.all(runs.map((run) => run.gateway.stop()));
+    }
+  }, 90_000);
+
+  it("refuses a MODELREG_UI that is not a boolean and a --ui-title over 200 characters", async () => {
+    const badSwitch = await modelreg(["gateway", "--port", "0"], { MODELREG_UI: "maybe" });
+    expect(badSwitch.code).toBe(1);
+    expect(badSwitch.stderr).toContain('MODELREG_UI must be true or false (got "maybe")');
+    const longTitle = await modelreg(["gateway", "--port", "0", "--ui-title", "x".repeat(201)]);
+    expect(longTitle.code).toBe(1);
+    expect(longTitle.stderr).toContain("--ui-title must be at most 200 characters (got 201)");
+  }, 30_000);
+});
