@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The packed `modelreg` as a user gets it: packs @modelreg/cli and the four packages it depends on,
-// installs the five tarballs with npm in an EMPTY folder outside the repository (so nothing resolves
+// The packed `modelreg` as a user gets it: packs @modelreg/cli and the five packages it depends on,
+// installs the six tarballs with npm in an EMPTY folder outside the repository (so nothing resolves
 // from the repo's node_modules; their other dependencies come from the npm registry), then runs
-// `npx modelreg --help`, `npx modelreg up` on free ports and a temporary SQLite file, the README's
-// walkthrough over HTTP (POST a model, GET it back, a 404), `npx modelreg models list --json` and
+// `npx modelreg --help`, `npx modelreg up` on free ports and a temporary SQLite file, the web page at `/`
+// (and its script), the README's walkthrough over HTTP (POST a model, GET it back, a 404), `npx modelreg models list --json` and
 // `models export | models import` against the registry, then Ctrl-C: both servers stop; and the
 // installed bin's `up` stopped by SIGTERM exits 0.
 // Needs the packages built first (`npm run build`). Run by `npm run check:exports`. Interrupted (SIGINT,
@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
-const packages = ["proto", "registry-server", "registry-client", "gateway-express", "cli"];
+const packages = ["proto", "registry-server", "registry-client", "gateway-express", "registry-ui", "cli"];
 const scratch = mkdtempSync(join(tmpdir(), "modelreg-smoke-cli-"));
 const app = join(scratch, "app");
 const started = Date.now();
@@ -139,7 +139,7 @@ function install(tarballs) {
       env: { ...process.env, JOBS: process.env.JOBS ?? "max" },
     },
   );
-  ok("npm install <5 tarballs> in an empty folder");
+  ok(`npm install <${tarballs.length} tarballs> in an empty folder`);
 }
 
 function helpChecks() {
@@ -154,8 +154,27 @@ function helpChecks() {
   }
 }
 
+/** The web page at `/` of the gateway, from the packed @modelreg/registry-ui's dist/ui, and its script. */
+async function pageChecks(gatewayPort) {
+  const page = await fetch(`http://127.0.0.1:${gatewayPort}/`);
+  const html = await page.text();
+  check(
+    page.status === 200 && html.includes("<title>modelreg</title>"),
+    "GET / serves the web page",
+    `${page.status} ${html.slice(0, 200)}`,
+  );
+  const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+  const asset = script ? await fetch(`http://127.0.0.1:${gatewayPort}/${script}`) : undefined;
+  check(
+    asset?.status === 200,
+    "GET /assets/<script> answers",
+    String(asset?.status ?? "no script in the page"),
+  );
+}
+
 /** The README's walkthrough against the gateway, and the client verbs against the registry. */
 async function walkthrough(gatewayPort, registryPort) {
+  await pageChecks(gatewayPort);
   const base = `http://127.0.0.1:${gatewayPort}/api/v1/models`;
   const body = JSON.stringify({ name: "test-model", version: "1.0.0", framework: "pytorch" });
   const post = await fetch(base, { method: "POST", headers: { "Content-Type": "application/json" }, body });

@@ -24,8 +24,11 @@ const probes = {
   },
   "@modelreg/registry-client": { ".": "createRegistryClient", "./redis": "createRedisCacheStore" },
   "@modelreg/gateway-express": { ".": "createGatewayMiddleware" },
+  "@modelreg/registry-ui": { ".": "createRegistryUi" },
   "@modelreg/cli": { ".": "runCli" },
 };
+// Calls that prove more than an export: the page's middleware finds its prebuilt dist/ui in the tarball.
+const calls = { "@modelreg/registry-ui": "m.createRegistryUi()" };
 
 let failures = 0;
 try {
@@ -63,9 +66,10 @@ try {
       const specifier = JSON.stringify(
         subpath === "." ? manifest.name : `${manifest.name}/${subpath.slice(2)}`,
       );
+      const call = subpath === "." && calls[manifest.name] ? ` ${calls[manifest.name]};` : "";
       const checks = {
-        require: `const m = require(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
-        import: `const m = await import(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);`,
+        require: `const m = require(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);${call}`,
+        import: `const m = await import(${specifier}); if (!m[${JSON.stringify(name)}]) process.exit(1);${call}`,
       };
       for (const [kind, code] of Object.entries(checks)) {
         const args = kind === "import" ? ["--input-type=module", "-e", code] : ["-e", code];
