@@ -124,6 +124,13 @@ describe.skipIf(!hasChromium)("the list page", () => {
       await page.getByText("Page 3").waitFor();
       await expect.poll(() => names(page)).toEqual(["listed-08"]);
       expect(await next.isDisabled()).toBe(true);
+      // From the keyboard: at the last page the focus moves to "Previous page", Enter goes back.
+      expect(await page.evaluate<string>("document.activeElement?.textContent ?? ''")).toBe("Previous page");
+      await page.keyboard.press("Enter");
+      await page.getByText("Page 2").waitFor();
+      await next.focus();
+      await page.keyboard.press("Enter");
+      await page.getByText("Page 3").waitFor();
       await previous.click();
       await page.getByText("Page 2").waitFor();
       await previous.click();

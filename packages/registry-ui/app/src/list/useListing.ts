@@ -118,8 +118,9 @@ export function useListing(filter: string, orderBy: string): Listing {
     error,
     pendingNew,
     status,
-    next: () => shown && nextToken !== "" && load(shown, [...tokens, nextToken]),
-    previous: () => shown && tokens.length > 1 && load(shown, tokens.slice(0, -1)),
+    // While a page loads, another click waits for it (the buttons stay enabled, so focus stays on them).
+    next: () => !loading && shown && nextToken !== "" && load(shown, [...tokens, nextToken]),
+    previous: () => !loading && shown && tokens.length > 1 && load(shown, tokens.slice(0, -1)),
     reload: () => shown && load(shown, [""]),
   };
 }

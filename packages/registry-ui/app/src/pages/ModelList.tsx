@@ -1,4 +1,5 @@
 /** The searchable list of models: filter, sort, keyset paging, live marks. */
+import { useEffect, useRef } from "preact/hooks";
 import { ErrorNotice } from "../components/ErrorNotice";
 import { addClause } from "../list/filter";
 import { ModelTable } from "../list/ModelTable";
@@ -21,7 +22,15 @@ export function ModelList({ filter, orderBy }: ModelListProps) {
     if (nextFilter === filter && nextOrder === orderBy) listing.reload();
     else navigate({ page: "list", filter: nextFilter, orderBy: nextOrder });
   };
-  const { rows, shown, loading, error, pendingNew, page } = listing;
+  const { rows, shown, loading, error, pendingNew, page, hasNext } = listing;
+  const previousButton = useRef<HTMLButtonElement>(null);
+  const nextButton = useRef<HTMLButtonElement>(null);
+  // A keyboard user paging to an end keeps the focus: it moves to the other button, not to the page.
+  useEffect(() => {
+    const focused = document.activeElement;
+    if (focused === nextButton.current && !hasNext) previousButton.current?.focus();
+    if (focused === previousButton.current && page <= 1) nextButton.current?.focus();
+  }, [hasNext, page]);
   const otherError = error !== null && !isFilterError(error) ? error : null;
   return (
     <>
@@ -43,11 +52,11 @@ export function ModelList({ filter, orderBy }: ModelListProps) {
       {shown !== null && rows.length === 0 && !loading && <p class="empty">No models match</p>}
       {shown === null && loading && <p class="loading">Loading models…</p>}
       <nav class="pager" aria-label="Pages">
-        <button type="button" disabled={page <= 1 || loading} onClick={listing.previous}>
+        <button type="button" ref={previousButton} disabled={page <= 1} onClick={listing.previous}>
           Previous page
         </button>
         <span class="page-number">Page {page}</span>
-        <button type="button" disabled={!listing.hasNext || loading} onClick={listing.next}>
+        <button type="button" ref={nextButton} disabled={!hasNext} onClick={listing.next}>
           Next page
         </button>
       </nav>
