@@ -85,6 +85,40 @@ async function promote(page: Page, alias: string, v: string): Promise<void> {
   await form.getByRole("button", { name: "Promote" }).click();
 }
 
+/**
+ * In the page: every visible text whose colour against its nearest opaque background is below
+ * WCAG AA (4.5:1, or 3:1 for large text), as "text: ratio".
+ */
+const lowContrast = `(() => {
+  const parse = (c) => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  const walker = document.createTreeWalker(document.querySelector("main") || document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || n.textContent.trim() === "" || el.closest(".mp-visually-hidden")) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === "hidden" || el.getClientRects().length === 0) continue;
+    const fg = parse(style.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(background(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.6 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) failures.push(n.textContent.trim().slice(0, 40) + ": " + ratio.toFixed(2));
+  }
+  return failures;
+})()`;
+
 describe.skipIf(!hasChromium)("the model page", () => {
   it(
     "shows the model's fields, lineage and its versions, newest first, the current one marked",
@@ -279,6 +313,42 @@ describe.skipIf(!hasChromium)("the model page", () => {
       await expect.poll(() => rows.count()).toBe(58);
       expect(await rows.last().textContent()).toContain("created 1.0.0");
       expect(await page.getByRole("button", { name: "Load more" }).count()).toBe(0);
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "keeps text readable (contrast >= 4.5:1) in light and dark, and every control reachable by keyboard",
+    async () => {
+      const [, , v3] = await seed("contrast");
+      await stack.client.setModelAlias({ name: "contrast", alias: "canary", version: "1.0.0" });
+      await stack.client.setModelAlias({ name: "contrast", alias: "canary", version: "1.1.0" });
+      // A refused move, so the trail shows the "refused" badge too.
+      await expect(
+        stack.client.setModelAlias({ name: "contrast", alias: "production", version: "1.2.0" }),
+      ).rejects.toThrow(/eval\.passed/);
+      const page = await open(v3 as Model);
+      await page.getByLabel("Compare 1.0.0").check();
+      await page.getByLabel("Compare 1.2.0").check();
+      await page.getByRole("button", { name: "History of canary" }).click();
+      await page.getByRole("list", { name: "History of canary" }).waitFor();
+      await stack.client.createModel({ model: version("contrast", "2.0.0") });
+      await page.locator('tr[data-live="new"]').waitFor();
+      for (const colorScheme of ["light", "dark"] as const) {
+        await page.emulateMedia({ colorScheme });
+        expect(await page.evaluate<string[]>(lowContrast), colorScheme).toEqual([]);
+      }
+      // Tab reaches the promote form's controls, and the focused control is visibly outlined.
+      await page.getByRole("form", { name: "Promote" }).getByLabel("Alias").focus();
+      await page.keyboard.press("Tab");
+      const focused = await page.evaluate<string[]>(
+        "[document.activeElement.id, getComputedStyle(document.activeElement).outlineStyle]",
+      );
+      expect(focused[0]).toBe("promote-version");
+      expect(focused[1]).not.toBe("none");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate<string>("document.activeElement.textContent")).toBe("Promote");
       await page.close();
     },
     T,

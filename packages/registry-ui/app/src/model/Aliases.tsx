@@ -105,15 +105,17 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
         <td>
           <Time value={alias.updateTime} />
         </td>
-        <td class="mp-actions">
-          <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
-            History of {alias.alias}
-          </button>
-          {previous !== "" ? (
-            <button type="button" disabled={busy} onClick={rollBack}>
-              Roll back {alias.alias} to {previous}
+        <td>
+          <div class="mp-actions">
+            <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
+              History of {alias.alias}
             </button>
-          ) : null}
+            {previous !== "" ? (
+              <button type="button" disabled={busy} onClick={rollBack}>
+                Roll back {alias.alias} to {previous}
+              </button>
+            ) : null}
+          </div>
         </td>
       </tr>
       {open || error || done ? (
