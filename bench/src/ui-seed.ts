@@ -46,12 +46,12 @@ export async function seedRegistryFile(count: number): Promise<SeededFile> {
     db.prepare(
       `insert into model_tags (model_id, tag)
        select id, 'bench' from models
-       union all select id, 'shard-' || ((create_time - ?) / 1000 % 16) from models`,
+       union all select id, 'shard-' || cast((create_time - ?) / 1000 % 16 as integer) from models`,
     ).run(BASE_MICROS);
     db.prepare(
       `insert into model_metadata (model_id, key, value)
-       select id, 'owner', 'team-' || ((create_time - ?) / 1000 % 32) from models
-       union all select id, 'eval.auc', '0.9' || ((create_time - ?) / 1000 % 10) from models`,
+       select id, 'owner', 'team-' || cast((create_time - ?) / 1000 % 32 as integer) from models
+       union all select id, 'eval.auc', '0.9' || cast((create_time - ?) / 1000 % 10 as integer) from models`,
     ).run(BASE_MICROS, BASE_MICROS);
   })();
   db.exec("analyze");
