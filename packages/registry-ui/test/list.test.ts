@@ -96,6 +96,15 @@ describe.skipIf(!hasChromium)("the list page", () => {
       expect(await input.getAttribute("aria-invalid")).toBe("true");
       expect(await input.getAttribute("aria-describedby")).toBe("filter-error");
       expect(await names(page)).toEqual(before);
+      // Opened at a bad filter's address: the error, no rows, and the live feed still up.
+      const direct = await newPage(browser);
+      await direct.goto(`${stack.url}#/?filter=${encodeURIComponent(bad)}`);
+      await direct.locator("#filter-error").filter({ hasText: error.message }).waitFor();
+      await live(direct)
+        .filter({ hasText: /^Live$/ })
+        .waitFor({ timeout: T });
+      expect(await rows(direct).count()).toBe(0);
+      await direct.context().close();
       // Fixing it clears the error.
       await input.fill("tags:staging");
       await page.getByRole("button", { name: "Search" }).click();

@@ -107,7 +107,9 @@ export function useListing(filter: string, orderBy: string): Listing {
         : old,
     );
   };
-  const status = useWatch(shown?.filter ?? "", onEvent, { enabled: shown !== null });
+  // Watches the filter of the rows shown; before any (a first search that failed) the whole registry,
+  // for the indicator only (events need rows).
+  const status = useWatch(shown?.filter ?? "", onEvent, { enabled: shown !== null || error !== null });
 
   return {
     rows,
