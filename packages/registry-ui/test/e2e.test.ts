@@ -191,7 +191,7 @@ describe.skipIf(!hasChromium)("the registry's web page in Chromium", () => {
   );
 
   it(
-    "promotes an alias with the form: the status, the alias table and the audit trail show it, and it moved",
+    "promotes an alias with the form (status, alias table, audit trail, it moved), then rolls it back",
     async () => {
       const page = await open(`#/models/${idOf(fraud[1])}`);
       await page.getByRole("heading", { level: 1, name: "fraud 2.0.0" }).waitFor();
@@ -216,6 +216,20 @@ describe.skipIf(!hasChromium)("the registry's web page in Chromium", () => {
       const moved = await stack.client.getModelAlias({ name: "fraud", alias: "champion" });
       expect(moved.version).toBe("2.0.0");
       await shot(page, "promoted");
+
+      // The alias's history lists both moves; rolling back puts it where it was, for real.
+      await page.getByRole("button", { name: "History of champion" }).click();
+      const moves = page.getByRole("list", { name: "History of champion" }).getByRole("listitem");
+      await expect.poll(() => moves.count()).toBe(2);
+      const texts = await moves.allTextContents();
+      expect(
+        texts.some((text) => /1\.0\.0.*2\.0\.0/.test(text)),
+        texts.join(" | "),
+      ).toBe(true);
+      await page.getByRole("button", { name: "Roll back champion to 1.0.0" }).click();
+      await expect.poll(async () => (await row.getByRole("link").first().textContent()) ?? "").toBe("1.0.0");
+      const back = await stack.client.getModelAlias({ name: "fraud", alias: "champion" });
+      expect(back.version).toBe("1.0.0");
       await page.context().close();
     },
     T,
