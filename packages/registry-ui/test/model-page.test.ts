@@ -9,7 +9,7 @@ import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } 
 
 const hasChromium = await requireChromium("packages/registry-ui/test/model-page.test.ts");
 const policy = { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } };
-const T = 30_000;
+const T = 45_000;
 
 let browser: Browser;
 let stack: UiStack;
@@ -61,7 +61,7 @@ async function seed(name: string): Promise<Model[]> {
 /** Opens the page of `model` and waits for its heading. */
 async function open(model: Model | string, viewport: "desktop" | "phone" = "desktop"): Promise<Page> {
   const page = await newPage(browser, viewport);
-  page.setDefaultTimeout(8000);
+  page.setDefaultTimeout(12_000);
   const id = typeof model === "string" ? model : model.id;
   await page.goto(`${stack.url}#/models/${encodeURIComponent(id)}`);
   if (typeof model !== "string") {
@@ -230,7 +230,7 @@ describe.skipIf(!hasChromium)("the model page", () => {
       const [, , v3] = await seed("t5");
       await stack.client.setModelAlias({ name: "t5", alias: "champion", version: "1.0.0" });
       const page = await newPage(browser);
-      page.setDefaultTimeout(8000);
+      page.setDefaultTimeout(12_000);
       // The live feed is held back, so the page cannot learn of the move before it submits.
       await page.route("**/api/v1/models:watch*", (route) => route.abort());
       await page.goto(`${stack.url}#/models/${v3?.id}`);

@@ -144,7 +144,7 @@ export function Aliases(props: AliasesProps) {
       ) : (
         <div class="mp-scroll">
           <table class="mp-table">
-            <caption>Aliases</caption>
+            <caption class="mp-visually-hidden">Aliases</caption>
             <thead>
               <tr>
                 <th scope="col">Alias</th>

@@ -64,7 +64,7 @@ export function AuditTrail({ entries, hasMore, loadMore }: AuditTrailProps) {
         <>
           <div class="mp-scroll">
             <table class="mp-table">
-              <caption>Audit trail</caption>
+              <caption class="mp-visually-hidden">Audit trail</caption>
               <thead>
                 <tr>
                   <th scope="col">Time</th>

@@ -1,5 +1,6 @@
 /** The "Comparison" table: chosen versions side by side, one row per field, differing rows marked. */
 import type { Model } from "../api/types";
+import { formatTime } from "../components/Time";
 
 interface Row {
   readonly label: string;
@@ -21,8 +22,8 @@ function rowsOf(models: readonly Model[]): Row[] {
     row("Code revision", (m) => m.lineage?.codeRevision ?? ""),
     row("Datasets", (m) => (m.lineage?.datasetUris ?? []).join(", ")),
     row("Parent models", (m) => (m.lineage?.parentModelIds ?? []).join(", ")),
-    row("Created", (m) => m.createTime),
-    row("Updated", (m) => m.updateTime),
+    row("Created", (m) => formatTime(m.createTime)),
+    row("Updated", (m) => formatTime(m.updateTime)),
   ];
 }
 

@@ -83,7 +83,7 @@ export function Versions({ current, versions, aliases, newIds }: VersionsProps) 
         <>
           <div class="mp-scroll">
             <table class="mp-table">
-              <caption>Versions</caption>
+              <caption class="mp-visually-hidden">Versions</caption>
               <thead>
                 <tr>
                   <th scope="col">

@@ -37,7 +37,10 @@ export function refusalLines(entry: HistoryEntry): { message: string; violations
   const { fieldViolations, preconditionViolations } = violationsOf(entry.refusal.details);
   return {
     message: entry.refusal.message,
-    violations: [...preconditionViolations, ...fieldViolations].map((v) => v.description),
+    // A violation the message already spells out is not listed twice.
+    violations: [...preconditionViolations, ...fieldViolations]
+      .map((v) => v.description)
+      .filter((d) => d !== "" && !entry.refusal?.message.includes(d)),
   };
 }
 
