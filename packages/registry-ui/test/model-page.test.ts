@@ -293,10 +293,54 @@ describe.skipIf(!hasChromium)("the model page", () => {
       const details = region(page, "Details");
       await expect.poll(() => details.getAttribute("data-live")).toBe("changed");
       expect(await details.textContent()).toContain("eval.passed = true");
+      // Deleted elsewhere: the page says so, and the version leaves the table.
+      await stack.client.deleteModel({ id: created.id });
+      await expect.poll(() => row.count()).toBe(0);
+      await stack.client.deleteModel({ id: v3?.id ?? "", force: true });
+      await page.getByRole("alert").filter({ hasText: "This version was deleted" }).waitFor();
       await page.close();
     },
     T,
   );
+
+  it(
+    "shows a roll back the policy refuses like a refused promotion",
+    async () => {
+      const [v1, v2, v3] = await seed("gated");
+      await stack.client.setModelAlias({ name: "gated", alias: "production", version: "1.0.0" });
+      await stack.client.updateModelMetadata({ id: v2?.id ?? "", set: { "eval.passed": "true" } });
+      await stack.client.setModelAlias({ name: "gated", alias: "production", version: "1.1.0" });
+      // 1.0.0's evaluation is withdrawn after the move: going back to it is refused now.
+      await stack.client.updateModelMetadata({ id: v1?.id ?? "", removeKeys: ["eval.passed"] });
+      const page = await open(v3 as Model);
+      await page.getByRole("button", { name: "Roll back production to 1.0.0" }).click();
+      const alert = page.locator("#rollback-error-production[role=alert]");
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain('metadata "eval.passed" is missing');
+      expect(await aliasRow(page, "production").locator("td").first().textContent()).toBe("1.1.0");
+      await expect
+        .poll(() => trail(page).locator('tr[data-refused="true"]').first().textContent())
+        .toContain("alias set production: 1.1.0 -> 1.0.0");
+      await page.close();
+    },
+    T,
+  );
+
+  it("lists the newest 200 of many versions, and all of them on request", async () => {
+    let last: Model | undefined;
+    for (let i = 0; i < 205; i++) {
+      last = await stack.client.createModel({ model: { name: "many", version: `0.${i}.0` } });
+    }
+    const page = await open(last as Model);
+    await expect.poll(() => versionRows(page).count()).toBe(200);
+    expect(await versionRows(page).last().textContent()).toContain("0.5.0");
+    await page.getByRole("button", { name: "Show all 205" }).click();
+    await expect.poll(() => versionRows(page).count()).toBe(205);
+    expect(
+      await page.getByRole("form", { name: "Promote" }).getByLabel("Version").locator("option").count(),
+    ).toBe(205);
+    await page.close();
+  }, 60_000);
 
   it(
     "pages through a long audit trail with Load more, newest first",
