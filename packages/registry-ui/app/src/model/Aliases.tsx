@@ -1,13 +1,13 @@
 /** The Aliases section: each alias, its history, and a roll back to where it pointed before. */
 import { useEffect, useState } from "preact/hooks";
-import type { ApiError } from "../api/http";
-import { listHistory, setAlias } from "../api/registry";
+import { listHistory } from "../api/registry";
 import type { HistoryEntry, Model, ModelAlias } from "../api/types";
 import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
 import { hrefOf } from "../router";
 import { ErrorAlert } from "./ErrorAlert";
 import { refusalLines } from "./format";
+import { useAliasMove } from "./useAliasMove";
 
 /** Props of {@link Aliases}. */
 export interface AliasesProps {
@@ -66,9 +66,7 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
   const { name, alias, versions, aliasRevision, onChanged } = props;
   const [entries, setEntries] = useState<readonly HistoryEntry[]>();
   const [open, setOpen] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | Error>();
-  const [done, setDone] = useState("");
+  const { busy, done, error, conflict, move } = useAliasMove(onChanged);
   useEffect(() => {
     const abort = new AbortController();
     listHistory({ name, alias: alias.alias, pageSize: 50 }, abort.signal).then(
@@ -79,21 +77,8 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
   }, [name, alias.alias, aliasRevision]);
   const previous = entries ? previousVersion(alias, entries) : "";
   const target = versions?.find((v) => v.version === alias.version);
-  const rollBack = async () => {
-    setBusy(true);
-    setError(undefined);
-    setDone("");
-    try {
-      await setAlias({ name, alias: alias.alias, version: previous, expectedVersion: alias.version });
-      setDone(`${alias.alias} now points at ${previous}`);
-      onChanged();
-    } catch (e) {
-      setError(e instanceof Error ? e : new Error(String(e)));
-      onChanged();
-    } finally {
-      setBusy(false);
-    }
-  };
+  const rollBack = () =>
+    move({ name, alias: alias.alias, version: previous, expectedVersion: alias.version });
   return (
     <>
       <tr data-alias={alias.alias}>
@@ -122,7 +107,17 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
         <tr class="mp-subrow">
           <td colSpan={5}>
             {done ? <p role="status">{done}</p> : null}
-            {error ? <ErrorAlert error={error} id={`rollback-error-${alias.alias}`} /> : null}
+            {error ? (
+              <ErrorAlert
+                error={error}
+                id={`rollback-error-${alias.alias}`}
+                lead={
+                  conflict
+                    ? "Someone else moved this alias meanwhile; the table now shows where it points."
+                    : undefined
+                }
+              />
+            ) : null}
             {open ? entries ? <AliasHistory alias={alias.alias} entries={entries} /> : <p>Loading…</p> : null}
           </td>
         </tr>

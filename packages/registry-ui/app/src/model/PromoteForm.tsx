@@ -1,9 +1,8 @@
 /** The Promote section: point an alias at a version, compare-and-set against what the page last saw. */
 import { useState } from "preact/hooks";
-import type { ApiError } from "../api/http";
-import { setAlias } from "../api/registry";
 import type { Model, ModelAlias } from "../api/types";
 import { ErrorAlert } from "./ErrorAlert";
+import { useAliasMove } from "./useAliasMove";
 
 /** Props of {@link PromoteForm}. */
 export interface PromoteFormProps {
@@ -21,36 +20,14 @@ export const conflictLead = "Someone else moved this alias meanwhile; the form n
 export function PromoteForm({ model, versions, aliases, onChanged }: PromoteFormProps) {
   const [alias, setAliasName] = useState("");
   const [version, setVersion] = useState(model.version);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | Error>();
-  const [conflict, setConflict] = useState(false);
-  const [done, setDone] = useState("");
+  const { busy, done, error, conflict, move } = useAliasMove(onChanged);
   const trimmed = alias.trim();
   const seen = aliases?.find((a) => a.alias === trimmed);
   const versionList = versions ?? [model];
   const submit = async (event: Event) => {
     event.preventDefault();
     if (trimmed === "") return;
-    setBusy(true);
-    setError(undefined);
-    setConflict(false);
-    setDone("");
-    try {
-      const moved = await setAlias({
-        name: model.name,
-        alias: trimmed,
-        version,
-        expectedVersion: seen?.version ?? "",
-      });
-      setDone(`${moved.alias} now points at ${moved.version}`);
-    } catch (e) {
-      const failure = e instanceof Error ? e : new Error(String(e));
-      setConflict((failure as Partial<ApiError>).code === "ABORTED");
-      setError(failure);
-    } finally {
-      setBusy(false);
-      onChanged();
-    }
+    await move({ name: model.name, alias: trimmed, version, expectedVersion: seen?.version ?? "" });
   };
   return (
     <section aria-labelledby="promote-heading" class="mp-section">
