@@ -66,12 +66,16 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
   const { name, alias, versions, aliasRevision, onChanged } = props;
   const [entries, setEntries] = useState<readonly HistoryEntry[]>();
   const [open, setOpen] = useState(false);
+  const [historyError, setHistoryError] = useState<unknown>();
   const { busy, done, error, conflict, move } = useAliasMove(onChanged);
   useEffect(() => {
     const abort = new AbortController();
+    setHistoryError(undefined);
     listHistory({ name, alias: alias.alias, pageSize: 50 }, abort.signal).then(
       (page) => setEntries(page.items),
-      () => undefined,
+      (e: unknown) => {
+        if (!abort.signal.aborted) setHistoryError(e);
+      },
     );
     return () => abort.abort();
   }, [name, alias.alias, aliasRevision]);
@@ -118,7 +122,14 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
                 }
               />
             ) : null}
-            {open ? entries ? <AliasHistory alias={alias.alias} entries={entries} /> : <p>Loading…</p> : null}
+            {open && historyError !== undefined ? <ErrorAlert error={historyError} /> : null}
+            {open && historyError === undefined ? (
+              entries ? (
+                <AliasHistory alias={alias.alias} entries={entries} />
+              ) : (
+                <p>Loading…</p>
+              )
+            ) : null}
           </td>
         </tr>
       ) : null}
