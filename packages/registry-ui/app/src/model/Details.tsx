@@ -1,5 +1,6 @@
 /** The Details section: every field of one version, lineage parents as links. */
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
+import { getModel } from "../api/registry";
 import type { Model } from "../api/types";
 import { Badge } from "../components/Badge";
 import { Time } from "../components/Time";
@@ -25,6 +26,24 @@ function CopyButton({ text, label }: { readonly text: string; readonly label: st
     <button type="button" class="mp-small" onClick={copy} aria-label={label}>
       {copied ? "Copied" : "Copy"}
     </button>
+  );
+}
+
+/** A link to a parent model, named `<name> <version>` once loaded (its id until then, or if it is gone). */
+function ParentLink({ id }: { readonly id: string }) {
+  const [label, setLabel] = useState(id);
+  useEffect(() => {
+    const abort = new AbortController();
+    getModel(id, abort.signal).then(
+      (parent) => setLabel(`${parent.name} ${parent.version}`),
+      () => setLabel(id),
+    );
+    return () => abort.abort();
+  }, [id]);
+  return (
+    <a href={hrefOf({ page: "model", id })} title={id}>
+      {label}
+    </a>
   );
 }
 
@@ -60,7 +79,7 @@ function Lineage({ model }: { readonly model: Model }) {
           <ul class="mp-plain">
             {lineage.parentModelIds.map((parent) => (
               <li key={parent}>
-                <a href={hrefOf({ page: "model", id: parent })}>{parent}</a>
+                <ParentLink id={parent} />
               </li>
             ))}
           </ul>
