@@ -134,7 +134,9 @@ describe.skipIf(!hasChromium)("the list page", () => {
       await expect.poll(() => names(page)).toEqual(["listed-08"]);
       expect(await next.isDisabled()).toBe(true);
       // From the keyboard: at the last page the focus moves to "Previous page", Enter goes back.
-      expect(await page.evaluate<string>("document.activeElement?.textContent ?? ''")).toBe("Previous page");
+      await expect
+        .poll(() => page.evaluate<string>("document.activeElement?.textContent ?? ''"))
+        .toBe("Previous page");
       await page.keyboard.press("Enter");
       await page.getByText("Page 2").waitFor();
       await next.focus();
