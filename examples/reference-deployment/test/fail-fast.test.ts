@@ -98,7 +98,12 @@ describe("answers outside the API", () => {
     const gateway = startGateway(`127.0.0.1:${await freePort()}`);
     const base = `http://127.0.0.1:${(await gateway.ready).port}`;
     try {
-      for (const path of ["/", "/index.html", "/api/v2/models", "/%E0%A4%A"]) {
+      // `/` and `/index.html` are the web page (GET and HEAD); every other path is the JSON 404.
+      const page = await fetch(`${base}/`);
+      expect(page.headers.get("content-type")).toBe("text/html; charset=utf-8");
+      expect(page.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(await page.text()).toContain("<title>modelreg</title>");
+      for (const path of ["/nope", "/favicon.ico", "/assets/missing.js", "/api/v2/models", "/%E0%A4%A"]) {
         const response = await fetch(`${base}${path}`);
         expect(response.status, path).toBe(404);
         expect(response.headers.get("content-type")).toBe("application/json; charset=utf-8");
