@@ -25,11 +25,14 @@ export function ModelList({ filter, orderBy }: ModelListProps) {
   const { rows, shown, loading, error, pendingNew, page, hasNext } = listing;
   const previousButton = useRef<HTMLButtonElement>(null);
   const nextButton = useRef<HTMLButtonElement>(null);
-  // A keyboard user paging to an end keeps the focus: it moves to the other button, not to the page.
+  const usedButton = useRef<HTMLButtonElement | null>(null);
+  // A keyboard user paging to an end keeps the focus: it moves to the other button, not to the page
+  // (the browser may already have moved it off the disabled button to the body).
   useEffect(() => {
+    const used = usedButton.current;
     const focused = document.activeElement;
-    if (focused === nextButton.current && !hasNext) previousButton.current?.focus();
-    if (focused === previousButton.current && page <= 1) nextButton.current?.focus();
+    if (used === null || !used.disabled || (focused !== used && focused !== document.body)) return;
+    (used === nextButton.current ? previousButton : nextButton).current?.focus();
   }, [hasNext, page]);
   const otherError = error !== null && !isFilterError(error) ? error : null;
   return (
@@ -52,11 +55,27 @@ export function ModelList({ filter, orderBy }: ModelListProps) {
       {shown !== null && rows.length === 0 && !loading && <p class="empty">No models match</p>}
       {shown === null && loading && <p class="loading">Loading models…</p>}
       <nav class="pager" aria-label="Pages">
-        <button type="button" ref={previousButton} disabled={page <= 1} onClick={listing.previous}>
+        <button
+          type="button"
+          ref={previousButton}
+          disabled={page <= 1}
+          onClick={(e) => {
+            usedButton.current = e.currentTarget;
+            listing.previous();
+          }}
+        >
           Previous page
         </button>
         <span class="page-number">Page {page}</span>
-        <button type="button" ref={nextButton} disabled={!hasNext} onClick={listing.next}>
+        <button
+          type="button"
+          ref={nextButton}
+          disabled={!hasNext}
+          onClick={(e) => {
+            usedButton.current = e.currentTarget;
+            listing.next();
+          }}
+        >
           Next page
         </button>
       </nav>
