@@ -42,7 +42,7 @@ afterAll(async () => {
   await stack?.close();
 });
 
-/** A desktop page at `hash` of the stack, waiting for the list's rows or the model's h1. */
+/** A new page (its own browser context) at `hash` of a stack; its locators wait up to 10 s. */
 async function open(hash: string, viewport: "desktop" | "phone" = "desktop", at = stack): Promise<Page> {
   const page = await newPage(browser, viewport);
   page.setDefaultTimeout(10_000);
