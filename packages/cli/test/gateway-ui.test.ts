@@ -104,14 +104,15 @@ describe("the bin: modelreg gateway", () => {
     const registry = await closedAddress();
     const config = join(temp.dir, "no-ui.yaml");
     writeFileSync(config, "gateway:\n  ui: false\n");
-    const runs = [
+    const cases: { args: string[]; env: Record<string, string>; page: boolean }[] = [
       { args: ["gateway"], env: { MODELREG_UI_TITLE: "From the env" }, page: true },
       { args: ["gateway", "--no-ui"], env: {}, page: false },
       { args: ["gateway"], env: { MODELREG_UI: "false" }, page: false },
       { args: ["--config", config, "gateway"], env: {}, page: false },
       // The flag or config file beats the variable, as for every option.
       { args: ["gateway", "--no-ui"], env: { MODELREG_UI: "true" }, page: false },
-    ].map((run) => ({
+    ];
+    const runs = cases.map((run) => ({
       ...run,
       gateway: startBin([...run.args, "--port", "0", "--registry", registry], run.env),
     }));
