@@ -252,6 +252,9 @@ describe.skipIf(!hasChromium)("the registry's web page in Chromium", () => {
       await expect.poll(() => refused.count()).toBeGreaterThan(0);
       const refusedText = (await refused.first().textContent()) ?? "";
       expect(refusedText).toContain("production");
+      await page.getByRole("button", { name: "History of production" }).click();
+      const moves = page.getByRole("list", { name: "History of production" }).getByRole("listitem");
+      await expect.poll(async () => (await moves.allTextContents()).join(" | ")).toContain("refused");
       await shot(page, "promote-refused");
 
       const alias = await stack.client.getModelAlias({ name: "fraud", alias: "production" });
