@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveGateway } from "../src/servers/gateway";
@@ -14,7 +15,18 @@ const repoRoot = resolve(import.meta.dirname, "../../..");
 const tsx = createRequire(import.meta.url).resolve("tsx");
 const bin = join(repoRoot, "packages/cli/src/bin.ts");
 const temp = tempDir("modelreg-gateway-ui-");
-afterAll(() => temp.remove());
+/** The process group of every process started (each leads its own): `up`'s children are killed too. */
+const groups: number[] = [];
+afterAll(() => {
+  for (const group of groups) {
+    try {
+      process.kill(-group, "SIGKILL");
+    } catch {
+      // nothing left in it
+    }
+  }
+  temp.remove();
+});
 
 /** The JSON 404 the gateway answers for paths it has no route for. */
 async function expectJson404(res: Response, method: string, path: string): Promise<void> {
@@ -75,28 +87,42 @@ describe("serveGateway", () => {
   });
 });
 
-/** `modelreg gateway --port 0 <args>` as a process; resolves with its URL once it listens. */
+/**
+ * `modelreg <args>` as a process (its own process group); `url` resolves with the gateway's URL once it
+ * listens, or rejects with the output if the process exits first. `stop()` resolves once it exited.
+ */
 function startBin(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
   });
+  if (child.pid) groups.push(child.pid);
   let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  // Made at once: a process that has already exited emits "exit" no more.
+  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
   const url = new Promise<string>((done, fail) => {
     child.stdout.on("data", (chunk: Buffer) => {
       stdout += chunk.toString();
       const port = /"port":(\d+),"msg":"API gateway listening"/.exec(stdout)?.[1];
       if (port) done(`http://127.0.0.1:${port}`);
     });
-    child.once("exit", (code) => fail(new Error(`the gateway exited (${code}) before listening: ${stdout}`)));
+    exited.then((code) =>
+      fail(new Error(`modelreg ${args.join(" ")} exited (${code}) before listening: ${stdout}${stderr}`)),
+    );
   });
+  // Awaited by the test that uses it; a failed start seen only by stop() is no unhandled rejection.
+  url.catch(() => {});
   const stop = () => {
-    const exited = new Promise((done) => child.once("exit", done));
-    child.kill("SIGTERM");
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
     return exited;
   };
-  return { url, stop };
+  return { url, stop, exited, output: () => stdout + stderr };
 }
 
 describe("the bin: modelreg gateway", () => {
@@ -140,4 +166,47 @@ describe("the bin: modelreg gateway", () => {
     expect(longTitle.code).toBe(1);
     expect(longTitle.stderr).toContain("--ui-title must be at most 200 characters (got 201)");
   }, 30_000);
+});
+
+/** A port that was free a moment ago (`up --gateway-port` takes no 0). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+describe("the bin: modelreg up", () => {
+  it("passes --no-ui and --ui-title (and the config file's up: ui: false) to its gateway", async () => {
+    const config = join(temp.dir, "up-no-ui.yaml");
+    writeFileSync(config, "up:\n  ui: false\n");
+    const cases: { args: string[]; title?: string }[] = [
+      { args: ["up", "--no-ui"] },
+      { args: ["--config", config, "up"] },
+      // A title that looks like a flag stays the title.
+      { args: ["up", "--ui-title", "-Team models"], title: "-Team models" },
+    ];
+    const runs = [];
+    let codes: (number | null)[] = [];
+    for (const run of cases) {
+      const args = [...run.args, "--registry-port", "0", "--gateway-port", String(await freePort())];
+      runs.push({ ...run, up: startBin([...args, "--database-url", "memory:"]) });
+    }
+    try {
+      for (const run of runs) {
+        const res = await fetch(`${await run.up.url}/`);
+        if (run.title === undefined) {
+          await expectJson404(res, "GET", "/");
+        } else {
+          expect(res.status, run.args.join(" ")).toBe(200);
+          expect(await res.text()).toContain(`<title>${run.title}</title>`);
+        }
+      }
+    } finally {
+      codes = await Promise.all(runs.map((run) => run.up.stop()));
+    }
+    // Each stopped cleanly, its gateway and registry too.
+    expect(codes).toEqual(runs.map(() => 0));
+  }, 120_000);
 });

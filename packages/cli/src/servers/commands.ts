@@ -220,6 +220,7 @@ const upOptionSpecs = {
     ...gatewayOptionSpecs.cacheUrl,
     parse: checkedUrl((value, name) => parseCacheUrl(value, name)),
   },
+  uiTitle: gatewayOptionSpecs.uiTitle,
   logLevel: registryOptionSpecs.logLevel,
 } as const;
 
@@ -255,6 +256,7 @@ function registerUp(parent: Command, io: CliIo): void {
     );
   addOptions(up, upOptionSpecs);
   up.addOption(new Option("--no-migrate", "serve --no-migrate"));
+  up.addOption(new Option("--no-ui", "gateway --no-ui: no web page at / (env MODELREG_UI=false)"));
   up.action(async (_options: unknown, command: Command) => {
     const { raw, names } = readOptions(command, upOptionSpecs);
     const values: ResolvedOptions<typeof upOptionSpecs> = resolveOptions(upOptionSpecs, raw, names, io.cwd);
@@ -280,6 +282,8 @@ function registerUp(parent: Command, io: CliIo): void {
         cacheUrl: given("cacheUrl"),
         logLevel: given("logLevel"),
         migrate: command.getOptionValue("migrate") !== false,
+        ui: command.getOptionValue("ui") !== false,
+        uiTitle: given("uiTitle"),
       },
       io,
     );

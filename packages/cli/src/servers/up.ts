@@ -34,6 +34,10 @@ export interface UpOptions {
   readonly config?: string | undefined;
   /** `modelreg serve --no-migrate`. */
   readonly migrate?: boolean | undefined;
+  /** `false`: `modelreg gateway --no-ui` (no web page at `/`). */
+  readonly ui?: boolean | undefined;
+  /** The web page's title (`modelreg gateway --ui-title`). */
+  readonly uiTitle?: string | undefined;
   /**
    * How to run `modelreg`: the executable and its first arguments. Default:
    * this package's own bin with this node (never the script that called
@@ -76,6 +80,9 @@ export function upChildren(options: UpOptions, env: CliIo["env"]): UpChildren {
     gateway.push("--log-level", options.logLevel);
   }
   if (options.migrate === false) serve.push("--no-migrate");
+  if (options.ui === false) gateway.push("--no-ui");
+  // One argument: a title starting with "-" stays the title.
+  if (options.uiTitle !== undefined) gateway.push(`--ui-title=${options.uiTitle}`);
   const global = options.config === undefined ? [] : ["--config", options.config];
   return { serve: [...global, ...serve], gateway: [...global, ...gateway], serveEnv, gatewayEnv };
 }
