@@ -2,7 +2,7 @@
 // 404), titled by --ui-title; --no-ui, MODELREG_UI=false and the config file's `ui: false` turn it off.
 // In process (serveGateway) and through the bin (the flag, the variable, the config key).
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -209,4 +209,42 @@ describe("the bin: modelreg up", () => {
     // Each stopped cleanly, its gateway and registry too.
     expect(codes).toEqual(runs.map(() => 0));
   }, 120_000);
+});
+
+describe("the bin: a gateway without its prebuilt page", () => {
+  it("exits 7 saying the page is missing (not that it cannot listen)", async () => {
+    // The registry-ui package's sources without dist/ui beside them: tsx is pointed at them by a
+    // tsconfig whose paths differ from the repository's in that one package.
+    const copy = join(temp.dir, "registry-ui-unbuilt");
+    mkdirSync(join(copy, "src"), { recursive: true });
+    for (const file of ["index.ts", "middleware.ts"]) {
+      copyFileSync(join(repoRoot, "packages/registry-ui/src", file), join(copy, "src", file));
+    }
+    symlinkSync(join(repoRoot, "node_modules"), join(copy, "node_modules"));
+    const root = JSON.parse(readFileSync(join(repoRoot, "tsconfig.json"), "utf8")) as {
+      compilerOptions: { paths: Record<string, string[]> };
+    };
+    const tsconfig = join(copy, "tsconfig.json");
+    const paths = { ...root.compilerOptions.paths, "@modelreg/registry-ui": [join(copy, "src/index.ts")] };
+    writeFileSync(
+      tsconfig,
+      JSON.stringify({
+        extends: join(repoRoot, "tsconfig.base.json"),
+        compilerOptions: { noEmit: true, baseUrl: repoRoot, paths },
+      }),
+    );
+    const gateway = startBin(["gateway", "--port", "0", "--registry", await closedAddress()], {
+      TSX_TSCONFIG_PATH: tsconfig,
+    });
+    expect(await gateway.exited).toBe(7);
+    expect(gateway.output()).toContain("modelreg: the gateway cannot start: @modelreg/registry-ui:");
+    expect(gateway.output()).toContain("the prebuilt page is missing");
+    expect(gateway.output()).not.toContain("cannot listen");
+    // With --no-ui the page is not needed.
+    const noUi = startBin(["gateway", "--no-ui", "--port", "0", "--registry", await closedAddress()], {
+      TSX_TSCONFIG_PATH: tsconfig,
+    });
+    await expectJson404(await fetch(`${await noUi.url}/`), "GET", "/");
+    expect(await noUi.stop()).toBe(0);
+  }, 60_000);
 });

@@ -330,18 +330,23 @@ export async function serveGateway(options: GatewayServeOptions, io: CliIo): Pro
             maxQueueWaitMs: o.maxQueueWaitMs,
           };
     const { client, shared } = clientOf(o, cacheSetting, logger);
-    let server: Server;
-    try {
-      const ui = options.ui === false ? false : { title: o.uiTitle };
-      server = await listen(appOf(client, logger, admission, ui), o.port, o.host, logger);
-    } catch (error) {
+    const failed = async (what: string, error: unknown) => {
       client.close();
       await shared?.close().catch(() => {});
-      throw new CliError(
-        `the gateway cannot listen on ${o.host}:${o.port}: ${(error as Error).message}`,
-        ExitCode.FAILURE,
-        { cause: error },
-      );
+      return new CliError(`${what}: ${(error as Error).message}`, ExitCode.FAILURE, { cause: error });
+    };
+    let app: ReturnType<typeof appOf>;
+    try {
+      // Before listening: a missing prebuilt page is not a port problem.
+      app = appOf(client, logger, admission, options.ui === false ? false : { title: o.uiTitle });
+    } catch (error) {
+      throw await failed("the gateway cannot start", error);
+    }
+    let server: Server;
+    try {
+      server = await listen(app, o.port, o.host, logger);
+    } catch (error) {
+      throw await failed(`the gateway cannot listen on ${o.host}:${o.port}`, error);
     }
     logger.info({ address: o.registry }, "Connecting to Model Registry gRPC service...");
     return running(o, logger, server, client, shared, watchRegistry(client, o.registry, logger));
