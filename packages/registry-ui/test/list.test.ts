@@ -304,4 +304,121 @@ describe.skipIf(!hasChromium)("the list page", () => {
     },
     T,
   );
+
+  it(
+    "adds at most a page of models live; past that it offers the rest with the button",
+    async () => {
+      const page = await open();
+      expect(await rows(page).count()).toBe(4);
+      const burst: Model[] = [];
+      for (let i = 0; i < 6; i++) {
+        burst.push(await stack.client.createModel({ model: { name: `burst-${i}`, version: "1.0.0" } }));
+      }
+      const offer = page.getByRole("button", { name: "2 new models — show" });
+      await offer.waitFor({ timeout: T });
+      expect(await rows(page).count()).toBe(8);
+      expect(await page.locator('tr[data-live="new"]').count()).toBe(4);
+      expect((await names(page)).slice(0, 4)).toEqual(["burst-3", "burst-2", "burst-1", "burst-0"]);
+      await offer.click();
+      await expect.poll(() => names(page)).toEqual(["burst-5", "burst-4", "burst-3", "burst-2"]);
+      expect(await offer.count()).toBe(0);
+      await page.getByText("Page 1").waitFor();
+    },
+    T,
+  );
+
+  it(
+    "marks a model that no longer matches the filter, struck through",
+    async () => {
+      const leaving = await stack.client.createModel({
+        model: { name: "leaving", version: "1.0.0", tags: ["prod"] },
+      });
+      const page = await open("#/?filter=tags:prod");
+      const row = page.locator(`tr[data-model-id="${leaving.id}"]`);
+      expect(await row.getAttribute("data-live")).toBeNull();
+      await stack.client.removeModelTags({ id: leaving.id, tags: ["prod"] });
+      await expect.poll(() => row.getAttribute("data-live"), { timeout: T }).toBe("left");
+      expect(await row.locator(".badge").textContent()).toBe("no longer matches");
+      const strike = await page.evaluate<string>(
+        `getComputedStyle(document.querySelector('tr[data-model-id="${leaving.id}"] td')).textDecorationLine`,
+      );
+      expect(strike).toContain("line-through");
+    },
+    T,
+  );
+
+  it(
+    "shows the not-found page for a malformed model link, and keeps a raw ? in a linked filter",
+    async () => {
+      const page = await newPage(browser);
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(`${stack.url}#/models/%E0%A4%A`);
+      await page.getByRole("alert").filter({ hasText: "There is no page at" }).waitFor({ timeout: T });
+      expect(errors).toEqual([]);
+      await page.goto(`${stack.url}#/?filter=name%20%3D%20"what?now"`);
+      await expect.poll(() => page.getByLabel("Filter").inputValue()).toBe('name = "what?now"');
+      await page.getByText("No models match").waitFor({ timeout: T });
+      expect(await page.locator("#filter-error").count()).toBe(0);
+    },
+    T,
+  );
+
+  it(
+    "does not miss a model created while the first page loads, nor show one twice",
+    async () => {
+      const page = await newPage(browser);
+      // The first page's answer is read, then held until a model has been created after it.
+      let snapshot: (() => Promise<void>) | undefined;
+      let arrived = () => {};
+      const requested = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      await page.route(
+        (url) => url.pathname.endsWith("/api/v1/models"),
+        async (route) => {
+          const response = await route.fetch();
+          snapshot = () => route.fulfill({ response });
+          arrived();
+        },
+      );
+      await page.goto(stack.url);
+      await requested;
+      await live(page)
+        .filter({ hasText: /^Live$/ })
+        .waitFor({ timeout: T });
+      const missed = await stack.client.createModel({ model: { name: "while-loading", version: "1.0.0" } });
+      await page.waitForTimeout(500);
+      await snapshot?.();
+      const row = page.locator(`tr[data-model-id="${missed.id}"]`);
+      await expect.poll(() => row.getAttribute("data-live"), { timeout: T }).toBe("new");
+      expect((await names(page))[0]).toBe("while-loading");
+      // Created before the page was read: it is in the page once, unmarked.
+      const second = await newPage(browser);
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      await second.route(
+        (url) => url.pathname.endsWith("/api/v1/models"),
+        async (route) => {
+          await released;
+          await route.continue();
+        },
+      );
+      await second.goto(stack.url);
+      await live(second)
+        .filter({ hasText: /^Live$/ })
+        .waitFor({ timeout: T });
+      const early = await stack.client.createModel({ model: { name: "before-read", version: "1.0.0" } });
+      await second.waitForTimeout(500);
+      release();
+      const once = second.locator(`tr[data-model-id="${early.id}"]`);
+      await once.waitFor({ timeout: T });
+      await second.waitForTimeout(300);
+      expect(await once.count()).toBe(1);
+      expect(await once.getAttribute("data-live")).toBeNull();
+    },
+    T,
+  );
 });

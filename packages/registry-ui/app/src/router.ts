@@ -14,13 +14,23 @@ export type Route =
 /** Reads a location hash (`#/models/abc`, `#/?filter=...`). */
 export function parseHash(hash: string): Route {
   const raw = hash.replace(/^#/, "") || "/";
-  const [path = "/", search = ""] = raw.split("?", 2);
+  // Split at the first "?" only: a raw "?" in the search belongs to a value.
+  const mark = raw.indexOf("?");
+  const path = mark < 0 ? raw : raw.slice(0, mark);
+  const search = mark < 0 ? "" : raw.slice(mark + 1);
   const params = new URLSearchParams(search);
   if (path === "/" || path === "") {
     return { page: "list", filter: params.get("filter") ?? "", orderBy: params.get("orderBy") ?? "" };
   }
   const model = /^\/models\/([^/]+)$/.exec(path);
-  if (model?.[1]) return { page: "model", id: decodeURIComponent(model[1]) };
+  if (model?.[1]) {
+    try {
+      return { page: "model", id: decodeURIComponent(model[1]) };
+    } catch {
+      // A malformed escape (`%E0%A4%A`): no such page, rather than a blank one.
+      return { page: "notFound", path };
+    }
+  }
   return { page: "notFound", path };
 }
 

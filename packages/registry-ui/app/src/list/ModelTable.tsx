@@ -15,15 +15,14 @@ export interface ModelTableProps {
 
 function ModelRow({ row, onRefine }: { readonly row: Row; readonly onRefine: (clause: string) => void }) {
   const { model, live } = row;
+  // A model that left the filter is struck through like a deleted one.
+  const rowClass = live === "left" ? "live-deleted live-left" : live ? `live-${live}` : undefined;
   return (
-    <tr data-model-id={model.id} data-live={live} class={live ? `live-${live}` : undefined}>
+    <tr data-model-id={model.id} data-live={live} class={rowClass}>
       <th scope="row" class="cell-name">
         <a href={hrefOf({ page: "model", id: model.id })}>{model.name}</a>
         {live && (
-          <>
-            {" "}
-            <Badge text={live} />
-          </>
+          <> {live === "left" ? <Badge text="no longer matches" kind="deleted" /> : <Badge text={live} />}</>
         )}
       </th>
       <td class="cell-version">{model.version}</td>

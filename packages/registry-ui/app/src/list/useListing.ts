@@ -6,13 +6,15 @@ import { useWatch, type WatchStatus } from "../api/watch";
 import { config } from "../config";
 import { isDefaultOrder } from "./filter";
 
-/** How a row changed since the page loaded. */
-export type LiveMark = "new" | "changed" | "deleted";
+/** How a row changed since the page loaded ("left": it no longer matches the filter). */
+export type LiveMark = "new" | "changed" | "deleted" | "left";
 
 /** One row of the table. */
 export interface Row {
   readonly model: Model;
   readonly live?: LiveMark;
+  /** Added by the live feed (not by the page's request): these count towards the cap. */
+  readonly added?: boolean;
 }
 
 /** The query of the rows shown. */
@@ -40,44 +42,107 @@ export interface Listing {
   reload(): void;
 }
 
-/** The model a row shows after `event`, and its mark. */
-function applyEvent(row: Row, event: ModelEvent, own: boolean): Row {
-  if (event.type === "MODEL_EVENT_TYPE_DELETED") return { model: event.model ?? row.model, live: "deleted" };
-  const model = event.model?.id === row.model.id ? event.model : row.model;
-  if (own) return { model, ...(row.live ? { live: row.live } : {}) };
-  return { model, live: row.live === "new" ? "new" : "changed" };
+/** The rows and the count of new models not shown, which the live feed changes. */
+interface LiveState {
+  readonly rows: readonly Row[];
+  readonly pendingNew: number;
 }
 
-/** Loads `filter`/`orderBy` page by page (keyset tokens), keeping the old rows while loading or on error. */
+/** Where the rows are: new models go on top only on the first page in the default order. */
+interface LiveContext {
+  readonly firstPageNewestFirst: boolean;
+  /** How many rows the feed may add to the page (its size); past it they are counted in pendingNew. */
+  readonly cap: number;
+}
+
+/** The model a row shows after `event`, and its mark. */
+function applyEvent(row: Row, event: ModelEvent, own: boolean): Row {
+  const added = row.added ? { added: true } : {};
+  if (event.type === "MODEL_EVENT_TYPE_DELETED") {
+    return { model: event.model ?? row.model, live: "deleted", ...added };
+  }
+  const model = event.model?.id === row.model.id ? event.model : row.model;
+  if (event.type === "MODEL_EVENT_TYPE_LEFT_FILTER") return { model, live: "left", ...added };
+  if (own) return { model, ...(row.live ? { live: row.live } : {}), ...added };
+  return { model, live: row.live === "new" ? "new" : "changed", ...added };
+}
+
+/** `state` after one event of the feed (a pure step, so held events replay the same way). */
+export function reduceLive(
+  state: LiveState,
+  event: ModelEvent,
+  own: boolean,
+  context: LiveContext,
+): LiveState {
+  const id = event.model?.id ?? event.modelId;
+  const { rows } = state;
+  if (event.type === "MODEL_EVENT_TYPE_CREATED") {
+    const model = event.model;
+    if (model === undefined || rows.some((r) => r.model.id === id)) return state;
+    const addedCount = rows.filter((r) => r.added).length;
+    if (context.firstPageNewestFirst && addedCount < context.cap) {
+      return { ...state, rows: [{ model, live: "new", added: true }, ...rows] };
+    }
+    return { ...state, pendingNew: state.pendingNew + 1 };
+  }
+  const row = rows.find((r) => r.model.id === id);
+  // Not shown, or an update the page already has (a held event replayed onto a page read after it).
+  if (row === undefined) return state;
+  if (event.type === "MODEL_EVENT_TYPE_UPDATED" && event.model?.etag === row.model.etag) return state;
+  return { ...state, rows: rows.map((r) => (r.model.id === id ? applyEvent(r, event, own) : r)) };
+}
+
+/** One event held while the page for a new query loads. */
+interface HeldEvent {
+  readonly event: ModelEvent;
+  readonly own: boolean;
+}
+
+/** Where new models go on the page of `query` at `stack` (its keyset tokens). */
+function contextOf(query: ListQueryState, stack: readonly string[]): LiveContext {
+  return { firstPageNewestFirst: stack.length === 1 && isDefaultOrder(query.orderBy), cap: config.pageSize };
+}
+
+/**
+ * Loads `filter`/`orderBy` page by page (keyset tokens), keeping the old rows while loading or on error.
+ * The feed of `filter` starts with the first request; its events wait until the page is there, then
+ * apply to it (so a model created while the page loads is not missed, nor added twice).
+ */
 export function useListing(filter: string, orderBy: string): Listing {
-  const [rows, setRows] = useState<readonly Row[]>([]);
+  const [live, setLive] = useState<LiveState>({ rows: [], pendingNew: 0 });
   const [shown, setShown] = useState<ListQueryState | null>(null);
   const [tokens, setTokens] = useState<readonly string[]>([""]);
   const [nextToken, setNextToken] = useState("");
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<unknown>(null);
-  const [pendingNew, setPendingNew] = useState(0);
   const inflight = useRef<AbortController | null>(null);
+  /** The feed's events while a page loads; null: none loading, apply them at once. */
+  const held = useRef<HeldEvent[] | null>(null);
 
   const load = useCallback((query: ListQueryState, stack: readonly string[]) => {
     inflight.current?.abort();
     const controller = new AbortController();
     inflight.current = controller;
+    held.current = [];
     setLoading(true);
     const pageToken = stack[stack.length - 1] ?? "";
     listModels({ ...query, pageSize: config.pageSize, pageToken }, controller.signal).then(
       (page) => {
         if (controller.signal.aborted) return;
-        setRows(page.items.map((model) => ({ model })));
+        const context = contextOf(query, stack);
+        const loaded: LiveState = { rows: page.items.map((model) => ({ model })), pendingNew: 0 };
+        const events = held.current ?? [];
+        held.current = null;
+        setLive(events.reduce((state, h) => reduceLive(state, h.event, h.own, context), loaded));
         setNextToken(page.nextPageToken);
         setTokens(stack);
         setShown(query);
         setError(null);
-        setPendingNew(0);
         setLoading(false);
       },
       (failure: unknown) => {
         if (controller.signal.aborted) return;
+        held.current = null;
         setError(failure);
         setLoading(false);
       },
@@ -90,27 +155,20 @@ export function useListing(filter: string, orderBy: string): Listing {
   }, [filter, orderBy, load]);
 
   const onEvent = (event: ModelEvent, own: boolean) => {
-    const id = event.model?.id ?? event.modelId;
-    if (event.type === "MODEL_EVENT_TYPE_CREATED") {
-      const model = event.model;
-      if (model === undefined || shown === null) return;
-      if (tokens.length === 1 && isDefaultOrder(shown.orderBy)) {
-        setRows((old) => (old.some((r) => r.model.id === id) ? old : [{ model, live: "new" }, ...old]));
-      } else {
-        setPendingNew((n) => n + 1);
-      }
+    if (held.current !== null) {
+      held.current.push({ event, own });
       return;
     }
-    setRows((old) =>
-      old.some((r) => r.model.id === id)
-        ? old.map((r) => (r.model.id === id ? applyEvent(r, event, own) : r))
-        : old,
-    );
+    if (shown === null) return;
+    const context = contextOf(shown, tokens);
+    setLive((state) => reduceLive(state, event, own, context));
   };
-  // Watches the filter of the rows shown; before any (a first search that failed) the whole registry,
-  // for the indicator only (events need rows).
-  const status = useWatch(shown?.filter ?? "", onEvent, { enabled: shown !== null || error !== null });
+  // Watches the filter being loaded (from the first request on); after a failed search, the filter of the
+  // rows shown, or before any (a first search that failed) the whole registry, for the indicator only.
+  const watched = error !== null && !loading ? (shown?.filter ?? "") : filter;
+  const status = useWatch(watched, onEvent);
 
+  const { rows, pendingNew } = live;
   return {
     rows,
     shown,
