@@ -14,8 +14,12 @@ export interface ServiceCheck {
   readonly where: string;
   /** The environment variable that points the tests at another server. */
   readonly envVar: string;
+  /** What {@link envVar} holds, for the message. Default: "a server's URL". */
+  readonly envVarHolds?: string | undefined;
   /** How to start the service, for the message. */
   readonly howToStart: string;
+  /** What to do, before {@link howToStart} in the message. Default: "Start it". */
+  readonly remedy?: string | undefined;
   /** Connects and runs a trivial query; rejects if the server cannot be used. */
   readonly probe: () => Promise<void>;
 }
@@ -29,7 +33,8 @@ export async function requireService(check: ServiceCheck): Promise<boolean> {
     const reason = error instanceof Error ? error.message || error.constructor.name : String(error);
     const message =
       `${check.service} is not reachable at ${check.where} (${reason}). ` +
-      `Start it (${check.howToStart}), or set ${check.envVar} to a server's URL.`;
+      `${check.remedy ?? "Start it"} (${check.howToStart}), ` +
+      `or set ${check.envVar} to ${check.envVarHolds ?? "a server's URL"}.`;
     if (process.env.CI === "true") {
       throw new Error(
         `${check.file}: ${message} Under CI (CI=true) these tests must run, so the file fails.`,

@@ -83,6 +83,8 @@ export function requireChromium(file: string): Promise<boolean> {
     file,
     where: chromiumPath,
     envVar: "MODELREG_TEST_CHROMIUM",
+    envVarHolds: "the path of a Chromium executable",
+    remedy: "Install it",
     howToStart: "Debian: apt-get install chromium",
     probe: async () => {
       if (!existsSync(chromiumPath)) throw new Error("no such file");
