@@ -161,17 +161,26 @@ function matches(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 /**
- * Mounted under a prefix, a request for the prefix itself (`/ui`) is
- * answered with a redirect to `/ui/`, so the page's relative asset URLs
- * resolve under it. Returns whether it redirected.
+ * The page's own URL. Mounted under a prefix, a request for the prefix
+ * itself (`/ui`) is redirected to `/ui/`, so the page's relative asset URLs
+ * resolve under it; and a path with `//` in it (Express 4 hands `/ui//` to
+ * a page mounted at `/ui` as `/`) to the same path with single slashes, so
+ * the page has one address. `root`: the request is for `/` (not
+ * `/index.html`). Returns whether it redirected.
  */
-function redirectToSlash(req: IncomingMessage & { originalUrl?: string }, res: ServerResponse): boolean {
+function redirectToOwnUrl(
+  req: IncomingMessage & { originalUrl?: string },
+  res: ServerResponse,
+  root: boolean,
+): boolean {
   const original = req.originalUrl ?? req.url ?? "/";
   const query = original.indexOf("?");
   const path = query === -1 ? original : original.slice(0, query);
-  if (path.endsWith("/")) return false;
-  // One leading slash: never a protocol-relative URL to another host.
-  const location = `${path.replace(/^\/+/, "/")}/${query === -1 ? "" : original.slice(query)}`;
+  // Single slashes: never a protocol-relative URL to another host either.
+  const single = path.replace(/\/{2,}/g, "/");
+  const own = root && !single.endsWith("/") ? `${single}/` : single;
+  if (own === path) return false;
+  const location = `${own}${query === -1 ? "" : original.slice(query)}`;
   res.writeHead(301, {
     Location: location,
     "Content-Type": "text/plain; charset=utf-8",
@@ -221,7 +230,7 @@ export function createRegistryUi(options: RegistryUiOptions = {}): RegistryUiHan
     const query = url.indexOf("?");
     const path = query === -1 ? url : url.slice(0, query);
     if (path === "/" || path === "/index.html") {
-      if (path === "/" && redirectToSlash(req, res)) return;
+      if (redirectToOwnUrl(req, res, path === "/")) return;
       if (matches(req.headers["if-none-match"], etag)) {
         res.writeHead(304, pageHeaders);
         res.end();

@@ -167,6 +167,25 @@ for (const { name, express } of expressVersions) {
       expect(asset.status).toBe(200);
       expect(asset.headers.get("cache-control")).toContain("immutable");
     });
+
+    it("serves the page at one address: a path with `//` is redirected to single slashes, or passed on", async () => {
+      // Express 4 hands /ui// to the page mounted at /ui as "/": redirected to the single-slash path.
+      // Express 5 hands it over as "//", which is not the page's: passed on to the app.
+      for (const [path, single] of [
+        ["/ui//", "/ui/"],
+        ["/ui//index.html?a=1", "/ui/index.html?a=1"],
+        ["/ui///", "/ui/"],
+        ["//", "/"],
+        ["//index.html", "/index.html"],
+      ] as const) {
+        const res = await fetch(`${base}${path}`, { redirect: "manual" });
+        const body = await res.text();
+        if (res.status === 301) expect(res.headers.get("location"), path).toBe(single);
+        else expect([res.status, body], path).toEqual([404, appNotFound]);
+      }
+      const redirected = (await fetch(`${base}/ui//`, { redirect: "manual" })).status;
+      expect(redirected).toBe(name === "Express 4" ? 301 : 404);
+    });
   });
 }
 
