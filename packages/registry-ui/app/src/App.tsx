@@ -1,4 +1,4 @@
-/** The page's shell: header (title, live indicator), the token prompt, and the route's page. */
+/** The page's shell: header (title, live indicator, sign in/out), the token prompt, and the route's page. */
 import { useState } from "preact/hooks";
 import { LiveIndicator } from "./components/LiveIndicator";
 import { TokenDialog } from "./components/TokenDialog";
@@ -6,6 +6,7 @@ import { config } from "./config";
 import { ModelList } from "./pages/ModelList";
 import { ModelPage } from "./pages/ModelPage";
 import { type Route, useRoute } from "./router";
+import { AuthButtons } from "./shell/AuthButtons";
 import { useDocumentTitle } from "./shell/title";
 
 function NotFound({ path }: { readonly path: string }) {
@@ -29,8 +30,9 @@ function RoutePage({ route }: { readonly route: Route }) {
 /** The whole page. */
 export function App() {
   const route = useRoute();
-  // Bumped after sign-in: the route's page mounts again and reloads with the token.
+  // Bumped after sign-in and sign-out: the route's page mounts again and reloads with (or without) the token.
   const [generation, setGeneration] = useState(0);
+  const reload = () => setGeneration((g) => g + 1);
   return (
     <>
       <button
@@ -47,12 +49,15 @@ export function App() {
         <a class="brand" href="#/">
           {config.title}
         </a>
-        <LiveIndicator />
+        <div class="header-end">
+          <LiveIndicator />
+          <AuthButtons onSignedOut={reload} />
+        </div>
       </header>
       <main id="main" tabIndex={-1} key={generation}>
         <RoutePage route={route} />
       </main>
-      <TokenDialog onSignedIn={() => setGeneration((g) => g + 1)} />
+      <TokenDialog onSignedIn={reload} />
     </>
   );
 }

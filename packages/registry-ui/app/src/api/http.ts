@@ -71,6 +71,18 @@ export function violationsOf(details: unknown): {
 
 const tokenKey = "modelreg.token";
 
+/**
+ * Whether a browser can send `value` as a bearer token: printable ASCII
+ * (0x21-0x7E) only. `fetch` refuses a header with a character outside
+ * Latin-1, and a space or control character is never part of a token.
+ */
+export function isSendableToken(value: string): boolean {
+  return /^[\x21-\x7E]+$/.test(value);
+}
+
+/** `ErrorInfo.reason` of the page's own refusal of a stored token that cannot be sent. */
+export const unsendableTokenReason = "TOKEN_NOT_SENDABLE";
+
 /** The bearer token the page sends, kept for this tab's session only. */
 export const token = {
   get(): string {
@@ -88,6 +100,7 @@ export const token = {
       // Storage off (private mode): the token lives as long as this page.
     }
     memoryToken = value;
+    notifyAuthChange();
   },
 };
 let memoryToken = "";
@@ -106,9 +119,72 @@ export function onUnauthenticated(listener: (error?: ApiError) => void): () => v
   return () => unauthenticatedListeners.delete(listener);
 }
 
+/** Whether the latest answer of the API was 401 (no later call succeeded), and its error. */
+let unauthenticated = false;
+let lastUnauthenticatedError: ApiError | undefined;
+const authChangeListeners = new Set<() => void>();
+
+function notifyAuthChange(): void {
+  for (const listener of authChangeListeners) listener();
+}
+
+/** What the shell shows about sign-in: whether a token is set, whether the API last answered 401. */
+export interface AuthState {
+  readonly hasToken: boolean;
+  readonly unauthenticated: boolean;
+  /** The error of that 401 (for a prompt that subscribed after it was told). */
+  readonly error?: ApiError | undefined;
+}
+
+/** The current {@link AuthState}. */
+export function authState(): AuthState {
+  return { hasToken: currentToken() !== "", unauthenticated, error: lastUnauthenticatedError };
+}
+
+/** Calls `listener` whenever {@link authState} may have changed; returns the unsubscribe function. */
+export function onAuthChange(listener: () => void): () => void {
+  authChangeListeners.add(listener);
+  return () => authChangeListeners.delete(listener);
+}
+
 /** Tells the listeners of {@link onUnauthenticated} (the live feed's 401, which {@link request} does not see). */
 export function notifyUnauthenticated(error?: ApiError): void {
+  unauthenticated = true;
+  // The page's own refusal of an unsendable token says more than the API's later "no credentials".
+  if (lastUnauthenticatedError?.reason !== unsendableTokenReason || currentToken() !== "") {
+    lastUnauthenticatedError = error;
+  }
   for (const listener of unauthenticatedListeners) listener(error);
+  notifyAuthChange();
+}
+
+/** Records that the API accepted a call (the header's "Sign in" button goes away). */
+export function notifyAuthenticated(): void {
+  if (!unauthenticated) return;
+  unauthenticated = false;
+  lastUnauthenticatedError = undefined;
+  notifyAuthChange();
+}
+
+/**
+ * A stored token the browser cannot send (see {@link isSendableToken}) is a
+ * token problem, not a network one: it is cleared and the sign-in prompt is
+ * told why. Returns the error to throw, or `undefined` when the token is fine.
+ */
+export function refuseUnsendableToken(): ApiError | undefined {
+  const value = currentToken();
+  if (value === "" || isSendableToken(value)) return undefined;
+  const error = new ApiError(
+    401,
+    "UNAUTHENTICATED",
+    "The saved token has characters a browser cannot send (only printable ASCII is allowed); it was removed. Enter the token again.",
+    [],
+    [],
+    unsendableTokenReason,
+  );
+  token.set("");
+  notifyUnauthenticated(error);
+  return error;
 }
 
 const ownRevisions = new Set<string>();
@@ -177,6 +253,8 @@ export interface RequestOptions {
  * `X-Modelreg-Revision` is remembered (see {@link isOwnRevision}).
  */
 export async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
+  const refused = refuseUnsendableToken();
+  if (refused !== undefined) throw refused;
   const headers: Record<string, string> = { Accept: "application/json", ...authHeaders() };
   if (options.body !== undefined) headers["Content-Type"] = "application/json";
   let response: Response;
@@ -200,6 +278,7 @@ export async function request<T>(method: string, path: string, options: RequestO
     if (response.status === 401) notifyUnauthenticated(error);
     throw error;
   }
+  notifyAuthenticated();
   const revision = response.headers.get("x-modelreg-revision");
   if (method !== "GET" && revision !== null) ownRevisions.add(revision);
   return (await response.json()) as T;

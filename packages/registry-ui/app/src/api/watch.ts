@@ -12,7 +12,9 @@ import {
   authHeaders,
   errorOf,
   isOwnRevision,
+  notifyAuthenticated,
   notifyUnauthenticated,
+  refuseUnsendableToken,
   violationsOf,
 } from "./http";
 import type { ModelEvent, WatchMessage } from "./types";
@@ -79,6 +81,8 @@ async function connectOnce(
   onOpen: () => void,
   onEvent: (event: ModelEvent) => void,
 ): Promise<void> {
+  const refused = refuseUnsendableToken();
+  if (refused !== undefined) throw new Fatal(refused);
   const headers: Record<string, string> = { Accept: "text/event-stream", ...authHeaders() };
   if (position.revision !== undefined) headers["Last-Event-ID"] = position.revision;
   let response: Response;
@@ -104,6 +108,7 @@ async function connectOnce(
     throw error;
   }
   if (response.body === null) throw new ApiError(0, "UNAVAILABLE", "The live feed sent no body.");
+  notifyAuthenticated();
   onOpen();
   let failure: ApiError | undefined;
   const parser = createParser({
