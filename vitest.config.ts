@@ -13,6 +13,8 @@ export default defineConfig({
     ],
   },
   test: {
+    // Builds the page of @modelreg/registry-ui when dist/ui is missing or stale (the gateway serves it).
+    globalSetup: ["./test-support/build-ui.ts"],
     include: ["packages/*/src/**/*.test.ts", "packages/*/test/**/*.test.ts", "examples/*/test/**/*.test.ts"],
     // Fail a run that accidentally selects no tests.
     passWithNoTests: false,

@@ -8,7 +8,7 @@ import type { Model } from "@modelreg/proto";
 import { createTokenAuth, hashToken, type TokenAuth } from "@modelreg/registry-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt } from "./support/build";
+import { requireBuiltPage } from "./support/build";
 import { createAll, listModels, pytorchProd, richModel } from "./support/seed";
 import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
 
@@ -25,7 +25,7 @@ let fraud: Model[];
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  await ensureBuilt();
+  requireBuiltPage();
   mkdirSync(shots, { recursive: true });
   stack = await startUiStack({ registry: { aliasPolicy: policy }, ui: { pageSize: 10 } });
   seeded = await createAll(stack.client, listModels());
@@ -386,7 +386,7 @@ describe.skipIf(!hasChromium)("the web page of a registry with token auth", () =
   let dir: string;
 
   beforeAll(async () => {
-    await ensureBuilt();
+    requireBuiltPage();
     dir = join(packageDir, "test-output", `auth-${process.pid}`);
     mkdirSync(dir, { recursive: true });
     const file = join(dir, "auth.json");

@@ -3,7 +3,7 @@
 import type { Model } from "@modelreg/proto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt } from "./support/build";
+import { requireBuiltPage } from "./support/build";
 import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
 
 const hasChromium = await requireChromium("packages/registry-ui/test/list.test.ts");
@@ -16,7 +16,7 @@ const seeded: Model[] = [];
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  await ensureBuilt();
+  requireBuiltPage();
   stack = await startUiStack({ ui: { pageSize: 4 } });
   const frameworks = ["pytorch", "onnx", "jax"];
   for (let i = 0; i < 9; i++) {

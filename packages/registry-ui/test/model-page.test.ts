@@ -4,7 +4,7 @@
 import type { Model } from "@modelreg/proto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ensureBuilt } from "./support/build";
+import { requireBuiltPage } from "./support/build";
 import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
 
 const hasChromium = await requireChromium("packages/registry-ui/test/model-page.test.ts");
@@ -16,7 +16,7 @@ let stack: UiStack;
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  await ensureBuilt();
+  requireBuiltPage();
   stack = await startUiStack({ registry: { aliasPolicy: policy } });
   browser = await launchChromium();
 }, 90_000);
