@@ -265,6 +265,7 @@ describe("option sources and errors (runCli)", () => {
       ],
       [["up"], { DATABASE_URL: "oracle://u:hunter2@db/x" }, "DATABASE_URL must be sqlite:PATH, memory:"],
       [["up", "--cache-url", "http://u:hunter2@h/"], {}, "--cache-url must be memory:, off, or redis://"],
+      [["up", "--ui-title", "x".repeat(201)], {}, "--ui-title must be at most 200 characters (got 201)"],
       // Driver options the drivers would fail on later, said up front naming the option.
       [
         ["serve", "--database-url", "mysql://u:hunter2@h/db?ssl=true"],
