@@ -363,6 +363,92 @@ describe.skipIf(!hasChromium)("the model page", () => {
   );
 
   it(
+    "keeps what Load more added through a burst of live changes, reloading the trail a few times, not per change",
+    async () => {
+      const [, , v3] = await seed("bursty");
+      const id = v3?.id ?? "";
+      for (let i = 1; i <= 55; i++) await stack.client.updateModelMetadata({ id, set: { step: String(i) } });
+      const page = await open(v3 as Model);
+      await page.locator('[role=status][data-state="live"]').waitFor({ timeout: 10_000 });
+      const rows = trail(page).locator("tbody tr");
+      await expect.poll(() => rows.count()).toBe(50);
+      await page.getByRole("button", { name: "Load more" }).click();
+      await expect.poll(() => rows.count()).toBe(58);
+      const historyReads: string[] = [];
+      page.on("request", (request) => {
+        if (request.url().includes("/api/v1/history")) historyReads.push(request.url());
+      });
+      // 60 changes by someone else, as fast as gRPC takes them.
+      const start = Date.now();
+      for (let i = 0; i < 30; i++) {
+        await stack.client.addModelTags({ id, tags: ["burst"] });
+        await stack.client.removeModelTags({ id, tags: ["burst"] });
+      }
+      await expect.poll(() => rows.count(), { timeout: 10_000 }).toBe(118);
+      const reads = historyReads.length;
+      const elapsed = Date.now() - start;
+      expect(await rows.first().textContent()).toContain("updated 1.2.0");
+      expect(await rows.last().textContent()).toContain("created 1.0.0");
+      const revisions = await rows.evaluateAll((trs) =>
+        trs.map((tr) => Number(tr.getAttribute("data-revision"))),
+      );
+      expect(revisions).toEqual([...revisions].sort((a, b) => b - a));
+      expect(new Set(revisions).size).toBe(118);
+      // A reload at most every 500 ms, each reading one page back to the newest row shown (two once,
+      // should 50 changes come between two reloads): not one read per change.
+      expect(reads, `${reads} reads in ${elapsed} ms`).toBeLessThanOrEqual(Math.ceil(elapsed / 500) + 3);
+      expect(reads).toBeLessThan(60);
+      await page.close();
+    },
+    T,
+  );
+
+  it(
+    "answers a retried promote whose answer was lost as done, not as someone else's move",
+    async () => {
+      const [, , v3] = await seed("lossy");
+      await stack.client.setModelAlias({ name: "lossy", alias: "staging", version: "1.0.0" });
+      const page = await open(v3 as Model);
+      await aliasRow(page, "staging").waitFor();
+      // The first PUT reaches the registry, but its answer is lost; the network stays too flaky to
+      // reload the aliases, so the form still expects staging at 1.0.0 when the user tries again.
+      let puts = 0;
+      let flaky = false;
+      await page.route(
+        (url) => url.pathname.startsWith("/api/v1/aliases"),
+        async (route) => {
+          if (route.request().method() === "PUT" && puts++ === 0) {
+            await route.fetch();
+            flaky = true;
+            return route.abort("connectionreset");
+          }
+          if (flaky && route.request().method() === "GET") return route.abort("internetdisconnected");
+          return route.continue();
+        },
+      );
+      await promote(page, "staging", "1.1.0");
+      const alert = page.locator("#promote-error[role=alert]");
+      await alert.waitFor();
+      expect(await alert.textContent()).toContain("cannot be reached");
+      const saved = await stack.client.getModelAlias({ name: "lossy", alias: "staging" });
+      expect(saved.version).toBe("1.1.0");
+      await page.getByRole("form", { name: "Promote" }).getByRole("button", { name: "Promote" }).click();
+      await page.locator(".mp-status").filter({ hasText: "staging now points at 1.1.0" }).waitFor();
+      expect(await alert.count()).toBe(0);
+      expect(puts).toBe(2);
+      // One move in the trail, nothing refused.
+      await expect
+        .poll(() =>
+          trail(page).locator("tbody tr").filter({ hasText: "alias set staging: 1.0.0 -> 1.1.0" }).count(),
+        )
+        .toBe(1);
+      expect(await trail(page).locator('tr[data-refused="true"]').count()).toBe(0);
+      await page.close();
+    },
+    T,
+  );
+
+  it(
     "keeps text readable (contrast >= 4.5:1) in light and dark, and every control reachable by keyboard",
     async () => {
       const [, , v3] = await seed("contrast");

@@ -6,7 +6,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api/http";
 import { getModel, listAliases, listHistory, listVersions, quoteFilterValue } from "../api/registry";
-import type { HistoryEntry, Model, ModelAlias, ModelEvent } from "../api/types";
+import type { HistoryEntry, Model, ModelAlias, ModelEvent, Page } from "../api/types";
 import { useWatch } from "../api/watch";
 
 /** Versions loaded at most (the newest, one page of the API); the table shows fewer until asked. */
@@ -42,12 +42,54 @@ function asError(error: unknown): ApiError | Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** The first page of the name's audit trail, reloaded on demand, and "Load more". */
+/** Pages a reload reads to reach the entries shown before it starts over from the first page. */
+const catchUpPages = 10;
+
+/** `fresh` (newest first) on top of `shown`, without the entries `shown` already has. */
+function prepend(fresh: readonly HistoryEntry[], shown: readonly HistoryEntry[]): readonly HistoryEntry[] {
+  const have = new Set(shown.map((e) => e.revision));
+  const added = fresh.filter((e) => !have.has(e.revision));
+  return added.length === 0 ? shown : [...added, ...shown];
+}
+
+/** What a reload of the trail found: entries newer than the ones shown, or a fresh start. */
+type TrailCatchUp =
+  | { readonly kind: "newer"; readonly entries: readonly HistoryEntry[] }
+  | { readonly kind: "restart"; readonly entries: readonly HistoryEntry[]; readonly next: string };
+
+/**
+ * Reads the name's trail, newest first, until an entry of `known` (the ones shown); past
+ * {@link catchUpPages}, or with nothing shown, the first page replaces what is shown.
+ */
+async function catchUp(name: string, known: ReadonlySet<string>): Promise<TrailCatchUp> {
+  const fresh: HistoryEntry[] = [];
+  let pageToken = "";
+  let first: Page<HistoryEntry> | undefined;
+  for (let i = 0; i < catchUpPages; i++) {
+    const page = await listHistory({ name, pageSize: trailPageSize, ...(pageToken ? { pageToken } : {}) });
+    first ??= page;
+    if (known.size === 0) break;
+    const reached = page.items.findIndex((e) => known.has(e.revision));
+    fresh.push(...(reached < 0 ? page.items : page.items.slice(0, reached)));
+    if (reached >= 0) return { kind: "newer", entries: fresh };
+    pageToken = page.nextPageToken;
+    // The end of the trail without meeting a shown entry: what is shown is gone; show what is there.
+    if (pageToken === "") return { kind: "restart", entries: fresh, next: "" };
+  }
+  return { kind: "restart", entries: first?.items ?? [], next: first?.nextPageToken ?? "" };
+}
+
+/**
+ * The name's audit trail: its first page, "Load more", and reloads that add only the entries
+ * newer than the top one shown (so what "Load more" added stays).
+ */
 function useTrail(name: string | undefined, setError: (error: ApiError | Error) => void) {
   const [trail, setTrail] = useState<readonly HistoryEntry[]>();
   const [trailNext, setTrailNext] = useState("");
   const nameRef = useRef(name);
   nameRef.current = name;
+  const trailRef = useRef(trail);
+  trailRef.current = trail;
   useEffect(() => {
     setTrail(undefined);
     if (name === undefined) return;
@@ -66,18 +108,78 @@ function useTrail(name: string | undefined, setError: (error: ApiError | Error) 
   const reloadTrail = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined) return;
-    const page = await listHistory({ name: current, pageSize: trailPageSize });
-    setTrail(page.items);
-    setTrailNext(page.nextPageToken);
+    const found = await catchUp(current, new Set((trailRef.current ?? []).map((e) => e.revision)));
+    if (nameRef.current !== current) return;
+    if (found.kind === "newer") {
+      setTrail((shown) => prepend(found.entries, shown ?? []));
+    } else {
+      setTrail(found.entries);
+      setTrailNext(found.next);
+    }
   }, []);
   const loadMoreTrail = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined || trailNext === "") return;
     const page = await listHistory({ name: current, pageSize: trailPageSize, pageToken: trailNext });
-    setTrail((entries) => [...(entries ?? []), ...page.items]);
+    setTrail((entries) => {
+      const have = new Set((entries ?? []).map((e) => e.revision));
+      return [...(entries ?? []), ...page.items.filter((e) => !have.has(e.revision))];
+    });
     setTrailNext(page.nextPageToken);
   }, [trailNext]);
   return { trail, trailNext, reloadTrail, loadMoreTrail };
+}
+
+/** The shortest time between two reloads after live events, in ms. */
+export const reloadGap = 500;
+
+/**
+ * `work` run at most once every `gap` ms and never twice at a time: the first call at once, the
+ * calls meanwhile once after (trailing). A burst of live events so costs a few reloads, not one each.
+ */
+function useCoalesced(work: () => Promise<void>, gap: number): () => void {
+  const workRef = useRef(work);
+  workRef.current = work;
+  const state = useRef({
+    running: false,
+    pending: false,
+    last: Number.NEGATIVE_INFINITY,
+    timer: undefined as ReturnType<typeof setTimeout> | undefined,
+    gone: false,
+  });
+  useEffect(() => {
+    const s = state.current;
+    s.gone = false;
+    return () => {
+      s.gone = true;
+      clearTimeout(s.timer);
+      s.timer = undefined;
+    };
+  }, []);
+  const run = useCallback(() => {
+    const s = state.current;
+    if (s.gone) return;
+    if (s.running || s.timer !== undefined) {
+      s.pending = true;
+      return;
+    }
+    const wait = s.last + gap - Date.now();
+    if (wait > 0) {
+      s.timer = setTimeout(() => {
+        s.timer = undefined;
+        run();
+      }, wait);
+      return;
+    }
+    s.running = true;
+    s.pending = false;
+    s.last = Date.now();
+    workRef.current().finally(() => {
+      s.running = false;
+      if (s.pending) run();
+    });
+  }, [gap]);
+  return run;
 }
 
 /** The state a live event changes. */
@@ -120,6 +222,39 @@ function applyEvent(id: string, event: ModelEvent, own: boolean, live: LiveSette
     default:
       return false;
   }
+}
+
+/** What {@link useLiveEvents} reloads, and where its failures go. */
+interface Reloads {
+  reloadAliases(): Promise<void>;
+  reloadTrail(): Promise<void>;
+  failed(error: ApiError | Error): void;
+}
+
+/**
+ * The handler of the name's live events: versions and the model change in place; the aliases
+ * (after an alias event) and the trail are reloaded, coalesced over a burst.
+ */
+function useLiveEvents(id: string, live: LiveSetters, reloads: Reloads) {
+  const reloadsRef = useRef(reloads);
+  reloadsRef.current = reloads;
+  const liveRef = useRef(live);
+  liveRef.current = live;
+  const aliasesStale = useRef(false);
+  const reloadLater = useCoalesced(async () => {
+    const { reloadAliases, reloadTrail, failed } = reloadsRef.current;
+    const report = (e: unknown) => failed(asError(e));
+    const aliasesToo = aliasesStale.current;
+    aliasesStale.current = false;
+    await Promise.all([aliasesToo ? reloadAliases().catch(report) : undefined, reloadTrail().catch(report)]);
+  }, reloadGap);
+  return useCallback(
+    (event: ModelEvent, own: boolean) => {
+      if (applyEvent(id, event, own, liveRef.current)) aliasesStale.current = true;
+      reloadLater();
+    },
+    [id, reloadLater],
+  );
 }
 
 /** Loads and watches the model `id` and its name's versions, aliases and trail. */
@@ -168,14 +303,14 @@ export function useModelData(id: string): ModelData {
     setAliases(await listAliases(current));
     setAliasRevision((n) => n + 1);
   }, []);
-  const onEvent = useCallback(
-    (event: ModelEvent, own: boolean) => {
-      const failed = (e: unknown) => setPartError(asError(e));
-      const live: LiveSetters = { setVersions, setNewIds, setModel, setChanged, setDeleted };
-      if (applyEvent(id, event, own, live)) reloadAliases().catch(failed);
-      reloadTrail().catch(failed);
+  const onEvent = useLiveEvents(
+    id,
+    { setVersions, setNewIds, setModel, setChanged, setDeleted },
+    {
+      reloadAliases,
+      reloadTrail,
+      failed: setPartError,
     },
-    [id, reloadAliases, reloadTrail],
   );
   useWatch(name === undefined ? "" : `name = ${quoteFilterValue(name)}`, onEvent, {
     enabled: name !== undefined,
