@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 
 /** Budgets, gzip bytes (about 1.5 times the measured sizes, written in the README). */
-const budgets = { js: 30 * 1024, css: 4 * 1024 };
+const budgets = { js: 28 * 1024, css: 4 * 1024 };
 
 const ui = fileURLToPath(new URL("../dist/ui/", import.meta.url));
 const assets = join(ui, "assets");

@@ -11,6 +11,8 @@ export interface ErrorNoticeProps {
   readonly omitRepeated?: boolean;
   /** Extra class names. */
   readonly class?: string;
+  /** A sentence shown before the API's message, e.g. "Someone else moved this alias meanwhile…". */
+  readonly lead?: string | undefined;
 }
 
 /** The descriptions of every field and precondition violation of `error`, in the API's order. */
@@ -28,13 +30,14 @@ export function messageOf(error: unknown): string {
   return String(error);
 }
 
-/** `role="alert"`: the message verbatim, then a list of every violation's description. */
-export function ErrorNotice({ error, id, omitRepeated = false, class: className }: ErrorNoticeProps) {
+/** `role="alert"`: an optional lead, the message verbatim, then a list of every violation's description. */
+export function ErrorNotice({ error, id, omitRepeated = false, class: className, lead }: ErrorNoticeProps) {
   if (error === null || error === undefined) return null;
   const message = messageOf(error);
   const items = violationDescriptions(error).filter((text) => !(omitRepeated && message.includes(text)));
   return (
     <div role="alert" id={id} class={className ? `error-notice ${className}` : "error-notice"}>
+      {lead !== undefined && lead !== "" && <p class="error-message">{lead}</p>}
       <p class="error-message">{message}</p>
       {items.length > 0 && (
         <ul class="error-violations">

@@ -3,9 +3,9 @@ import { useEffect, useState } from "preact/hooks";
 import { listHistory } from "../api/registry";
 import type { HistoryEntry, Model, ModelAlias } from "../api/types";
 import { Badge } from "../components/Badge";
+import { ErrorNotice } from "../components/ErrorNotice";
 import { Time } from "../components/Time";
 import { hrefOf } from "../router";
-import { ErrorAlert } from "./ErrorAlert";
 import { refusalLines } from "./format";
 import { useAliasMove } from "./useAliasMove";
 
@@ -112,7 +112,7 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
           <td colSpan={5}>
             {done ? <p role="status">{done}</p> : null}
             {error ? (
-              <ErrorAlert
+              <ErrorNotice
                 error={error}
                 id={`rollback-error-${alias.alias}`}
                 lead={
@@ -122,7 +122,7 @@ function AliasRow(props: Omit<AliasesProps, "aliases"> & { readonly alias: Model
                 }
               />
             ) : null}
-            {open && historyError !== undefined ? <ErrorAlert error={historyError} /> : null}
+            {open && historyError !== undefined ? <ErrorNotice error={historyError} /> : null}
             {open && historyError === undefined ? (
               entries ? (
                 <AliasHistory alias={alias.alias} entries={entries} />

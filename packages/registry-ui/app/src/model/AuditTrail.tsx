@@ -2,8 +2,8 @@
 import { useState } from "preact/hooks";
 import type { HistoryEntry } from "../api/types";
 import { Badge } from "../components/Badge";
+import { ErrorNotice } from "../components/ErrorNotice";
 import { Time } from "../components/Time";
-import { ErrorAlert } from "./ErrorAlert";
 import { describeEntry, refusalLines } from "./format";
 
 /** Props of {@link AuditTrail}. */
@@ -84,7 +84,7 @@ export function AuditTrail({ entries, hasMore, loadMore }: AuditTrailProps) {
               Load more
             </button>
           ) : null}
-          {error ? <ErrorAlert error={error} /> : null}
+          {error ? <ErrorNotice error={error} /> : null}
         </>
       )}
     </section>

@@ -1,7 +1,7 @@
 /** The Promote section: point an alias at a version, compare-and-set against what the page last saw. */
 import { useState } from "preact/hooks";
 import type { Model, ModelAlias } from "../api/types";
-import { ErrorAlert } from "./ErrorAlert";
+import { ErrorNotice } from "../components/ErrorNotice";
 import { useAliasMove } from "./useAliasMove";
 
 /** Props of {@link PromoteForm}. */
@@ -71,7 +71,7 @@ export function PromoteForm({ model, versions, aliases, onChanged }: PromoteForm
         {done}
       </p>
       {error ? (
-        <ErrorAlert error={error} id="promote-error" lead={conflict ? conflictLead : undefined} />
+        <ErrorNotice error={error} id="promote-error" lead={conflict ? conflictLead : undefined} />
       ) : null}
     </section>
   );

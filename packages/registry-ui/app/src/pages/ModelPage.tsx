@@ -2,10 +2,10 @@
 import "../model.css";
 import { useCallback } from "preact/hooks";
 import { quoteFilterValue } from "../api/registry";
+import { ErrorNotice } from "../components/ErrorNotice";
 import { Aliases } from "../model/Aliases";
 import { AuditTrail } from "../model/AuditTrail";
 import { Details } from "../model/Details";
-import { ErrorAlert } from "../model/ErrorAlert";
 import { PromoteForm } from "../model/PromoteForm";
 import { useModelData } from "../model/useModelData";
 import { Versions } from "../model/Versions";
@@ -32,7 +32,7 @@ export function ModelPage({ id }: ModelPageProps) {
         <p>
           <a href={hrefOf({ page: "list", filter: "", orderBy: "" })}>All models</a>
         </p>
-        <ErrorAlert error={data.error} />
+        <ErrorNotice error={data.error} />
       </div>
     );
   }
@@ -59,7 +59,7 @@ export function ModelPage({ id }: ModelPageProps) {
           This version was deleted while you were looking at it.
         </p>
       ) : null}
-      {data.partError ? <ErrorAlert error={data.partError} /> : null}
+      {data.partError ? <ErrorNotice error={data.partError} /> : null}
       <div class="mp-grid">
         <Details model={model} changed={data.changed} />
         <PromoteForm model={model} versions={data.versions} aliases={data.aliases} onChanged={refresh} />
