@@ -95,7 +95,11 @@ export function TokenDialog({ onSignedIn }: TokenDialogProps) {
       onCancel={() => {
         dismissed.current = true;
       }}
-      onClose={() => setOpen(false)}
+      // A close event is queued by close(): when a 401 has reopened the dialog (showModal) before it is
+      // delivered, it is stale and must not close it again.
+      onClose={() => {
+        if (!dialog.current?.open) setOpen(false);
+      }}
     >
       <form method="dialog" onSubmit={submit}>
         <h2 id="sign-in-title">Sign in</h2>
