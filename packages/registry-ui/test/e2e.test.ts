@@ -1,16 +1,22 @@
 // The issue's acceptance, in headless Chromium on the real stack (registry on SQLite over a socket,
 // the REST gateway, the page): each test is one user's story. Screenshots go to
 // test-output/screenshots/; docs/screenshots/{list,model}.png are copies of list.png and model.png.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Model } from "@modelreg/proto";
-import { createTokenAuth, hashToken, type TokenAuth } from "@modelreg/registry-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBuiltPage } from "./support/build";
 import { createAll, listModels, pytorchProd, richModel } from "./support/seed";
-import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+import {
+  launchChromium,
+  newPage,
+  requireChromium,
+  startSecuredStack,
+  startUiStack,
+  type UiStack,
+} from "./support/stack";
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const shots = join(packageDir, "test-output", "screenshots");
@@ -381,30 +387,15 @@ describe.skipIf(!hasChromium)("the registry's web page in Chromium", () => {
 
 describe.skipIf(!hasChromium)("the web page of a registry with token auth", () => {
   const token = "ana-3243f6a8885a308d313198a2e0370734";
-  let auth: TokenAuth;
   let secured: UiStack;
-  let dir: string;
 
   beforeAll(async () => {
     requireBuiltPage();
-    dir = join(packageDir, "test-output", `auth-${process.pid}`);
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, "auth.json");
-    writeFileSync(
-      file,
-      JSON.stringify({ tokens: [{ sha256: hashToken(token), subject: "ana", roles: ["admin"] }] }),
-    );
-    auth = await createTokenAuth({ file, watch: false });
-    secured = await startUiStack({ registry: { authorize: auth.authorize } });
-    await createAll(secured.client, listModels().slice(0, 3), {
-      metadata: { authorization: `Bearer ${token}` },
-    });
+    secured = await startSecuredStack(token);
   }, 60_000);
 
   afterAll(async () => {
     await secured?.close();
-    auth?.close();
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
   });
 
   it(

@@ -2,49 +2,28 @@
 // SQLite over a socket with token auth, the REST gateway, the page): a token the browser cannot send is
 // refused in the prompt and, when already stored, treated as a token problem; the prompt can be reopened
 // from the header after it was closed; "Sign out" forgets the token.
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createTokenAuth, hashToken, type TokenAuth } from "@modelreg/registry-server";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBuiltPage } from "./support/build";
-import { createAll, listModels } from "./support/seed";
-import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+import { launchChromium, newPage, requireChromium, startSecuredStack, type UiStack } from "./support/stack";
 
-const packageDir = fileURLToPath(new URL("..", import.meta.url));
 const hasChromium = await requireChromium("packages/registry-ui/test/sign-in.test.ts");
 const T = 30_000;
 const token = "ana-2b7e151628aed2a6abf7158809cf4f3c";
 
 let browser: Browser;
-let auth: TokenAuth;
 let secured: UiStack;
-let dir: string;
 
 beforeAll(async () => {
   if (!hasChromium) return;
   requireBuiltPage();
-  dir = join(packageDir, "test-output", `sign-in-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  const file = join(dir, "auth.json");
-  writeFileSync(
-    file,
-    JSON.stringify({ tokens: [{ sha256: hashToken(token), subject: "ana", roles: ["admin"] }] }),
-  );
-  auth = await createTokenAuth({ file, watch: false });
-  secured = await startUiStack({ registry: { authorize: auth.authorize } });
-  await createAll(secured.client, listModels().slice(0, 3), {
-    metadata: { authorization: `Bearer ${token}` },
-  });
+  secured = await startSecuredStack(token);
   browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
   await browser?.close();
   await secured?.close();
-  auth?.close();
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
 async function open(hash = "#/"): Promise<Page> {

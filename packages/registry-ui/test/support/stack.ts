@@ -5,19 +5,20 @@
  * the browser: Debian's Chromium driven by playwright-core.
  */
 import { once } from "node:events";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import type { Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createGatewayMiddleware } from "@modelreg/gateway-express";
 import { createRegistryClient, type RegistryClient } from "@modelreg/registry-client";
-import type { RegistryServerOptions } from "@modelreg/registry-server";
+import { createTokenAuth, hashToken, type RegistryServerOptions } from "@modelreg/registry-server";
 import { createSqliteStorage } from "@modelreg/registry-server/storage/sqlite";
 import express from "express";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { startTestRegistry } from "../../../../test-support/registry";
 import { requireService } from "../../../../test-support/services";
 import { createRegistryUi, type RegistryUiOptions } from "../../src/index";
+import { createAll, listModels } from "./seed";
 
 /** A running stack; `close()` stops all of it and removes the database. */
 export interface UiStack {
@@ -116,4 +117,30 @@ export async function newPage(browser: Browser, viewport: "desktop" | "phone" = 
       : { viewport: { width: 1280, height: 800 } },
   );
   return context.newPage();
+}
+
+/**
+ * A stack whose registry requires a token: `token` (subject "ana", role admin) is the only one it
+ * accepts, and three models of the seed are registered with it. `close()` also removes the token file.
+ */
+export async function startSecuredStack(token: string): Promise<UiStack> {
+  const dir = mkdtempSync(join(tmpdir(), "modelreg-ui-auth-"));
+  const file = join(dir, "auth.json");
+  writeFileSync(
+    file,
+    JSON.stringify({ tokens: [{ sha256: hashToken(token), subject: "ana", roles: ["admin"] }] }),
+  );
+  const auth = await createTokenAuth({ file, watch: false });
+  const stack = await startUiStack({ registry: { authorize: auth.authorize } });
+  await createAll(stack.client, listModels().slice(0, 3), {
+    metadata: { authorization: `Bearer ${token}` },
+  });
+  return {
+    ...stack,
+    async close() {
+      await stack.close();
+      auth.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
