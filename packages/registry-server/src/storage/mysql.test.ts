@@ -200,6 +200,33 @@ suite("mysql adapter", () => {
     }
   });
 
+  it("close() resolves right after a partition opened the circuit with calls in flight", async () => {
+    const database = await freshDatabase();
+    const target = new URL(url);
+    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
+    const adapter = await createMysqlStorage({
+      uri: uriWith({ database, port: proxy.port }),
+      circuitBreaker: { probeTimeoutMs: 150, retryIntervalMs: 20 },
+    });
+    try {
+      const record = makeModelRecord();
+      expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
+      proxy.partition();
+      // The circuit opens under these calls: they fail at once and their connections are dropped,
+      // which mysql2 learns of only later. close() must not report those connections as an error.
+      const calls = await Promise.allSettled(Array.from({ length: 4 }, () => adapter.get(record.id)));
+      expect(
+        calls.map((c) => (c.status === "rejected" ? (c.reason as RegistryError).code : c.status)),
+      ).toEqual(Array(4).fill(Code.UNAVAILABLE));
+      await expect(adapter.close()).resolves.toBeUndefined();
+    } finally {
+      proxy.heal();
+      await proxy.close();
+      await adapter.close().catch(() => {});
+      await dropDatabase(database);
+    }
+  });
+
   it("survives the server killing its idle connections, and reconnects", async () => {
     const database = await freshDatabase();
     const adapter = await createMysqlStorage({ uri: uriWith({ database }) });

@@ -48,6 +48,13 @@ async function freshMysqlDatabase(prefix: string): Promise<string> {
   return uri.toString();
 }
 
+/**
+ * These tests are about locking and concurrency, not failing fast: a CI machine busy with browser tests
+ * can keep the database from answering the circuit breaker's probe within its 750 ms default, which
+ * (rightly) fails the calls in flight. The circuit has its own tests (mysql.test.ts, postgres.test.ts).
+ */
+const circuitBreaker = { probeTimeoutMs: 10_000 };
+
 /** Fresh adapters of each database, dropped after the file. */
 const fresh = {
   sqlite: async (): Promise<StorageAdapter> => {
@@ -63,10 +70,10 @@ const fresh = {
       await client.query(`drop schema if exists "${schema}" cascade`);
       await client.end();
     });
-    return createPostgresStorage({ connectionString: postgresUrl, schema });
+    return createPostgresStorage({ connectionString: postgresUrl, schema, circuitBreaker });
   },
   mysql: async (): Promise<StorageAdapter> =>
-    createMysqlStorage({ uri: await freshMysqlDatabase("modelreg_sql") }),
+    createMysqlStorage({ uri: await freshMysqlDatabase("modelreg_sql"), circuitBreaker }),
 };
 const databases = [
   ["sqlite", true],
@@ -592,7 +599,7 @@ describe.skipIf(!mysqlAvailable)(
   () => {
     it("records the target as committed (revision and children together), not the new revision with the old metadata", async () => {
       const uri = await freshMysqlDatabase("modelreg_sql");
-      const adapter = await createMysqlStorage({ uri });
+      const adapter = await createMysqlStorage({ uri, circuitBreaker });
       const outside = await createConnection({ uri });
       try {
         const model = makeModelRecord({ name: "bert", version: "1.0.0", metadata: { eval: "pass" } });
