@@ -247,6 +247,8 @@ describe.skipIf(!hasChromium)("the list page", () => {
       await page.goto(stack.url);
       await live(page).filter({ hasText: "Reconnecting…" }).waitFor({ timeout: T });
       expect(await live(page).getAttribute("data-state")).toBe("reconnecting");
+      // The first page (read once the first feed opened) is shown before the change is made.
+      await rows(page).first().waitFor({ timeout: T });
       const missed = await stack.client.createModel({ model: { name: "while-away", version: "1.0.0" } });
       release();
       await live(page)
@@ -418,6 +420,47 @@ describe.skipIf(!hasChromium)("the list page", () => {
       await second.waitForTimeout(300);
       expect(await once.count()).toBe(1);
       expect(await once.getAttribute("data-live")).toBeNull();
+    },
+    T,
+  );
+
+  it(
+    "does not miss a model created after the first page could have been read but before the feed started",
+    async () => {
+      const page = await newPage(browser);
+      // The feed's request is held back: the registry registers the watch only once it is let through.
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let feedAsked = () => {};
+      const asked = new Promise<void>((resolve) => {
+        feedAsked = resolve;
+      });
+      await page.route("**/api/v1/models:watch*", async (route) => {
+        feedAsked();
+        await released;
+        await route.continue();
+      });
+      await page.goto(stack.url);
+      await asked;
+      // A page read sent with the feed's request is answered well within this; the page waits for the feed
+      // (at most 2 s, past which it reads anyway).
+      const pageRead = await page
+        .waitForResponse((response) => new URL(response.url()).pathname.endsWith("/api/v1/models"), {
+          timeout: 800,
+        })
+        .then(() => true)
+        .catch(() => false);
+      expect(pageRead, "the first page was read before the feed opened").toBe(false);
+      const between = await stack.client.createModel({ model: { name: "before-feed", version: "1.0.0" } });
+      release();
+      await live(page)
+        .filter({ hasText: /^Live$/ })
+        .waitFor({ timeout: T });
+      const row = page.locator(`tr[data-model-id="${between.id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      expect((await names(page))[0]).toBe("before-feed");
     },
     T,
   );

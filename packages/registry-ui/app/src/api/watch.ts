@@ -222,6 +222,13 @@ export interface UseWatchOptions {
   readonly enabled?: boolean;
   /** Whether this watch drives the shell's indicator. Default true. */
   readonly publish?: boolean;
+  /**
+   * Called once per watch (with its filter) when its first connection
+   * attempt ends: open, or failed. Open means the registry has registered
+   * it (the gateway answers after the stream's first message), so a read
+   * made after this misses none of the changes it will not deliver.
+   */
+  readonly onSettled?: (filter: string) => void;
 }
 
 /**
@@ -238,13 +245,20 @@ export function useWatch(
   const [status, setStatus] = useState<WatchStatus>("connecting");
   const handler = useRef(onEvent);
   handler.current = onEvent;
+  const settledHandler = useRef(options.onSettled);
+  settledHandler.current = options.onSettled;
   useEffect(() => {
     if (!enabled) return;
+    let settled = false;
     return watchModels(filter === "" ? {} : { filter }, {
       onEvent: (event, own) => handler.current(event, own),
       onStatus: (value) => {
         setStatus(value);
         if (publish) publishLiveStatus(value);
+        if (!settled && value !== "connecting") {
+          settled = true;
+          settledHandler.current?.(filter);
+        }
       },
     });
   }, [filter, enabled, publish]);

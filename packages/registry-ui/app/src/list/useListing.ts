@@ -104,9 +104,24 @@ function contextOf(query: ListQueryState, stack: readonly string[]): LiveContext
 }
 
 /**
+ * How long a page of a new filter waits for the filter's watch to open before it is read anyway (a
+ * proxy that holds streamed responses back, a slow registry). Past it, a change committed between the
+ * read and the watch's start is shown only after a reload.
+ */
+const watchWaitMs = 2000;
+
+/** A page read waiting for its filter's watch to open. */
+interface WaitingRead {
+  readonly filter: string;
+  readonly start: () => void;
+}
+
+/**
  * Loads `filter`/`orderBy` page by page (keyset tokens), keeping the old rows while loading or on error.
- * The feed of `filter` starts with the first request; its events wait until the page is there, then
- * apply to it (so a model created while the page loads is not missed, nor added twice).
+ * A page of a new filter is read once the filter's watch is open (registered at the registry), and the
+ * watch's events wait until the page is there, then apply to it: a model created before the watch
+ * started is in the page, one created after it comes from the feed, and one created in between is
+ * neither missed nor added twice.
  */
 export function useListing(filter: string, orderBy: string): Listing {
   const [live, setLive] = useState<LiveState>({ rows: [], pendingNew: 0 });
@@ -118,6 +133,9 @@ export function useListing(filter: string, orderBy: string): Listing {
   const inflight = useRef<AbortController | null>(null);
   /** The feed's events while a page loads; null: none loading, apply them at once. */
   const held = useRef<HeldEvent[] | null>(null);
+  /** The filter whose watch is open (or failed): a page of it read from now on misses no change. */
+  const watchReady = useRef<string | null>(null);
+  const waiting = useRef<WaitingRead | null>(null);
 
   const load = useCallback((query: ListQueryState, stack: readonly string[]) => {
     inflight.current?.abort();
@@ -125,29 +143,54 @@ export function useListing(filter: string, orderBy: string): Listing {
     inflight.current = controller;
     held.current = [];
     setLoading(true);
-    const pageToken = stack[stack.length - 1] ?? "";
-    listModels({ ...query, pageSize: config.pageSize, pageToken }, controller.signal).then(
-      (page) => {
-        if (controller.signal.aborted) return;
-        const context = contextOf(query, stack);
-        const loaded: LiveState = { rows: page.items.map((model) => ({ model })), pendingNew: 0 };
-        const events = held.current ?? [];
-        held.current = null;
-        setLive(events.reduce((state, h) => reduceLive(state, h.event, h.own, context), loaded));
-        setNextToken(page.nextPageToken);
-        setTokens(stack);
-        setShown(query);
-        setError(null);
-        setLoading(false);
+    // Reads the page and shows it with the events held meanwhile applied.
+    const read = () => {
+      const pageToken = stack[stack.length - 1] ?? "";
+      listModels({ ...query, pageSize: config.pageSize, pageToken }, controller.signal).then(
+        (page) => {
+          if (controller.signal.aborted) return;
+          const context = contextOf(query, stack);
+          const loaded: LiveState = { rows: page.items.map((model) => ({ model })), pendingNew: 0 };
+          const events = held.current ?? [];
+          held.current = null;
+          setLive(events.reduce((state, h) => reduceLive(state, h.event, h.own, context), loaded));
+          setNextToken(page.nextPageToken);
+          setTokens(stack);
+          setShown(query);
+          setError(null);
+          setLoading(false);
+        },
+        (failure: unknown) => {
+          if (controller.signal.aborted) return;
+          held.current = null;
+          setError(failure);
+          setLoading(false);
+        },
+      );
+    };
+    if (watchReady.current === query.filter) {
+      read();
+      return;
+    }
+    const entry: WaitingRead = {
+      filter: query.filter,
+      start: () => {
+        clearTimeout(timer);
+        if (waiting.current === entry) waiting.current = null;
+        if (!controller.signal.aborted) read();
       },
-      (failure: unknown) => {
-        if (controller.signal.aborted) return;
-        held.current = null;
-        setError(failure);
-        setLoading(false);
-      },
-    );
+    };
+    const timer = setTimeout(entry.start, watchWaitMs);
+    waiting.current = entry;
   }, []);
+
+  // Watches the filter being loaded (from the first request on); after a failed search, the filter of the
+  // rows shown, or before any (a first search that failed) the whole registry, for the indicator only.
+  const watched = error !== null && !loading ? (shown?.filter ?? "") : filter;
+  // A new watch: pages wait for it to open. Before the load effect, which may start a read at once.
+  useEffect(() => {
+    watchReady.current = null;
+  }, [watched]);
 
   useEffect(() => {
     load({ filter, orderBy }, [""]);
@@ -163,10 +206,11 @@ export function useListing(filter: string, orderBy: string): Listing {
     const context = contextOf(shown, tokens);
     setLive((state) => reduceLive(state, event, own, context));
   };
-  // Watches the filter being loaded (from the first request on); after a failed search, the filter of the
-  // rows shown, or before any (a first search that failed) the whole registry, for the indicator only.
-  const watched = error !== null && !loading ? (shown?.filter ?? "") : filter;
-  const status = useWatch(watched, onEvent);
+  const onSettled = (settledFilter: string) => {
+    watchReady.current = settledFilter;
+    if (waiting.current?.filter === settledFilter) waiting.current.start();
+  };
+  const status = useWatch(watched, onEvent, { onSettled });
 
   const { rows, pendingNew } = live;
   return {
