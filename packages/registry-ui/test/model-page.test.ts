@@ -404,6 +404,50 @@ describe.skipIf(!hasChromium)("the model page", () => {
   );
 
   it(
+    "shows a version created while the name's live feed was still opening: its parts are read once it is open",
+    async () => {
+      const [, , v3] = await seed("late-feed");
+      const page = await newPage(browser);
+      page.setDefaultTimeout(12_000);
+      // The feed's request is held back: the registry registers the watch only once it is let through.
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let feedAsked = () => {};
+      const asked = new Promise<void>((resolve) => {
+        feedAsked = resolve;
+      });
+      await page.route("**/api/v1/models:watch*", async (route) => {
+        feedAsked();
+        await released;
+        await route.continue();
+      });
+      await page.goto(`${stack.url}#/models/${v3?.id}`);
+      await asked;
+      // Versions read together with the feed's request would be answered well within this (the page waits
+      // for the feed, 2 s at most).
+      const versionsRead = await page
+        .waitForResponse((response) => new URL(response.url()).pathname.endsWith("/api/v1/models"), {
+          timeout: 800,
+        })
+        .then(() => true)
+        .catch(() => false);
+      expect(versionsRead, "the versions were read before the feed opened").toBe(false);
+      const late = await stack.client.createModel({ model: version("late-feed", "1.3.0", v3?.id) });
+      release();
+      await page.locator('[role=status][data-state="live"]').waitFor({ timeout: 10_000 });
+      await page.getByRole("table", { name: "Versions" }).locator(`tr[data-model-id="${late.id}"]`).waitFor();
+      await expect.poll(() => versionRows(page).count()).toBe(4);
+      await expect
+        .poll(() => trail(page).locator("tbody tr").first().textContent())
+        .toContain("created 1.3.0");
+      await page.close();
+    },
+    T,
+  );
+
+  it(
     "answers a retried promote whose answer was lost as done, not as someone else's move",
     async () => {
       const [, , v3] = await seed("lossy");

@@ -1,7 +1,7 @@
 /**
- * The model page's data: the model, then its versions, aliases and the first
- * page of its audit trail (in parallel), and the live feed of its name that
- * keeps them current.
+ * The model page's data: the model, then the live feed of its name, then,
+ * once the feed is open, its versions, aliases and the first page of its
+ * audit trail (in parallel), which the feed keeps current.
  */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api/http";
@@ -13,6 +13,12 @@ import { useWatch } from "../api/watch";
 export const versionLimit = 1000;
 /** Audit-trail entries per page. */
 export const trailPageSize = 50;
+/**
+ * How long the versions, aliases and trail wait for the name's live feed to open before they are read
+ * anyway (a proxy that holds streamed responses back). Read before the feed is open, a change made in
+ * between would be in neither.
+ */
+const feedWaitMs = 2000;
 
 /** What the page knows about one model name. */
 export interface ModelData {
@@ -83,7 +89,7 @@ async function catchUp(name: string, known: ReadonlySet<string>): Promise<TrailC
  * The name's audit trail: its first page, "Load more", and reloads that add only the entries
  * newer than the top one shown (so what "Load more" added stays).
  */
-function useTrail(name: string | undefined, setError: (error: ApiError | Error) => void) {
+function useTrail(name: string | undefined, ready: boolean, setError: (error: ApiError | Error) => void) {
   const [trail, setTrail] = useState<readonly HistoryEntry[]>();
   const [trailNext, setTrailNext] = useState("");
   const nameRef = useRef(name);
@@ -92,7 +98,7 @@ function useTrail(name: string | undefined, setError: (error: ApiError | Error) 
   trailRef.current = trail;
   useEffect(() => {
     setTrail(undefined);
-    if (name === undefined) return;
+    if (name === undefined || !ready) return;
     const abort = new AbortController();
     listHistory({ name, pageSize: trailPageSize }, abort.signal).then(
       (page) => {
@@ -104,7 +110,7 @@ function useTrail(name: string | undefined, setError: (error: ApiError | Error) 
       },
     );
     return () => abort.abort();
-  }, [name, setError]);
+  }, [name, ready, setError]);
   const reloadTrail = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined) return;
@@ -268,12 +274,19 @@ export function useModelData(id: string): ModelData {
   const [changed, setChanged] = useState(false);
   const [deleted, setDeleted] = useState(false);
   const [aliasRevision, setAliasRevision] = useState(0);
+  /** The name whose feed has opened (or failed, or did not open in time): its parts can be read. */
+  const [feedSettled, setFeedSettled] = useState<string>();
   const name = model?.name;
+  const ready = name !== undefined && feedSettled === name;
   const nameRef = useRef<string | undefined>(undefined);
   nameRef.current = name;
-  const { trail, trailNext, reloadTrail, loadMoreTrail } = useTrail(name, setPartError);
+  /** The feed's events until the versions are there; null once they are (events apply at once). */
+  const held = useRef<{ readonly event: ModelEvent; readonly own: boolean }[] | null>([]);
+  const { trail, trailNext, reloadTrail, loadMoreTrail } = useTrail(name, ready, setPartError);
   useEffect(() => {
     const abort = new AbortController();
+    held.current = [];
+    setFeedSettled(undefined);
     setModel(undefined);
     setError(undefined);
     setVersions(undefined);
@@ -287,23 +300,13 @@ export function useModelData(id: string): ModelData {
     });
     return () => abort.abort();
   }, [id]);
-  useEffect(() => {
-    if (name === undefined) return;
-    const abort = new AbortController();
-    const failed = (e: unknown) => {
-      if (!abort.signal.aborted) setPartError(asError(e));
-    };
-    listVersions(name, versionLimit, abort.signal).then(setVersions, failed);
-    listAliases(name, abort.signal).then(setAliases, failed);
-    return () => abort.abort();
-  }, [name]);
   const reloadAliases = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined) return;
     setAliases(await listAliases(current));
     setAliasRevision((n) => n + 1);
   }, []);
-  const onEvent = useLiveEvents(
+  const applyLive = useLiveEvents(
     id,
     { setVersions, setNewIds, setModel, setChanged, setDeleted },
     {
@@ -312,9 +315,52 @@ export function useModelData(id: string): ModelData {
       failed: setPartError,
     },
   );
+  const liveRef = useRef(applyLive);
+  liveRef.current = applyLive;
+  const onEvent = (event: ModelEvent, own: boolean) => {
+    if (held.current !== null) held.current.push({ event, own });
+    else applyLive(event, own);
+  };
   useWatch(name === undefined ? "" : `name = ${quoteFilterValue(name)}`, onEvent, {
     enabled: name !== undefined,
+    onSettled: (filter) => {
+      const current = nameRef.current;
+      if (current !== undefined && filter === `name = ${quoteFilterValue(current)}`) setFeedSettled(current);
+    },
   });
+  useEffect(() => {
+    if (name === undefined) return;
+    const timer = setTimeout(() => setFeedSettled(name), feedWaitMs);
+    return () => clearTimeout(timer);
+  }, [name]);
+  useEffect(() => {
+    if (name === undefined || !ready) return;
+    const abort = new AbortController();
+    const failed = (e: unknown) => {
+      if (!abort.signal.aborted) setPartError(asError(e));
+    };
+    // The events held meanwhile, applied on top of what was read (they are all newer than the feed's start).
+    const replayHeld = () => {
+      const events = held.current ?? [];
+      held.current = null;
+      for (const { event, own } of events) liveRef.current(event, own);
+    };
+    listVersions(name, versionLimit, abort.signal).then(
+      (list) => {
+        if (abort.signal.aborted) return;
+        setVersions(list);
+        // Read after the model: a change made to it before the feed opened is shown.
+        setModel((shown) => list.find((v) => v.id === shown?.id && v.etag !== shown.etag) ?? shown);
+        replayHeld();
+      },
+      (e: unknown) => {
+        failed(e);
+        if (!abort.signal.aborted) replayHeld();
+      },
+    );
+    listAliases(name, abort.signal).then(setAliases, failed);
+    return () => abort.abort();
+  }, [name, ready]);
   return {
     model,
     error,
