@@ -22,7 +22,8 @@ function NotFound({ path }: { readonly path: string }) {
 }
 
 function RoutePage({ route }: { readonly route: Route }) {
-  if (route.page === "model") return <ModelPage id={route.id} />;
+  // One page per model: nothing of the previous model's load (its feed, reads, held events) reaches it.
+  if (route.page === "model") return <ModelPage key={route.id} id={route.id} />;
   if (route.page === "list") return <ModelList filter={route.filter} orderBy={route.orderBy} />;
   return <NotFound path={route.path} />;
 }

@@ -224,9 +224,11 @@ export interface UseWatchOptions {
   readonly publish?: boolean;
   /**
    * Called once per watch (with its filter) when its first connection
-   * attempt ends: open, or failed. Open means the registry has registered
-   * it (the gateway answers after the stream's first message), so a read
-   * made after this misses none of the changes it will not deliver.
+   * attempt ends: opened, or failed. Opened means the registry has
+   * registered it (the gateway answers after the stream's first message):
+   * a read made after this, plus the watch's events, miss no change. After
+   * a failed attempt the watch starts from "now" when it reconnects, so
+   * there is no such promise; callers read anyway rather than wait.
    */
   readonly onSettled?: (filter: string) => void;
 }

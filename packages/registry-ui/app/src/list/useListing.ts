@@ -40,6 +40,8 @@ export interface Listing {
   previous(): void;
   /** Back to the first page of the shown query (shows the pending new models). */
   reload(): void;
+  /** The first page of the address's query again (Search pressed on an unchanged, perhaps failed, search). */
+  retry(): void;
 }
 
 /** The rows and the count of new models not shown, which the live feed changes. */
@@ -120,8 +122,9 @@ interface WaitingRead {
  * Loads `filter`/`orderBy` page by page (keyset tokens), keeping the old rows while loading or on error.
  * A page of a new filter is read once the filter's watch is open (registered at the registry), and the
  * watch's events wait until the page is there, then apply to it: a model created before the watch
- * started is in the page, one created after it comes from the feed, and one created in between is
- * neither missed nor added twice.
+ * started is in the page, one created after it comes from the feed, and none is missed or added twice.
+ * That holds when the watch opens within {@link watchWaitMs}; a watch whose first attempt failed, or
+ * that opens later, resumes from "now", and a change made before it does is shown after a reload.
  */
 export function useListing(filter: string, orderBy: string): Listing {
   const [live, setLive] = useState<LiveState>({ rows: [], pendingNew: 0 });
@@ -133,7 +136,12 @@ export function useListing(filter: string, orderBy: string): Listing {
   const inflight = useRef<AbortController | null>(null);
   /** The feed's events while a page loads; null: none loading, apply them at once. */
   const held = useRef<HeldEvent[] | null>(null);
-  /** The filter whose watch is open (or failed): a page of it read from now on misses no change. */
+  /** The filter of the latest page asked for. */
+  const [target, setTarget] = useState(filter);
+  /**
+   * The filter whose watch has opened (a page of it read from now on misses no change), failed its first
+   * attempt, or not opened in time: its pages are read without waiting.
+   */
   const watchReady = useRef<string | null>(null);
   const waiting = useRef<WaitingRead | null>(null);
 
@@ -143,6 +151,7 @@ export function useListing(filter: string, orderBy: string): Listing {
     inflight.current = controller;
     held.current = [];
     setLoading(true);
+    setTarget(query.filter);
     // Reads the page and shows it with the events held meanwhile applied.
     const read = () => {
       const pageToken = stack[stack.length - 1] ?? "";
@@ -180,13 +189,18 @@ export function useListing(filter: string, orderBy: string): Listing {
         if (!controller.signal.aborted) read();
       },
     };
-    const timer = setTimeout(entry.start, watchWaitMs);
+    const timer = setTimeout(() => {
+      // Not open in time (a proxy holding streamed responses back): read anyway, and do not wait for this
+      // watch again.
+      if (waiting.current === entry) watchReady.current = query.filter;
+      entry.start();
+    }, watchWaitMs);
     waiting.current = entry;
   }, []);
 
   // Watches the filter being loaded (from the first request on); after a failed search, the filter of the
   // rows shown, or before any (a first search that failed) the whole registry, for the indicator only.
-  const watched = error !== null && !loading ? (shown?.filter ?? "") : filter;
+  const watched = error !== null && !loading ? (shown?.filter ?? "") : target;
   // A new watch: pages wait for it to open. Before the load effect, which may start a read at once.
   useEffect(() => {
     watchReady.current = null;
@@ -226,5 +240,6 @@ export function useListing(filter: string, orderBy: string): Listing {
     next: () => !loading && shown && nextToken !== "" && load(shown, [...tokens, nextToken]),
     previous: () => !loading && shown && tokens.length > 1 && load(shown, tokens.slice(0, -1)),
     reload: () => shown && load(shown, [""]),
+    retry: () => load({ filter, orderBy }, [""]),
   };
 }

@@ -3,7 +3,7 @@
  * once the feed is open, its versions, aliases and the first page of its
  * audit trail (in parallel), which the feed keeps current.
  */
-import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import type { ApiError } from "../api/http";
 import { getModel, listAliases, listHistory, listVersions, quoteFilterValue } from "../api/registry";
 import type { HistoryEntry, Model, ModelAlias, ModelEvent, Page } from "../api/types";
@@ -85,6 +85,33 @@ async function catchUp(name: string, known: ReadonlySet<string>): Promise<TrailC
   return { kind: "restart", entries: first?.items ?? [], next: first?.nextPageToken ?? "" };
 }
 
+/** Orders the reads of one part of the page: an answer older than the one shown is dropped. */
+interface ReadOrder {
+  /** Numbers a read as it starts. */
+  start(): number;
+  /** Whether the answer of read `read` may be shown (no read started after it was shown first); records it. */
+  accept(read: number): boolean;
+}
+
+/**
+ * A {@link ReadOrder}: the first read of a part and the reloads after live events or the page's own
+ * writes can overlap, and the one that started first can answer last (it must not undo the newer one).
+ */
+function useReadOrder(): ReadOrder {
+  const order = useRef({ started: 0, shown: 0 });
+  return useMemo(
+    () => ({
+      start: () => ++order.current.started,
+      accept: (read: number) => {
+        if (read < order.current.shown) return false;
+        order.current.shown = read;
+        return true;
+      },
+    }),
+    [],
+  );
+}
+
 /**
  * The name's audit trail: its first page, "Load more", and reloads that add only the entries
  * newer than the top one shown (so what "Load more" added stays).
@@ -96,12 +123,15 @@ function useTrail(name: string | undefined, ready: boolean, setError: (error: Ap
   nameRef.current = name;
   const trailRef = useRef(trail);
   trailRef.current = trail;
+  const reads = useReadOrder();
   useEffect(() => {
     setTrail(undefined);
     if (name === undefined || !ready) return;
     const abort = new AbortController();
+    const read = reads.start();
     listHistory({ name, pageSize: trailPageSize }, abort.signal).then(
       (page) => {
+        if (abort.signal.aborted || !reads.accept(read)) return;
         setTrail(page.items);
         setTrailNext(page.nextPageToken);
       },
@@ -110,19 +140,20 @@ function useTrail(name: string | undefined, ready: boolean, setError: (error: Ap
       },
     );
     return () => abort.abort();
-  }, [name, ready, setError]);
+  }, [name, ready, setError, reads]);
   const reloadTrail = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined) return;
+    const read = reads.start();
     const found = await catchUp(current, new Set((trailRef.current ?? []).map((e) => e.revision)));
-    if (nameRef.current !== current) return;
+    if (nameRef.current !== current || !reads.accept(read)) return;
     if (found.kind === "newer") {
       setTrail((shown) => prepend(found.entries, shown ?? []));
     } else {
       setTrail(found.entries);
       setTrailNext(found.next);
     }
-  }, []);
+  }, [reads]);
   const loadMoreTrail = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined || trailNext === "") return;
@@ -300,12 +331,16 @@ export function useModelData(id: string): ModelData {
     });
     return () => abort.abort();
   }, [id]);
+  const aliasReads = useReadOrder();
   const reloadAliases = useCallback(async () => {
     const current = nameRef.current;
     if (current === undefined) return;
-    setAliases(await listAliases(current));
+    const read = aliasReads.start();
+    const list = await listAliases(current);
+    if (nameRef.current !== current || !aliasReads.accept(read)) return;
+    setAliases(list);
     setAliasRevision((n) => n + 1);
-  }, []);
+  }, [aliasReads]);
   const applyLive = useLiveEvents(
     id,
     { setVersions, setNewIds, setModel, setChanged, setDeleted },
@@ -349,7 +384,8 @@ export function useModelData(id: string): ModelData {
       (list) => {
         if (abort.signal.aborted) return;
         setVersions(list);
-        // Read after the model: a change made to it before the feed opened is shown.
+        // Read after the model: a change made to it before the feed opened is shown (when it is among
+        // the versions read).
         setModel((shown) => list.find((v) => v.id === shown?.id && v.etag !== shown.etag) ?? shown);
         replayHeld();
       },
@@ -358,9 +394,12 @@ export function useModelData(id: string): ModelData {
         if (!abort.signal.aborted) replayHeld();
       },
     );
-    listAliases(name, abort.signal).then(setAliases, failed);
+    const aliasRead = aliasReads.start();
+    listAliases(name, abort.signal).then((list) => {
+      if (!abort.signal.aborted && aliasReads.accept(aliasRead)) setAliases(list);
+    }, failed);
     return () => abort.abort();
-  }, [name, ready]);
+  }, [name, ready, aliasReads]);
   return {
     model,
     error,

@@ -19,7 +19,7 @@ export function ModelList({ filter, orderBy }: ModelListProps) {
   const listing = useListing(filter, orderBy);
   useDocumentTitle(filter === "" ? "Models" : `Models: ${filter}`);
   const search = (nextFilter: string, nextOrder: string) => {
-    if (nextFilter === filter && nextOrder === orderBy) listing.reload();
+    if (nextFilter === filter && nextOrder === orderBy) listing.retry();
     else navigate({ page: "list", filter: nextFilter, orderBy: nextOrder });
   };
   const { rows, shown, loading, error, pendingNew, page, hasNext } = listing;
