@@ -4,7 +4,14 @@ import type { Model } from "@modelreg/proto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBuiltPage } from "./support/build";
-import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+import {
+  holdFeed,
+  launchChromium,
+  newPage,
+  requireChromium,
+  startUiStack,
+  type UiStack,
+} from "./support/stack";
 
 const hasChromium = await requireChromium("packages/registry-ui/test/list.test.ts");
 const T = 30_000;
@@ -44,13 +51,14 @@ const rows = (page: Page) => table(page).locator("tr[data-model-id]");
 const names = (page: Page) => rows(page).getByRole("link").allTextContents();
 const live = (page: Page) => page.getByRole("status", { name: "Live updates" });
 
-/** The list at `hash`, once its first page is shown and the live feed is up. */
+/** The list at `hash`, once the live feed is up and its first page is shown (read after the feed opened). */
 async function open(hash = "#/", viewport: "desktop" | "phone" = "desktop"): Promise<Page> {
   const page = await newPage(browser, viewport);
   await page.goto(`${stack.url}${hash}`);
   await live(page)
     .filter({ hasText: /^Live$/ })
     .waitFor({ timeout: T });
+  await expect.poll(() => table(page).getAttribute("aria-busy"), { timeout: T }).toBe("false");
   return page;
 }
 
@@ -290,7 +298,8 @@ describe.skipIf(!hasChromium)("the list page", () => {
       await page.goto(stack.url);
       await live(page).filter({ hasText: "Offline" }).waitFor({ timeout: T });
       expect(await live(page).getAttribute("data-state")).toBe("failed");
-      expect(await rows(page).count()).toBeGreaterThan(0);
+      // The page is read once the feed has failed: the rows come all the same.
+      await expect.poll(() => rows(page).count()).toBeGreaterThan(0);
       await page.waitForTimeout(1500);
       expect(attempts).toBe(1);
     },
@@ -439,30 +448,14 @@ describe.skipIf(!hasChromium)("the list page", () => {
     async () => {
       const page = await newPage(browser);
       // The feed's request is held back: the registry registers the watch only once it is let through.
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let feedAsked = () => {};
-      const asked = new Promise<void>((resolve) => {
-        feedAsked = resolve;
-      });
-      await page.route("**/api/v1/models:watch*", async (route) => {
-        feedAsked();
-        await released;
-        await route.continue();
-      });
-      let pageReads = 0;
-      page.on("request", (request) => {
-        if (new URL(request.url()).pathname.endsWith("/api/v1/models")) pageReads++;
-      });
+      const feed = await holdFeed(page);
       await page.goto(stack.url);
-      await asked;
+      await feed.asked;
       const between = await stack.client.createModel({ model: { name: "before-feed", version: "1.0.0" } });
       // A read sent with the feed's request (the old way) would have been sent by now; the page waits for
       // the feed (2 s at most), so the read comes after the model was created and the feed started.
-      expect(pageReads, "pages read before the feed opened").toBe(0);
-      release();
+      expect(feed.reads(), "pages read before the feed opened").toBe(0);
+      feed.release();
       await live(page)
         .filter({ hasText: /^Live$/ })
         .waitFor({ timeout: T });

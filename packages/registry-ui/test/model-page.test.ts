@@ -5,7 +5,14 @@ import type { Model } from "@modelreg/proto";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireBuiltPage } from "./support/build";
-import { launchChromium, newPage, requireChromium, startUiStack, type UiStack } from "./support/stack";
+import {
+  holdFeed,
+  launchChromium,
+  newPage,
+  requireChromium,
+  startUiStack,
+  type UiStack,
+} from "./support/stack";
 
 const hasChromium = await requireChromium("packages/registry-ui/test/model-page.test.ts");
 const policy = { protectedAliases: { production: { metadata: { "eval.passed": "true" } } } };
@@ -410,30 +417,14 @@ describe.skipIf(!hasChromium)("the model page", () => {
       const page = await newPage(browser);
       page.setDefaultTimeout(12_000);
       // The feed's request is held back: the registry registers the watch only once it is let through.
-      let release = () => {};
-      const released = new Promise<void>((resolve) => {
-        release = resolve;
-      });
-      let feedAsked = () => {};
-      const asked = new Promise<void>((resolve) => {
-        feedAsked = resolve;
-      });
-      await page.route("**/api/v1/models:watch*", async (route) => {
-        feedAsked();
-        await released;
-        await route.continue();
-      });
-      let versionReads = 0;
-      page.on("request", (request) => {
-        if (new URL(request.url()).pathname.endsWith("/api/v1/models")) versionReads++;
-      });
+      const feed = await holdFeed(page);
       await page.goto(`${stack.url}#/models/${v3?.id}`);
-      await asked;
+      await feed.asked;
       const late = await stack.client.createModel({ model: version("late-feed", "1.3.0", v3?.id) });
       // Versions read with the feed's request (the old way) would have been asked for by now; the page
       // waits for the feed (2 s at most).
-      expect(versionReads, "versions read before the feed opened").toBe(0);
-      release();
+      expect(feed.reads(), "versions read before the feed opened").toBe(0);
+      feed.release();
       await page.locator('[role=status][data-state="live"]').waitFor({ timeout: 10_000 });
       await page.getByRole("table", { name: "Versions" }).locator(`tr[data-model-id="${late.id}"]`).waitFor();
       await expect.poll(() => versionRows(page).count()).toBe(4);

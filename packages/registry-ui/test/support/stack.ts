@@ -144,3 +144,38 @@ export async function startSecuredStack(token: string): Promise<UiStack> {
     },
   };
 }
+
+/** A page's live feed held back: see {@link holdFeed}. */
+export interface HeldFeed {
+  /** Resolves once the page has asked for its feed. */
+  readonly asked: Promise<void>;
+  /** Lets the feed's requests through (the registry registers the watch only then). */
+  release(): void;
+  /** How many reads of `/api/v1/models` (the list, a name's versions) the page has sent so far. */
+  reads(): number;
+}
+
+/**
+ * Holds `page`'s live-feed requests until `release()`, and counts its reads of `/api/v1/models`, for
+ * the tests of what the page reads before its feed is open.
+ */
+export async function holdFeed(page: Page): Promise<HeldFeed> {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let feedAsked = () => {};
+  const asked = new Promise<void>((resolve) => {
+    feedAsked = resolve;
+  });
+  await page.route("**/api/v1/models:watch*", async (route) => {
+    feedAsked();
+    await released;
+    await route.continue();
+  });
+  let reads = 0;
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.endsWith("/api/v1/models")) reads++;
+  });
+  return { asked, release, reads: () => reads };
+}
