@@ -1,30 +1,18 @@
 // `modelreg gateway` serves the web page at `/` (after the API, /healthz and /metrics, before the JSON
 // 404), titled by --ui-title; --no-ui, MODELREG_UI=false and the config file's `ui: false` turn it off.
 // In process (serveGateway) and through the bin (the flag, the variable, the config key).
-import { spawn } from "node:child_process";
 import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { serveGateway } from "../src/servers/gateway";
 import { serveRegistry } from "../src/servers/registry";
+import { binProcesses, freePort, repoRoot } from "./bin-process";
 import { capturedIo, closedAddress, modelreg, tempDir } from "./cli-support";
 
-const repoRoot = resolve(import.meta.dirname, "../../..");
-const tsx = createRequire(import.meta.url).resolve("tsx");
-const bin = join(repoRoot, "packages/cli/src/bin.ts");
 const temp = tempDir("modelreg-gateway-ui-");
-/** The process group of every process started (each leads its own): `up`'s children are killed too. */
-const groups: number[] = [];
+const { spawnBin, killAll } = binProcesses();
 afterAll(() => {
-  for (const group of groups) {
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch {
-      // nothing left in it
-    }
-  }
+  killAll();
   temp.remove();
 });
 
@@ -92,37 +80,27 @@ describe("serveGateway", () => {
  * listens, or rejects with the output if the process exits first. `stop()` resolves once it exited.
  */
 function startBin(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", tsx, bin, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  if (child.pid) groups.push(child.pid);
-  let stdout = "";
-  let stderr = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  // Made at once: a process that has already exited emits "exit" no more.
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
+  const run = spawnBin(args, env);
   const url = new Promise<string>((done, fail) => {
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-      const port = /"port":(\d+),"msg":"API gateway listening"/.exec(stdout)?.[1];
+    run.child.stdout?.on("data", () => {
+      const port = /"port":(\d+),"msg":"API gateway listening"/.exec(run.stdout())?.[1];
       if (port) done(`http://127.0.0.1:${port}`);
     });
-    exited.then((code) =>
-      fail(new Error(`modelreg ${args.join(" ")} exited (${code}) before listening: ${stdout}${stderr}`)),
+    run.exited.then((code) =>
+      fail(
+        new Error(
+          `modelreg ${args.join(" ")} exited (${code}) before listening: ${run.stdout()}${run.stderr()}`,
+        ),
+      ),
     );
   });
   // Awaited by the test that uses it; a failed start seen only by stop() is no unhandled rejection.
   url.catch(() => {});
   const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-    return exited;
+    if (run.child.exitCode === null && run.child.signalCode === null) run.child.kill("SIGTERM");
+    return run.exited;
   };
-  return { url, stop, exited, output: () => stdout + stderr };
+  return { url, stop, exited: run.exited, output: () => run.stdout() + run.stderr() };
 }
 
 describe("the bin: modelreg gateway", () => {
@@ -167,15 +145,6 @@ describe("the bin: modelreg gateway", () => {
     expect(longTitle.stderr).toContain("--ui-title must be at most 200 characters (got 201)");
   }, 30_000);
 });
-
-/** A port that was free a moment ago (`up --gateway-port` takes no 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
 
 describe("the bin: modelreg up", () => {
   it("passes --no-ui and --ui-title (and the config file's up: ui: false) to its gateway", async () => {

@@ -1,31 +1,19 @@
 // `modelreg serve`, `gateway` and `up`: real servers on free ports over a temp SQLite file, in process
 // (serveRegistry / serveGateway, runCli for option errors) and as child processes of the bin (signals,
 // exit codes, `up`'s two children).
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { connect, createServer } from "node:net";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { serveGateway } from "../src/servers/gateway";
 import { serveRegistry } from "../src/servers/registry";
+import { binPath, binProcesses, freePort, repoRoot } from "./bin-process";
 import { capturedIo, modelreg, tempDir } from "./cli-support";
 
-const repoRoot = resolve(import.meta.dirname, "../../..");
-const tsx = createRequire(import.meta.url).resolve("tsx");
-const bin = join(repoRoot, "packages/cli/src/bin.ts");
 const temp = tempDir("modelreg-servers-");
-/** The process group of every child started (each leads its own), kept after it exits. */
-const groups: number[] = [];
+const { spawnBin, killAll } = binProcesses();
 afterAll(() => {
-  // Kills what is left of each: `up`'s serve and gateway too, even once `up` itself has exited.
-  for (const group of groups) {
-    try {
-      process.kill(-group, "SIGKILL");
-    } catch {
-      // nothing left in it
-    }
-  }
+  killAll();
   temp.remove();
 });
 
@@ -56,37 +44,6 @@ function listening(port: number): Promise<boolean> {
     });
     socket.once("error", () => done(false));
   });
-}
-
-/** A port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-/** `modelreg <args>` as a child process of the bin (from sources, through tsx), its output collected. */
-function spawnBin(args: string[], env: Record<string, string> = {}, script: string[] = [bin]) {
-  const child = spawn(process.execPath, ["--import", tsx, ...script, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, LOG_LEVEL: "info", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-    // Its own process group, so that afterAll can kill it with every process it started.
-    detached: true,
-  });
-  if (child.pid) groups.push(child.pid);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr?.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const exited = new Promise<number | null>((done) => child.once("exit", (code) => done(code)));
-  return { child, exited, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Waits until `check` holds (polling), or fails with `what`. */
@@ -383,7 +340,7 @@ describe("the bin: serve, gateway and up as processes", () => {
     );
     // (tsx may run an esbuild process too: only the bin's two.)
     const children = childrenOf(up.child.pid as number).filter((pid) =>
-      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(bin),
+      readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(binPath),
     );
     expect(children).toHaveLength(2);
     for (const pid of children) {
