@@ -164,7 +164,8 @@ suite("mysql adapter", () => {
     }
   });
 
-  it("in a silent partition, each timed-out probe's connection is really dropped, and close() does not hang", async () => {
+  /** A fresh database and an adapter that reaches it through a TCP proxy the test can partition (fast probes). */
+  async function behindProxy() {
     const database = await freshDatabase();
     const target = new URL(url);
     const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
@@ -172,6 +173,11 @@ suite("mysql adapter", () => {
       uri: uriWith({ database, port: proxy.port }),
       circuitBreaker: { probeTimeoutMs: 150, retryIntervalMs: 20 },
     });
+    return { database, proxy, adapter };
+  }
+
+  it("in a silent partition, each timed-out probe's connection is really dropped, and close() does not hang", async () => {
+    const { database, proxy, adapter } = await behindProxy();
     try {
       await adapter.ping();
       proxy.partition();
@@ -201,13 +207,7 @@ suite("mysql adapter", () => {
   });
 
   it("close() resolves right after a partition opened the circuit with calls in flight", async () => {
-    const database = await freshDatabase();
-    const target = new URL(url);
-    const proxy = await startTcpProxy({ host: target.hostname, port: Number(target.port || 3306) });
-    const adapter = await createMysqlStorage({
-      uri: uriWith({ database, port: proxy.port }),
-      circuitBreaker: { probeTimeoutMs: 150, retryIntervalMs: 20 },
-    });
+    const { database, proxy, adapter } = await behindProxy();
     try {
       const record = makeModelRecord();
       expect(await adapter.insert(record)).toEqual({ status: "created", revision: expect.any(Number) });
