@@ -1,5 +1,6 @@
 /** The list's data: one keyset page, the token stack for Previous, and live marks from the watch. */
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
+import { useFeedGate } from "../api/feed-gate";
 import { listModels } from "../api/registry";
 import type { Model, ModelEvent } from "../api/types";
 import { useWatch, type WatchStatus } from "../api/watch";
@@ -106,24 +107,11 @@ function contextOf(query: ListQueryState, stack: readonly string[]): LiveContext
 }
 
 /**
- * How long a page of a new filter waits for the filter's watch to open before it is read anyway (a
- * proxy that holds streamed responses back, a slow registry). Past it, a change committed between the
- * read and the watch's start is shown only after a reload.
- */
-const watchWaitMs = 2000;
-
-/** A page read waiting for its filter's watch to open. */
-interface WaitingRead {
-  readonly filter: string;
-  readonly start: () => void;
-}
-
-/**
  * Loads `filter`/`orderBy` page by page (keyset tokens), keeping the old rows while loading or on error.
  * A page of a new filter is read once the filter's watch is open (registered at the registry), and the
  * watch's events wait until the page is there, then apply to it: a model created before the watch
  * started is in the page, one created after it comes from the feed, and none is missed or added twice.
- * That holds when the watch opens within {@link watchWaitMs}; a watch whose first attempt failed, or
+ * That holds when the watch opens within `feedWaitMs`; a watch whose first attempt failed, or
  * that opens later, resumes from "now", and a change made before it does is shown after a reload.
  */
 export function useListing(filter: string, orderBy: string): Listing {
@@ -138,73 +126,49 @@ export function useListing(filter: string, orderBy: string): Listing {
   const held = useRef<HeldEvent[] | null>(null);
   /** The filter of the latest page asked for. */
   const [target, setTarget] = useState(filter);
-  /**
-   * The filter whose watch has opened (a page of it read from now on misses no change), failed its first
-   * attempt, or not opened in time: its pages are read without waiting.
-   */
-  const watchReady = useRef<string | null>(null);
-  const waiting = useRef<WaitingRead | null>(null);
-
-  const load = useCallback((query: ListQueryState, stack: readonly string[]) => {
-    inflight.current?.abort();
-    const controller = new AbortController();
-    inflight.current = controller;
-    held.current = [];
-    setLoading(true);
-    setTarget(query.filter);
-    // Reads the page and shows it with the events held meanwhile applied.
-    const read = () => {
-      const pageToken = stack[stack.length - 1] ?? "";
-      listModels({ ...query, pageSize: config.pageSize, pageToken }, controller.signal).then(
-        (page) => {
-          if (controller.signal.aborted) return;
-          const context = contextOf(query, stack);
-          const loaded: LiveState = { rows: page.items.map((model) => ({ model })), pendingNew: 0 };
-          const events = held.current ?? [];
-          held.current = null;
-          setLive(events.reduce((state, h) => reduceLive(state, h.event, h.own, context), loaded));
-          setNextToken(page.nextPageToken);
-          setTokens(stack);
-          setShown(query);
-          setError(null);
-          setLoading(false);
-        },
-        (failure: unknown) => {
-          if (controller.signal.aborted) return;
-          held.current = null;
-          setError(failure);
-          setLoading(false);
-        },
-      );
-    };
-    if (watchReady.current === query.filter) {
-      read();
-      return;
-    }
-    const entry: WaitingRead = {
-      filter: query.filter,
-      start: () => {
-        clearTimeout(timer);
-        if (waiting.current === entry) waiting.current = null;
-        if (!controller.signal.aborted) read();
-      },
-    };
-    const timer = setTimeout(() => {
-      // Not open in time (a proxy holding streamed responses back): read anyway, and do not wait for this
-      // watch again.
-      if (waiting.current === entry) watchReady.current = query.filter;
-      entry.start();
-    }, watchWaitMs);
-    waiting.current = entry;
-  }, []);
-
   // Watches the filter being loaded (from the first request on); after a failed search, the filter of the
   // rows shown, or before any (a first search that failed) the whole registry, for the indicator only.
   const watched = error !== null && !loading ? (shown?.filter ?? "") : target;
-  // A new watch: pages wait for it to open. Before the load effect, which may start a read at once.
-  useEffect(() => {
-    watchReady.current = null;
-  }, [watched]);
+  // Before the load effect, which may start a read at once: a new watch's pages wait for it.
+  const gate = useFeedGate(watched);
+
+  const load = useCallback(
+    (query: ListQueryState, stack: readonly string[]) => {
+      inflight.current?.abort();
+      const controller = new AbortController();
+      inflight.current = controller;
+      held.current = [];
+      setLoading(true);
+      setTarget(query.filter);
+      // Reads the page and shows it with the events held meanwhile applied.
+      const read = () => {
+        const pageToken = stack[stack.length - 1] ?? "";
+        listModels({ ...query, pageSize: config.pageSize, pageToken }, controller.signal).then(
+          (page) => {
+            if (controller.signal.aborted) return;
+            const context = contextOf(query, stack);
+            const loaded: LiveState = { rows: page.items.map((model) => ({ model })), pendingNew: 0 };
+            const events = held.current ?? [];
+            held.current = null;
+            setLive(events.reduce((state, h) => reduceLive(state, h.event, h.own, context), loaded));
+            setNextToken(page.nextPageToken);
+            setTokens(stack);
+            setShown(query);
+            setError(null);
+            setLoading(false);
+          },
+          (failure: unknown) => {
+            if (controller.signal.aborted) return;
+            held.current = null;
+            setError(failure);
+            setLoading(false);
+          },
+        );
+      };
+      gate.whenOpen(query.filter, controller.signal, read);
+    },
+    [gate],
+  );
 
   useEffect(() => {
     load({ filter, orderBy }, [""]);
@@ -220,11 +184,7 @@ export function useListing(filter: string, orderBy: string): Listing {
     const context = contextOf(shown, tokens);
     setLive((state) => reduceLive(state, event, own, context));
   };
-  const onSettled = (settledFilter: string) => {
-    watchReady.current = settledFilter;
-    if (waiting.current?.filter === settledFilter) waiting.current.start();
-  };
-  const status = useWatch(watched, onEvent, { onSettled });
+  const status = useWatch(watched, onEvent, { onSettled: gate.onSettled });
 
   const { rows, pendingNew } = live;
   return {

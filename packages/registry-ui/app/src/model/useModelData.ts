@@ -4,6 +4,7 @@
  * audit trail (in parallel), which the feed keeps current.
  */
 import { useCallback, useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { type FeedGate, useFeedGate } from "../api/feed-gate";
 import type { ApiError } from "../api/http";
 import { getModel, listAliases, listHistory, listVersions, quoteFilterValue } from "../api/registry";
 import type { HistoryEntry, Model, ModelAlias, ModelEvent, Page } from "../api/types";
@@ -13,12 +14,6 @@ import { useWatch } from "../api/watch";
 export const versionLimit = 1000;
 /** Audit-trail entries per page. */
 export const trailPageSize = 50;
-/**
- * How long the versions, aliases and trail wait for the name's live feed to open before they are read
- * anyway (a proxy that holds streamed responses back). Read before the feed is open, a change made in
- * between would be in neither.
- */
-const feedWaitMs = 2000;
 
 /** What the page knows about one model name. */
 export interface ModelData {
@@ -294,6 +289,109 @@ function useLiveEvents(id: string, live: LiveSetters, reloads: Reloads) {
   );
 }
 
+/** A live event of the name. */
+type LiveHandler = (event: ModelEvent, own: boolean) => void;
+
+/** What {@link useHeldEvents} gives. */
+interface HeldEvents {
+  /** The watch's handler: holds the event, or applies it once released. */
+  readonly onEvent: LiveHandler;
+  /** Applies the held events in order (they are all newer than the feed's start); later ones at once. */
+  release(): void;
+  /** Holds the events again (a new model is loading). */
+  hold(): void;
+}
+
+/** The name's live events, held until the versions are there (applied to no list, they would be lost). */
+function useHeldEvents(apply: LiveHandler): HeldEvents {
+  const applyRef = useRef(apply);
+  applyRef.current = apply;
+  const held = useRef<{ readonly event: ModelEvent; readonly own: boolean }[] | null>([]);
+  return useMemo(
+    () => ({
+      onEvent: (event, own) => {
+        if (held.current !== null) held.current.push({ event, own });
+        else applyRef.current(event, own);
+      },
+      release: () => {
+        const events = held.current ?? [];
+        held.current = null;
+        for (const { event, own } of events) applyRef.current(event, own);
+      },
+      hold: () => {
+        held.current = [];
+      },
+    }),
+    [],
+  );
+}
+
+/**
+ * Whether the parts of `name` may be read: once the watch of `filter` (its feed) has settled, or after
+ * `feedWaitMs`. Read before, a change made in between would be in neither.
+ */
+function useFeedReady(name: string | undefined, filter: string, gate: FeedGate): boolean {
+  const [readyName, setReadyName] = useState<string>();
+  useEffect(() => {
+    if (name === undefined) {
+      // Another model is loading: its feed restarts, even for the same name.
+      setReadyName(undefined);
+      return;
+    }
+    const abort = new AbortController();
+    gate.whenOpen(filter, abort.signal, () => setReadyName(name));
+    return () => abort.abort();
+  }, [name, filter, gate]);
+  return name !== undefined && readyName === name;
+}
+
+/** What {@link useFirstReads} sets. */
+interface FirstReadSetters {
+  setVersions(versions: readonly Model[]): void;
+  setModel: StateUpdater<Model | undefined>;
+  setAliases(aliases: readonly ModelAlias[]): void;
+  setPartError(error: ApiError | Error): void;
+}
+
+/** Reads the name's versions and aliases once `ready`, then releases the held events onto them. */
+function useFirstReads(
+  name: string | undefined,
+  ready: boolean,
+  set: FirstReadSetters,
+  aliasReads: ReadOrder,
+  events: HeldEvents,
+): void {
+  const setRef = useRef(set);
+  setRef.current = set;
+  useEffect(() => {
+    if (name === undefined || !ready) return;
+    const abort = new AbortController();
+    const { setVersions, setModel, setAliases, setPartError } = setRef.current;
+    const failed = (e: unknown) => {
+      if (!abort.signal.aborted) setPartError(asError(e));
+    };
+    listVersions(name, versionLimit, abort.signal).then(
+      (list) => {
+        if (abort.signal.aborted) return;
+        setVersions(list);
+        // Read after the model: a change made to it before the feed opened is shown (when it is among
+        // the versions read).
+        setModel((shown) => list.find((v) => v.id === shown?.id && v.etag !== shown.etag) ?? shown);
+        events.release();
+      },
+      (e: unknown) => {
+        failed(e);
+        if (!abort.signal.aborted) events.release();
+      },
+    );
+    const aliasRead = aliasReads.start();
+    listAliases(name, abort.signal).then((list) => {
+      if (!abort.signal.aborted && aliasReads.accept(aliasRead)) setAliases(list);
+    }, failed);
+    return () => abort.abort();
+  }, [name, ready, aliasReads, events]);
+}
+
 /** Loads and watches the model `id` and its name's versions, aliases and trail. */
 export function useModelData(id: string): ModelData {
   const [model, setModel] = useState<Model>();
@@ -305,32 +403,14 @@ export function useModelData(id: string): ModelData {
   const [changed, setChanged] = useState(false);
   const [deleted, setDeleted] = useState(false);
   const [aliasRevision, setAliasRevision] = useState(0);
-  /** The name whose feed has opened (or failed, or did not open in time): its parts can be read. */
-  const [feedSettled, setFeedSettled] = useState<string>();
   const name = model?.name;
-  const ready = name !== undefined && feedSettled === name;
   const nameRef = useRef<string | undefined>(undefined);
   nameRef.current = name;
-  /** The feed's events until the versions are there; null once they are (events apply at once). */
-  const held = useRef<{ readonly event: ModelEvent; readonly own: boolean }[] | null>([]);
+  const filter = name === undefined ? "" : `name = ${quoteFilterValue(name)}`;
+  // Before the reads: a new watch's reads wait for it.
+  const gate = useFeedGate(filter);
+  const ready = useFeedReady(name, filter, gate);
   const { trail, trailNext, reloadTrail, loadMoreTrail } = useTrail(name, ready, setPartError);
-  useEffect(() => {
-    const abort = new AbortController();
-    held.current = [];
-    setFeedSettled(undefined);
-    setModel(undefined);
-    setError(undefined);
-    setVersions(undefined);
-    setAliases(undefined);
-    setPartError(undefined);
-    setNewIds(new Set());
-    setChanged(false);
-    setDeleted(false);
-    getModel(id, abort.signal).then(setModel, (e: unknown) => {
-      if (!abort.signal.aborted) setError(asError(e));
-    });
-    return () => abort.abort();
-  }, [id]);
   const aliasReads = useReadOrder();
   const reloadAliases = useCallback(async () => {
     const current = nameRef.current;
@@ -344,62 +424,27 @@ export function useModelData(id: string): ModelData {
   const applyLive = useLiveEvents(
     id,
     { setVersions, setNewIds, setModel, setChanged, setDeleted },
-    {
-      reloadAliases,
-      reloadTrail,
-      failed: setPartError,
-    },
+    { reloadAliases, reloadTrail, failed: setPartError },
   );
-  const liveRef = useRef(applyLive);
-  liveRef.current = applyLive;
-  const onEvent = (event: ModelEvent, own: boolean) => {
-    if (held.current !== null) held.current.push({ event, own });
-    else applyLive(event, own);
-  };
-  useWatch(name === undefined ? "" : `name = ${quoteFilterValue(name)}`, onEvent, {
-    enabled: name !== undefined,
-    onSettled: (filter) => {
-      const current = nameRef.current;
-      if (current !== undefined && filter === `name = ${quoteFilterValue(current)}`) setFeedSettled(current);
-    },
-  });
+  const events = useHeldEvents(applyLive);
   useEffect(() => {
-    if (name === undefined) return;
-    const timer = setTimeout(() => setFeedSettled(name), feedWaitMs);
-    return () => clearTimeout(timer);
-  }, [name]);
-  useEffect(() => {
-    if (name === undefined || !ready) return;
     const abort = new AbortController();
-    const failed = (e: unknown) => {
-      if (!abort.signal.aborted) setPartError(asError(e));
-    };
-    // The events held meanwhile, applied on top of what was read (they are all newer than the feed's start).
-    const replayHeld = () => {
-      const events = held.current ?? [];
-      held.current = null;
-      for (const { event, own } of events) liveRef.current(event, own);
-    };
-    listVersions(name, versionLimit, abort.signal).then(
-      (list) => {
-        if (abort.signal.aborted) return;
-        setVersions(list);
-        // Read after the model: a change made to it before the feed opened is shown (when it is among
-        // the versions read).
-        setModel((shown) => list.find((v) => v.id === shown?.id && v.etag !== shown.etag) ?? shown);
-        replayHeld();
-      },
-      (e: unknown) => {
-        failed(e);
-        if (!abort.signal.aborted) replayHeld();
-      },
-    );
-    const aliasRead = aliasReads.start();
-    listAliases(name, abort.signal).then((list) => {
-      if (!abort.signal.aborted && aliasReads.accept(aliasRead)) setAliases(list);
-    }, failed);
+    events.hold();
+    setModel(undefined);
+    setError(undefined);
+    setVersions(undefined);
+    setAliases(undefined);
+    setPartError(undefined);
+    setNewIds(new Set());
+    setChanged(false);
+    setDeleted(false);
+    getModel(id, abort.signal).then(setModel, (e: unknown) => {
+      if (!abort.signal.aborted) setError(asError(e));
+    });
     return () => abort.abort();
-  }, [name, ready, aliasReads]);
+  }, [id, events]);
+  useWatch(filter, events.onEvent, { enabled: name !== undefined, onSettled: gate.onSettled });
+  useFirstReads(name, ready, { setVersions, setModel, setAliases, setPartError }, aliasReads, events);
   return {
     model,
     error,
